@@ -1,7 +1,7 @@
 """Interim ``baseline`` models: hand-set rules, not learned from ratings.
 
-They stand in until trained weights ship, and report themselves as ``baseline``
-(ModelInfo.interim is True) so nobody mistakes their scores for the real models'.
+They stand in until trained weights ship, and report themselves as
+``baseline-image`` and ``baseline-audio`` (ModelInfo.interim is True) so nobody mistakes their scores for the real models'.
 
 Image rule (after Valdez & Mehrabian 1994): brighter and more saturated pictures are
 more pleasant; saturation and contrast raise arousal.
@@ -18,7 +18,7 @@ from emobrowser.models.base import AudioFeatures, AudioModel, ImageModel, ModelI
 
 
 class BaselineImageModel(ImageModel):
-    info = ModelInfo(name="baseline", version="1", modality="image", interim=True)
+    info = ModelInfo(name="baseline-image", version="1", modality="image", interim=True)
 
     @classmethod
     def available(cls) -> bool:
@@ -40,7 +40,7 @@ class BaselineImageModel(ImageModel):
 
 
 class BaselineAudioModel(AudioModel):
-    info = ModelInfo(name="baseline", version="1", modality="audio", interim=True)
+    info = ModelInfo(name="baseline-audio", version="1", modality="audio", interim=True)
     sample_rate = 22050
     hop_seconds = 0.5
     window_seconds = 1.0

@@ -11,6 +11,7 @@ says its weights are present, so the trained models take over from the interim
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 
 from emobrowser.core.errors import ModelError
@@ -19,13 +20,14 @@ from emobrowser.models.base import AudioModel, ImageModel
 # name -> "module:Class", most preferred first.
 IMAGE_MODELS: dict[str, str] = {
     "image-va": "emobrowser.models.image_model:ImageVAModel",
-    "baseline": "emobrowser.models.baseline:BaselineImageModel",
+    "baseline-image": "emobrowser.models.baseline:BaselineImageModel",
 }
 AUDIO_MODELS: dict[str, str] = {
     "audio-va": "emobrowser.models.audio_model:AudioVAModel",
-    "baseline": "emobrowser.models.baseline:BaselineAudioModel",
+    "baseline-audio": "emobrowser.models.baseline:BaselineAudioModel",
 }
 
+log = logging.getLogger(__name__)
 _cache: dict[tuple[str, str], object] = {}
 _lock = threading.Lock()
 
@@ -34,12 +36,15 @@ def _load_class(spec: str):
     module_name, class_name = spec.split(":")
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
+    except ImportError:
+        log.warning("model module %s cannot be imported", module_name, exc_info=True)
         return None
     return getattr(module, class_name)
 
 
 def _resolve(table: dict[str, str], name: str | None, kind: str):
+    if name == "baseline":
+        name = f"baseline-{kind}"
     if name is not None:
         if name not in table:
             raise ModelError(f"unknown {kind} model {name!r}; known: {', '.join(table)}")

@@ -1,0 +1,247 @@
+"""The indexing pipeline: scan, extract in worker processes, score, write.
+
+Lanes, each with one job:
+
+* the calling thread scans the roots, then feeds worker processes and supervises
+  their time limits (``procpool``);
+* one inference thread loads each model once and scores features in batches;
+* that same thread is the only database writer while the pipeline runs, and
+  commits a small transaction per batch, so a kill at any moment loses at most the
+  batch in flight, which stays pending and is redone on the next run.
+
+Nothing here knows about Qt: progress goes out through a callback and cancellation
+comes in through a ``cancelled()`` callable, the same from the CLI and the GUI.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emobrowser.index.extract import Extracted, Scored, extract_file, score_extracted
+from emobrowser.index.procpool import ProcessPool
+from emobrowser.index.scanner import sync_root
+from emobrowser.index.store import Store, display
+from emobrowser.models import registry
+
+DEFAULT_TIMEOUT = 300.0
+_BATCH = 32
+
+
+@dataclass
+class Progress:
+    """A progress report: ``done`` of ``total`` files in ``phase`` ("scan" or "index").
+
+    rate is files per second, eta seconds remaining (None while unknown).
+    """
+
+    phase: str
+    done: int
+    total: int
+    current: str = ""
+    rate: float = 0.0
+    eta: float | None = None
+    failed: int = 0
+
+
+@dataclass
+class IndexSummary:
+    indexed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    missing: int = 0
+    moved: int = 0
+    requeued: int = 0
+    cancelled: bool = False
+    elapsed: float = 0.0
+    unreadable_dirs: list[str] = field(default_factory=list)
+
+
+def model_tags(image_model, audio_model) -> dict[str, str]:
+    """The model tag each modality's items must carry to count as up to date."""
+    image = f"{image_model.info.name}/{image_model.info.version}"
+    audio = f"{audio_model.info.name}/{audio_model.info.version}"
+    return {"image": image, "audio": audio, "video": f"{image}+{audio}"}
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+class _Writer(threading.Thread):
+    """The inference lane and single database writer."""
+
+    def __init__(self, store: Store, image_model, audio_model, on_done: Callable[[int, bool], None]):
+        super().__init__(name="emobrowser-inference", daemon=True)
+        self.store = store
+        self.image_model = image_model
+        self.audio_model = audio_model
+        self.tags = model_tags(image_model, audio_model)
+        self.inbox: queue.Queue = queue.Queue(maxsize=256)
+        self.on_done = on_done
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                batch = [self.inbox.get()]
+                deadline = time.monotonic() + 0.05
+                while batch[-1] is not None and len(batch) < _BATCH:
+                    try:
+                        batch.append(self.inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+                    except queue.Empty:
+                        break
+                stop = batch[-1] is None
+                self._write([b for b in batch if b is not None])
+                if stop:
+                    return
+        except BaseException as exc:  # surfaced by the pipeline, never swallowed
+            self.error = exc
+
+    def _score(self, batch):
+        """Score a batch; image items share one predict call."""
+        results = {}
+        images = [(item_id, ex) for item_id, _, ok, ex in batch if ok and ex.modality == "image"]
+        if images:
+            va = self.image_model.predict(np.concatenate([ex.image for _, ex in images]))
+            key = (self.image_model.info.name, self.image_model.info.version)
+            for (item_id, _), (v, a) in zip(images, va):
+                results[item_id] = Scored(points={key: (float(v), float(a))})
+        for item_id, _, ok, ex in batch:
+            if ok and ex.modality != "image":
+                results[item_id] = score_extracted(ex, self.image_model, self.audio_model)
+        return results
+
+    def _write(self, batch) -> None:
+        if not batch:
+            return
+        scored = self._score(batch)
+        conn = self.store.conn
+        now = time.time()
+        with self.store.transaction():
+            for item_id, stat_key, ok, value in batch:
+                if ok and stat_key is not None and _changed_since(value, stat_key):
+                    ok, value = False, "file changed while it was being indexed"
+                if not ok:
+                    conn.execute("UPDATE items SET status='failed', error=?, updated=? WHERE id=?",
+                                 (value, now, item_id))
+                    continue
+                ex: Extracted = value
+                result = scored[item_id]
+                conn.execute("DELETE FROM segments WHERE item_id=?", (item_id,))
+                conn.executemany("INSERT OR REPLACE INTO scores(item_id, model, version, valence, arousal) "
+                                 "VALUES (?, ?, ?, ?, ?)",
+                                 [(item_id, m, v, va[0], va[1]) for (m, v), va in result.points.items()])
+                conn.executemany(
+                    "INSERT INTO segments(item_id, model, version, source, start, end, valence, arousal) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(item_id, m, v, s.source.value, s.start, s.end, s.valence, s.arousal)
+                     for (m, v), s in result.segments])
+                conn.execute("UPDATE items SET status='indexed', error=NULL, width=?, height=?, duration=?, "
+                             "scored_with=?, updated=? WHERE id=?",
+                             (ex.width, ex.height, ex.duration, self.tags[ex.modality], now, item_id))
+        for item_id, _, ok, value in batch:
+            self.on_done(item_id, ok and not isinstance(value, str))
+
+
+def _changed_since(value, stat_key) -> bool:
+    path, size, mtime_ns = stat_key
+    try:
+        st = os.stat(path)
+    except OSError:
+        return True
+    return st.st_size != size or st.st_mtime_ns != mtime_ns
+
+
+def index_library(store: Store, roots: list[str] | None = None, *, workers: int | None = None,
+                  timeout: float = DEFAULT_TIMEOUT, image_model: str | None = None,
+                  audio_model: str | None = None, include_hidden: bool = False,
+                  progress: Callable[[Progress], None] | None = None,
+                  cancelled: Callable[[], bool] = lambda: False) -> IndexSummary:
+    """Add ``roots`` (if given) to the library and index every root.
+
+    Returns counts of what happened. Failures are stored per item with their reason;
+    only a problem with the library itself raises.
+    """
+    started = time.monotonic()
+    report = progress or (lambda p: None)
+    summary = IndexSummary()
+    for root in roots or []:
+        store.add_root(root)
+    imodel = registry.image_model(image_model)
+    amodel = registry.audio_model(audio_model)
+
+    root_ids = []
+    for root_id, root_raw in store.roots():
+        root_ids.append(root_id)
+        stats = sync_root(store, root_id, root_raw, include_hidden, cancelled,
+                          on_file=lambda n: report(Progress("scan", n, 0, display(root_raw))))
+        summary.unchanged += stats.unchanged
+        summary.missing += stats.missing
+        summary.moved += stats.moved
+        summary.unreadable_dirs += stats.unreadable_dirs
+        if cancelled():
+            summary.cancelled = True
+            summary.elapsed = time.monotonic() - started
+            return summary
+    summary.requeued = store.requeue_stale(model_tags(imodel, amodel))
+    pending = store.pending(root_ids)
+    total = len(pending)
+    # Items that failed during the scan (unreadable, not media) are counted as failed.
+    summary.failed = store.conn.execute("SELECT COUNT(*) FROM items WHERE status='failed'").fetchone()[0]
+    failed_before = summary.failed
+    done = 0
+    current = {"path": ""}
+    lock = threading.Lock()
+
+    def on_done(item_id: int, ok: bool) -> None:
+        nonlocal done
+        with lock:
+            done += 1
+            if ok:
+                summary.indexed += 1
+            else:
+                summary.failed += 1
+            elapsed = max(time.monotonic() - index_started, 1e-6)
+            rate = done / elapsed
+            report(Progress("index", done, total, current["path"], rate,
+                            (total - done) / rate if rate > 0 else None, summary.failed - failed_before))
+
+    index_started = time.monotonic()
+    report(Progress("index", 0, total))
+    if total:
+        writer = _Writer(store, imodel, amodel, on_done)
+        writer.start()
+        stat_keys = {}
+
+        def tasks():
+            for item_id, raw_path, modality, _fmt in pending:
+                try:
+                    st = os.stat(raw_path)
+                    stat_keys[item_id] = (raw_path, st.st_size, st.st_mtime_ns)
+                except OSError:
+                    stat_keys[item_id] = None
+                current["path"] = display(raw_path)
+                yield item_id, (raw_path, modality, imodel.info.name, amodel.info.name)
+
+        pool = ProcessPool(extract_file, workers or default_workers(), timeout)
+        try:
+            for item_id, ok, value in pool.run(tasks(), lambda: cancelled() or writer.error is not None):
+                key = stat_keys.pop(item_id, None)
+                if ok and key is None:
+                    ok, value = False, "file vanished while it was being indexed"
+                writer.inbox.put((item_id, key, ok, value))
+        finally:
+            writer.inbox.put(None)
+            writer.join()
+        if writer.error is not None:
+            raise writer.error
+    summary.cancelled = cancelled()
+    summary.elapsed = time.monotonic() - started
+    return summary

@@ -1,0 +1,242 @@
+"""Find media files under library roots and bring the item table up to date.
+
+The walk is incremental: a file whose size and modification time match the database
+is not opened at all, which keeps a rescan of an unchanged library at the speed of
+``stat``. New or changed files are sniffed (first bytes) and fingerprinted; a new file
+whose fingerprint matches a missing item is a move, and the item keeps its scores.
+
+File names are handled as bytes throughout, so names that are not valid UTF-8 or that
+contain newlines are indexed like any other.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat as stat_mod
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from emobrowser.core.errors import MediaError
+from emobrowser.index.store import Store, display
+from emobrowser.media.sniff import MEDIA_EXTENSIONS, extension_modality, sniff
+
+_EXTS = frozenset(e.encode() for e in MEDIA_EXTENSIONS)
+_CHUNK = 65536
+_BATCH = 500
+
+
+@dataclass
+class FileEntry:
+    """A media-named file found by the walk; ``error`` is set for broken links."""
+
+    raw_path: bytes
+    size: int = 0
+    mtime_ns: int = 0
+    error: str | None = None
+
+
+@dataclass
+class ScanStats:
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    missing: int = 0
+    failed: int = 0
+    unreadable_dirs: list[str] = field(default_factory=list)
+
+
+def _is_media_name(name: bytes) -> bool:
+    dot = name.rfind(b".")
+    return dot > 0 and name[dot + 1:].lower() in _EXTS
+
+
+def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | None = None) -> Iterator[FileEntry]:
+    """Yield every media-named file below ``root``.
+
+    Directory symlinks are followed once: a directory already visited (same device
+    and inode) is skipped, so symlink loops end. Hidden names (starting with a dot)
+    are skipped unless ``include_hidden``. Directories that cannot be listed are
+    appended to ``failed_dirs``.
+    """
+    visited: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+        except OSError:
+            if failed_dirs is not None:
+                failed_dirs.append(folder)
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in visited:
+            continue
+        visited.add(key)
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            if failed_dirs is not None:
+                failed_dirs.append(folder)
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            if not include_hidden and name.startswith(b"."):
+                continue
+            try:
+                is_dir = entry.is_dir()  # follows symlinks
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subdirs.append(entry.path)
+                continue
+            if not _is_media_name(name):
+                continue
+            try:
+                st = entry.stat()
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    yield FileEntry(entry.path, error="symlink loop")
+                elif entry.is_symlink():
+                    yield FileEntry(entry.path, error="dangling symlink (its target does not exist)")
+                elif exc.errno == errno.ENOENT:
+                    continue  # deleted between listing and stat
+                else:
+                    yield FileEntry(entry.path, error=f"cannot stat file: {exc.strerror}")
+                continue
+            if not stat_mod.S_ISREG(st.st_mode):
+                continue
+            yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
+        stack.extend(sorted(subdirs, reverse=True))
+
+
+def fingerprint(path: bytes, size: int) -> tuple[str, bytes]:
+    """Return (fingerprint, first bytes) of a file.
+
+    The fingerprint hashes the size and three 64 KiB samples (start, middle, end):
+    fast on large files and stable across renames and moves.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(size.to_bytes(8, "little"))
+    with open(path, "rb") as fh:
+        head = fh.read(_CHUNK)
+        h.update(head)
+        if size > 3 * _CHUNK:
+            fh.seek(size // 2)
+            h.update(fh.read(_CHUNK))
+            fh.seek(size - _CHUNK)
+            h.update(fh.read(_CHUNK))
+        elif size > _CHUNK:
+            h.update(fh.read())
+    return h.hexdigest(), head
+
+
+def _probe(entry: FileEntry) -> tuple[str | None, str | None, str | None, str | None]:
+    """(fingerprint, modality, format, error) of a new or changed file."""
+    if entry.error:
+        hint = extension_modality(os.fsdecode(entry.raw_path))
+        return None, hint.value if hint else None, None, entry.error
+    try:
+        fp, head = fingerprint(entry.raw_path, entry.size)
+    except FileNotFoundError:
+        return None, None, None, "file vanished before it could be read"
+    except PermissionError:
+        return None, None, None, "permission denied (file is unreadable)"
+    except OSError as exc:
+        return None, None, None, f"cannot read file: {exc.strerror or exc}"
+    try:
+        modality, fmt = sniff(head, os.fsdecode(entry.raw_path))
+    except MediaError as exc:
+        hint = extension_modality(os.fsdecode(entry.raw_path))
+        return fp, hint.value if hint else None, None, str(exc)
+    return fp, modality.value, fmt, None
+
+
+def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = False,
+              cancelled: Callable[[], bool] = lambda: False,
+              on_file: Callable[[int], None] | None = None) -> ScanStats:
+    """Walk ``root`` and record new, changed, moved, missing and broken files.
+
+    Unchanged files are not opened. If the root itself is gone (an unmounted drive),
+    nothing is marked missing.
+    """
+    stats = ScanStats()
+    known = store.items_under(root_id)
+    seen: set[bytes] = set()
+    fresh: list[FileEntry] = []
+    failed_dirs: list[bytes] = []
+    conn = store.conn
+    updates: list[tuple] = []
+
+    def flush_updates() -> None:
+        if updates:
+            with store.transaction():
+                conn.executemany(
+                    "UPDATE items SET size=?, mtime_ns=?, fingerprint=?, modality=?, format=?, status=?, "
+                    "error=?, updated=? WHERE id=?", updates)
+            updates.clear()
+
+    for entry in walk(root, include_hidden, failed_dirs):
+        if cancelled():
+            break
+        stats.seen += 1
+        seen.add(entry.raw_path)
+        old = known.get(entry.raw_path)
+        if old is not None and old[3] != "missing" and old[1] == entry.size and old[2] == entry.mtime_ns:
+            stats.unchanged += 1
+        elif old is None:
+            fresh.append(entry)
+        else:
+            stats.changed += 1
+            fp, modality, fmt, error = _probe(entry)
+            updates.append((entry.size, entry.mtime_ns, fp, modality, fmt, "failed" if error else "pending",
+                            error, time.time(), old[0]))
+            if len(updates) >= _BATCH:
+                flush_updates()
+        if on_file is not None and stats.seen % 256 == 0:
+            on_file(stats.seen)
+    flush_updates()
+    if cancelled():
+        return stats
+
+    # Items not seen are missing, unless the root or their folder could not be read.
+    if os.path.isdir(root):
+        failed_prefixes = tuple(d.rstrip(b"/") + b"/" for d in failed_dirs)
+        stats.unreadable_dirs = [display(d) for d in failed_dirs]
+        gone = [v[0] for p, v in known.items()
+                if p not in seen and v[3] != "missing" and not (failed_prefixes and p.startswith(failed_prefixes))]
+        for i in range(0, len(gone), _BATCH):
+            with store.transaction():
+                conn.executemany("UPDATE items SET status='missing', updated=? WHERE id=?",
+                                 [(time.time(), g) for g in gone[i:i + _BATCH]])
+        stats.missing = len(gone)
+
+    for i in range(0, len(fresh), _BATCH):
+        if cancelled():
+            break
+        with store.transaction():
+            for entry in fresh[i:i + _BATCH]:
+                fp, modality, fmt, error = _probe(entry)
+                moved_id = store.missing_with_fingerprint(fp, entry.size) if fp and not error else None
+                if moved_id is not None:
+                    conn.execute("UPDATE items SET raw_path=?, path=?, root_id=?, mtime_ns=?, status=CASE WHEN "
+                                 "EXISTS (SELECT 1 FROM scores WHERE item_id=?) THEN 'indexed' ELSE 'pending' END, "
+                                 "updated=? WHERE id=?",
+                                 (entry.raw_path, display(entry.raw_path), root_id, entry.mtime_ns, moved_id,
+                                  time.time(), moved_id))
+                    stats.moved += 1
+                    continue
+                conn.execute(
+                    "INSERT INTO items(raw_path, path, root_id, modality, format, size, mtime_ns, fingerprint, "
+                    "status, error, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (entry.raw_path, display(entry.raw_path), root_id, modality, fmt, entry.size, entry.mtime_ns,
+                     fp, "failed" if error else "pending", error, time.time()))
+                stats.new += 1
+                stats.failed += bool(error)
+    return stats

@@ -1,0 +1,293 @@
+"""The library database: SQLite in WAL mode, opened only through this module.
+
+The schema carries a version (PRAGMA user_version) and is brought up to date by the
+ordered MIGRATIONS below; add a new entry to change it, never edit an old one.
+
+Paths are stored twice: ``raw_path`` holds the exact bytes of the file name (names
+need not be valid UTF-8) and is the key; ``path`` is a readable text form for display
+and JSON output.
+
+Writes happen in small transactions so that a kill at any moment leaves a
+consistent database: an item is either pending, or indexed with all its scores and
+segments, or failed with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from emobrowser.core.errors import EmobrowserError
+
+MIGRATIONS: list[str] = [
+    # 1: the initial schema.
+    """
+    CREATE TABLE roots (
+        id INTEGER PRIMARY KEY,
+        raw_path BLOB NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        added REAL NOT NULL
+    );
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        raw_path BLOB NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        root_id INTEGER REFERENCES roots(id) ON DELETE SET NULL,
+        modality TEXT,
+        format TEXT,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        fingerprint TEXT,
+        width INTEGER,
+        height INTEGER,
+        duration REAL,
+        scored_with TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'indexed', 'failed', 'missing')),
+        error TEXT,
+        updated REAL NOT NULL
+    );
+    CREATE INDEX items_status ON items(status, modality);
+    CREATE INDEX items_fingerprint ON items(fingerprint);
+    CREATE TABLE scores (
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        version TEXT NOT NULL,
+        valence REAL NOT NULL,
+        arousal REAL NOT NULL,
+        PRIMARY KEY (item_id, model, version)
+    );
+    CREATE TABLE segments (
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        version TEXT NOT NULL,
+        source TEXT NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        valence REAL NOT NULL,
+        arousal REAL NOT NULL
+    );
+    CREATE INDEX segments_item ON segments(item_id, model, version);
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+STATUSES = ("pending", "indexed", "failed", "missing")
+
+
+class StoreError(EmobrowserError):
+    """The library database cannot be opened or is of an unknown version."""
+
+
+def raw(path: str | bytes | os.PathLike) -> bytes:
+    """The exact bytes of a file name, the key under which it is stored."""
+    return os.fsencode(path)
+
+
+def display(raw_path: bytes) -> str:
+    """A readable text form of a stored file name (undecodable bytes become U+FFFD)."""
+    return raw_path.decode("utf-8", errors="replace")
+
+
+@dataclass
+class ItemRow:
+    id: int
+    raw_path: bytes
+    path: str
+    modality: str | None
+    format: str | None
+    size: int
+    mtime_ns: int
+    fingerprint: str | None
+    status: str
+    error: str | None
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"library database has schema version {version}, newer than this emobrowser "
+                         f"({SCHEMA_VERSION}); upgrade emobrowser to open it")
+    for number in range(version, SCHEMA_VERSION):
+        with conn:
+            conn.executescript("BEGIN;" + MIGRATIONS[number] + f";PRAGMA user_version = {number + 1};COMMIT;")
+
+
+class Store:
+    """One open library database. Use from one thread at a time per Store object."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            _migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open library database {path}: {exc}") from exc
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------
+
+    def transaction(self):
+        """A context manager for one write transaction (BEGIN IMMEDIATE ... COMMIT)."""
+        return _Transaction(self)
+
+    # -- roots ----------------------------------------------------------------------
+
+    def add_root(self, path: str | os.PathLike) -> int:
+        rp = raw(os.path.abspath(path))
+        with self.transaction():
+            self.conn.execute("INSERT OR IGNORE INTO roots(raw_path, path, added) VALUES (?, ?, ?)",
+                              (rp, display(rp), time.time()))
+        return self.conn.execute("SELECT id FROM roots WHERE raw_path = ?", (rp,)).fetchone()[0]
+
+    def remove_root(self, path: str | os.PathLike) -> None:
+        """Forget a root and every item under it (the files themselves are untouched)."""
+        rp = raw(os.path.abspath(path))
+        row = self.conn.execute("SELECT id FROM roots WHERE raw_path = ?", (rp,)).fetchone()
+        if row is None:
+            return
+        with self.transaction():
+            self.conn.execute("DELETE FROM items WHERE root_id = ?", (row[0],))
+            self.conn.execute("DELETE FROM roots WHERE id = ?", (row[0],))
+
+    def roots(self) -> list[tuple[int, bytes]]:
+        return [(r[0], bytes(r[1])) for r in self.conn.execute("SELECT id, raw_path FROM roots ORDER BY id")]
+
+    # -- items ------------------------------------------------------------------------
+
+    def items_under(self, root_id: int) -> dict[bytes, tuple[int, int, int, str]]:
+        """raw_path -> (id, size, mtime_ns, status) for every item of a root."""
+        cur = self.conn.execute("SELECT raw_path, id, size, mtime_ns, status FROM items WHERE root_id = ?", (root_id,))
+        return {bytes(r[0]): (r[1], r[2], r[3], r[4]) for r in cur}
+
+    def item(self, item_id: int) -> ItemRow | None:
+        r = self.conn.execute(
+            "SELECT id, raw_path, path, modality, format, size, mtime_ns, fingerprint, status, error "
+            "FROM items WHERE id = ?", (item_id,)).fetchone()
+        return None if r is None else ItemRow(r[0], bytes(r[1]), *r[2:])
+
+    def item_by_path(self, path: str | bytes | os.PathLike) -> ItemRow | None:
+        r = self.conn.execute("SELECT id FROM items WHERE raw_path = ?", (raw(path),)).fetchone()
+        return None if r is None else self.item(r[0])
+
+    def missing_with_fingerprint(self, fingerprint: str, size: int) -> int | None:
+        r = self.conn.execute("SELECT id FROM items WHERE fingerprint = ? AND size = ? AND status = 'missing' "
+                              "LIMIT 1", (fingerprint, size)).fetchone()
+        return None if r is None else r[0]
+
+    def pending(self, root_ids: Iterable[int] | None = None) -> list[tuple[int, bytes, str, str]]:
+        """(id, raw_path, modality, format) of every pending item, optionally per root."""
+        sql = "SELECT id, raw_path, modality, format FROM items WHERE status = 'pending'"
+        params: tuple = ()
+        if root_ids is not None:
+            ids = list(root_ids)
+            sql += f" AND root_id IN ({','.join('?' * len(ids))})"
+            params = tuple(ids)
+        return [(r[0], bytes(r[1]), r[2], r[3]) for r in self.conn.execute(sql + " ORDER BY id", params)]
+
+    def requeue_stale(self, scored_with: dict[str, str]) -> int:
+        """Set indexed items scored with other models back to pending.
+
+        ``scored_with`` maps modality to the model tag its items must carry (see
+        pipeline.model_tag). Returns how many were reset, so a new model version
+        rescores only what it must.
+        """
+        total = 0
+        with self.transaction():
+            for modality, tag in scored_with.items():
+                cur = self.conn.execute(
+                    "UPDATE items SET status = 'pending' WHERE status = 'indexed' AND modality = ? "
+                    "AND (scored_with IS NULL OR scored_with != ?)", (modality, tag))
+                total += cur.rowcount
+        return total
+
+    def failures(self) -> Iterator[tuple[str, str | None, str]]:
+        cur = self.conn.execute("SELECT path, modality, error FROM items WHERE status = 'failed' ORDER BY path")
+        yield from ((r[0], r[1], r[2] or "unknown error") for r in cur)
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """{modality: {indexed, failed, pending}} over items that are not missing."""
+        counts: dict[str, dict[str, int]] = {}
+        for modality, status, n in self.conn.execute(
+                "SELECT COALESCE(modality, 'unknown'), status, COUNT(*) FROM items "
+                "WHERE status != 'missing' GROUP BY 1, 2"):
+            counts.setdefault(modality, {"indexed": 0, "failed": 0, "pending": 0})[status] = n
+        return {k: counts[k] for k in sorted(counts)}
+
+    # -- scores -------------------------------------------------------------------------
+
+    def points(self, models: dict[str, tuple[str, str]]) -> list[tuple[int, str, str, float, float]]:
+        """(id, path, modality, valence, arousal) of every indexed item.
+
+        ``models`` maps modality ("image", "audio") to the (name, version) whose scores
+        to use. A video's point is the mean of its image and audio scores.
+        """
+        (im, iv), (am, av) = models["image"], models["audio"]
+        sql = """
+            SELECT i.id, i.path, i.modality, AVG(s.valence), AVG(s.arousal)
+            FROM items i JOIN scores s ON s.item_id = i.id
+            WHERE i.status = 'indexed' AND (
+                (i.modality = 'image' AND s.model = ? AND s.version = ?) OR
+                (i.modality = 'audio' AND s.model = ? AND s.version = ?) OR
+                (i.modality = 'video' AND ((s.model = ? AND s.version = ?) OR (s.model = ? AND s.version = ?))))
+            GROUP BY i.id ORDER BY i.id
+        """
+        return list(self.conn.execute(sql, (im, iv, am, av, im, iv, am, av)))
+
+    def segments(self, item_id: int) -> list[tuple[str, str, str, float, float, float, float]]:
+        """(model, version, source, start, end, valence, arousal) rows of an item, by time."""
+        return list(self.conn.execute(
+            "SELECT model, version, source, start, end, valence, arousal FROM segments "
+            "WHERE item_id = ? ORDER BY source, start", (item_id,)))
+
+    # -- settings -----------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        r = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return default if r is None else r[0]
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)", (key, value))
+
+    def integrity_ok(self) -> bool:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+class _Transaction:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self):
+        self.store._lock.acquire()
+        self.store.conn.execute("BEGIN IMMEDIATE")
+        return self.store.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.store.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self.store._lock.release()
+        return False

@@ -1,0 +1,161 @@
+"""Image decoding with OpenCV: reduced-size decoding and a decompression-bomb guard.
+
+Dimensions are read from the file header before any pixel is decoded, so a file that
+claims 30000×30000 pixels is refused without allocating memory for it. JPEGs are
+decoded at 1/2, 1/4 or 1/8 scale by libjpeg's DCT scaling, which is several times
+faster than a full decode followed by a resize.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from emobrowser.core.errors import MediaError
+
+# Larger than any camera sensor in common use (about 100 MP medium format), small
+# enough that a full decode of an uncompressible format still fits in memory.
+MAX_PIXELS = 150_000_000
+# Images are decoded so that their longest side is at least this many pixels when a
+# reduced decode is possible; the models work at 320 px or less.
+DEFAULT_MIN_SIDE = 384
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    i, n = 2, len(data)
+    while i + 9 < n:
+        if data[i] != 0xFF:
+            i += 1
+            continue
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+            i += 1 if marker == 0xFF else 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return width, height
+        i += 2 + length
+    return None
+
+
+def header_size(data: bytes, fmt: str) -> tuple[int, int] | None:
+    """Return (width, height) stated in the header, or None if it cannot be read."""
+    try:
+        if fmt == "png" and len(data) >= 24 and data[12:16] == b"IHDR":
+            return struct.unpack(">II", data[16:24])
+        if fmt == "gif" and len(data) >= 10:
+            return struct.unpack("<HH", data[6:10])
+        if fmt == "bmp" and len(data) >= 26:
+            width, height = struct.unpack("<ii", data[18:26])
+            return abs(width), abs(height)
+        if fmt == "webp" and len(data) >= 30:
+            chunk = data[12:16]
+            if chunk == b"VP8 ":
+                w, h = struct.unpack("<HH", data[26:30])
+                return w & 0x3FFF, h & 0x3FFF
+            if chunk == b"VP8L":
+                bits = int.from_bytes(data[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+            if chunk == b"VP8X":
+                return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+        if fmt == "jpeg":
+            return _jpeg_size(data)
+    except struct.error:
+        return None
+    return None
+
+
+def _check_complete(data: bytes, fmt: str) -> None:
+    if fmt == "jpeg" and b"\xff\xd9" not in data[-4096:]:
+        raise MediaError("truncated JPEG (no end-of-image marker)")
+    if fmt == "png" and b"IEND" not in data[-64:]:
+        raise MediaError("truncated PNG (no IEND chunk)")
+
+
+def reduction_factor(width: int, height: int, min_side: int) -> int:
+    """The largest JPEG scale-down factor (1, 2, 4, 8) keeping the longest side ≥ min_side."""
+    longest = max(width, height)
+    factor = 1
+    for f in (2, 4, 8):
+        if longest / f >= min_side:
+            factor = f
+    return factor
+
+
+def decode_image(data: bytes, fmt: str, min_side: int | None = DEFAULT_MIN_SIDE,
+                 max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, int, int]:
+    """Decode image bytes to 8-bit BGR.
+
+    Returns (bgr, width, height) where width/height are the full image's dimensions.
+    min_side None decodes at full size. Raises MediaError with a specific reason.
+    """
+    import cv2
+
+    size = header_size(data, fmt)
+    if size is not None:
+        width, height = size
+        if width <= 0 or height <= 0:
+            raise MediaError(f"{fmt.upper()} header states an empty image ({width}×{height})")
+        if width * height > max_pixels:
+            raise MediaError(f"image {width}×{height} exceeds the pixel limit of {max_pixels // 1_000_000} megapixels")
+    elif fmt in ("jpeg", "png", "gif", "bmp", "webp"):
+        raise MediaError(f"corrupt {fmt.upper()} header (no image dimensions)")
+    _check_complete(data, fmt)
+    flags = cv2.IMREAD_COLOR
+    if fmt == "jpeg" and min_side is not None and size is not None:
+        flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                 8: cv2.IMREAD_REDUCED_COLOR_8}[reduction_factor(*size, min_side)]
+    buf = np.frombuffer(data, dtype=np.uint8)
+    try:
+        bgr = cv2.imdecode(buf, flags)
+    except cv2.error as exc:
+        raise MediaError(f"cannot decode {fmt.upper()}: {str(exc).strip().splitlines()[-1]}") from exc
+    if bgr is None:
+        raise MediaError(f"corrupt {fmt.upper()} data (decoder returned no image)")
+    if bgr.ndim == 2:
+        bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+    elif bgr.shape[2] == 4:
+        bgr = cv2.cvtColor(bgr, cv2.COLOR_BGRA2BGR)
+    if size is None:
+        size = (bgr.shape[1], bgr.shape[0])
+        if size[0] * size[1] > max_pixels:
+            raise MediaError(f"image {size[0]}×{size[1]} exceeds the pixel limit")
+    if bgr.dtype != np.uint8:
+        bgr = (bgr / (np.iinfo(bgr.dtype).max / 255.0)).astype(np.uint8)
+    if min_side is not None and max(bgr.shape[:2]) > 2 * min_side:
+        scale = 2 * min_side / max(bgr.shape[:2])
+        bgr = cv2.resize(bgr, (max(1, round(bgr.shape[1] * scale)), max(1, round(bgr.shape[0] * scale))),
+                         interpolation=cv2.INTER_AREA)
+    return bgr, int(size[0]), int(size[1])
+
+
+def read_bytes(path: str | Path | bytes, limit: int = 1 << 30) -> bytes:
+    """Read a whole file, refusing ones larger than ``limit`` bytes."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except FileNotFoundError as exc:
+        raise MediaError("file vanished before it could be read") from exc
+    except PermissionError as exc:
+        raise MediaError("permission denied (file is unreadable)") from exc
+    except OSError as exc:
+        raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+    if len(data) > limit:
+        raise MediaError(f"file larger than {limit >> 20} MiB")
+    if not data:
+        raise MediaError("empty file (0 bytes)")
+    return data
+
+
+def load_image(path: str | Path | bytes, min_side: int | None = DEFAULT_MIN_SIDE) -> tuple[np.ndarray, int, int]:
+    """Read and decode an image file; see decode_image."""
+    from emobrowser.media.sniff import sniff
+
+    data = read_bytes(path)
+    modality, fmt = sniff(data[:64], str(path))
+    if modality.value != "image":
+        raise MediaError(f"content is {fmt}, not an image")
+    return decode_image(data, fmt, min_side=min_side)

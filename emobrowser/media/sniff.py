@@ -1,0 +1,118 @@
+"""Decide what a file is from its first bytes, with the extension as a hint.
+
+The scanner only looks at files whose extension is a known media type; sniffing
+then decides the modality by content, so a PNG named ``.mp3`` is indexed as an image
+and a text file named ``.jpg`` fails with a reason that says so.
+"""
+
+from __future__ import annotations
+
+import os
+
+from emobrowser.core.errors import MediaError
+from emobrowser.core.types import Modality
+
+IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "jpe", "png", "webp", "bmp", "tif", "tiff", "gif"})
+AUDIO_EXTENSIONS = frozenset({"mp3", "flac", "ogg", "oga", "opus", "wav", "wave", "m4a", "aac"})
+VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mkv", "webm", "mov", "avi"})
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
+
+HEADER_BYTES = 64
+
+_ARTICLE = {Modality.IMAGE: "an image", Modality.AUDIO: "an audio", Modality.VIDEO: "a video"}
+
+
+def extension_modality(name: str) -> Modality | None:
+    """The modality a file name suggests, or None when it is not a media name."""
+    ext = os.path.splitext(name)[1][1:].lower()
+    if ext in IMAGE_EXTENSIONS:
+        return Modality.IMAGE
+    if ext in AUDIO_EXTENSIONS:
+        return Modality.AUDIO
+    if ext in VIDEO_EXTENSIONS:
+        return Modality.VIDEO
+    return None
+
+
+def _mp4_modality(head: bytes, hint: Modality | None) -> Modality:
+    brand = head[8:12]
+    if brand in (b"M4A ", b"M4B ", b"M4P ", b"F4A "):
+        return Modality.AUDIO
+    # An MP4 family file named as audio (.m4a/.aac) is audio; otherwise video.
+    return Modality.AUDIO if hint is Modality.AUDIO else Modality.VIDEO
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\r\n\t\f" for ch in text)
+
+
+def sniff(head: bytes, name: str) -> tuple[Modality, str]:
+    """Return (modality, format) for a file's first bytes.
+
+    ``format`` is a short name such as "jpeg", "png", "mp3", "mp4".
+    Raises MediaError with a specific reason when the content is not media.
+    """
+    hint = extension_modality(name)
+    if not head:
+        raise MediaError("empty file (0 bytes)")
+    if head[:3] == b"\xff\xd8\xff":
+        return Modality.IMAGE, "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return Modality.IMAGE, "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return Modality.IMAGE, "gif"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return Modality.IMAGE, "tiff"
+    if head[:4] == b"RIFF" and len(head) >= 12:
+        kind = head[8:12]
+        if kind == b"WEBP":
+            return Modality.IMAGE, "webp"
+        if kind == b"WAVE":
+            return Modality.AUDIO, "wav"
+        if kind[:3] == b"AVI":
+            return Modality.VIDEO, "avi"
+    if head[:2] == b"BM" and len(head) >= 14:
+        return Modality.IMAGE, "bmp"
+    if head[:4] == b"fLaC":
+        return Modality.AUDIO, "flac"
+    if head[:4] == b"OggS":
+        return Modality.AUDIO, "ogg"
+    if head[:3] == b"ID3":
+        return Modality.AUDIO, "mp3"
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return _mp4_modality(head, hint), "mp4"
+    if len(head) >= 8 and head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return Modality.VIDEO, "mov"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return Modality.VIDEO, "matroska"
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:
+        return Modality.AUDIO, "aac"
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0:
+        return Modality.AUDIO, "mp3"
+    expected = _ARTICLE.get(hint, "a media")
+    if _looks_like_text(head):
+        raise MediaError(f"content is text, not {expected} file")
+    if not head.strip(b"\x00"):
+        raise MediaError(f"content is all zero bytes, not {expected} file")
+    raise MediaError(f"unrecognised content: not {expected} file of a known format")
+
+
+def read_header(path: str | bytes) -> bytes:
+    """Read the first HEADER_BYTES of a file; MediaError with the OS reason on failure."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(HEADER_BYTES)
+    except FileNotFoundError as exc:
+        raise MediaError("file vanished before it could be read") from exc
+    except PermissionError as exc:
+        raise MediaError("permission denied (file is unreadable)") from exc
+    except IsADirectoryError as exc:
+        raise MediaError("is a directory, not a file") from exc
+    except OSError as exc:
+        raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc

@@ -1,0 +1,186 @@
+"""Synthetic media: drawn images, synthesised music-like audio, and short videos.
+
+Used by the demo library and by the tests, so that no third-party media is ever
+needed. Everything is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def draw_image(kind: str, size: tuple[int, int] = (240, 320), seed: int = 0) -> np.ndarray:
+    """Return an 8-bit BGR image (height, width, 3) of a simple scene.
+
+    kinds: "warm" (bright warm gradient and sun), "cool" (dim blue gradient),
+    "dark" (near black, low contrast), "vivid" (saturated stripes, high contrast),
+    "face" (a smiling face), "grey" (flat mid grey), "noise" (random texture).
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    h, w = size
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+    x = np.linspace(0, 1, w, dtype=np.float32)[None, :]
+    img = np.zeros((h, w, 3), np.float32)
+    if kind == "warm":
+        img[..., 2] = 200 + 55 * (1 - y)
+        img[..., 1] = 150 + 80 * (1 - y) + 0 * x
+        img[..., 0] = 60 + 40 * y
+        cv2.circle(img, (int(w * 0.7), int(h * 0.3)), h // 6, (120, 240, 255), -1)
+    elif kind == "cool":
+        img[..., 0] = 90 + 60 * y + 0 * x
+        img[..., 1] = 50 + 30 * y
+        img[..., 2] = 30 + 10 * y
+    elif kind == "dark":
+        img[...] = 20 + 10 * y[..., None] + 0 * x[..., None]
+    elif kind == "vivid":
+        stripes = (np.sin(x * 40 + y * 10) > 0).astype(np.float32)
+        img[..., 0] = 255 * stripes
+        img[..., 1] = 40 + 0 * y
+        img[..., 2] = 255 * (1 - stripes)
+    elif kind == "face":
+        img[...] = (200, 220, 235)
+        cv2.circle(img, (w // 2, h // 2), h // 3, (120, 190, 240), -1)
+        cv2.circle(img, (w // 2 - h // 8, h // 2 - h // 10), h // 24, (40, 40, 40), -1)
+        cv2.circle(img, (w // 2 + h // 8, h // 2 - h // 10), h // 24, (40, 40, 40), -1)
+        cv2.ellipse(img, (w // 2, h // 2 + h // 12), (h // 7, h // 12), 0, 0, 180, (40, 40, 160), 3)
+    elif kind == "grey":
+        img[...] = 128
+    elif kind == "noise":
+        img[...] = rng.uniform(0, 255, (h, w, 3))
+    else:
+        raise ValueError(f"unknown image kind {kind!r}")
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_image(path: str | Path, bgr: np.ndarray, quality: int = 90) -> Path:
+    """Write an image; the format follows the extension (jpg, png, bmp, webp, tif, gif)."""
+    import cv2
+
+    path = Path(path)
+    ext = path.suffix.lower()
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(ext, bgr, params)
+    if not ok:
+        raise OSError(f"could not encode {path.name}")
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+def synth_music(seconds: float = 4.0, sr: int = 22050, bpm: float = 120.0, major: bool = True,
+                loudness: float = 0.5, brightness: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Return mono float32 music-like audio: a chord progression with percussive beats.
+
+    bpm sets the tempo, major/minor the mode, loudness the peak level (0..1) and
+    brightness the share of upper harmonics (0..1).
+    """
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    root = 220.0
+    third = 4 if major else 3
+    chords = [(0, third, 7), (5, 5 + third, 12), (7, 7 + third, 14), (0, third, 7)]
+    out = np.zeros(n, np.float32)
+    bar = 4 * 60.0 / bpm
+    for i, chord in enumerate(chords * int(np.ceil(seconds / bar / len(chords)) + 1)):
+        start = int(i * bar * sr)
+        if start >= n:
+            break
+        end = min(n, int((i + 1) * bar * sr))
+        tt = t[start:end] - t[start]
+        for semis in chord:
+            f = root * 2 ** (semis / 12)
+            for h in range(1, 6):
+                amp = (brightness ** (h - 1)) / h
+                out[start:end] += amp * np.sin(2 * np.pi * f * h * tt).astype(np.float32)
+    beat = 60.0 / bpm
+    for k in range(int(seconds / beat) + 1):
+        s = int(k * beat * sr)
+        length = min(int(0.08 * sr), n - s)
+        if length <= 0:
+            break
+        env = np.exp(-np.arange(length) / (0.015 * sr)).astype(np.float32)
+        out[s:s + length] += 1.5 * env * rng.standard_normal(length).astype(np.float32)
+    out /= max(1e-9, float(np.max(np.abs(out))))
+    return (out * loudness).astype(np.float32)
+
+
+def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050) -> Path:
+    """Encode mono float audio; the codec follows the extension (wav, flac, ogg, mp3, m4a, opus)."""
+    import av
+
+    path = Path(path)
+    ext = path.suffix.lower()
+    codec, fmt, container_fmt = {
+        ".wav": ("pcm_s16le", "s16", "wav"),
+        ".flac": ("flac", "s16", "flac"),
+        ".ogg": ("libopus", "s16", "ogg"),  # no Vorbis encoder in the PyAV wheels
+        ".opus": ("libopus", "s16", "ogg"),
+        ".mp3": ("libmp3lame", "fltp", "mp3"),
+        ".m4a": ("aac", "fltp", "ipod"),
+    }[ext]
+    rate = 48000 if codec == "libopus" else sr
+    if rate != sr:
+        from emobrowser.media.audio import resample
+
+        samples = resample(np.asarray(samples, np.float32), sr, rate)
+    with av.open(str(path), "w", format=container_fmt) as out:
+        stream = out.add_stream(codec, rate=rate, layout="mono")
+        data = np.asarray(samples, np.float32)
+        if fmt == "s16":
+            data = (np.clip(data, -1, 1) * 32767).astype(np.int16)
+        step = 1024 if codec != "libopus" else 960
+        for i in range(0, data.size, step):
+            chunk = data[i:i + step]
+            frame = av.AudioFrame.from_ndarray(chunk[None, :], format=fmt, layout="mono")
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def write_video(path: str | Path, scenes: list[tuple[str, dict]], seconds_per_scene: float = 4.0,
+                fps: int = 10, size: tuple[int, int] = (120, 160), sr: int = 22050) -> Path:
+    """Encode an MP4 (H.264 + AAC) whose picture and sound change mood together.
+
+    scenes: list of (image kind for draw_image, keyword arguments for synth_music).
+    """
+    import av
+
+    path = Path(path)
+    with av.open(str(path), "w", format="mp4") as out:
+        vs = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
+        vs.height, vs.width = size
+        vs.pix_fmt = "yuv420p"
+        aus = out.add_stream("aac", rate=sr, layout="mono")
+        frame_index = 0
+        audio_pts = 0
+        for i, (kind, music) in enumerate(scenes):
+            picture = draw_image(kind, size, seed=i)
+            for k in range(int(seconds_per_scene * fps)):
+                shifted = np.roll(picture, k, axis=1)
+                frame = av.VideoFrame.from_ndarray(shifted, format="bgr24")
+                frame.pts = frame_index
+                frame_index += 1
+                for packet in vs.encode(frame):
+                    out.mux(packet)
+            audio = synth_music(seconds_per_scene, sr, seed=i, **music)
+            for j in range(0, audio.size, 1024):
+                chunk = audio[j:j + 1024]
+                af = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
+                af.sample_rate = sr
+                af.pts = audio_pts
+                audio_pts += chunk.size
+                for packet in aus.encode(af):
+                    out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+        for packet in aus.encode(None):
+            out.mux(packet)
+    return path

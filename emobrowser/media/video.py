@@ -1,0 +1,135 @@
+"""Video decoding through PyAV: the soundtrack plus frames at 1 fps, in segments.
+
+A video is cut into segments of ``segment_seconds`` (15 s by default). Each segment
+carries its frames (one per second, scaled so the longest side is at most
+``frame_side`` pixels) and its stretch of the soundtrack. The pairs of image and audio
+scores of these segments are the anchors that align the two models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from emobrowser.core.errors import MediaError
+from emobrowser.media.audio import _open, decode_stream_audio, resample
+
+DEFAULT_SEGMENT_SECONDS = 15.0
+# A trailing stretch shorter than this joins the previous segment.
+MIN_SEGMENT_SECONDS = 3.0
+MAX_VIDEO_SECONDS = 6 * 3600.0
+
+
+@dataclass
+class VideoSegment:
+    """One stretch of a video: start/end in seconds, BGR frames, mono audio."""
+
+    start: float
+    end: float
+    frames: list[np.ndarray] = field(default_factory=list)
+    audio: np.ndarray | None = None
+
+
+@dataclass
+class DecodedVideo:
+    width: int
+    height: int
+    duration: float
+    segments: list[VideoSegment]
+    sample_rate: int
+
+
+def segment_bounds(duration: float, segment_seconds: float = DEFAULT_SEGMENT_SECONDS) -> list[tuple[float, float]]:
+    """Cut [0, duration] into segments; a short tail (< 3 s) joins the previous one."""
+    if duration <= 0:
+        return []
+    bounds = []
+    start = 0.0
+    while start < duration - 1e-9:
+        end = min(start + segment_seconds, duration)
+        bounds.append((start, end))
+        start = end
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < MIN_SEGMENT_SECONDS:
+        last = bounds.pop()
+        bounds[-1] = (bounds[-1][0], last[1])
+    return bounds
+
+
+def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.ndarray]], int, int, float]:
+    """Decode the first video stream, keeping one frame per second of timestamps."""
+    import av
+
+    streams = [s for s in container.streams if s.type == "video"]
+    if not streams:
+        raise MediaError("no video stream")
+    stream = streams[0]
+    stream.thread_type = "AUTO"
+    width = stream.codec_context.width or 0
+    height = stream.codec_context.height or 0
+    if width <= 0 or height <= 0:
+        raise MediaError("video stream has no picture size")
+    scale = min(1.0, frame_side / max(width, height))
+    out_w, out_h = max(2, int(round(width * scale))), max(2, int(round(height * scale)))
+    frames: list[tuple[float, np.ndarray]] = []
+    next_t = 0.0
+    last_t = 0.0
+    try:
+        for frame in container.decode(stream):
+            if frame.pts is None or frame.time_base is None:
+                t = last_t + (1.0 / float(stream.average_rate or 25))
+            else:
+                t = float(frame.pts * frame.time_base)
+            last_t = t
+            if t > MAX_VIDEO_SECONDS:
+                raise MediaError(f"video longer than {MAX_VIDEO_SECONDS / 3600:.0f} hours")
+            if t + 1e-6 >= next_t:
+                img = frame.to_ndarray(width=out_w, height=out_h, format="bgr24")
+                frames.append((t, img))
+                next_t = np.floor(t) + 1.0
+    except av.error.FFmpegError as exc:
+        if not frames:
+            raise MediaError(f"corrupt video data: {exc.strerror or exc}") from exc
+    if not frames:
+        raise MediaError("video stream has no decodable frames")
+    return frames, width, height, last_t
+
+
+def load_video(path: str | Path, sr: int = 22050, segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
+               frame_side: int = 384) -> DecodedVideo:
+    """Decode a video into segments with frames at 1 fps and mono audio at ``sr``.
+
+    A video without a soundtrack still yields segments, with ``audio`` None.
+    Raises MediaError with a specific reason when the file has no usable pictures.
+    """
+    container = _open(path)
+    try:
+        frames, width, height, last_t = _sample_frames(container, frame_side)
+    finally:
+        container.close()
+    audio = None
+    rate = sr
+    container = _open(path)
+    try:
+        samples, native = decode_stream_audio(container)
+        audio = resample(samples, native, sr)
+    except MediaError:
+        audio = None
+    finally:
+        container.close()
+    duration = max(last_t + 1.0 / 25, frames[-1][0] + 1e-3)
+    if audio is not None:
+        duration = max(duration, audio.size / rate)
+    segments = []
+    for start, end in segment_bounds(duration, segment_seconds):
+        seg = VideoSegment(start=start, end=end)
+        seg.frames = [img for t, img in frames if start <= t < end or (end == duration and t >= start)]
+        if audio is not None:
+            a = audio[int(start * rate): int(end * rate)]
+            seg.audio = a if a.size >= rate // 10 else None
+        if seg.frames or seg.audio is not None:
+            segments.append(seg)
+    if not segments:
+        raise MediaError("video has no decodable segments")
+    return DecodedVideo(width=width, height=height, duration=duration, segments=segments, sample_rate=rate)
