@@ -185,6 +185,7 @@ class ProcessPool:
                             yield result
                             continue
                     if worker.process.sentinel in ready or not worker.process.is_alive():
+                        worker.process.join(1.0)
                         code = worker.process.exitcode
                         reason = (f"decoder crashed (signal {-code})" if code is not None and code < 0
                                   else f"decoder process exited unexpectedly (code {code})")

@@ -1,0 +1,313 @@
+"""The command line: ``emobrowser [--db PATH] COMMAND ...``.
+
+Command names and output formats are a stable interface: scripts and checks outside
+the repository parse them. JSON commands print one object per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from emobrowser import __version__
+from emobrowser.core.errors import EmobrowserError
+
+log = logging.getLogger("emobrowser")
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="PATH", help="library database file (default: per-user data folder, "
+                   "or $EMOBROWSER_HOME/library.sqlite3)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emobrowser", description="Find photos, music and videos by the "
+                                     "emotion they evoke. Without a command, starts the desktop app.")
+    parser.add_argument("--version", action="version", version=f"emobrowser {__version__}")
+    parser.add_argument("--demo", action="store_true", help="open the built-in demo library")
+    parser.add_argument("--self-test", action="store_true", help="check the installation and print JSON")
+    _add_db(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="add folders to the library and index them")
+    _add_db(p)
+    p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add (none: reindex the known roots)")
+    p.add_argument("--workers", type=int, default=None, help="extraction processes (default 2)")
+    p.add_argument("--timeout", type=float, default=None, help="time limit per file in seconds (default 300)")
+    p.add_argument("--include-hidden", action="store_true", help="also index hidden files and folders")
+    p.add_argument("--image-model", default=None, help="image model name (default: best available)")
+    p.add_argument("--audio-model", default=None, help="audio model name (default: best available)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("status", help="counts of indexed, failed and pending items")
+    _add_db(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("failures", help="files that could not be indexed, with the reason")
+    _add_db(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("score", help="score files directly, without adding them to the library")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--image-model", default=None)
+    p.add_argument("--audio-model", default=None)
+
+    p = sub.add_parser("query", help="items nearest to a point, a mood, a region or an example")
+    _add_db(p)
+    p.add_argument("--valence", type=float, help="valence in [-1, 1]")
+    p.add_argument("--arousal", type=float, help="arousal in [-1, 1]")
+    p.add_argument("--mood", help='mood words, e.g. "calm" or "happy but calm"')
+    p.add_argument("--like", metavar="PATH", help="items whose emotion matches this file's")
+    p.add_argument("--at", type=float, default=None, metavar="SECONDS",
+                   help="with --like on audio/video: use the moment at this time instead of the whole file")
+    p.add_argument("--region", metavar="SPEC", help="rect:V0,A0,V1,A1 or circle:V,A,R")
+    p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    p.add_argument("--modality", default=None, help="comma-separated: image,audio,video")
+    p.add_argument("--balance", type=float, default=None, help="balance factor F >= 1")
+    p.add_argument("--max-distance", type=float, default=None, help="drop results farther than this")
+    p.add_argument("--folder", default=None, help="only items under this folder")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("train", help="train a model from rated data")
+    p.add_argument("kind", choices=["image", "audio"])
+    p.add_argument("--data", required=True, help="data folder")
+    p.add_argument("--out", default="resources/models", help="output folder (default resources/models)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--folds", type=int, default=5)
+
+    p = sub.add_parser("predict-features", help="predict from a feature table (CSV in the DEAM layout)")
+    p.add_argument("kind", choices=["audio"])
+    p.add_argument("csv")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("align", help="fit the image-to-audio alignment on the library's video anchors")
+    _add_db(p)
+    p.add_argument("--method", default=None)
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def db_path(args) -> Path:
+    from emobrowser.core.paths import default_db_path
+
+    return Path(args.db) if getattr(args, "db", None) else default_db_path()
+
+
+def open_store(args):
+    from emobrowser.index.store import Store
+
+    return Store(db_path(args))
+
+
+# -- index ----------------------------------------------------------------------------
+
+
+class _Bar:
+    """A one-line progress bar on a terminal (stderr); silent elsewhere."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.width = 28
+
+    def __call__(self, p) -> None:
+        if not self.enabled:
+            return
+        if p.phase == "scan":
+            line = f"scanning… {p.done} files  {p.current[-50:]}"
+        else:
+            frac = p.done / p.total if p.total else 1.0
+            filled = int(frac * self.width)
+            eta = f"{p.eta:5.0f} s" if p.eta is not None else "   -- "
+            name = os.path.basename(p.current)[-30:]
+            line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {p.done}/{p.total} "
+                    f"{p.rate:5.1f}/s ETA {eta} failed {p.failed}  {name}")
+        sys.stderr.write("\r\x1b[2K" + line)
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
+def cmd_index(args) -> int:
+    from emobrowser.index.pipeline import DEFAULT_TIMEOUT, index_library
+
+    for path in args.paths:
+        if not os.path.isdir(path):
+            print(f"emobrowser: not a folder: {path}", file=sys.stderr)
+            return 2
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *a: stop.set())
+    bar = _Bar(sys.stderr.isatty() and not args.quiet)
+    try:
+        with open_store(args) as store:
+            if not args.paths and not store.roots():
+                print("emobrowser: no folders in the library yet; give one: emobrowser index PATH",
+                      file=sys.stderr)
+                return 2
+            summary = index_library(store, args.paths, workers=args.workers,
+                                    timeout=args.timeout or DEFAULT_TIMEOUT,
+                                    image_model=args.image_model, audio_model=args.audio_model,
+                                    include_hidden=args.include_hidden, progress=bar, cancelled=stop.is_set)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.finish()
+    print(f"indexed: {summary.indexed}, unchanged: {summary.unchanged}, failed: {summary.failed}"
+          + (f", missing: {summary.missing}" if summary.missing else "")
+          + (f", moved: {summary.moved}" if summary.moved else "")
+          + (" (cancelled; run again to resume)" if summary.cancelled else ""))
+    for folder in summary.unreadable_dirs:
+        print(f"warning: could not read folder {folder}", file=sys.stderr)
+    if summary.failed:
+        print("see the reasons with: emobrowser failures", file=sys.stderr)
+    return 130 if summary.cancelled else 0
+
+
+# -- status, failures -------------------------------------------------------------------
+
+
+def model_versions() -> dict[str, str]:
+    """{"image": "name/version", "audio": "name/version"} of the default models."""
+    from emobrowser.models import registry
+
+    image, audio = registry.image_model(), registry.audio_model()
+    return {"image": f"{image.info.name}/{image.info.version}", "audio": f"{audio.info.name}/{audio.info.version}"}
+
+
+def cmd_status(args) -> int:
+    with open_store(args) as store:
+        counts = store.status_counts()
+    for modality in ("image", "audio", "video"):
+        counts.setdefault(modality, {"indexed": 0, "failed": 0, "pending": 0})
+    out = {"items": {k: counts[k] for k in sorted(counts)}, "models": model_versions()}
+    if args.json:
+        print(json.dumps(out, sort_keys=True))
+    else:
+        for modality, c in out["items"].items():
+            print(f"{modality:6s} indexed {c['indexed']:7d}  failed {c['failed']:6d}  pending {c['pending']:6d}")
+        print(f"models: image {out['models']['image']}, audio {out['models']['audio']}")
+    return 0
+
+
+def cmd_failures(args) -> int:
+    with open_store(args) as store:
+        for path, modality, error in store.failures():
+            if args.json:
+                print(json.dumps({"path": path, "modality": modality, "error": error}, ensure_ascii=False))
+            else:
+                print(f"{path}\t{error}")
+    return 0
+
+
+# -- score -------------------------------------------------------------------------------
+
+
+def _num(x):
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+
+def cmd_score(args) -> int:
+    from emobrowser.index.scoring import score_paths
+
+    for result in score_paths(args.paths, args.image_model, args.audio_model):
+        row = {"path": result.path, "modality": result.modality.value if result.modality else None,
+               "model": result.model, "valence": _num(result.valence), "arousal": _num(result.arousal),
+               "error": result.error,
+               "segments": [{"start": _num(s.start), "end": _num(s.end), "valence": _num(s.valence),
+                             "arousal": _num(s.arousal), **({"source": s.source.value}
+                                                             if result.modality and result.modality.value == "video"
+                                                             else {})}
+                            for s in result.segments]}
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+        elif result.error:
+            print(f"{result.path}\terror: {result.error}", flush=True)
+        else:
+            print(f"{result.path}\t{row['modality']}\tvalence {row['valence']:+.3f}\tarousal "
+                  f"{row['arousal']:+.3f}\t({result.model})", flush=True)
+    return 0
+
+
+# -- query ------------------------------------------------------------------------------
+
+
+def cmd_query(args) -> int:
+    from emobrowser.index.library import QueryError, run_query
+
+    try:
+        hits = run_query(db_path(args), args)
+    except QueryError as exc:
+        print(f"emobrowser: {exc}", file=sys.stderr)
+        return 2
+    for hit in hits:
+        row = {"path": hit.path, "modality": hit.modality, "valence": _num(hit.valence),
+               "arousal": _num(hit.arousal), "distance": _num(hit.distance)}
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            print(f"{hit.distance:6.3f}  {hit.modality:5s}  v {hit.valence:+.2f} a {hit.arousal:+.2f}  {hit.path}")
+    return 0
+
+
+# -- train, predict-features, align ----------------------------------------------------
+
+
+def cmd_train(args) -> int:
+    if args.kind == "image":
+        from emobrowser.models.train_image import train
+    else:
+        from emobrowser.models.train_audio import train
+    metrics = train(Path(args.data), Path(args.out), seed=args.seed, epochs=args.epochs, folds=args.folds)
+    print(json.dumps(metrics, sort_keys=True))
+    return 0
+
+
+def cmd_predict_features(args) -> int:
+    from emobrowser.models.audio_model import predict_feature_table
+
+    for row in predict_feature_table(Path(args.csv)):
+        if args.json:
+            print(json.dumps(row))
+        else:
+            print(f"{row['song_id']}\tvalence {row['valence']:+.3f}\tarousal {row['arousal']:+.3f}")
+    return 0
+
+
+def cmd_align(args) -> int:
+    from emobrowser.align.fit import align_library
+
+    result = align_library(db_path(args), method=args.method)
+    print(json.dumps(result, sort_keys=True) if args.json else result)
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "status": cmd_status, "failures": cmd_failures, "score": cmd_score,
+            "query": cmd_query, "train": cmd_train, "predict-features": cmd_predict_features,
+            "align": cmd_align}
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run a command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from emobrowser.app import start
+
+        return start(args)
+    try:
+        return COMMANDS[args.command](args)
+    except EmobrowserError as exc:
+        print(f"emobrowser: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0

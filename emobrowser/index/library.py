@@ -1,0 +1,133 @@
+"""Queries over the library: the points of indexed items and the balanced search.
+
+This is what ``emobrowser query`` and the GUI call. It reads each item's point from
+the store (for the current models) and answers with balanced, mixed results.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emobrowser.core.errors import EmobrowserError
+from emobrowser.index.balance import DEFAULT_BALANCE, balanced_merge_items
+from emobrowser.index.store import Store
+
+MODALITIES = ("image", "audio", "video")
+
+
+class QueryError(EmobrowserError):
+    """A query that cannot be answered as asked; the message says why."""
+
+
+@dataclass
+class Hit:
+    id: int
+    path: str
+    modality: str
+    valence: float
+    arousal: float
+    distance: float
+
+
+@dataclass
+class LibraryPoints:
+    """Arrays of every indexed item: ids, paths, modality codes, valence, arousal."""
+
+    ids: np.ndarray
+    paths: list[str]
+    modality: np.ndarray  # object array of "image"/"audio"/"video"
+    valence: np.ndarray
+    arousal: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def current_models() -> dict[str, tuple[str, str]]:
+    from emobrowser.models import registry
+
+    image, audio = registry.image_model(), registry.audio_model()
+    return {"image": (image.info.name, image.info.version), "audio": (audio.info.name, audio.info.version)}
+
+
+def load_points(store: Store, models: dict[str, tuple[str, str]] | None = None) -> LibraryPoints:
+    rows = store.points(models or current_models())
+    if not rows:
+        return LibraryPoints(np.zeros(0, np.int64), [], np.zeros(0, object), np.zeros(0), np.zeros(0))
+    ids, paths, modality, valence, arousal = zip(*rows)
+    return LibraryPoints(np.asarray(ids, np.int64), list(paths), np.asarray(modality, object),
+                         np.asarray(valence, np.float64), np.asarray(arousal, np.float64))
+
+
+def parse_modalities(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return MODALITIES
+    chosen = tuple(m.strip().lower() for m in text.split(",") if m.strip())
+    unknown = [m for m in chosen if m not in MODALITIES]
+    if unknown:
+        raise QueryError(f"unknown modality {unknown[0]!r}; choose from image, audio, video")
+    return chosen
+
+
+def _under(paths: list[str], folder: str) -> np.ndarray:
+    prefix = os.path.abspath(folder).rstrip(os.sep) + os.sep
+    return np.fromiter((p.startswith(prefix) for p in paths), bool, len(paths))
+
+
+def exact_query(points: LibraryPoints, valence: float, arousal: float, k: int = 20,
+                modalities: tuple[str, ...] = MODALITIES, balance: float = DEFAULT_BALANCE,
+                max_distance: float | None = None, folder: str | None = None) -> list[Hit]:
+    """Balanced top-k by brute force over every item (exact)."""
+    if len(points) == 0:
+        return []
+    dist = np.hypot(points.valence - valence, points.arousal - arousal)
+    mask = np.ones(len(points), bool)
+    if max_distance is not None:
+        mask &= dist <= max_distance
+    if folder:
+        mask &= _under(points.paths, folder)
+    candidates = {}
+    for m in modalities:
+        idx = np.flatnonzero(mask & (points.modality == m))
+        if idx.size:
+            order = idx[np.argsort(dist[idx], kind="stable")][:k]
+            candidates[m] = (order.tolist(), dist[order])
+    merged = balanced_merge_items(candidates, k=k, factor=balance)
+    return [Hit(int(points.ids[i]), points.paths[i], m, float(points.valence[i]), float(points.arousal[i]), float(d))
+            for m, i, d in merged]
+
+
+def resolve_target(args) -> tuple[float, float]:
+    """The query point from --valence/--arousal or --mood."""
+    if args.mood:
+        from emobrowser.index.moods import parse_mood
+
+        try:
+            point = parse_mood(args.mood)
+        except ValueError as exc:
+            raise QueryError(str(exc)) from exc
+        return float(point[0]), float(point[1])
+    if args.valence is None or args.arousal is None:
+        raise QueryError("give --valence and --arousal, or --mood, --like or --region")
+    for name, value in (("valence", args.valence), ("arousal", args.arousal)):
+        if not -1.0 <= value <= 1.0:
+            raise QueryError(f"{name} must be in [-1, 1], got {value}")
+    return args.valence, args.arousal
+
+
+def run_query(db: Path, args) -> list[Hit]:
+    """Answer a parsed ``emobrowser query`` command line."""
+    if args.k < 1:
+        raise QueryError("-k must be at least 1")
+    balance = DEFAULT_BALANCE if args.balance is None else args.balance
+    if balance < 1.0:
+        raise QueryError("--balance must be at least 1")
+    modalities = parse_modalities(args.modality)
+    valence, arousal = resolve_target(args)
+    with Store(db) as store:
+        points = load_points(store)
+    return exact_query(points, valence, arousal, args.k, modalities, balance, args.max_distance, args.folder)

@@ -1,0 +1,133 @@
+"""The command line, run as a user runs it: in a subprocess, on generated media."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, run_cli
+from emobrowser.media import synth
+
+BASE = ["--image-model", "baseline", "--audio-model", "baseline"]
+
+
+def bad_library(root):
+    """Good files beside broken ones of many kinds."""
+    root.mkdir()
+    synth.write_image(root / "good.jpg", synth.draw_image("warm", (60, 80)))
+    synth.write_image(root / "good2.png", synth.draw_image("cool", (60, 80)))
+    synth.write_audio(root / "good.flac", synth.synth_music(2.0))
+    synth.write_video(root / "good.mp4", [("warm", {}), ("dark", {"major": False})], seconds_per_scene=2.0)
+    jpg = (root / "good.jpg").read_bytes()
+    wav = synth.write_audio(root / "_tmp.wav", synth.synth_music(2.0)).read_bytes()
+    os.remove(root / "_tmp.wav")
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "random.png").write_bytes(os.urandom(3000))
+    (root / "text.mp3").write_text("this is not audio\n" * 20)
+    (root / "truncated.jpg").write_bytes(jpg[: len(jpg) // 3])
+    (root / "truncated.wav").write_bytes(wav[:30])
+    (root / "header_only.png").write_bytes((root / "good2.png").read_bytes()[:33])
+    (root / "misnamed.mp3").write_bytes((root / "good2.png").read_bytes())
+    os.symlink(root / "nothing.jpg", root / "dangling.jpg")
+    return root
+
+
+def test_index_status_failures_query(tmp_path):
+    lib = bad_library(tmp_path / "lib")
+    db = str(tmp_path / "lib.sqlite3")
+    out = run_cli("index", str(lib), "--db", db, *BASE)
+    assert "indexed: 5, unchanged: 0, failed: 7" in out.stdout
+    status = json.loads(run_cli("status", "--json", "--db", db).stdout)
+    assert status["items"]["image"]["indexed"] == 3  # good.jpg, good2.png, misnamed.mp3 (a PNG)
+    assert status["items"]["audio"]["indexed"] == 1 and status["items"]["video"]["indexed"] == 1
+    assert set(status) == {"items", "models"}
+    failures = [json.loads(line) for line in run_cli("failures", "--json", "--db", db).stdout.splitlines()]
+    reasons = {os.path.basename(f["path"]): f["error"] for f in failures}
+    assert reasons["empty.jpg"] == "empty file (0 bytes)"
+    assert reasons["truncated.jpg"] == "truncated JPEG (no end-of-image marker)"
+    assert reasons["text.mp3"] == "content is text, not an audio file"
+    assert reasons["dangling.jpg"].startswith("dangling symlink")
+    assert set(reasons) == {"empty.jpg", "random.png", "text.mp3", "truncated.jpg", "truncated.wav",
+                            "header_only.png", "dangling.jpg"}
+    assert all(set(f) == {"path", "modality", "error"} for f in failures)
+
+    again = run_cli("index", "--db", db, *BASE)
+    assert "indexed: 0, unchanged: 12" in again.stdout
+
+    hits = [json.loads(line) for line in
+            run_cli("query", "--valence", "0.3", "--arousal", "0.1", "-k", "4", "--json", "--db", db).stdout.splitlines()]
+    assert len(hits) == 4
+    assert {h["modality"] for h in hits} >= {"image", "audio"}
+    assert all(set(h) == {"path", "modality", "valence", "arousal", "distance"} for h in hits)
+    only_audio = run_cli("query", "--valence", "0", "--arousal", "0", "--modality", "audio", "--json", "--db", db)
+    assert {json.loads(line)["modality"] for line in only_audio.stdout.splitlines()} == {"audio"}
+
+
+def test_score_json_format(tmp_path, media_dir):
+    out = run_cli("score", "--json", *BASE, str(media_dir / "warm.jpg"), str(media_dir / "music" / "slow.flac"),
+                  str(media_dir / "clip.mp4"), str(tmp_path / "does-not-exist.jpg"))
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["modality"] for r in rows] == ["image", "audio", "video", None]
+    keys = {"path", "modality", "model", "valence", "arousal", "error", "segments"}
+    assert all(keys <= set(r) for r in rows)
+    image, audio, video, missing = rows
+    assert image["model"] == "baseline-image" and -1 <= image["valence"] <= 1 and image["error"] is None
+    assert audio["segments"] and audio["segments"][1]["start"] == 0.5
+    assert {s["source"] for s in video["segments"]} == {"image", "audio"}
+    assert missing["valence"] is None and "vanished" in missing["error"]
+
+
+def test_query_errors_are_clear(tmp_path):
+    db = str(tmp_path / "lib.sqlite3")
+    out = run_cli("query", "--valence", "3", "--arousal", "0", "--db", db, check=False)
+    assert out.returncode == 2 and "valence must be in [-1, 1]" in out.stderr
+    out = run_cli("index", str(tmp_path / "nope"), "--db", db, check=False)
+    assert out.returncode == 2 and "not a folder" in out.stderr
+
+
+def test_emobrowser_home_sets_the_database(tmp_path, media_dir):
+    home = tmp_path / "home"
+    run_cli("index", str(media_dir / "music"), *BASE, env={"EMOBROWSER_HOME": str(home)})
+    assert (home / "library.sqlite3").exists()
+
+
+def _status(db):
+    return run_cli("status", "--json", "--db", db).stdout
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume(tmp_path):
+    """Kill `emobrowser index` repeatedly; the final state equals an uninterrupted run."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for i in range(40):
+        synth.write_image(lib / f"img{i:02d}.jpg", synth.draw_image(["warm", "cool", "vivid", "noise"][i % 4],
+                                                                  (120, 160), seed=i))
+    for i in range(6):
+        synth.write_audio(lib / f"song{i}.wav", synth.synth_music(2.0, seed=i))
+    (lib / "bad.jpg").write_text("oops")
+    reference = str(tmp_path / "ref.sqlite3")
+    run_cli("index", str(lib), "--db", reference, *BASE)
+
+    db = str(tmp_path / "killed.sqlite3")
+    rng = random.Random(7)
+    env = dict(os.environ)
+    for attempt in range(10):
+        proc = subprocess.Popen([sys.executable, "-m", "emobrowser", "index", str(lib), "--db", db, *BASE],
+                                cwd=str(REPO), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        import sqlite3
+
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*) - COUNT(DISTINCT raw_path) FROM items").fetchone()[0] == 0
+        conn.close()
+    run_cli("index", "--db", db, *BASE)
+    assert _status(db) == _status(reference)

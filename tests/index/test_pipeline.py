@@ -1,0 +1,144 @@
+import os
+import threading
+
+from emobrowser.index import pipeline
+from emobrowser.index.pipeline import index_library
+from emobrowser.media import synth
+
+BASE = {"image_model": "baseline", "audio_model": "baseline", "workers": 2}
+
+
+def test_indexes_every_modality_and_reports_progress(store, media_dir):
+    reports = []
+    summary = index_library(store, [str(media_dir)], progress=reports.append, **BASE)
+    assert summary.indexed == 11 and summary.failed == 0
+    counts = store.status_counts()
+    assert counts["image"]["indexed"] == 6 and counts["audio"]["indexed"] == 4 and counts["video"]["indexed"] == 1
+    last = [r for r in reports if r.phase == "index"][-1]
+    assert (last.done, last.total) == (11, 11)
+    assert last.rate > 0 and last.eta == 0
+    # audio items carry a 0.5 s timeline; the video carries image and audio segments
+    song = store.item_by_path(media_dir / "music" / "upbeat.wav")
+    segs = store.segments(song.id)
+    assert len(segs) >= 5 and abs((segs[1][3] - segs[0][3]) - 0.5) < 1e-6
+    video = store.item_by_path(media_dir / "clip.mp4")
+    assert {s[2] for s in store.segments(video.id)} == {"image", "audio"}
+
+
+def test_second_run_reads_nothing(store, media_dir):
+    index_library(store, [str(media_dir)], **BASE)
+    again = index_library(store, **BASE)
+    assert (again.indexed, again.unchanged) == (0, 11)
+
+
+def test_failures_are_stored_and_indexing_goes_on(store, tmp_path):
+    root = tmp_path / "lib"
+    root.mkdir()
+    synth.write_image(root / "good.jpg", synth.draw_image("warm", (40, 40)))
+    good = synth.write_image(tmp_path / "x.png", synth.draw_image("warm", (64, 64))).read_bytes()
+    (root / "truncated.png").write_bytes(good[: len(good) // 2])
+    (root / "empty.mp3").write_bytes(b"")
+    (root / "random.wav").write_bytes(os.urandom(5000))
+    synth.write_audio(root / "silence.wav", synth.synth_music(1.0) * 0)
+    synth.write_audio(root / "tiny.wav", synth.synth_music(1.0)[:20])
+    summary = index_library(store, [str(root)], **BASE)
+    assert summary.indexed == 1
+    reasons = {os.path.basename(p): e for p, _, e in store.failures()}
+    assert reasons["truncated.png"] == "truncated PNG (no IEND chunk)"
+    assert reasons["empty.mp3"] == "empty file (0 bytes)"
+    assert "digital silence" in reasons["silence.wav"]
+    assert "too short" in reasons["tiny.wav"]
+    assert "random.wav" in reasons
+
+
+def test_cancel_then_resume_loses_and_duplicates_nothing(store, media_dir):
+    stop = threading.Event()
+
+    def progress(p):
+        if p.phase == "index" and p.done >= 3:
+            stop.set()
+
+    first = index_library(store, [str(media_dir)], progress=progress, cancelled=stop.is_set, **BASE)
+    assert first.cancelled
+    assert 3 <= first.indexed < 11
+    rest = index_library(store, **BASE)
+    assert first.indexed + rest.indexed == 11
+    assert store.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 11
+    assert store.conn.execute("SELECT COUNT(*) FROM (SELECT item_id, model, version FROM scores "
+                              "GROUP BY 1, 2, 3 HAVING COUNT(*) > 1)").fetchone()[0] == 0
+    assert store.integrity_ok()
+
+
+def test_crash_inside_a_write_rolls_back_the_batch(store, media_dir, monkeypatch):
+    calls = {"n": 0}
+    real = pipeline._Writer._write
+
+    def flaky(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full (simulated)")
+        return real(self, batch)
+
+    monkeypatch.setattr(pipeline._Writer, "_write", flaky)
+    try:
+        index_library(store, [str(media_dir)], **{**BASE, "workers": 1})
+    except OSError:
+        pass
+    monkeypatch.setattr(pipeline._Writer, "_write", real)
+    statuses = dict(store.conn.execute("SELECT status, COUNT(*) FROM items GROUP BY 1"))
+    assert statuses.get("indexed", 0) < 11 and statuses.get("pending", 0) > 0
+    index_library(store, **BASE)
+    assert store.status_counts()["image"] == {"indexed": 6, "failed": 0, "pending": 0}
+    assert store.integrity_ok()
+
+
+def test_new_model_version_rescores_only_stale_items(store, media_dir):
+    index_library(store, [str(media_dir)], **BASE)
+    store.conn.execute("UPDATE items SET scored_with='old/0' WHERE modality='image'")
+    again = index_library(store, **BASE)
+    assert again.requeued == 6 and again.indexed == 6
+
+
+def test_hung_decoder_is_killed_at_the_time_limit(store, tmp_path, monkeypatch):
+    root = tmp_path / "lib"
+    root.mkdir()
+    synth.write_image(root / "a.jpg", synth.draw_image("warm", (40, 40)))
+    synth.write_image(root / "hang.jpg", synth.draw_image("cool", (40, 40)))
+    monkeypatch.setattr(pipeline, "extract_file", _hang_on_name)
+    summary = index_library(store, [str(root)], timeout=3, **BASE)
+    reasons = {os.path.basename(p): e for p, _, e in store.failures()}
+    assert reasons == {"hang.jpg": "timed out after 3 s (decoder hung)"}
+    assert summary.indexed == 1
+
+
+def test_crashing_decoder_costs_one_file(store, tmp_path, monkeypatch):
+    root = tmp_path / "lib"
+    root.mkdir()
+    synth.write_image(root / "a.jpg", synth.draw_image("warm", (40, 40)))
+    synth.write_image(root / "crash.jpg", synth.draw_image("cool", (40, 40)))
+    monkeypatch.setattr(pipeline, "extract_file", _crash_on_name)
+    summary = index_library(store, [str(root)], **BASE)
+    reasons = {os.path.basename(p): e for p, _, e in store.failures()}
+    assert reasons == {"crash.jpg": "decoder crashed (signal 11)"}
+    assert summary.indexed == 1
+
+
+def _hang_on_name(path, *args):
+    import time
+
+    from emobrowser.index.extract import extract_file
+
+    if os.path.basename(os.fsencode(path)) == b"hang.jpg":
+        while True:
+            time.sleep(1)
+    return extract_file(path, *args)
+
+
+def _crash_on_name(path, *args):
+    import signal
+
+    from emobrowser.index.extract import extract_file
+
+    if os.path.basename(os.fsencode(path)) == b"crash.jpg":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return extract_file(path, *args)

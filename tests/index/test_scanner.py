@@ -1,0 +1,136 @@
+import os
+
+from emobrowser.index.scanner import sync_root, walk
+from emobrowser.media import synth
+
+
+def _ids(store):
+    return {r[0]: r[1] for r in store.conn.execute("SELECT path, id FROM items")}
+
+
+def make_tree(root):
+    (root / "a").mkdir(parents=True)
+    (root / ".hidden").mkdir()
+    synth.write_image(root / "a" / "one.jpg", synth.draw_image("warm", (20, 20)))
+    synth.write_image(root / "two.png", synth.draw_image("cool", (20, 20)))
+    synth.write_image(root / ".hidden" / "secret.jpg", synth.draw_image("dark", (20, 20)))
+    (root / "notes.txt").write_text("not media")
+    (root / "fake.jpg").write_text("text pretending to be a photo")
+    return root
+
+
+def test_walk_finds_media_skips_hidden_and_survives_symlink_loops(tmp_path):
+    root = make_tree(tmp_path / "lib")
+    os.symlink(root, root / "a" / "loop")  # directory loop
+    os.symlink(root / "nowhere.jpg", root / "dangling.jpg")
+    found = {os.path.basename(e.raw_path): e.error for e in walk(os.fsencode(root))}
+    assert set(found) == {b"one.jpg", b"two.png", b"fake.jpg", b"dangling.jpg"}
+    assert "dangling symlink" in found[b"dangling.jpg"]
+    hidden = {os.path.basename(e.raw_path) for e in walk(os.fsencode(root), include_hidden=True)}
+    assert b"secret.jpg" in hidden
+
+
+def test_sync_records_new_broken_and_unchanged(store, tmp_path):
+    root = make_tree(tmp_path / "lib")
+    rid = store.add_root(root)
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert (stats.new, stats.unchanged, stats.failed) == (3, 0, 1)
+    rows = dict(store.conn.execute("SELECT path, status FROM items"))
+    assert rows[str(root / "fake.jpg")] == "failed"
+    assert rows[str(root / "two.png")] == "pending"
+    again = sync_root(store, rid, os.fsencode(root))
+    assert (again.new, again.changed, again.unchanged) == (0, 0, 3)
+
+
+def test_unchanged_files_are_not_opened(store, tmp_path, monkeypatch):
+    root = make_tree(tmp_path / "lib")
+    rid = store.add_root(root)
+    sync_root(store, rid, os.fsencode(root))
+    import builtins
+
+    opened = []
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda p, *a, **k: opened.append(p) or real_open(p, *a, **k))
+    sync_root(store, rid, os.fsencode(root))
+    assert opened == []
+
+
+def test_changed_file_goes_back_to_pending(store, tmp_path):
+    root = make_tree(tmp_path / "lib")
+    rid = store.add_root(root)
+    sync_root(store, rid, os.fsencode(root))
+    store.conn.execute("UPDATE items SET status='indexed'")
+    synth.write_image(root / "two.png", synth.draw_image("vivid", (30, 30)))
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert stats.changed == 1
+    assert store.item_by_path(root / "two.png").status == "pending"
+
+
+def test_moved_file_keeps_its_scores(store, tmp_path):
+    root = make_tree(tmp_path / "lib")
+    rid = store.add_root(root)
+    sync_root(store, rid, os.fsencode(root))
+    item = store.item_by_path(root / "two.png")
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO scores VALUES (?, 'm', '1', 0.5, -0.5)", (item.id,))
+        conn.execute("UPDATE items SET status='indexed' WHERE id=?", (item.id,))
+    os.rename(root / "two.png", root / "a" / "renamed.png")
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert stats.moved == 1 and stats.new == 0
+    moved = store.item_by_path(root / "a" / "renamed.png")
+    assert moved.id == item.id and moved.status == "indexed"
+    assert store.conn.execute("SELECT valence FROM scores WHERE item_id=?", (item.id,)).fetchone()[0] == 0.5
+
+
+def test_deleted_file_is_missing_and_leaves_results(store, tmp_path):
+    root = make_tree(tmp_path / "lib")
+    rid = store.add_root(root)
+    sync_root(store, rid, os.fsencode(root))
+    os.remove(root / "a" / "one.jpg")
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert stats.missing == 1
+    assert store.item_by_path(root / "a" / "one.jpg").status == "missing"
+    assert sum(c["pending"] for c in store.status_counts().values()) == 1
+
+
+def test_vanished_root_marks_nothing_missing(store, tmp_path):
+    root = make_tree(tmp_path / "lib")
+    rid = store.add_root(root)
+    sync_root(store, rid, os.fsencode(root))
+    os.rename(root, tmp_path / "unmounted")
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert stats.missing == 0
+    assert {r[0] for r in store.conn.execute("SELECT status FROM items")} <= {"pending", "failed"}
+
+
+def test_unreadable_folder_is_reported_not_missing(store, tmp_path, monkeypatch):
+    root = make_tree(tmp_path / "lib")
+    rid = store.add_root(root)
+    sync_root(store, rid, os.fsencode(root))
+    real_scandir = os.scandir
+    blocked = os.fsencode(root / "a")
+
+    def scandir(path):
+        if path == blocked:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    # chmod 000 does not stop root (CI runs as root), so refuse the listing here.
+    monkeypatch.setattr(os, "scandir", scandir)
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert stats.missing == 0
+    assert stats.unreadable_dirs == [str(root / "a")]
+
+
+def test_non_utf8_and_newline_names(store, tmp_path):
+    root = tmp_path / "lib"
+    root.mkdir()
+    data = synth.write_image(tmp_path / "x.jpg", synth.draw_image("warm", (20, 20))).read_bytes()
+    for name in (b"caf\xe9.jpg", b"two\nlines.jpg"):
+        with open(os.path.join(os.fsencode(root), name), "wb") as fh:
+            fh.write(data)
+    rid = store.add_root(root)
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert stats.new == 2
+    raws = {bytes(r[0]) for r in store.conn.execute("SELECT raw_path FROM items")}
+    assert os.path.join(os.fsencode(root), b"caf\xe9.jpg") in raws

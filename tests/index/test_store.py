@@ -1,0 +1,67 @@
+import sqlite3
+
+import pytest
+
+from emobrowser.index import store as store_mod
+from emobrowser.index.store import SCHEMA_VERSION, Store, StoreError
+
+
+def test_new_database_is_wal_and_current(tmp_path):
+    s = Store(tmp_path / "db.sqlite3")
+    assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"roots", "items", "scores", "segments", "settings"} <= tables
+    s.close()
+
+
+def test_migrations_run_in_order_and_only_once(tmp_path, monkeypatch):
+    path = tmp_path / "db.sqlite3"
+    Store(path).close()
+    extra = store_mod.MIGRATIONS + ["ALTER TABLE items ADD COLUMN rating INTEGER;"]
+    monkeypatch.setattr(store_mod, "MIGRATIONS", extra)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", len(extra))
+    s = Store(path)
+    assert s.conn.execute("PRAGMA user_version").fetchone()[0] == len(extra)
+    cols = [r[1] for r in s.conn.execute("PRAGMA table_info(items)")]
+    assert "rating" in cols
+    s.close()
+    Store(path).close()  # reopening must not re-run the migration (it would fail: duplicate column)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
+
+
+def test_roots_and_settings(store, tmp_path):
+    a = store.add_root(tmp_path)
+    assert store.add_root(tmp_path) == a
+    assert [r[0] for r in store.roots()] == [a]
+    store.set_setting("k", "v")
+    assert store.get_setting("k") == "v"
+    assert store.get_setting("missing", "d") == "d"
+    store.remove_root(tmp_path)
+    assert store.roots() == []
+
+
+def test_non_utf8_path_round_trips(store):
+    raw = b"/media/caf\xe9.jpg"
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO items(raw_path, path, size, mtime_ns, status, updated) VALUES (?, ?, 1, 1, "
+                     "'pending', 0)", (raw, store_mod.display(raw)))
+    row = store.item_by_path(raw)
+    assert row.raw_path == raw
+    assert row.path == "/media/caf\ufffd.jpg"
+
+
+def test_failed_transaction_rolls_back(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO settings(key, value) VALUES ('a', 'b')")
+            raise RuntimeError("boom")
+    assert store.get_setting("a") is None

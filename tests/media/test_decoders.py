@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+
+from emobrowser.core.errors import MediaError
+from emobrowser.core.types import Modality
+from emobrowser.media import synth
+from emobrowser.media.audio import load_audio
+from emobrowser.media.images import decode_image, load_image, reduction_factor
+from emobrowser.media.sniff import sniff
+from emobrowser.media.video import load_video, segment_bounds
+
+
+@pytest.mark.parametrize("ext,fmt", [("jpg", "jpeg"), ("png", "png"), ("webp", "webp"), ("bmp", "bmp"),
+                                     ("tif", "tiff"), ("gif", "gif")])
+def test_images_of_every_format_decode_and_sniff(tmp_path, ext, fmt):
+    path = synth.write_image(tmp_path / f"a.{ext}", synth.draw_image("warm", (60, 80)))
+    assert sniff(path.read_bytes()[:64], path.name) == (Modality.IMAGE, fmt)
+    bgr, w, h = load_image(path)
+    assert (w, h) == (80, 60)
+    assert bgr.shape == (60, 80, 3) and bgr.dtype == np.uint8
+    # warm image: red channel brighter than blue
+    assert bgr[..., 2].mean() > bgr[..., 0].mean()
+
+
+def test_content_decides_over_extension(tmp_path):
+    png_named_mp3 = synth.write_image(tmp_path / "x.png", synth.draw_image("grey", (20, 20)))
+    data = png_named_mp3.read_bytes()
+    assert sniff(data[:64], "song.mp3") == (Modality.IMAGE, "png")
+    with pytest.raises(MediaError, match="content is text, not an image file"):
+        sniff(b"hello there, this is text", "photo.jpg")
+    with pytest.raises(MediaError, match="empty file"):
+        sniff(b"", "a.wav")
+
+
+def test_reduced_jpeg_decoding_keeps_full_dimensions(tmp_path):
+    big = np.tile(synth.draw_image("vivid", (300, 400)), (8, 8, 1))  # 2400 x 3200
+    path = synth.write_image(tmp_path / "big.jpg", big)
+    bgr, w, h = load_image(path)
+    assert (w, h) == (3200, 2400)
+    assert max(bgr.shape[:2]) == 3200 // reduction_factor(3200, 2400, 384) == 400
+    full, _, _ = decode_image(path.read_bytes(), "jpeg", min_side=None)
+    assert full.shape[:2] == (2400, 3200)
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    # A PNG header claiming 30000 x 30000 pixels, with no pixel data at all.
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    data = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    with pytest.raises(MediaError, match="30000×30000 exceeds the pixel limit"):
+        decode_image(data, "png")
+
+
+def test_truncated_images_have_specific_reasons(tmp_path):
+    jpg = synth.write_image(tmp_path / "a.jpg", synth.draw_image("noise", (100, 100))).read_bytes()
+    png = synth.write_image(tmp_path / "a.png", synth.draw_image("noise", (100, 100))).read_bytes()
+    with pytest.raises(MediaError, match="truncated JPEG"):
+        decode_image(jpg[: len(jpg) // 2], "jpeg")
+    with pytest.raises(MediaError, match="truncated PNG"):
+        decode_image(png[: len(png) // 2], "png")
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3", "m4a"])
+def test_audio_decodes_to_mono_at_requested_rate(tmp_path, ext):
+    sr = 22050
+    tone = synth.synth_music(2.0, sr)
+    path = synth.write_audio(tmp_path / f"a.{ext}", tone, sr)
+    y = load_audio(path, sr=16000)
+    assert y.dtype == np.float32 and y.ndim == 1
+    assert abs(y.size / 16000 - 2.0) < 0.15
+    assert 0.2 < np.abs(y).max() <= 1.05
+
+
+def test_audio_of_a_text_file_fails_clearly(tmp_path):
+    path = tmp_path / "fake.mp3"
+    path.write_text("not audio at all " * 50)
+    with pytest.raises(MediaError):
+        load_audio(path)
+
+
+def test_video_has_segments_with_frames_and_audio(tmp_path):
+    path = synth.write_video(tmp_path / "v.mp4", [("warm", {}), ("dark", {})], seconds_per_scene=4.0, fps=5)
+    video = load_video(path, sr=22050, segment_seconds=3.0)
+    assert (video.width, video.height) == (160, 120)
+    assert abs(video.duration - 8.0) < 0.3
+    starts = [s.start for s in video.segments]
+    assert starts == [0.0, 3.0] or starts == [0.0, 3.0, 6.0]
+    frames = sum(len(s.frames) for s in video.segments)
+    assert 7 <= frames <= 9  # one frame per second
+    assert all(s.audio is not None and s.audio.size > 0 for s in video.segments)
+    # picture changes from bright warm to dark with the scene
+    first, last = video.segments[0].frames[0], video.segments[-1].frames[-1]
+    assert first.mean() > last.mean() + 50
+
+
+def test_video_without_picture_stream_is_reported(tmp_path):
+    path = synth.write_audio(tmp_path / "a.m4a", synth.synth_music(1.0))
+    with pytest.raises(MediaError, match="no video stream"):
+        load_video(path)
+
+
+def test_segment_bounds_merge_short_tail():
+    assert segment_bounds(31.0, 15.0) == [(0.0, 15.0), (15.0, 31.0)]
+    assert segment_bounds(40.0, 15.0) == [(0.0, 15.0), (15.0, 30.0), (30.0, 40.0)]
+    assert segment_bounds(2.0, 15.0) == [(0.0, 2.0)]
