@@ -101,6 +101,41 @@ def exact_query(points: LibraryPoints, valence: float, arousal: float, k: int = 
             for m, i, d in merged]
 
 
+def region_query(points: LibraryPoints, region: tuple, k: int | None = None,
+                 modalities: tuple[str, ...] = MODALITIES, balance: float = DEFAULT_BALANCE,
+                 folder: str | None = None) -> list[Hit]:
+    """Items inside a region, balanced, ordered by distance to the region's centre.
+
+    region is ("rect", v0, a0, v1, a1) or ("circle", v, a, radius); k None returns all.
+    """
+    if len(points) == 0:
+        return []
+    kind = region[0]
+    if kind == "rect":
+        v0, a0, v1, a1 = region[1:]
+        v0, v1 = sorted((v0, v1))
+        a0, a1 = sorted((a0, a1))
+        inside = (points.valence >= v0) & (points.valence <= v1) & (points.arousal >= a0) & (points.arousal <= a1)
+        cv, ca = (v0 + v1) / 2, (a0 + a1) / 2
+    elif kind == "circle":
+        cv, ca, radius = region[1:]
+        inside = np.hypot(points.valence - cv, points.arousal - ca) <= radius
+    else:
+        raise QueryError(f"unknown region kind {kind!r}; use rect or circle")
+    if folder:
+        inside &= _under(points.paths, folder)
+    dist = np.hypot(points.valence - cv, points.arousal - ca)
+    candidates = {}
+    for m in modalities:
+        idx = np.flatnonzero(inside & (points.modality == m))
+        if idx.size:
+            order = idx[np.argsort(dist[idx], kind="stable")]
+            candidates[m] = (order.tolist(), dist[order])
+    merged = balanced_merge_items(candidates, k=k, factor=balance)
+    return [Hit(int(points.ids[i]), points.paths[i], m, float(points.valence[i]), float(points.arousal[i]), float(d))
+            for m, i, d in merged]
+
+
 def resolve_target(args) -> tuple[float, float]:
     """The query point from --valence/--arousal or --mood."""
     if args.mood:
