@@ -1,0 +1,215 @@
+"""Audio features in the DEAM librosa recipe, for the whole track and a 0.5 s timeline.
+
+The DEAM table the audio model is trained on (see docs/model_card_audio.md) holds, per
+song, the mean over all frames of these librosa functions with default parameters, on
+mono 22,050 Hz audio:
+
+    mfcc (n_mfcc=40), chroma_stft, melspectrogram (power), spectral_contrast, tonnetz,
+    poly_features (order 1), spectral_rolloff, spectral_bandwidth, zero_crossing_rate,
+    and the global tempo (feature.tempo).
+
+This module computes the frame-level features ONCE per track and aggregates them:
+
+* whole track: mean over all frames (exactly the DEAM table's numbers);
+* timeline: means over a 3 s window centred on each 0.5 s step.
+
+Economy: librosa would compute six STFTs, a second mel spectrogram (for the onset
+envelope) and two tuning estimates. Here one STFT feeds every STFT-based function
+through ``S=`` (magnitude or power as each default call would build it), the mel
+spectrogram feeds mfcc and the onset envelope, and the two tuning estimates share
+their spectrogram. ``check_against_librosa`` (used by the tests) verifies the result
+equals the plain default calls.
+
+Nothing here imports TensorFlow: it runs in indexing worker processes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_RATE = 22050
+N_FFT = 2048
+HOP_LENGTH = 512
+
+HOP_SECONDS = 0.5
+# Timeline window: 3 s centred on each 0.5 s step. Shorter windows (0.5-1 s) make
+# frame means of chroma/tonnetz/contrast jump with every note and drum hit, which the
+# whole-track model has never seen (its inputs are means over ~45 s). DEAM's dynamic
+# annotations are sampled every 0.5 s but raters integrate over several seconds of
+# context (their continuous ratings lag the music by ~2-4 s), so a 3 s context keeps
+# the timeline responsive to section changes while staying close to the statistics
+# the model was trained on.
+WINDOW_SECONDS = 3.0
+
+FEATURE_NAMES: list[str] = (
+    [f"mfcc_{i}" for i in range(40)]
+    + [f"chroma_{i}" for i in range(12)]
+    + [f"mel_{i}" for i in range(128)]
+    + [f"contrast_{i}" for i in range(7)]
+    + [f"tonnetz_{i}" for i in range(6)]
+    + ["poly_0", "poly_1", "rolloff", "bandwidth", "zcr", "tempo"]
+)
+"""Column order of the DEAM table's 199 feature columns (and of every vector here)."""
+
+N_FEATURES = len(FEATURE_NAMES)  # 199
+MEL_SLICE = slice(52, 180)  # mel_0..mel_127 (power: take a log before modelling)
+TEMPO_INDEX = N_FEATURES - 1
+
+
+@dataclass
+class TrackFeatures:
+    """Frame-level features of one track (all but tempo) and its global tempo."""
+
+    frames: np.ndarray  # (n_frames, 198) in FEATURE_NAMES order without tempo
+    tempo: float  # BPM, librosa.feature.tempo of the whole track
+    sr: int
+    hop_length: int = HOP_LENGTH
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+
+def _prepare(samples: np.ndarray) -> np.ndarray:
+    y = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if not np.all(np.isfinite(y)):
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    # librosa's default STFT needs at least n_fft samples to avoid warnings; pad short
+    # inputs with silence (a half-second clip still yields a row).
+    if y.size < N_FFT:
+        y = np.pad(y, (0, N_FFT - y.size))
+    return y
+
+
+def frame_features(samples: np.ndarray, sr: int = SAMPLE_RATE) -> TrackFeatures:
+    """Compute every frame-level feature of the recipe once, from a single STFT."""
+    import librosa
+
+    y = _prepare(samples)
+    # One complex STFT with librosa's defaults (n_fft 2048, hop 512, hann, centred,
+    # zero padding) - what each default call below would compute for itself.
+    stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)
+    mag = np.abs(stft)  # power=1 spectrogram: contrast, poly, rolloff, bandwidth, tuning (cqt)
+    power = mag**2  # power=2 spectrogram: melspectrogram, chroma_stft
+    del stft
+
+    mel = librosa.feature.melspectrogram(S=power, sr=sr)
+    mel_db = librosa.power_to_db(mel)  # as in feature.mfcc and onset.onset_strength
+    mfcc = librosa.feature.mfcc(S=mel_db, sr=sr, n_mfcc=40)
+
+    # chroma_stft estimates tuning from the power spectrogram (piptrack on S=power);
+    # passing the same estimate explicitly leaves the result unchanged.
+    tuning_stft = librosa.estimate_tuning(S=power, sr=sr, bins_per_octave=12)
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=tuning_stft)
+
+    # tonnetz -> chroma_cqt -> cqt(tuning=None) estimates tuning with
+    # estimate_tuning(y=y, bins_per_octave=36), i.e. piptrack on the magnitude STFT.
+    tuning_cqt = librosa.estimate_tuning(S=mag, sr=sr, bins_per_octave=36)
+    with warnings.catch_warnings():
+        # very short inputs (< ~1 s): the CQT's low octaves warn that n_fft > signal
+        warnings.filterwarnings("ignore", message="n_fft=.*is too large", category=UserWarning)
+        chroma_cq = librosa.feature.chroma_cqt(y=y, sr=sr, tuning=tuning_cqt)
+    tonnetz = librosa.feature.tonnetz(sr=sr, chroma=chroma_cq)
+
+    contrast = librosa.feature.spectral_contrast(S=mag, sr=sr)
+    poly = librosa.feature.poly_features(S=mag, sr=sr, order=1)
+    rolloff = librosa.feature.spectral_rolloff(S=mag, sr=sr)
+    bandwidth = librosa.feature.spectral_bandwidth(S=mag, sr=sr)
+    zcr = librosa.feature.zero_crossing_rate(y)
+
+    onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr)
+    tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset_env, sr=sr))[0])
+
+    parts = [mfcc, chroma, mel, contrast, tonnetz, poly, rolloff, bandwidth, zcr]
+    n = min(p.shape[-1] for p in parts)
+    frames = np.concatenate([p[:, :n] for p in parts], axis=0).T
+    return TrackFeatures(frames=np.ascontiguousarray(frames, dtype=np.float64), tempo=tempo, sr=sr)
+
+
+def whole_vector(track: TrackFeatures) -> np.ndarray:
+    """Mean over all frames plus the tempo: one row in the DEAM table's layout."""
+    return np.append(track.frames.mean(axis=0), track.tempo).astype(np.float32)
+
+
+def timeline_vectors(
+    track: TrackFeatures,
+    duration: float,
+    hop_seconds: float = HOP_SECONDS,
+    window_seconds: float = WINDOW_SECONDS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windowed means along the track: (t, 199) features and (t, 2) step times.
+
+    Step k covers [k*hop, (k+1)*hop) (clipped to the duration); its features are the
+    mean of the frames whose centres fall within ``window_seconds`` centred on the
+    step's midpoint (clipped at the track's ends). There are ceil(duration / hop) steps.
+
+    Tempo: the recipe's tempo is a global estimate, and tempo over a 3 s window is
+    unreliable (a few beats only), so every step gets the whole-track tempo.
+    """
+    n_steps = max(1, int(np.ceil(duration / hop_seconds - 1e-9)))
+    starts = np.arange(n_steps) * hop_seconds
+    ends = np.minimum(starts + hop_seconds, duration)
+    times = np.stack([starts, np.maximum(ends, starts)], axis=1).astype(np.float64)
+
+    frames = track.frames
+    n = frames.shape[0]
+    frame_t = np.arange(n) * track.hop_length / track.sr  # frame centres (center=True)
+    mids = starts + hop_seconds / 2.0
+    lo_t = mids - window_seconds / 2.0
+    hi_t = mids + window_seconds / 2.0
+    lo = np.searchsorted(frame_t, lo_t, side="left")
+    hi = np.searchsorted(frame_t, hi_t, side="left")
+    lo = np.clip(lo, 0, n - 1)
+    hi = np.clip(np.maximum(hi, lo + 1), 1, n)
+    csum = np.vstack([np.zeros((1, frames.shape[1])), np.cumsum(frames, axis=0)])
+    means = (csum[hi] - csum[lo]) / (hi - lo)[:, None]
+    out = np.empty((n_steps, N_FEATURES), dtype=np.float32)
+    out[:, :-1] = means
+    out[:, -1] = track.tempo
+    return out, times
+
+
+def extract_features(
+    samples: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    hop_seconds: float = HOP_SECONDS,
+    window_seconds: float = WINDOW_SECONDS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Return (whole (199,), timeline (t, 199), times (t, 2), duration seconds)."""
+    if sr != SAMPLE_RATE:
+        from emobrowser.media.audio import resample
+
+        samples = resample(np.asarray(samples, dtype=np.float32), sr, SAMPLE_RATE)
+        sr = SAMPLE_RATE
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    duration = samples.size / float(sr)
+    track = frame_features(samples, sr)
+    frames, times = timeline_vectors(track, duration, hop_seconds, window_seconds)
+    return whole_vector(track), frames, times, duration
+
+
+def reference_vector(samples: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The recipe computed the slow, literal way: each librosa function on its own.
+
+    Used by the tests (and for checking) to prove ``frame_features`` is equivalent.
+    """
+    import librosa
+
+    y = _prepare(samples)
+    parts = [
+        librosa.feature.mfcc(y=y, sr=sr, n_mfcc=40),
+        librosa.feature.chroma_stft(y=y, sr=sr),
+        librosa.feature.melspectrogram(y=y, sr=sr),
+        librosa.feature.spectral_contrast(y=y, sr=sr),
+        librosa.feature.tonnetz(y=y, sr=sr),
+        librosa.feature.poly_features(y=y, sr=sr, order=1),
+        librosa.feature.spectral_rolloff(y=y, sr=sr),
+        librosa.feature.spectral_bandwidth(y=y, sr=sr),
+        librosa.feature.zero_crossing_rate(y),
+    ]
+    means = np.concatenate([p.mean(axis=-1) for p in parts])
+    tempo = float(np.atleast_1d(librosa.feature.tempo(y=y, sr=sr))[0])
+    return np.append(means, tempo).astype(np.float32)

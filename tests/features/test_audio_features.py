@@ -1,0 +1,117 @@
+"""The DEAM-recipe audio features: librosa calls that used to crash, equivalence with
+the literal recipe, shapes, the 0.5 s timeline, and arousal-related behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emobrowser.features import audio_features as af
+
+SR = 22050
+
+
+def tone(seconds: float, freq: float = 440.0, amp: float = 0.3, sr: int = SR) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def music(seconds: float, bpm: float = 120.0, amp: float = 0.5, seed: int = 0) -> np.ndarray:
+    """A chord with a decaying noise burst and kick on every beat."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    y = sum(0.1 * np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63))
+    beat = 60.0 / bpm
+    hit_len = int(0.08 * SR)
+    env = np.exp(-np.arange(hit_len) / SR * 40)
+    for start in np.arange(0.0, seconds, beat):
+        s = int(start * SR)
+        e = min(n, s + hit_len)
+        y[s:e] += (rng.standard_normal(e - s) * 0.4 + np.sin(2 * np.pi * 60 * np.arange(e - s) / SR)) * env[: e - s]
+    y = y / np.max(np.abs(y)) * amp
+    return y.astype(np.float32)
+
+
+def test_chroma_stft_and_tonnetz_run():
+    """These crashed (segfault in numba) with numba 0.68 + numpy 2.4; keep calling them."""
+    import librosa
+
+    y = tone(2.0, 261.63)
+    chroma = librosa.feature.chroma_stft(y=y, sr=SR)
+    ton = librosa.feature.tonnetz(y=y, sr=SR)
+    assert chroma.shape[0] == 12 and np.all(np.isfinite(chroma))
+    assert ton.shape[0] == 6 and np.all(np.isfinite(ton))
+    assert int(np.argmax(chroma.mean(axis=1))) == 0  # C
+
+
+def test_feature_names_follow_the_deam_table():
+    names = af.FEATURE_NAMES
+    assert len(names) == 199 == af.N_FEATURES
+    assert names[:2] == ["mfcc_0", "mfcc_1"] and names[40] == "chroma_0" and names[52] == "mel_0"
+    assert names[af.MEL_SLICE][0] == "mel_0" and names[af.MEL_SLICE][-1] == "mel_127"
+    assert names[180] == "contrast_0" and names[187] == "tonnetz_0"
+    assert names[-6:] == ["poly_0", "poly_1", "rolloff", "bandwidth", "zcr", "tempo"]
+
+
+def test_single_stft_pipeline_matches_the_literal_recipe():
+    """One shared STFT (and explicit tuning) gives the default librosa calls' numbers."""
+    y = music(6.0, bpm=100)
+    whole, _, _, _ = af.extract_features(y, SR)
+    ref = af.reference_vector(y, SR)
+    np.testing.assert_allclose(whole, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_extractor_shapes_and_types():
+    y = music(5.0)
+    whole, frames, times, duration = af.extract_features(y, SR)
+    assert whole.shape == (199,) and whole.dtype == np.float32
+    assert frames.shape == (10, 199) and frames.dtype == np.float32
+    assert times.shape == (10, 2)
+    assert duration == pytest.approx(5.0)
+    assert np.all(np.isfinite(whole)) and np.all(np.isfinite(frames))
+    assert np.all(frames[:, -1] == whole[-1])  # windows carry the whole-track tempo
+
+
+@pytest.mark.parametrize("seconds,steps", [(10.0, 20), (10.2, 21), (0.3, 1)])
+def test_timeline_length_and_hop(seconds, steps):
+    y = music(seconds) if seconds > 1 else tone(seconds)
+    _, frames, times, duration = af.extract_features(y, SR)
+    assert frames.shape[0] == steps == times.shape[0]
+    assert np.allclose(times[:, 0], np.arange(steps) * 0.5)
+    assert np.allclose(np.diff(times[:, 0]), 0.5) if steps > 1 else True
+    assert times[-1, 1] == pytest.approx(min(steps * 0.5, duration))
+    assert np.all(times[:, 1] > times[:, 0])
+
+
+def test_timeline_follows_the_music():
+    """A quiet half then a loud half: windowed mel energy rises along the timeline."""
+    y = np.concatenate([music(6.0, amp=0.05), music(6.0, amp=0.8, seed=1)])
+    _, frames, _, _ = af.extract_features(y, SR)
+    energy = frames[:, af.MEL_SLICE].sum(axis=1)
+    assert energy[-4:].min() > 10 * energy[:4].max()
+
+
+def test_louder_gives_more_energy():
+    quiet, _, _, _ = af.extract_features(music(6.0, amp=0.05), SR)
+    loud, _, _, _ = af.extract_features(music(6.0, amp=0.8), SR)
+    assert loud[af.MEL_SLICE].sum() > 50 * quiet[af.MEL_SLICE].sum()
+    assert loud[0] > quiet[0]  # mfcc_0 (log energy)
+
+
+def test_faster_gives_higher_tempo_and_more_high_frequency_activity():
+    slow, _, _, _ = af.extract_features(music(12.0, bpm=75), SR)
+    fast, _, _, _ = af.extract_features(music(12.0, bpm=150), SR)
+    assert fast[af.TEMPO_INDEX] > slow[af.TEMPO_INDEX]
+    names = af.FEATURE_NAMES
+    assert fast[names.index("zcr")] > slow[names.index("zcr")]
+
+
+def test_other_sample_rates_are_resampled():
+    y = music(3.0)
+    import soxr
+
+    y44 = soxr.resample(y, SR, 44100).astype(np.float32)
+    whole, frames, _, duration = af.extract_features(y44, 44100)
+    assert duration == pytest.approx(3.0, abs=1e-3)
+    assert frames.shape == (6, 199) and np.all(np.isfinite(whole))
