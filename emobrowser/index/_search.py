@@ -174,7 +174,11 @@ class SearchMixin:
             return self._from(p.ids, p.v, p.a, d, keep, k, pred)
         # Annoy proposes candidates; over-fetch for tombstones and filters, grow
         # geometrically if too few survive, and go exact once that gets expensive.
-        fetch = k + min(p.n_dead, 4 * k) + (2 * k if (allow, pred, excl) != (None, None, None) else 0)
+        fetch = k + min(p.n_dead, 4 * k)
+        if allow is not None:  # expect about k / (allowed fraction) candidates to be needed
+            fetch = int(fetch * 1.5 * len(self._loc_ids) / max(len(allow), 1))
+        elif pred is not None or excl is not None:
+            fetch += 2 * k
         while True:
             fetch = min(fetch, n)
             search_k = self.search_k or max(256, 4 * self.n_trees * fetch)

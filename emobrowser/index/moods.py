@@ -172,7 +172,7 @@ def lookup(word: str) -> MoodWord:
     return MOOD_WORDS[found]
 
 
-def parse_mood(text: str) -> list[tuple[MoodWord, float]]:
+def mood_terms(text: str) -> list[tuple[MoodWord, float]]:
     """Split a mood phrase into (word, scale) terms; scale < 0 means negated."""
     terms: list[tuple[MoodWord, float]] = []
     for clause in _SPLIT.split(text.lower().strip()):
@@ -201,13 +201,13 @@ def parse_mood(text: str) -> list[tuple[MoodWord, float]]:
     return terms
 
 
-def mood_point(text: str) -> tuple[float, float]:
+def parse_mood(text: str) -> tuple[float, float]:
     """(valence, arousal) for a mood phrase such as "calm", "very happy but calm".
 
     Each term's point is scaled by its modifiers and clipped to [-1, 1]; the terms
     are averaged. Raises UnknownMoodError listing close known words.
     """
-    terms = parse_mood(text)
+    terms = mood_terms(text)
     v = sum(max(-1.0, min(1.0, w.valence * s)) for w, s in terms) / len(terms)
     a = sum(max(-1.0, min(1.0, w.arousal * s)) for w, s in terms) / len(terms)
     return (round(v, 6), round(a, 6))
@@ -226,3 +226,6 @@ def circle_labels(radius: float = 1.0, min_separation_deg: float = 0.0) -> list[
             r = math.radians(deg)
             kept.append((word, deg, radius * math.cos(r), radius * math.sin(r)))
     return kept
+
+
+mood_point = parse_mood  # alias

@@ -1,0 +1,260 @@
+"""The retrieval engine against brute force: Annoy path, delta, tombstones, rebuilds,
+filters, regions, the on-disk cache (stale, corrupt) and concurrent builds."""
+
+import json
+import math
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emobrowser.core.types import Modality
+from emobrowser.index.balance import DEFAULT_BALANCE, balanced_merge
+from emobrowser.index.engine import MODALITIES, Hit, RetrievalEngine
+
+coord = st.floats(-1, 1, allow_nan=False)
+mod = st.sampled_from(list(Modality))
+item = st.tuples(mod, coord, coord)
+
+
+def d(v, a, qv, qa):
+    return math.sqrt((v - qv) * (v - qv) + (a - qa) * (a - qa))
+
+
+def brute(live, qv, qa, k=20, modalities=None, balance=DEFAULT_BALANCE, max_distance=None,
+          allowed=None, exclude=()):
+    """Reference: per-modality (distance, id) order, then the balanced merge."""
+    per = {}
+    for m in modalities or MODALITIES:
+        rows = sorted((d(v, a, qv, qa), i) for i, (mm, v, a) in live.items()
+                      if mm is m and i not in exclude and (allowed is None or i in allowed)
+                      and (max_distance is None or d(v, a, qv, qa) <= max_distance))
+        per[m] = rows[:k]
+    picks = balanced_merge({m: [r[0] for r in rows] for m, rows in per.items()}, k, balance)
+    return [per[m][j][1] for m, j in picks]
+
+
+def brute_region(live, inside, cv, ca, balance=DEFAULT_BALANCE):
+    per = {m: sorted((d(v, a, cv, ca), i) for i, (mm, v, a) in live.items() if mm is m and inside(v, a))
+           for m in MODALITIES}
+    return [per[m][j][1] for m, j in balanced_merge({m: [r[0] for r in rows] for m, rows in per.items()}, None, balance)]
+
+
+def make(live, **kw):
+    ids = list(live)
+    return RetrievalEngine(ids, [live[i][0] for i in ids], [live[i][1] for i in ids],
+                           [live[i][2] for i in ids], **kw)
+
+
+def random_live(n, seed=0, start=0):
+    rng = np.random.default_rng(seed)
+    mods = rng.integers(0, len(MODALITIES), n)
+    pts = rng.uniform(-1, 1, (n, 2))
+    return {start + 3 * i: (MODALITIES[mods[i]], float(pts[i, 0]), float(pts[i, 1])) for i in range(n)}
+
+
+def ids_of(hits):
+    return [h.id for h in hits]
+
+
+def test_hits_and_input_forms():
+    e = RetrievalEngine.from_rows([(1, "image", 0.1, 0.1), (2, Modality.AUDIO, 0.2, 0.2), (3, "video", -0.5, 0.5)])
+    hits = e.query(0.1, 0.1, k=2)
+    assert hits[0] == Hit(1, Modality.IMAGE, 0.1, 0.1, 0.0)
+    assert len(e) == 3 and 2 in e and e.get(3) == (Modality.VIDEO, -0.5, 0.5)
+    assert RetrievalEngine.from_rows([]).query(0, 0) == []
+    with pytest.raises(ValueError):
+        RetrievalEngine([1, 1], ["image", "audio"], [0, 0], [0, 0])
+    with pytest.raises(ValueError):
+        RetrievalEngine([1], ["text"], [0], [0])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.integers(0, 300), item, max_size=120),
+       st.lists(st.tuples(st.sampled_from(["add", "remove", "build"]), st.integers(0, 400), item), max_size=60),
+       st.lists(st.tuples(coord, coord), min_size=1, max_size=3), st.integers(1, 25),
+       st.sampled_from([1.0, 1.5, 3.0]))
+def test_edits_and_rebuilds_equal_brute_force(initial, ops, queries, k, balance):
+    live = dict(initial)
+    e = make(live, rebuild_threshold=10**9)
+    e.build()
+    for op, i, (m, v, a) in ops:
+        if op == "add":  # a new id or an update (delete + add)
+            e.add(i, m, v, a)
+            live[i] = (m, v, a)
+        elif op == "remove":
+            assert e.remove(i) == (i in live)
+            live.pop(i, None)
+        else:
+            e.build()
+            assert e.pending == 0
+    assert len(e) == len(live)
+    for qv, qa in queries:
+        want = brute(live, qv, qa, k, balance=balance)
+        assert ids_of(e.query(qv, qa, k, balance=balance)) == want
+        assert ids_of(e.query(qv, qa, k, balance=balance, exact=True)) == want
+    e.build()
+    for qv, qa in queries:
+        assert ids_of(e.query(qv, qa, k, balance=balance)) == brute(live, qv, qa, k, balance=balance)
+
+
+def test_recall_at_20_of_the_annoy_path():
+    live = random_live(30000, seed=3)
+    e = make(live)
+    e.build()
+    rng = np.random.default_rng(4)
+    recalls = []
+    for qv, qa in rng.uniform(-1, 1, (60, 2)):
+        approx = set(ids_of(e.query(qv, qa, 20)))
+        exact = set(ids_of(e.query(qv, qa, 20, exact=True)))
+        recalls.append(len(approx & exact) / 20)
+    assert np.mean(recalls) >= 0.99
+
+
+def test_filters_equal_brute_force():
+    live = random_live(5000, seed=5)
+    e = make(live, rebuild_threshold=10**9)
+    e.build()
+    for i in list(live)[:300]:  # tombstones, and a delta
+        e.remove(i)
+        del live[i]
+    for j in range(200):
+        live[10**6 + j] = (MODALITIES[j % 3], (j % 20) / 10 - 1, (j // 20) / 10 - 0.5)
+        e.add(10**6 + j, *live[10**6 + j])
+    ids = sorted(live)
+    few = set(ids[::400])  # selective: exact over just these
+    many = set(ids[::2])  # not selective: Annoy with over-fetch
+    for qv, qa in [(0.0, 0.0), (0.9, -0.9), (-0.3, 0.7)]:
+        for kw in [dict(allowed=few), dict(allowed=many), dict(max_distance=0.05),
+                   dict(modalities=["audio"]), dict(exclude=ids[:50]), dict(allowed=many, max_distance=0.3)]:
+            want = brute(live, qv, qa, 20, **{k: (set(v) if k == "exclude" else v) for k, v in kw.items()
+                                              if k != "modalities"},
+                         modalities=[Modality(x) for x in kw.get("modalities", [])] or None)
+            assert ids_of(e.query(qv, qa, 20, **kw)) == want, kw
+        pred = [i for i in ids if i % 7 == 0]
+        assert ids_of(e.query(qv, qa, 20, allowed=lambda i: i % 7 == 0)) == brute(live, qv, qa, 20, allowed=set(pred))
+
+
+def test_query_like():
+    live = random_live(2000, seed=6)
+    e = make(live)
+    e.rebuild_if_needed()
+    i = next(iter(live))
+    m, v, a = live[i]
+    hits = e.query_like(i, k=10)
+    assert i not in ids_of(hits) and ids_of(hits) == brute(live, v, a, 10, exclude={i})
+    others = e.query_like(i, k=10, other_modalities=True)
+    assert all(h.modality is not m for h in others)
+    with pytest.raises(KeyError):
+        e.query_like(-1)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.integers(0, 500), item, max_size=150), st.lists(st.integers(0, 500), max_size=30),
+       st.lists(st.tuples(st.integers(501, 600), item), max_size=30), coord, coord, coord, coord)
+def test_regions_return_exactly_the_items_inside(initial, removed, added, x0, y0, x1, y1):
+    live = dict(initial)
+    e = make(live)
+    e.build()
+    for i in removed:
+        e.remove(i)
+        live.pop(i, None)
+    for i, row in added:
+        e.add(i, *row)
+        live[i] = row
+    v0, v1, a0, a1 = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
+    cv, ca = (v0 + v1) / 2, (a0 + a1) / 2
+    want = brute_region(live, lambda v, a: v0 <= v <= v1 and a0 <= a <= a1, cv, ca)
+    assert ids_of(e.query_rect(x0, y0, x1, y1)) == want
+    r = abs(x1 - x0)
+    assert ids_of(e.query_circle(x0, y0, r)) == brute_region(live, lambda v, a: d(v, a, x0, y0) <= r, x0, y0)
+    assert ids_of(e.query_circle(x0, y0, r, limit=5)) == brute_region(
+        live, lambda v, a: d(v, a, x0, y0) <= r, x0, y0)[:5]
+
+
+def test_cache_reload_stale_and_corrupt(tmp_path):
+    live = random_live(3000, seed=7)
+    e = make(live, cache_dir=tmp_path)
+    assert e.rebuild_if_needed() is True and e.is_built
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert "items.meta.json" in files and not any(".tmp-" in f for f in files)
+    q = [(0.1, 0.2), (-0.8, 0.5)]
+    want = {p: brute(live, *p) for p in q}
+
+    reopened = make(live, cache_dir=tmp_path)  # same items: reuses the files
+    assert reopened.rebuild_if_needed() is False and reopened.pending == 0
+    assert all(ids_of(reopened.query(*p)) == want[p] for p in q)
+
+    stale = dict(live)  # a few edits since the cache was written: adopted as delta
+    for i in list(stale)[:10]:
+        del stale[i]
+    i = next(iter(stale))
+    stale[i] = (stale[i][0], 0.1, 0.2)
+    stale[99999] = (Modality.VIDEO, 0.1, 0.2)
+    s = make(stale, cache_dir=tmp_path)
+    assert s.rebuild_if_needed() is False and s.pending == 10 + 2 + 1
+    assert all(ids_of(s.query(*p)) == brute(stale, *p) for p in q)
+
+    ann = next(tmp_path.glob("items-*-image.ann"))
+    for damage in ("truncate", "flip", "meta", "items"):
+        if damage == "truncate":
+            ann.write_bytes(ann.read_bytes()[:1000])
+        elif damage == "flip":
+            data = bytearray(ann.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            ann.write_bytes(bytes(data))
+        elif damage == "meta":
+            (tmp_path / "items.meta.json").write_text("{not json")
+        else:
+            next(tmp_path.glob("items-*-audio.items.npy")).write_bytes(b"garbage")
+        fresh = make(live, cache_dir=tmp_path)
+        assert fresh.rebuild_if_needed() is True  # detected, rebuilt, never fatal
+        assert all(ids_of(fresh.query(*p)) == want[p] for p in q)
+        json.loads((tmp_path / "items.meta.json").read_text())
+        ann = next(tmp_path.glob("items-*-image.ann"))  # the new generation
+        fresh.close()
+
+
+def test_threshold_triggers_rebuild():
+    live = random_live(500, seed=8)
+    e = make(live, rebuild_threshold=20)
+    e.rebuild_if_needed()
+    for j in range(15):
+        e.add(10**6 + j, "audio", 0.0, 0.0)
+    assert not e.needs_rebuild and e.rebuild_if_needed() is False
+    for j in range(10):
+        e.remove(3 * j)
+    assert e.needs_rebuild and e.rebuild_if_needed() is True and e.pending == 0
+
+
+def test_edits_during_a_background_build_survive(monkeypatch):
+    live = random_live(20000, seed=9)
+    e = make(live)
+    started, release = threading.Event(), threading.Event()
+    from emobrowser.index import _persist
+
+    real = _persist.new_annoy
+
+    def slow_annoy():  # hold the build after its snapshot until the edits are made
+        started.set()
+        release.wait(10)
+        return real()
+
+    monkeypatch.setattr(_persist, "new_annoy", slow_annoy)
+    t = e.rebuild_if_needed(background=True)
+    assert started.wait(10)
+    for i in list(live)[:100]:
+        e.remove(i)
+        del live[i]
+    for j in range(100):
+        row = (MODALITIES[j % 3], 0.5 - j / 200, 0.25)
+        e.add(10**7 + j, *row)
+        live[10**7 + j] = row
+    assert ids_of(e.query(0.3, 0.25)) == brute(live, 0.3, 0.25)  # correct mid-build
+    release.set()
+    t.join(30)
+    assert e.is_built and e.pending == 200
+    for p in [(0.3, 0.25), (0.0, 0.0)]:
+        assert ids_of(e.query(*p)) == brute(live, *p)
