@@ -1,0 +1,89 @@
+"""The trained image valence–arousal model ("image-va").
+
+``extract`` (worker processes, NumPy/OpenCV only) computes the hand-crafted features of
+:mod:`emobrowser.features.image_features` on a fixed working size and applies the fixed
+per-group transforms (log of Gabor energies, square root of LBP shares) – the same code
+path the training uses. ``predict`` (inference thread) standardises with the mean/std
+from ``image_va_norm.json``, runs the Keras MLP ``image_va.keras`` (loaded lazily, once,
+in safe mode), applies the optional post-hoc linear rescale and clips to [-1, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+
+from emobrowser.core import paths
+from emobrowser.models.base import ImageModel, ModelInfo
+
+MODEL_FILE = "image_va.keras"
+NORM_FILE = "image_va_norm.json"
+METRICS_FILE = "image_va_metrics.json"
+
+
+def model_features(bgr: np.ndarray) -> np.ndarray:
+    """Feature vector fed to the model: image features with per-group transforms."""
+    from emobrowser.features.image_features import feature_groups, image_features
+
+    f = image_features(bgr).astype(np.float32)
+    groups = feature_groups()
+    a, b = groups["gist"]
+    f[a:b] = np.log(np.maximum(f[a:b], 0.0) + 1e-3)
+    a, b = groups["lbp"]
+    f[a:b] = np.sqrt(np.maximum(f[a:b], 0.0))
+    return f
+
+
+class ImageVAModel(ImageModel):
+    """MLP over hand-crafted colour/texture/layout features (see docs/model_card_image.md)."""
+
+    info = ModelInfo(name="image-va", version="1", modality="image")
+
+    def __init__(self, model_dir=None):
+        self._dir = model_dir
+        self._lock = threading.Lock()
+        self._model = None
+        self._norm = None
+
+    @classmethod
+    def available(cls) -> bool:
+        d = paths.models_dir()
+        return (d / MODEL_FILE).is_file() and (d / NORM_FILE).is_file()
+
+    def _model_dir(self):
+        from pathlib import Path
+
+        return Path(self._dir) if self._dir is not None else paths.models_dir()
+
+    def extract(self, bgr: np.ndarray) -> np.ndarray:
+        return model_features(bgr)
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                import keras
+
+                d = self._model_dir()
+                norm = json.loads((d / NORM_FILE).read_text())
+                self._mean = np.asarray(norm["mean"], dtype=np.float32)
+                self._std = np.asarray(norm["std"], dtype=np.float32)
+                rescale = norm.get("rescale") or {"scale": [1.0, 1.0], "offset": [0.0, 0.0]}
+                self._scale = np.asarray(rescale["scale"], dtype=np.float32)
+                self._offset = np.asarray(rescale["offset"], dtype=np.float32)
+                self._norm = norm
+                self._model = keras.saving.load_model(d / MODEL_FILE, safe_mode=True, compile=False)
+        return self._model
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        f = np.atleast_2d(np.asarray(features, dtype=np.float32))
+        if f.shape[0] == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        model = self._load()
+        if f.shape[1] != self._mean.size:
+            raise ValueError(f"expected {self._mean.size} features, got {f.shape[1]}")
+        x = np.nan_to_num((f - self._mean) / self._std, nan=0.0, posinf=0.0, neginf=0.0)
+        out = np.asarray(model(x, training=False), dtype=np.float32)
+        out = out * self._scale + self._offset
+        return np.clip(out, -1.0, 1.0).astype(np.float32)

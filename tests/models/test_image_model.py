@@ -1,0 +1,131 @@
+"""Tests of the image valence–arousal model: shipped weights and a training smoke test."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from emobrowser.core import paths
+from emobrowser.models.image_model import METRICS_FILE, MODEL_FILE, NORM_FILE, ImageVAModel
+
+
+def _photo(seed: int, kind: str = "mixed", h: int = 240, w: int = 320) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if kind == "bright":
+        base = np.array([120, 200, 250], np.float64)  # warm, bright
+    elif kind == "dark":
+        base = np.array([30, 25, 20], np.float64)
+    else:
+        base = rng.integers(40, 220, 3).astype(np.float64)
+    img = np.ones((h, w, 3)) * base
+    for _ in range(5):
+        c = tuple(int(v) for v in np.clip(base + rng.normal(0, 40, 3), 0, 255))
+        cv2.circle(img, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(8, 40)), c, -1)
+    return np.clip(img + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_constructor_is_cheap_and_info():
+    import sys
+
+    m = ImageVAModel()
+    assert m.info.name == "image-va" and m.info.modality == "image" and not m.info.interim
+    f = m.extract(_photo(0))
+    assert f.ndim == 1 and f.dtype == np.float32 and np.all(np.isfinite(f))
+
+
+def test_extract_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from emobrowser.models.image_model import ImageVAModel\n"
+        "m = ImageVAModel(); m.extract(np.zeros((50, 60, 3), np.uint8)); ImageVAModel.available()\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+    )
+    root = paths.resources_dir().parent
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_shipped_files_present_and_consistent():
+    d = paths.models_dir()
+    assert ImageVAModel.available()
+    norm = json.loads((d / NORM_FILE).read_text())
+    from emobrowser.features.image_features import FEATURE_VERSION, feature_dim
+
+    assert norm["dim"] == feature_dim() == len(norm["mean"]) == len(norm["std"])
+    assert norm["feature_version"] == FEATURE_VERSION
+    metrics = json.loads((d / METRICS_FILE).read_text())
+    assert metrics["cv"]["overall"]["valence"]["r"] > 0.3
+    assert (d / MODEL_FILE).stat().st_size < 20_000_000
+
+
+@pytest.mark.slow
+def test_shipped_model_loads_safe_and_predicts():
+    import keras
+
+    keras.saving.load_model(paths.models_dir() / MODEL_FILE, safe_mode=True)
+    m = ImageVAModel()
+    imgs = [_photo(i) for i in range(4)] + [cv2.resize(_photo(9), (1024, 768))]
+    feats = np.stack([m.extract(x) for x in imgs])
+    out = m.predict(feats)
+    assert out.shape == (5, 2) and out.dtype == np.float32
+    assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= 1.0)
+    assert m.predict(feats[:1]).shape == (1, 2)
+    assert m.predict(np.zeros((0, feats.shape[1]), np.float32)).shape == (0, 2)
+    # deterministic
+    np.testing.assert_allclose(m.predict(feats), out, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_shipped_model_bright_warm_beats_dark_on_valence():
+    """Robust behaviour check: on average bright warm pictures score more pleasant than
+    near-black ones (brightness is the strongest single valence cue in both datasets)."""
+    m = ImageVAModel()
+    bright = np.stack([m.extract(_photo(i, "bright")) for i in range(6)])
+    dark = np.stack([m.extract(_photo(100 + i, "dark")) for i in range(6)])
+    vb, vd = m.predict(bright)[:, 0].mean(), m.predict(dark)[:, 0].mean()
+    assert vb > vd
+
+
+def _tiny_dataset(root, n=12):
+    (root / "setA").mkdir(parents=True)
+    (root / "setB").mkdir(parents=True)
+    rows = []
+    for i in range(n):
+        kind = "bright" if i % 2 else "dark"
+        ds = "setA" if i < n // 2 else "setB"
+        name = f"{ds}/img_{i}.jpg"
+        cv2.imwrite(str(root / name), _photo(i, kind, h=120 + 10 * i, w=160))
+        v = 0.5 if kind == "bright" else -0.5
+        rows.append({"file": name, "dataset": ds, "valence": v, "arousal": 0.1 * (i % 3 - 1)})
+    with open(root / "ratings.csv", "w", newline="") as fh:
+        wr = csv.DictWriter(fh, fieldnames=["file", "dataset", "valence", "arousal"])
+        wr.writeheader()
+        wr.writerows(rows)
+
+
+@pytest.mark.slow
+def test_training_smoke(tmp_path, monkeypatch):
+    import keras
+
+    from emobrowser.models import train_image
+
+    monkeypatch.setattr(train_image, "CACHE_DIR", tmp_path / "cache")
+    data, out = tmp_path / "data", tmp_path / "out"
+    _tiny_dataset(data)
+    metrics = train_image.train(data, out, seed=0, epochs=1, folds=2, log=lambda *a: None,
+                                config={"members": 1, "hidden": (32,)})
+    for name in (MODEL_FILE, NORM_FILE, METRICS_FILE):
+        assert (out / name).is_file()
+    assert "overall" in metrics["cv"] and metrics["n_images"] == 12
+    keras.saving.load_model(out / MODEL_FILE, safe_mode=True)
+    norm = json.loads((out / NORM_FILE).read_text())
+    assert norm["dim"] == len(norm["mean"])
+    m = ImageVAModel(model_dir=out)
+    pred = m.predict(np.stack([m.extract(_photo(50)), m.extract(_photo(51))]))
+    assert pred.shape == (2, 2) and np.all(np.isfinite(pred)) and np.all(np.abs(pred) <= 1)
