@@ -179,6 +179,8 @@ class SearchMixin:
             fetch = int(fetch * 1.5 * len(self._loc_ids) / max(len(allow), 1))
         elif pred is not None or excl is not None:
             fetch += 2 * k
+        if fetch > max(n // 8, 4 * k):  # filters this selective: exact is cheaper
+            return self._search_part(m, qv, qa, k, maxd, allow, pred, excl, True)
         while True:
             fetch = min(fetch, n)
             search_k = self.search_k or max(256, 4 * self.n_trees * fetch)
