@@ -146,6 +146,8 @@ class SearchMixin:
 
     def _search_delta(self, m, qv, qa, k, maxd, allow, pred, excl) -> _Cands:
         ids, v, a = self._delta_for(m)
+        if not len(ids):
+            return (_EMPTY_I, _EMPTY_F, _EMPTY_F, _EMPTY_F)
         d = _dist(v, a, qv, qa)
         return self._from(ids, v, a, d, self._keep(ids, d, maxd, allow, excl), k, pred)
 
@@ -183,7 +185,7 @@ class SearchMixin:
             return self._search_part(m, qv, qa, k, maxd, allow, pred, excl, True)
         while True:
             fetch = min(fetch, n)
-            search_k = self.search_k or max(256, 4 * self.n_trees * fetch)
+            search_k = self.search_k or max(128, 2 * self.n_trees * fetch)
             pos = np.asarray(p.ann.get_nns_by_vector((qv, qa), fetch, search_k=search_k), np.int64)
             ids, v, a = p.ids[pos], p.v[pos], p.a[pos]
             d = _dist(v, a, qv, qa)
@@ -227,7 +229,8 @@ class SearchMixin:
                 both = _concat(base, delta) if len(delta[0]) else base
                 per[m] = _take(both, _topk(both[0], both[3], k)) if len(delta[0]) else both
         picks = balanced_merge({m: c[3] for m, c in per.items()}, k, balance, self.floor)
-        return self._hits(per, [(m, np.array([i])) for m, i in picks])
+        cols = {m: tuple(x.tolist() for x in c) for m, c in per.items()}  # one conversion per modality
+        return [Hit(cols[m][0][i], m, cols[m][1][i], cols[m][2][i], cols[m][3][i]) for m, i in picks]
 
     def query_like(self, item_id: int, k: int = 20, modalities: Iterable[Modality | str] | None = None,
                    *, other_modalities: bool = False, **kwargs) -> list[Hit]:

@@ -97,7 +97,7 @@ class RetrievalEngine(SearchMixin):
                  rebuild_threshold: int | None = None, floor: float = DEFAULT_FLOOR):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.name, self.n_trees, self.floor = name, int(n_trees), floor
-        self.search_k = search_k  # None: max(256, 4 * n_trees * fetched candidates)
+        self.search_k = search_k  # None: max(128, 2 * n_trees * fetched candidates)
         self._threshold = rebuild_threshold
         self._lock = threading.RLock()  # guards all state below
         self._build_lock = threading.Lock()  # one build at a time
