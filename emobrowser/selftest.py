@@ -1,0 +1,71 @@
+"""``emobrowser --self-test``: check an installation (or a frozen bundle) end to end.
+
+It imports every module, loads both models, scores one generated image and one
+generated audio clip of the demo kind, runs a query, prints a JSON summary and
+exits 0 when everything worked (1 otherwise).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _import_all() -> list[str]:
+    import emobrowser
+
+    failed = []
+    for info in pkgutil.walk_packages(emobrowser.__path__, "emobrowser."):
+        if info.name.startswith("emobrowser.resources"):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except Exception as exc:  # reported in the summary, not raised
+            failed.append(f"{info.name}: {type(exc).__name__}: {exc}")
+    return failed
+
+
+def run_self_test() -> int:
+    started = time.monotonic()
+    summary: dict = {"ok": False}
+    try:
+        summary["import_failures"] = _import_all()
+        from emobrowser.index.library import exact_query, load_points
+        from emobrowser.index.pipeline import index_library
+        from emobrowser.index.scoring import score_paths
+        from emobrowser.index.store import Store
+        from emobrowser.media import synth
+        from emobrowser.models import registry
+
+        image, audio = registry.image_model(), registry.audio_model()
+        summary["models"] = {"image": f"{image.info.name}/{image.info.version}",
+                             "audio": f"{audio.info.name}/{audio.info.version}"}
+        with tempfile.TemporaryDirectory(prefix="emobrowser-selftest-") as tmp:
+            folder = Path(tmp) / "media"
+            folder.mkdir()
+            synth.write_image(folder / "sunny.jpg", synth.draw_image("warm", (240, 320)))
+            synth.write_audio(folder / "tune.flac", synth.synth_music(6.0, bpm=140, loudness=0.8))
+            scored = list(score_paths([str(folder / "sunny.jpg"), str(folder / "tune.flac")]))
+            summary["scores"] = {Path(r.path).name: {"valence": r.valence, "arousal": r.arousal, "error": r.error}
+                                 for r in scored}
+            with Store(Path(tmp) / "library.sqlite3") as store:
+                result = index_library(store, [str(folder)], workers=1)
+                hits = exact_query(load_points(store), 0.5, 0.5, k=2)
+            summary["indexed"] = result.indexed
+            summary["query"] = [{"path": Path(h.path).name, "modality": h.modality} for h in hits]
+        summary["ok"] = (not summary["import_failures"] and all(r.error is None for r in scored)
+                         and result.indexed == 2 and {h.modality for h in hits} == {"image", "audio"})
+    except Exception as exc:  # the summary must say what broke
+        summary["error"] = f"{type(exc).__name__}: {exc}"
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(summary, sort_keys=True))
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(run_self_test())

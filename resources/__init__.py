@@ -1,0 +1,1 @@
+"""Shipped data: model weights (models/), icons (icons/). Installed as emobrowser.resources."""
