@@ -272,35 +272,48 @@ class RetrievalEngine(SearchMixin):
                 return True
             return False
 
+    def _new_index(self, v: np.ndarray, a: np.ndarray):
+        index = _persist.new_annoy()
+        for i, p in enumerate(np.column_stack((v, a)).astype(np.float32).tolist()):
+            index.add_item(i, p)  # position i = row i of the sorted snapshot
+        index.build(self.n_trees)  # Annoy releases the GIL while building
+        return index
+
     def _build_locked(self) -> None:
         snap = self._snapshot()
         try:
             gen = _persist.new_generation()
-            if self.cache_dir is not None:
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
+            persist = self.cache_dir is not None
             parts, entries = {}, {}
             for m, (ids, v, a) in snap.items():
-                index = None
-                if len(ids):
-                    index = _persist.new_annoy()
-                    pts = np.column_stack((v, a)).astype(np.float32)
-                    for i, p in enumerate(pts.tolist()):
-                        index.add_item(i, p)
-                    index.build(self.n_trees)
-                    if self.cache_dir is not None:
-                        items = np.empty(len(ids), _persist.ITEM_DTYPE)
-                        items["id"], items["v"], items["a"] = ids, v, a
+                index = self._new_index(v, a) if len(ids) else None
+                if persist and index is not None:
+                    items = np.empty(len(ids), _persist.ITEM_DTYPE)
+                    items["id"], items["v"], items["a"] = ids, v, a
+                    try:
+                        self.cache_dir.mkdir(parents=True, exist_ok=True)
                         entries[m] = _persist.save_part(self.cache_dir, self.name, gen, m, items, index)
                         index = entries[m]["_index"]
+                    except OSError as exc:  # a cache we cannot write is not fatal
+                        log.warning("cannot write the index cache in %s (%s); keeping it in memory",
+                                    self.cache_dir, exc)
+                        persist = False
+                        if index.get_n_items() != len(ids):  # unloaded by a failed save
+                            index = self._new_index(v, a)
                 parts[m] = _Part(ids, v, a, index)
-            if self.cache_dir is not None:
-                _persist.write_meta(self.cache_dir, self.name, gen, self.n_trees, entries)
+            if persist:
+                try:
+                    self.cache_dir.mkdir(parents=True, exist_ok=True)
+                    _persist.write_meta(self.cache_dir, self.name, gen, self.n_trees, entries)
+                except OSError as exc:
+                    log.warning("cannot write the index metadata in %s (%s)", self.cache_dir, exc)
+                    persist = False
         except BaseException:
             with self._lock:
                 self._journal = None
             raise
         self._finish(parts, {})
-        if self.cache_dir is not None:
+        if persist:
             _persist.cleanup(self.cache_dir, self.name, gen)
         log.info("built the %s index: %d items", self.name, sum(len(p.ids) for p in parts.values()))
 

@@ -258,3 +258,12 @@ def test_edits_during_a_background_build_survive(monkeypatch):
     assert e.is_built and e.pending == 200
     for p in [(0.3, 0.25), (0.0, 0.0)]:
         assert ids_of(e.query(*p)) == brute(live, *p)
+
+
+def test_unwritable_cache_is_not_fatal(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    live = random_live(300, seed=10)
+    e = make(live, cache_dir=blocker / "index")
+    assert e.rebuild_if_needed() is True and e.is_built
+    assert ids_of(e.query(0.2, -0.2)) == brute(live, 0.2, -0.2)
