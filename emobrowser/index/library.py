@@ -136,6 +136,85 @@ def region_query(points: LibraryPoints, region: tuple, k: int | None = None,
             for m, i, d in merged]
 
 
+def open_engine(points: LibraryPoints, db: Path | None = None):
+    """A RetrievalEngine over the library's points, its Annoy files cached per database.
+
+    A cached index from an earlier run is reused: items that changed since are
+    searched exactly from the engine's delta, so results are always current.
+    """
+    import hashlib
+
+    from emobrowser.core.paths import cache_dir
+    from emobrowser.index.engine import RetrievalEngine
+
+    folder = None
+    if db is not None:
+        key = hashlib.blake2b(str(Path(db).resolve()).encode(), digest_size=8).hexdigest()
+        folder = cache_dir() / "index" / key
+        folder.mkdir(parents=True, exist_ok=True)
+    engine = RetrievalEngine(points.ids, points.modality, points.valence, points.arousal, cache_dir=folder)
+    engine.build()
+    return engine
+
+
+def _engine_hits(points: LibraryPoints, hits) -> list[Hit]:
+    row_of = {int(i): r for r, i in enumerate(points.ids.tolist())}
+    out = []
+    for h in hits:
+        r = row_of[int(h.id)]
+        out.append(Hit(int(h.id), points.paths[r], str(getattr(h.modality, "value", h.modality)),
+                       float(h.valence), float(h.arousal), float(h.distance)))
+    return out
+
+
+def parse_region(spec: str) -> tuple:
+    """"rect:V0,A0,V1,A1" or "circle:V,A,R" -> ("rect", ...) / ("circle", ...)."""
+    kind, _, numbers = spec.partition(":")
+    try:
+        values = tuple(float(x) for x in numbers.split(","))
+    except ValueError:
+        values = ()
+    if kind == "rect" and len(values) == 4:
+        return ("rect", *values)
+    if kind == "circle" and len(values) == 3 and values[2] > 0:
+        return ("circle", *values)
+    raise QueryError(f"cannot read region {spec!r}; use rect:V0,A0,V1,A1 or circle:V,A,RADIUS")
+
+
+def like_point(store: Store, path: str, at: float | None = None) -> tuple[str, float, float]:
+    """(modality, valence, arousal) of an example file.
+
+    An indexed file uses its stored point (or, with ``at``, the timeline moment at
+    that time); any other file is scored now.
+    """
+    item = store.item_by_path(os.path.abspath(path))
+    if item is not None and item.status == "indexed":
+        points = load_points(store)
+        rows = np.flatnonzero(points.ids == item.id)
+        if rows.size:
+            r = int(rows[0])
+            if at is None:
+                return str(points.modality[r]), float(points.valence[r]), float(points.arousal[r])
+            moment = [s for s in store.segments(item.id) if s[3] <= at < s[4]]
+            if moment:
+                return (item.modality, float(np.mean([s[5] for s in moment])), float(np.mean([s[6] for s in moment])))
+            raise QueryError(f"{path} has no timeline moment at {at} s")
+    if not os.path.exists(path):
+        raise QueryError(f"no such file: {path}")
+    from emobrowser.index.scoring import score_paths
+
+    result = next(score_paths([path]))
+    if result.error:
+        raise QueryError(f"cannot score {path}: {result.error}")
+    if at is not None:
+        moment = [s for s in result.segments if s.start <= at < s.end]
+        if not moment:
+            raise QueryError(f"{path} has no timeline moment at {at} s")
+        return (result.modality.value, float(np.mean([s.valence for s in moment])),
+                float(np.mean([s.arousal for s in moment])))
+    return result.modality.value, float(result.valence), float(result.arousal)
+
+
 def resolve_target(args) -> tuple[float, float]:
     """The query point from --valence/--arousal or --mood."""
     if args.mood:
@@ -162,7 +241,35 @@ def run_query(db: Path, args) -> list[Hit]:
     if balance < 1.0:
         raise QueryError("--balance must be at least 1")
     modalities = parse_modalities(args.modality)
-    valence, arousal = resolve_target(args)
+    region = parse_region(args.region) if args.region else None
     with Store(db) as store:
+        exclude = None
+        if args.like:
+            example_modality, valence, arousal = like_point(store, args.like, args.at)
+            if not args.modality:  # a photo finds songs, a song finds photos
+                modalities = tuple(m for m in MODALITIES if m != example_modality)
+            item = store.item_by_path(os.path.abspath(args.like))
+            exclude = [item.id] if item is not None else None
+        elif region is None:
+            valence, arousal = resolve_target(args)
         points = load_points(store)
-    return exact_query(points, valence, arousal, args.k, modalities, balance, args.max_distance, args.folder)
+    if len(points) == 0:
+        return []
+    allowed = None
+    if args.folder:
+        allowed = points.ids[_under(points.paths, args.folder)].tolist()
+    engine = open_engine(points, db)
+    try:
+        if region is not None:
+            if region[0] == "rect":
+                hits = engine.query_rect(*region[1:], modalities=modalities, balance=balance, allowed=allowed,
+                                         limit=args.k)
+            else:
+                hits = engine.query_circle(*region[1:], modalities=modalities, balance=balance, allowed=allowed,
+                                           limit=args.k)
+        else:
+            hits = engine.query(valence, arousal, k=args.k, modalities=modalities, balance=balance,
+                                max_distance=args.max_distance, allowed=allowed, exclude=exclude)
+    finally:
+        engine.close()
+    return _engine_hits(points, hits)

@@ -131,3 +131,42 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
         conn.close()
     run_cli("index", "--db", db, *BASE)
     assert _status(db) == _status(reference)
+
+
+@pytest.fixture(scope="module")
+def indexed_db(tmp_path_factory, media_dir):
+    db = str(tmp_path_factory.mktemp("q") / "lib.sqlite3")
+    run_cli("index", str(media_dir), "--db", db, *BASE)
+    return db
+
+
+def _rows(out):
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_query_by_mood_region_folder_and_distance(indexed_db, media_dir):
+    calm = _rows(run_cli("query", "--mood", "calm", "-k", "3", "--json", "--db", indexed_db))
+    assert len(calm) == 3
+    unknown = run_cli("query", "--mood", "hapy", "--db", indexed_db, check=False)
+    assert unknown.returncode == 2 and "happy" in unknown.stderr
+    inside = _rows(run_cli("query", "--region", "rect:-1,-1,0,0", "-k", "100", "--json", "--db", indexed_db))
+    assert inside and all(r["valence"] <= 0 and r["arousal"] <= 0 for r in inside)
+    everything = _rows(run_cli("query", "--valence", "0", "--arousal", "0", "-k", "100", "--json", "--db", indexed_db))
+    expected = {r["path"] for r in everything if r["valence"] <= 0 and r["arousal"] <= 0}
+    assert {r["path"] for r in inside} == expected
+    music = _rows(run_cli("query", "--valence", "0", "--arousal", "0", "-k", "100", "--folder",
+                          str(media_dir / "music"), "--json", "--db", indexed_db))
+    assert len(music) == 4 and all("/music/" in r["path"] for r in music)
+    near = _rows(run_cli("query", "--valence", "0", "--arousal", "0", "-k", "100", "--max-distance", "0.3",
+                         "--json", "--db", indexed_db))
+    assert all(r["distance"] <= 0.3 for r in near)
+    assert len(near) == sum(r["distance"] <= 0.3 for r in everything)
+
+
+def test_query_like_crosses_modalities(indexed_db, media_dir):
+    photo = str(media_dir / "warm.jpg")
+    rows = _rows(run_cli("query", "--like", photo, "-k", "3", "--json", "--db", indexed_db))
+    assert rows and all(r["modality"] != "image" for r in rows)
+    song = str(media_dir / "music" / "upbeat.wav")
+    rows = _rows(run_cli("query", "--like", song, "--at", "1.0", "-k", "3", "--json", "--db", indexed_db))
+    assert rows and all(r["modality"] != "audio" for r in rows)
