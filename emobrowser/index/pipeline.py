@@ -124,10 +124,12 @@ class _Writer(threading.Thread):
         scored = self._score(batch)
         conn = self.store.conn
         now = time.time()
+        outcomes = []
         with self.store.transaction():
             for item_id, stat_key, ok, value in batch:
-                if ok and stat_key is not None and _changed_since(value, stat_key):
+                if ok and stat_key is not None and _changed_since(stat_key):
                     ok, value = False, "file changed while it was being indexed"
+                outcomes.append((item_id, ok))
                 if not ok:
                     conn.execute("UPDATE items SET status='failed', error=?, updated=? WHERE id=?",
                                  (value, now, item_id))
@@ -146,11 +148,11 @@ class _Writer(threading.Thread):
                 conn.execute("UPDATE items SET status='indexed', error=NULL, width=?, height=?, duration=?, "
                              "scored_with=?, updated=? WHERE id=?",
                              (ex.width, ex.height, ex.duration, self.tags[ex.modality], now, item_id))
-        for item_id, _, ok, value in batch:
-            self.on_done(item_id, ok and not isinstance(value, str))
+        for item_id, ok in outcomes:
+            self.on_done(item_id, ok)
 
 
-def _changed_since(value, stat_key) -> bool:
+def _changed_since(stat_key) -> bool:
     path, size, mtime_ns = stat_key
     try:
         st = os.stat(path)

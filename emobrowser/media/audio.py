@@ -22,7 +22,7 @@ def _open(path: str | Path):
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
-        raise MediaError("not a recognised audio or video file (invalid data)") from exc
+        raise MediaError("corrupt or truncated file (FFmpeg cannot parse the container)") from exc
     except av.error.FileNotFoundError as exc:
         raise MediaError("file vanished before it could be read") from exc
     except av.error.PermissionError as exc:
@@ -98,6 +98,56 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
     return samples, int(rate)
 
 
+def stated_seconds(container) -> float | None:
+    """The duration a container's header states, in seconds (None if unknown)."""
+    if container.duration and container.duration > 0:
+        return container.duration / 1_000_000
+    return None
+
+
+def check_truncation(decoded: float, stated: float | None, what: str = "audio") -> None:
+    """Refuse a stream that decodes to clearly less than its header states."""
+    if stated is not None and stated > 1.0 and decoded < 0.9 * stated - 0.25:
+        raise MediaError(f"truncated {what}: decoded {decoded:.1f} s of the {stated:.1f} s the file states")
+
+
+def check_wav_header(path: str | Path) -> None:
+    """Check a RIFF/WAVE header against the file: channels and data size.
+
+    FFmpeg trusts the file size over the header, so a cut-off WAV would otherwise
+    decode silently shorter.
+    """
+    import os
+    import struct
+
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+        size = os.fstat(fh.fileno()).st_size
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    pos, byte_rate, channels = 12, 0, None
+    while pos + 8 <= len(head):
+        chunk, length = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if chunk == b"fmt " and pos + 24 <= len(head):
+            channels = struct.unpack("<H", head[pos + 10:pos + 12])[0]
+            byte_rate = struct.unpack("<I", head[pos + 16:pos + 20])[0]
+        if chunk == b"data":
+            if channels == 0:
+                raise MediaError("WAV header states 0 channels")
+            available = size - (pos + 8)
+            if available <= 0 or length == 0:
+                raise MediaError("WAV holds no audio data (header only)")
+            if 0 < length < 0xFFFFFFF0 and length > available and byte_rate:
+                raise MediaError(f"truncated WAV: header states {length / byte_rate:.1f} s, "
+                                 f"file holds {max(available, 0) / byte_rate:.1f} s")
+            return
+        pos += 8 + length + (length & 1)
+    if channels == 0:
+        raise MediaError("WAV header states 0 channels")
+    if pos >= size or len(head) == size:
+        raise MediaError("WAV header is cut off before its data chunk")
+
+
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     """Resample mono float32 audio as librosa.load does (soxr, high quality)."""
     if rate == target or samples.size == 0:
@@ -113,9 +163,15 @@ def load_audio(path: str | Path, sr: int = 22050, start: float = 0.0,
 
     Raises MediaError with a specific reason for files that cannot be decoded.
     """
+    try:
+        check_wav_header(path)
+    except OSError as exc:
+        raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
     container = _open(path)
     try:
         samples, rate = decode_stream_audio(container, start=start, duration=duration)
+        if start == 0 and duration is None:
+            check_truncation(samples.size / rate, stated_seconds(container))
     finally:
         container.close()
     if not np.all(np.isfinite(samples)):

@@ -8,6 +8,7 @@ faster than a full decode followed by a resize.
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
 
@@ -136,6 +137,9 @@ def read_bytes(path: str | Path | bytes, limit: int = 1 << 30) -> bytes:
     """Read a whole file, refusing ones larger than ``limit`` bytes."""
     try:
         with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                raise MediaError(f"file too large for an image ({size >> 20} MiB; the limit is {limit >> 20} MiB)")
             data = fh.read(limit + 1)
     except FileNotFoundError as exc:
         raise MediaError("file vanished before it could be read") from exc

@@ -83,7 +83,7 @@ def sniff(head: bytes, name: str) -> tuple[Modality, str]:
         return Modality.AUDIO, "flac"
     if head[:4] == b"OggS":
         return Modality.AUDIO, "ogg"
-    if head[:3] == b"ID3":
+    if head[:3] == b"ID3" and len(head) >= 10 and head[3] in (2, 3, 4) and all(b < 0x80 for b in head[6:10]):
         return Modality.AUDIO, "mp3"
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return _mp4_modality(head, hint), "mp4"

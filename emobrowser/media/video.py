@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from emobrowser.core.errors import MediaError
-from emobrowser.media.audio import _open, decode_stream_audio, resample
+from emobrowser.media.audio import _open, check_truncation, decode_stream_audio, resample, stated_seconds
 
 DEFAULT_SEGMENT_SECONDS = 15.0
 # A trailing stretch shorter than this joins the previous segment.
@@ -106,6 +106,7 @@ def load_video(path: str | Path, sr: int = 22050, segment_seconds: float = DEFAU
     container = _open(path)
     try:
         frames, width, height, last_t = _sample_frames(container, frame_side)
+        check_truncation(last_t, stated_seconds(container), "video")
     finally:
         container.close()
     audio = None
