@@ -29,11 +29,11 @@ def built(tmp_path_factory):
     src = _tracked_copy(tmp_path_factory.mktemp("src"))
     out = tmp_path_factory.mktemp("dist")
     code = ("import sys; from setuptools import build_meta as b; "
-            f"print(b.build_wheel({str(out)!r})); print(b.build_sdist({str(out)!r}))")
+            f"b.build_wheel({str(out)!r}); b.build_sdist({str(out)!r})")
     proc = subprocess.run([sys.executable, "-c", code], cwd=src, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    wheel, sdist = proc.stdout.split()[-2:]
-    return out / wheel, out / sdist
+    (wheel,), (sdist,) = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
+    return wheel, sdist
 
 
 def test_wheel_contains_resources(built):
