@@ -1,0 +1,118 @@
+"""Fit, evaluate, choose and store the image-to-audio alignment of a library.
+
+``align_library`` is what ``emobrowser align`` runs. It reads the anchors (matched
+image/audio scores of video segments) for the current default models, evaluates
+every method by leave-one-video-out (evaluate.py), refits the chosen method on all
+anchors, and stores it as JSON in the settings table under "alignment" with a
+version number that grows with each fit. Retrieval then applies it through
+transform.active_transform without re-scoring anything.
+
+Selection rule (when no method is asked for): the lowest held-out residual wins,
+but methods within RESIDUAL_TOLERANCE (relative) of the lowest count as tied and
+the tie is broken by recall@1, then recall@5, then median rank, then simplicity
+(the order of METHOD_NAMES). Why: the residual is the quantity every method tries
+to reduce and is stable even with a few dozen anchors, so it is the primary
+criterion; recall over ~10 candidates per video moves in steps of whole segments
+and is too noisy to lead, but it is the right judge between methods that are
+equally close -- it says whether the map keeps distinct moments distinct, which is
+what browsing needs. Identity is a candidate like any other, so a method that does
+not beat it on held-out videos is never chosen.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emobrowser.align.anchors import load_anchors, library_values
+from emobrowser.align.evaluate import MIN_CANDIDATES, evaluate_methods
+from emobrowser.align.methods import METHOD_NAMES, fit_method, procrustes_disparity
+from emobrowser.align.transform import SETTING_KEY, stored_transform
+from emobrowser.core.errors import EmobrowserError
+
+MIN_ANCHORS = 20
+MIN_VIDEOS = 3
+RESIDUAL_TOLERANCE = 0.02
+
+
+class AlignmentError(EmobrowserError):
+    """The alignment cannot be fitted (too few anchors, unknown method); nothing is stored."""
+
+
+def _model_key(model) -> tuple[str, str]:
+    return (model.info.name, model.info.version)
+
+
+def choose_method(metrics: dict[str, dict[str, float]], tolerance: float = RESIDUAL_TOLERANCE) -> str:
+    """The best method by the rule in this module's docstring."""
+    best = min(m["residual"] for m in metrics.values())
+    tied = [name for name, m in metrics.items() if m["residual"] <= best * (1.0 + tolerance) + 1e-12]
+    order = {name: i for i, name in enumerate(METHOD_NAMES)}
+
+    def key(name: str):
+        m = metrics[name]
+        return (-m["recall_at_1"], -m["recall_at_5"], m["median_rank"], order.get(name, len(order)))
+
+    return min(tied, key=key)
+
+
+def _round(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: round(float(v), 4) for k, v in metrics.items()}
+
+
+def align_library(db_path: str | Path, method: str | None = None, *, methods: tuple[str, ...] | None = None,
+                  image_model: str | None = None, audio_model: str | None = None, seed: int = 0,
+                  min_candidates: int = MIN_CANDIDATES) -> dict:
+    """Fit the alignment of the library at ``db_path``; returns the evaluation summary.
+
+    Returns {"anchors": n, "videos": m, "procrustes_disparity": x (or None),
+    "methods": {name: {"residual", "recall_at_1", "recall_at_5", "median_rank"}},
+    "chosen": name}. ``methods`` limits which methods are evaluated (all by
+    default; "identity" and ``method`` are always included). Raises AlignmentError,
+    storing nothing, with fewer than MIN_ANCHORS anchors or MIN_VIDEOS videos.
+    """
+    from emobrowser.index.store import Store
+    from emobrowser.models import registry
+
+    names = list(methods) if methods is not None else list(METHOD_NAMES)
+    for name in ([method] if method else []) + names:
+        if name not in METHOD_NAMES:
+            raise AlignmentError(f"unknown alignment method {name!r}; known: {', '.join(METHOD_NAMES)}")
+    if method and method not in names:
+        names.append(method)
+    imodel, amodel = registry.image_model(image_model), registry.audio_model(audio_model)
+    models = {"image": _model_key(imodel), "audio": _model_key(amodel)}
+    with Store(db_path) as store:
+        anchors = load_anchors(store, models["image"], models["audio"])
+        if len(anchors) < MIN_ANCHORS or anchors.n_videos < MIN_VIDEOS:
+            raise AlignmentError(
+                f"too few anchors to align images with audio: found {len(anchors)} video segments with both "
+                f"an image and an audio score in {anchors.n_videos} videos (for {'/'.join(models['image'])} "
+                f"and {'/'.join(models['audio'])}); at least {MIN_ANCHORS} segments in {MIN_VIDEOS} videos "
+                f"are needed. Index more videos; until then the identity alignment stays in use")
+        extra_image = library_values(store, "image", models["image"])
+        extra_audio = library_values(store, "audio", models["audio"])
+        metrics = evaluate_methods(anchors, names, extra_image, extra_audio, min_candidates, seed)
+        chosen = method or choose_method(metrics)
+        transform = fit_method(chosen, anchors.image, anchors.audio, extra_image, extra_audio, seed=seed)
+        previous = stored_transform(store)
+        transform.version = (previous.version if previous is not None else 0) + 1
+        transform.models = {k: list(v) for k, v in models.items()}
+        record = transform.to_dict()
+        record.update({"anchors": len(anchors), "videos": anchors.n_videos, "fitted_at": time.time(),
+                       "metrics": {k: _round(v) for k, v in metrics.items()}})
+        # JSON refuses NaN/inf (allow_nan=False) so a broken fit can never be stored.
+        if not np.all(np.isfinite(transform.apply(anchors.image))):
+            raise AlignmentError(f"the {chosen} alignment produced non-finite values; nothing stored")
+        try:
+            text = json.dumps(record, allow_nan=False)
+        except ValueError as exc:
+            raise AlignmentError(f"the {chosen} alignment has non-finite parameters; nothing stored") from exc
+        store.set_setting(SETTING_KEY, text)
+        disparity = procrustes_disparity(anchors.image, anchors.audio)
+    return {"anchors": len(anchors), "videos": anchors.n_videos,
+            "procrustes_disparity": None if disparity is None else round(disparity, 4),
+            "methods": {k: _round(v) for k, v in metrics.items()}, "chosen": chosen}
