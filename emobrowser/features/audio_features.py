@@ -102,12 +102,12 @@ def frame_features(samples: np.ndarray, sr: int = SAMPLE_RATE) -> TrackFeatures:
 
     # chroma_stft estimates tuning from the power spectrogram (piptrack on S=power);
     # passing the same estimate explicitly leaves the result unchanged.
-    tuning_stft = librosa.estimate_tuning(S=power, sr=sr, bins_per_octave=12)
+    tuning_stft = estimate_tuning(power, sr, bins_per_octave=12)
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=tuning_stft)
 
     # tonnetz -> chroma_cqt -> cqt(tuning=None) estimates tuning with
     # estimate_tuning(y=y, bins_per_octave=36), i.e. piptrack on the magnitude STFT.
-    tuning_cqt = librosa.estimate_tuning(S=mag, sr=sr, bins_per_octave=36)
+    tuning_cqt = estimate_tuning(mag, sr, bins_per_octave=36)
     with warnings.catch_warnings():
         # very short inputs (< ~1 s): the CQT's low octaves warn that n_fft > signal
         warnings.filterwarnings("ignore", message="n_fft=.*is too large", category=UserWarning)
@@ -115,9 +115,10 @@ def frame_features(samples: np.ndarray, sr: int = SAMPLE_RATE) -> TrackFeatures:
     tonnetz = librosa.feature.tonnetz(sr=sr, chroma=chroma_cq)
 
     contrast = librosa.feature.spectral_contrast(S=mag, sr=sr)
-    poly = librosa.feature.poly_features(S=mag, sr=sr, order=1)
-    rolloff = librosa.feature.spectral_rolloff(S=mag, sr=sr)
-    bandwidth = librosa.feature.spectral_bandwidth(S=mag, sr=sr)
+    freq = librosa.fft_frequencies(sr=sr, n_fft=N_FFT)
+    poly = poly_features_1(mag, freq)
+    rolloff = spectral_rolloff(mag, freq)
+    bandwidth = spectral_bandwidth(mag, freq)
     zcr = librosa.feature.zero_crossing_rate(y)
 
     onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr)
@@ -127,6 +128,70 @@ def frame_features(samples: np.ndarray, sr: int = SAMPLE_RATE) -> TrackFeatures:
     n = min(p.shape[-1] for p in parts)
     frames = np.concatenate([p[:, :n] for p in parts], axis=0).T
     return TrackFeatures(frames=np.ascontiguousarray(frames, dtype=np.float64), tempo=tempo, sr=sr)
+
+
+# -- Faster equivalents of a few librosa functions (same numbers; see the tests) --------
+def estimate_tuning(S: np.ndarray, sr: int, bins_per_octave: int = 12) -> float:
+    """librosa.estimate_tuning(S=S, sr=sr, bins_per_octave=...) with default piptrack
+    settings (fmin 150 Hz, fmax 4 kHz, threshold 0.1), computed on the 150 Hz-4 kHz rows
+    only (plus one neighbour each side) instead of the whole spectrogram. Every value
+    it uses is computed by the same operations, so the estimate is identical."""
+    import librosa
+    from librosa.core.pitch import _parabolic_interpolation
+
+    S = np.abs(S)
+    n_fft = 2 * (S.shape[-2] - 1)
+    fft_freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
+    band = np.flatnonzero((150.0 <= fft_freqs) & (fft_freqs < min(4000.0, sr / 2.0)))
+    if band.size == 0:
+        return 0.0
+    lo, hi = max(int(band[0]) - 1, 0), min(int(band[-1]) + 2, S.shape[-2])
+    sub = S[lo:hi]
+    ref_value = 0.1 * np.max(S, axis=-2, keepdims=True)
+    avg = np.gradient(sub, axis=-2)
+    shift = _parabolic_interpolation(sub, axis=-2)
+    dskew = 0.5 * avg * shift
+    peaks = librosa.util.localmax(sub * (sub > ref_value), axis=-2)
+    rows = np.arange(lo, hi)
+    in_band = ((150.0 <= fft_freqs[rows]) & (fft_freqs[rows] < min(4000.0, sr / 2.0)))[:, None]
+    idx = np.nonzero(in_band & peaks)
+    pitch = (idx[0] + lo + shift[idx]) * float(sr) / n_fft
+    mag = sub[idx] + dskew[idx]
+    mask = pitch > 0
+    threshold = np.median(mag[mask]) if mask.any() else 0.0
+    return float(librosa.pitch_tuning(pitch[(mag >= threshold) & mask], resolution=0.01,
+                                      bins_per_octave=bins_per_octave))
+
+
+def poly_features_1(S: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """librosa.feature.poly_features(S=S, order=1): a least-squares line over frequency
+    per frame, (2, t) = [slope, intercept]. Solved once with the pseudo-inverse."""
+    vander = np.vander(freq.astype(np.float64), 2)
+    return np.linalg.pinv(vander) @ S.astype(np.float64)
+
+
+def spectral_rolloff(S: np.ndarray, freq: np.ndarray, roll_percent: float = 0.85) -> np.ndarray:
+    """librosa.feature.spectral_rolloff(S=S): the lowest bin frequency where the
+    cumulative energy reaches roll_percent of the total (same cumsum, same threshold)."""
+    total = np.cumsum(S, axis=-2)
+    threshold = roll_percent * total[-1:, :]
+    first = np.argmax(total >= threshold, axis=-2)
+    return freq[first][None, :]
+
+
+def spectral_bandwidth(S: np.ndarray, freq: np.ndarray) -> np.ndarray:
+    """librosa.feature.spectral_bandwidth(S=S) (p=2, norm=True): the spread of the
+    normalised spectrum around its centroid, via matrix products instead of a full
+    (bins x frames) deviation matrix."""
+    import librosa
+
+    s = librosa.util.normalize(S, norm=1, axis=-2).astype(np.float64)
+    f = freq.astype(np.float64)
+    m0 = s.sum(axis=0)
+    centroid = f @ s
+    m2 = (f * f) @ s
+    var = m2 - 2.0 * centroid * centroid + centroid * centroid * m0
+    return np.sqrt(np.maximum(var, 0.0))[None, :]
 
 
 def whole_vector(track: TrackFeatures) -> np.ndarray:

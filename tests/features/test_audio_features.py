@@ -62,6 +62,23 @@ def test_single_stft_pipeline_matches_the_literal_recipe():
     np.testing.assert_allclose(whole, ref, rtol=1e-4, atol=1e-6)
 
 
+def test_fast_helpers_equal_librosa():
+    """The re-implemented tuning estimate, poly_features, rolloff and bandwidth."""
+    import librosa
+
+    y = music(5.0, bpm=90, seed=3) + tone(5.0, 452.0, 0.2)
+    mag = np.abs(librosa.stft(y))
+    power = mag**2
+    freq = librosa.fft_frequencies(sr=SR)
+    assert af.estimate_tuning(power, SR, 12) == librosa.estimate_tuning(S=power, sr=SR)
+    assert af.estimate_tuning(mag, SR, 36) == librosa.estimate_tuning(y=y, sr=SR, bins_per_octave=36)
+    np.testing.assert_allclose(af.poly_features_1(mag, freq), librosa.feature.poly_features(S=mag, sr=SR),
+                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(af.spectral_rolloff(mag, freq), librosa.feature.spectral_rolloff(S=mag, sr=SR))
+    np.testing.assert_allclose(af.spectral_bandwidth(mag, freq), librosa.feature.spectral_bandwidth(S=mag, sr=SR),
+                               rtol=1e-9)
+
+
 def test_extractor_shapes_and_types():
     y = music(5.0)
     whole, frames, times, duration = af.extract_features(y, SR)

@@ -1,0 +1,171 @@
+"""The trained audio valence-arousal model ("audio-va").
+
+Features: the DEAM librosa recipe (emobrowser.features.audio_features), whole track and
+a timeline of 3 s windows every 0.5 s. Model: a small Keras MLP trained on DEAM's
+ratings and the 4Q clips' quadrant signs (emobrowser.models.train_audio); see
+docs/model_card_audio.md.
+
+Weights: ``audio_va.keras`` (plain Keras layers, loads with safe_mode=True) and
+``audio_va_norm.json`` (feature names, per-domain standardisation, output calibration)
+in ``emobrowser.core.paths.models_dir()``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from emobrowser.core.paths import models_dir
+from emobrowser.features.audio_features import (
+    FEATURE_NAMES,
+    HOP_SECONDS,
+    MEL_SLICE,
+    SAMPLE_RATE,
+    TEMPO_INDEX,
+    extract_features,
+)
+from emobrowser.models.base import AudioFeatures, AudioModel, ModelInfo
+
+WEIGHTS_FILE = "audio_va.keras"
+NORM_FILE = "audio_va_norm.json"
+METRICS_FILE = "audio_va_metrics.json"
+
+# Domains of feature vectors, each with its own standardisation (see the model card):
+# "audio" = our own extractor on decoded files (what the app sees; fitted on the 4Q
+# clips), "deam" = the DEAM feature table's recordings.
+DOMAIN_AUDIO = "audio"
+DOMAIN_DEAM = "deam"
+
+
+def transform_features(x: np.ndarray) -> np.ndarray:
+    """Raw recipe features (n, 199) -> model inputs before standardisation.
+
+    Mel band means are power: log10 with a floor (as the DEAM baseline does); tempo
+    is taken on a log scale (tempo doublings are the usual estimation error).
+    """
+    x = np.array(np.atleast_2d(x), dtype=np.float64)
+    if x.shape[1] != len(FEATURE_NAMES):
+        raise ValueError(f"expected {len(FEATURE_NAMES)} features, got {x.shape[1]}")
+    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    x[:, MEL_SLICE] = np.log10(np.maximum(x[:, MEL_SLICE], 1e-10))
+    x[:, TEMPO_INDEX] = np.log2(np.maximum(x[:, TEMPO_INDEX], 30.0) / 120.0)
+    return x
+
+
+def standardise(x: np.ndarray, mean, std) -> np.ndarray:
+    z = (x - np.asarray(mean, dtype=np.float64)) / np.asarray(std, dtype=np.float64)
+    return np.clip(z, -8.0, 8.0).astype(np.float32)
+
+
+def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
+    """Apply the stored per-dimension output calibration, then clip to [-1, 1]."""
+    va = np.asarray(va, dtype=np.float64)
+    if calibration:
+        offset = np.asarray(calibration.get("offset", [0.0, 0.0]), dtype=np.float64)
+        scale = np.asarray(calibration.get("scale", [1.0, 1.0]), dtype=np.float64)
+        va = (va - offset) * scale
+    return np.clip(va, -1.0, 1.0).astype(np.float32)
+
+
+class AudioVAModel(AudioModel):
+    """Valence-arousal of music: whole track plus a 0.5 s timeline."""
+
+    info = ModelInfo(name="audio-va", version="1", modality="audio")
+    sample_rate = SAMPLE_RATE
+    hop_seconds = HOP_SECONDS
+
+    def __init__(self, model_dir: str | Path | None = None) -> None:
+        self._dir = Path(model_dir) if model_dir is not None else None
+        self._model = None
+        self._norm: dict | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def available(cls) -> bool:
+        d = models_dir()
+        return (d / WEIGHTS_FILE).is_file() and (d / NORM_FILE).is_file()
+
+    @property
+    def model_dir(self) -> Path:
+        return self._dir if self._dir is not None else models_dir()
+
+    # -- extraction (worker processes; no TensorFlow) ---------------------------------
+    def extract(self, samples: np.ndarray, sr: int) -> AudioFeatures:
+        whole, frames, times, duration = extract_features(samples, sr, hop_seconds=self.hop_seconds)
+        return AudioFeatures(whole=whole, frames=frames, times=times, duration=duration)
+
+    # -- inference (one thread) -------------------------------------------------------
+    def norm(self) -> dict:
+        if self._norm is None:
+            with open(self.model_dir / NORM_FILE, encoding="utf-8") as fh:
+                norm = json.load(fh)
+            if norm.get("feature_names") != FEATURE_NAMES:
+                raise ValueError("audio_va_norm.json was made for other features")
+            self._norm = norm
+        return self._norm
+
+    def _keras_model(self):
+        with self._lock:
+            if self._model is None:
+                import keras  # lazy: TensorFlow takes ~20 s to import
+
+                self._model = keras.saving.load_model(
+                    self.model_dir / WEIGHTS_FILE, compile=False, safe_mode=True
+                )
+        return self._model
+
+    def predict(self, features: np.ndarray, domain: str = DOMAIN_AUDIO) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        if x.shape[0] == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        norm = self.norm()
+        stats = norm["domains"][domain]
+        z = standardise(transform_features(x), stats["mean"], stats["std"])
+        model = self._keras_model()
+        flag = 1.0 if domain == DOMAIN_AUDIO else 0.0
+        out = []
+        for i in range(0, z.shape[0], 4096):
+            chunk = z[i : i + 4096]
+            if len(model.inputs) == 2:  # (features, domain flag): 1 = our decoded audio
+                chunk = [chunk, np.full((len(chunk), 1), flag, dtype=np.float32)]
+            out.append(np.asarray(model(chunk, training=False)))
+        va = np.concatenate(out, axis=0)
+        return calibrate(va, norm.get("calibration", {}).get(domain))
+
+
+def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray]:
+    """Read a CSV in the DEAM layout: (song ids, (n, 199) features in recipe order)."""
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        missing = [name for name in FEATURE_NAMES if name not in header]
+        if missing:
+            raise ValueError(f"{csv_path}: missing feature columns {missing[:5]}...")
+        ids, rows = [], []
+        for i, row in enumerate(reader):
+            ids.append(row.get("song_id") or str(i))
+            rows.append([float(row[name]) if row[name] not in ("", None) else np.nan for name in FEATURE_NAMES])
+    return ids, np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
+
+
+def predict_feature_table(
+    csv_path: str | Path, model: AudioVAModel | None = None, domain: str = DOMAIN_DEAM
+) -> Iterator[dict]:
+    """Score every row of a DEAM-layout feature CSV.
+
+    Yields {"song_id", "valence", "arousal"} per row. The table's features are taken
+    as DEAM-domain vectors (standardised with the DEAM statistics); pass
+    domain="audio" for tables written by this project's own extractor.
+    """
+    ids, x = read_feature_table(csv_path)
+    if not ids:
+        return
+    model = model or AudioVAModel()
+    va = model.predict(x, domain=domain)
+    for song_id, (v, a) in zip(ids, va):
+        yield {"song_id": song_id, "valence": float(v), "arousal": float(a)}

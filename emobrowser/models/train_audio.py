@@ -1,0 +1,470 @@
+"""Train the audio valence-arousal model ("audio-va") and measure it by cross-validation.
+
+Data (a folder laid out like the project's data folder):
+
+* ``deam/deam_librosa_features.csv``: DEAM songs, ``valence``/``arousal`` on the common
+  [-1, 1] scale and the 199 recipe features (emobrowser.features.audio_features).
+* ``audio4q/labels.csv`` + clips: 4Q clips with quadrant / valence_sign / arousal_sign;
+  their features are extracted here with this project's decoder and extractor (cache
+  them with ``cache_dir``: ~1 s per clip).
+
+Model: an MLP on standardised features with a tanh (valence, arousal) output, trained
+multi-task: squared error on the DEAM ratings, and logistic loss on the 4Q signs applied
+to the same outputs (sigmoid(SIGN_SCALE * output)), so a 4Q clip's sign is the sign of
+the shipped output. Features are standardised per domain (DEAM table vs. our own
+decoded audio), because the two feature sources differ systematically.
+
+Evaluation: 5 folds over both sets at once (DEAM: shuffled k-fold; 4Q: stratified by
+quadrant and grouped by artist); every metric comes from held-out folds. The shipped
+model is then trained on everything with the same settings.
+
+    python -m emobrowser.models.train_audio --data /work/shared/data \\
+        --out resources/models --cache /tmp/audcache/4q
+
+No pickle/joblib anywhere: weights are a .keras file, the rest JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emobrowser.features.audio_features import FEATURE_NAMES, WINDOW_SECONDS, extract_features
+from emobrowser.models.audio_model import (
+    DOMAIN_AUDIO,
+    DOMAIN_DEAM,
+    METRICS_FILE,
+    NORM_FILE,
+    WEIGHTS_FILE,
+    calibrate,
+    standardise,
+    transform_features,
+)
+
+SIGN_SCALE = 4.0
+
+DEFAULTS = {
+    "hidden": [256, 64],
+    "dropout": 0.3,
+    "input_noise": 0.3,
+    "l2": 1e-3,
+    "lr": 1e-3,
+    "batch": 64,
+    "epochs": 80,
+    "sign_weight": 0.3,
+    "per_domain_norm": True,
+    "domain_head": True,
+    "ensemble": 3,
+    "sign_loss": "bce",  # "bce": logistic on SIGN_SCALE * output; "hinge": relu(margin - sign * output)
+    "sign_margin": 0.1,
+}
+
+
+# ----------------------------------------------------------------------------- data
+def load_deam(data_dir: Path, limit: int | None = None):
+    """Return (ids, raw features (n, 199), targets (n, 2) valence/arousal)."""
+    path = Path(data_dir) / "deam" / "deam_librosa_features.csv"
+    ids, xs, ys = [], [], []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            ids.append(row["song_id"])
+            xs.append([float(row[k]) for k in FEATURE_NAMES])
+            ys.append([float(row["valence"]), float(row["arousal"])])
+            if limit is not None and len(ids) >= limit:
+                break
+    return ids, np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+
+
+def _cache_key(path: Path) -> str:
+    st = path.stat()
+    tag = f"{path.name}|{st.st_size}|{int(st.st_mtime)}|w{WINDOW_SECONDS}"
+    return f"{path.name}.{hashlib.sha1(tag.encode()).hexdigest()[:10]}.npz"
+
+
+def clip_features(path: Path, cache_dir: Path | None = None) -> np.ndarray:
+    """Whole-clip recipe features of one audio file, via load_audio (cached if asked)."""
+    from emobrowser.media.audio import load_audio
+
+    if cache_dir is not None:
+        cached = Path(cache_dir) / _cache_key(path)
+        if cached.exists():
+            with np.load(cached) as z:
+                return z["whole"].astype(np.float64)
+        legacy = Path(cache_dir) / f"{path.name}.npz"  # written by the first extraction run
+        if legacy.exists():
+            with np.load(legacy) as z:
+                return z["whole"].astype(np.float64)
+    samples = load_audio(path, sr=22050)
+    whole, frames, times, duration = extract_features(samples, 22050)
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        np.savez(Path(cache_dir) / _cache_key(path), whole=whole, frames=frames, times=times, duration=duration)
+    return whole.astype(np.float64)
+
+
+def load_4q(data_dir: Path, cache_dir: Path | None = None, limit: int | None = None, log=print):
+    """Return (files, raw features (n, 199), signs (n, 2) in {-1, +1}, quadrants, artists)."""
+    root = Path(data_dir) / "audio4q"
+    with open(root / "labels.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if limit is not None:
+        rows = rows[:limit]
+    files, xs, signs, quads, artists = [], [], [], [], []
+    t0 = time.time()
+    for i, row in enumerate(rows):
+        try:
+            x = clip_features(root / row["file"], cache_dir)
+        except Exception as exc:  # noqa: BLE001 - a bad clip must not stop training
+            log(f"skipping {row['file']}: {exc}")
+            continue
+        files.append(row["file"])
+        xs.append(x)
+        signs.append([float(np.sign(float(row["valence_sign"]))), float(np.sign(float(row["arousal_sign"])))])
+        quads.append(row["quadrant"])
+        artists.append(row.get("artist") or row["file"])
+        if (i + 1) % 100 == 0:
+            log(f"4Q features: {i + 1}/{len(rows)} ({time.time() - t0:.0f} s)")
+    x = np.asarray(xs, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
+    return files, x, np.asarray(signs, dtype=np.float64).reshape(-1, 2), quads, artists
+
+
+# ------------------------------------------------------------------------ folds
+def deam_folds(n: int, folds: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    fold = np.empty(n, dtype=int)
+    fold[rng.permutation(n)] = np.arange(n) % folds
+    return fold
+
+
+def q4_folds(quads: list[str], artists: list[str], folds: int, seed: int) -> np.ndarray:
+    """Stratified by quadrant, grouped by artist (no artist in two folds)."""
+    n = len(quads)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    try:
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        k = min(folds, n)
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        fold = np.zeros(n, dtype=int)
+        for i, (_, te) in enumerate(splitter.split(np.zeros(n), quads, artists)):
+            fold[te] = i
+        return fold
+    except Exception:  # noqa: BLE001 - tiny sets: plain round-robin
+        rng = np.random.default_rng(seed)
+        fold = np.empty(n, dtype=int)
+        fold[rng.permutation(n)] = np.arange(n) % folds
+        return fold
+
+
+# ------------------------------------------------------------------------ model
+def norm_stats(x: np.ndarray) -> dict:
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std = np.where(std < 1e-8, 1.0, std)
+    return {"mean": mean.tolist(), "std": std.tolist()}
+
+
+def build_model(n_in: int, cfg: dict, seed: int):
+    """MLP(s) -> tanh (valence, arousal).
+
+    With cfg["domain_head"], a second input (0 = DEAM table, 1 = our decoded audio)
+    switches on an extra linear term before the tanh, so the two feature sources can
+    disagree about where neutral lies without bending the shared trunk.
+    """
+    import keras
+
+    inputs = keras.Input(shape=(n_in,), name="features")
+    domain = keras.Input(shape=(1,), name="domain") if cfg.get("domain_head") else None
+    members = []
+    for m in range(int(cfg["ensemble"])):
+        h = inputs
+        if cfg["input_noise"]:
+            h = keras.layers.GaussianNoise(cfg["input_noise"], seed=seed + 101 * m)(h)
+        for j, width in enumerate(cfg["hidden"]):
+            h = keras.layers.Dense(
+                width,
+                activation="gelu",
+                kernel_regularizer=keras.regularizers.L2(cfg["l2"]),
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 101 * m + j),
+            )(h)
+            if cfg["dropout"]:
+                h = keras.layers.Dropout(cfg["dropout"], seed=seed + 101 * m + 50 + j)(h)
+        pre = keras.layers.Dense(2, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 101 * m + 99))(h)
+        if domain is not None:
+            extra = keras.layers.Dense(
+                2, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 101 * m + 98),
+                kernel_regularizer=keras.regularizers.L2(cfg["l2"]),
+            )(h)
+            pre = keras.layers.Add()([pre, keras.layers.Multiply()([extra, domain])])
+        members.append(keras.layers.Activation("tanh")(pre))
+    out = members[0] if len(members) == 1 else keras.layers.Average(name="mean")(members)
+    model = keras.Model([inputs, domain] if domain is not None else inputs, out, name="audio_va")
+    return model, members
+
+
+def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None):
+    """Train on DEAM rows (xd, yd) and 4Q rows (xq, signs sq); return the Keras model."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    model, members = build_model(xd.shape[1] if len(xd) else xq.shape[1], cfg, seed)
+    train_model = keras.Model(model.inputs, members) if len(members) > 1 else model
+    two_inputs = len(model.inputs) == 2
+
+    x = np.concatenate([xd, xq]).astype(np.float32)
+    y = np.concatenate([yd, np.zeros((len(xq), 2))]).astype(np.float32)
+    s = np.concatenate([np.zeros((len(xd), 2)), (sq + 1.0) / 2.0]).astype(np.float32)
+    is_deam = np.concatenate([np.ones(len(xd)), np.zeros(len(xq))]).astype(np.float32)
+    n = len(x)
+    batch = int(cfg["batch"])
+    steps = max(1, int(np.ceil(n / batch)))
+    schedule = keras.optimizers.schedules.CosineDecay(cfg["lr"], decay_steps=steps * max(1, epochs), alpha=0.05)
+    opt = keras.optimizers.Adam(schedule)
+    # weights so each loss is a mean over its own rows whatever the batch mix
+    wd = 1.0 / max(1.0, is_deam.mean())
+    wq = float(cfg["sign_weight"]) / max(1e-6, 1.0 - is_deam.mean()) if len(xq) else 0.0
+
+    hinge = cfg.get("sign_loss", "bce") == "hinge"
+    margin = float(cfg.get("sign_margin", 0.1))
+
+    @tf.function(reduce_retracing=True)
+    def step(xb, yb, sb, db):
+        with tf.GradientTape() as tape:
+            outs = train_model([xb, 1.0 - db[:, None]] if two_inputs else xb, training=True)
+            outs = outs if isinstance(outs, (list, tuple)) else [outs]
+            loss = 0.0
+            for o in outs:
+                mse = tf.reduce_mean(tf.square(o - yb), axis=1)
+                if hinge:
+                    bce = tf.reduce_mean(tf.nn.relu(margin - (2.0 * sb - 1.0) * o), axis=1)
+                else:
+                    bce = tf.reduce_mean(
+                        tf.nn.sigmoid_cross_entropy_with_logits(labels=sb, logits=SIGN_SCALE * o), axis=1
+                    )
+                loss += tf.reduce_mean(wd * db * mse + wq * (1.0 - db) * bce)
+            loss = loss / len(outs) + tf.add_n(train_model.losses) if train_model.losses else loss / len(outs)
+        grads = tape.gradient(loss, train_model.trainable_variables)
+        opt.apply_gradients(zip(grads, train_model.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        order = rng.permutation(n)
+        total = 0.0
+        for b in range(steps):
+            idx = order[b * batch : (b + 1) * batch]
+            total += float(step(x[idx], y[idx], s[idx], is_deam[idx]))
+        if log is not None and (epoch + 1) % 40 == 0:
+            log(f"  epoch {epoch + 1}/{epochs} loss {total / steps:.4f}")
+    return model
+
+
+def _predict(model, z: np.ndarray, domain: float) -> np.ndarray:
+    if len(z) == 0:
+        return np.zeros((0, 2))
+    z = z.astype(np.float32)
+    inputs = [z, np.full((len(z), 1), domain, np.float32)] if len(model.inputs) == 2 else z
+    return np.asarray(model(inputs, training=False), dtype=np.float64)
+
+
+def _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q):
+    """Transform + per-domain standardisation fitted on the training rows only."""
+    td, tq = transform_features(xd_raw), transform_features(xq_raw) if len(xq_raw) else np.zeros((0, xd_raw.shape[1]))
+    deam_stats = norm_stats(td[tr_d])
+    if cfg["per_domain_norm"] and tr_q.sum() >= 2:
+        audio_stats = norm_stats(tq[tr_q])
+    else:
+        audio_stats = deam_stats
+    zd = standardise(td, deam_stats["mean"], deam_stats["std"])
+    zq = standardise(tq, audio_stats["mean"], audio_stats["std"]) if len(tq) else np.zeros((0, td.shape[1]), np.float32)
+    return zd, zq, deam_stats, audio_stats
+
+
+# ---------------------------------------------------------------------- metrics
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 3 or a.std() < 1e-12 or b.std() < 1e-12:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _quadrant(va: np.ndarray) -> np.ndarray:
+    v, a = va[:, 0] >= 0, va[:, 1] >= 0
+    return np.where(v & a, "Q1", np.where(~v & a, "Q2", np.where(~v & ~a, "Q3", "Q4")))
+
+
+def evaluate(pd_, yd, pq, sq, quads) -> dict:
+    out: dict = {}
+    if len(yd):
+        out["deam"] = {
+            "n": int(len(yd)),
+            "pearson_valence": round(_pearson(pd_[:, 0], yd[:, 0]), 4),
+            "pearson_arousal": round(_pearson(pd_[:, 1], yd[:, 1]), 4),
+            "rmse_valence": round(float(np.sqrt(np.mean((pd_[:, 0] - yd[:, 0]) ** 2))), 4),
+            "rmse_arousal": round(float(np.sqrt(np.mean((pd_[:, 1] - yd[:, 1]) ** 2))), 4),
+            "pred_std": [round(float(v), 4) for v in pd_.std(axis=0)],
+            "label_std": [round(float(v), 4) for v in yd.std(axis=0)],
+        }
+    if len(sq):
+        sign = np.where(pq >= 0, 1.0, -1.0)
+        out["4q"] = {
+            "n": int(len(sq)),
+            "valence_sign_acc": round(float(np.mean(sign[:, 0] == sq[:, 0])), 4),
+            "arousal_sign_acc": round(float(np.mean(sign[:, 1] == sq[:, 1])), 4),
+            "quadrant_acc": round(float(np.mean(_quadrant(pq) == np.asarray(quads))), 4),
+            "pred_std": [round(float(v), 4) for v in pq.std(axis=0)],
+            "pred_mean": [round(float(v), 4) for v in pq.mean(axis=0)],
+        }
+    return out
+
+
+# ------------------------------------------------------------------------ train
+def _setup_tf(threads: int | None) -> None:
+    import tensorflow as tf
+
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def train(
+    data_dir: Path,
+    out_dir: Path,
+    seed: int = 0,
+    epochs: int | None = None,
+    folds: int = 5,
+    limit: int | None = None,
+    log=print,
+    cache_dir: Path | None = None,
+    config: dict | None = None,
+    threads: int | None = 1,
+    save: bool = True,
+) -> dict:
+    """Cross-validate, train the shipped model on all data and write it to ``out_dir``.
+
+    Returns the metrics dict (also written to audio_va_metrics.json).
+    """
+    cfg = dict(DEFAULTS)
+    cfg.update(config or {})
+    if epochs is not None:
+        cfg["epochs"] = int(epochs)
+    epochs = int(cfg["epochs"])
+    if cache_dir is None and os.environ.get("EMOBROWSER_AUDIO_CACHE"):
+        cache_dir = Path(os.environ["EMOBROWSER_AUDIO_CACHE"])
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    t0 = time.time()
+    _setup_tf(threads)
+
+    _, xd_raw, yd = load_deam(data_dir, limit)
+    log(f"DEAM: {len(yd)} songs")
+    has_4q = (data_dir / "audio4q" / "labels.csv").is_file()
+    if has_4q:
+        _, xq_raw, sq, quads, artists = load_4q(data_dir, cache_dir, limit, log)
+    else:
+        xq_raw, sq, quads, artists = np.zeros((0, len(FEATURE_NAMES))), np.zeros((0, 2)), [], []
+    log(f"4Q: {len(sq)} clips ({time.time() - t0:.0f} s)")
+
+    fd = deam_folds(len(yd), folds, seed)
+    fq = q4_folds(quads, artists, folds, seed)
+    oof_d = np.zeros_like(yd)
+    oof_q = np.zeros((len(sq), 2))
+    for k in range(folds):
+        tr_d, tr_q = fd != k, fq != k
+        zd, zq, _, _ = _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q)
+        model = fit_model(zd[tr_d], yd[tr_d], zq[tr_q], sq[tr_q], cfg, seed + k, epochs)
+        oof_d[~tr_d] = _predict(model, zd[~tr_d], 0.0)
+        if len(sq):
+            oof_q[~tr_q] = _predict(model, zq[~tr_q], 1.0)
+        fold_m = evaluate(oof_d[~tr_d], yd[~tr_d], oof_q[~tr_q], sq[~tr_q], [quads[i] for i in np.flatnonzero(~tr_q)])
+        log(f"fold {k + 1}/{folds}: {json.dumps(fold_m)} ({time.time() - t0:.0f} s)")
+
+    # Output calibration, per domain: a scale per dimension so the spread of held-out
+    # predictions matches the DEAM ratings' spread (MSE shrinks DEAM predictions
+    # towards the mean; the sign loss spreads 4Q-domain outputs towards +-1). A pure
+    # scale keeps signs (4Q accuracies) and correlations unchanged.
+    raw_cv = evaluate(oof_d, yd, oof_q, sq, quads)
+    target_std = yd.std(axis=0) if len(yd) > 10 else np.array([0.3, 0.3])
+    calibration = {}
+    for name, oof in ((DOMAIN_DEAM, oof_d), (DOMAIN_AUDIO, oof_q if len(sq) > 10 else oof_d)):
+        spread = oof.std(axis=0) if len(oof) > 1 else target_std
+        scale = [float(np.clip(target_std[j] / max(spread[j], 1e-6), 0.25, 2.0)) for j in range(2)]
+        calibration[name] = {"offset": [0.0, 0.0], "scale": [round(v, 4) for v in scale]}
+    cv = evaluate(
+        calibrate(oof_d, calibration[DOMAIN_DEAM]), yd, calibrate(oof_q, calibration[DOMAIN_AUDIO]), sq, quads
+    )
+    log(f"CV (calibrated): {json.dumps(cv)}")
+
+    metrics = {
+        "model": "audio-va",
+        "version": "1",
+        "seed": seed,
+        "folds": folds,
+        "config": cfg,
+        "window_seconds": WINDOW_SECONDS,
+        "cv": cv,
+        "cv_uncalibrated": raw_cv,
+        "calibration": calibration,
+        "command": "python -m emobrowser.models.train_audio --data /work/shared/data --out resources/models "
+        f"--cache /tmp/audcache/4q --seed {seed} --folds {folds}",
+    }
+    if not save:
+        metrics["seconds"] = round(time.time() - t0, 1)
+        return metrics
+
+    all_d, all_q = np.ones(len(yd), bool), np.ones(len(sq), bool)
+    zd, zq, deam_stats, audio_stats = _prepare(xd_raw, xq_raw, cfg, all_d, all_q)
+    model = fit_model(zd, yd, zq, sq, cfg, seed + 1000, epochs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / WEIGHTS_FILE)
+    norm = {
+        "feature_names": FEATURE_NAMES,
+        "transform": "mel_*: log10(max(x, 1e-10)); tempo: log2(max(x, 30) / 120)",
+        "domains": {DOMAIN_DEAM: deam_stats, DOMAIN_AUDIO: audio_stats},
+        "calibration": calibration,
+        "sign_scale": SIGN_SCALE,
+        "window_seconds": WINDOW_SECONDS,
+    }
+    (out_dir / NORM_FILE).write_text(json.dumps(norm), encoding="utf-8")
+    metrics["seconds"] = round(time.time() - t0, 1)
+    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    log(f"wrote {out_dir / WEIGHTS_FILE} ({metrics['seconds']} s)")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, required=True, help="folder with deam/ and audio4q/")
+    p.add_argument("--out", type=Path, required=True, help="folder for the three model files")
+    p.add_argument("--cache", type=Path, default=None, help="feature cache folder for the 4Q clips")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--config", type=str, default=None, help="JSON overrides of the training settings")
+    p.add_argument("--no-save", action="store_true", help="cross-validate only")
+    args = p.parse_args(argv)
+    metrics = train(
+        args.data, args.out, seed=args.seed, epochs=args.epochs, folds=args.folds, limit=args.limit,
+        cache_dir=args.cache, config=json.loads(args.config) if args.config else None, save=not args.no_save,
+    )
+    print(json.dumps(metrics["cv"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""The audio-va model: shipped weights, feature-table scoring and a training smoke test."""
+
+from __future__ import annotations
+
+import csv
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE, extract_features
+from emobrowser.models import audio_model as am
+
+SR = 22050
+REPO = Path(__file__).resolve().parent.parent.parent
+SHIPPED = REPO / "resources" / "models"
+
+
+def music(seconds: float, bpm: float = 120.0, amp: float = 0.5, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    base = 110.0 * 2 ** (rng.integers(0, 12) / 12)
+    y = sum(0.1 * np.sin(2 * np.pi * base * r * t) for r in (1.0, 1.26, 1.5))
+    hit = int(0.06 * SR)
+    env = np.exp(-np.arange(hit) / SR * 50)
+    for start in np.arange(0.0, seconds, 60.0 / bpm):
+        s = int(start * SR)
+        e = min(n, s + hit)
+        y[s:e] += rng.standard_normal(e - s) * 0.3 * env[: e - s]
+    return (y / np.max(np.abs(y)) * amp).astype(np.float32)
+
+
+def write_wav(path: Path, y: np.ndarray, sr: int = SR) -> None:
+    pcm = (np.clip(y, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(pcm.tobytes())
+
+
+def write_feature_csv(path: Path, ids, x: np.ndarray, labels: np.ndarray | None = None) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        head = ["song_id"] + (["valence", "arousal", "valence_raw", "arousal_raw"] if labels is not None else [])
+        w.writerow(head + FEATURE_NAMES)
+        for i, song in enumerate(ids):
+            lab = []
+            if labels is not None:
+                lab = [labels[i, 0], labels[i, 1], labels[i, 0] * 4 + 5, labels[i, 1] * 4 + 5]
+            w.writerow([song] + lab + list(x[i]))
+
+
+def test_transform_and_calibration_are_plain_numpy():
+    x = np.ones((3, 199))
+    x[:, MEL_SLICE] = 100.0
+    x[:, -1] = 120.0
+    t = am.transform_features(x)
+    assert np.allclose(t[:, MEL_SLICE], 2.0) and np.allclose(t[:, -1], 0.0)
+    out = am.calibrate(np.array([[0.5, -0.9]]), {"offset": [0.0, 0.0], "scale": [1.5, 1.5]})
+    assert out.dtype == np.float32 and np.allclose(out, [[0.75, -1.0]])
+    with pytest.raises(ValueError):
+        am.transform_features(np.ones((1, 10)))
+
+
+def test_info_and_cheap_constructor():
+    model = am.AudioVAModel()
+    assert model.info.name == "audio-va" and model.info.modality == "audio"
+    assert model.sample_rate == 22050 and model.hop_seconds == 0.5
+    feats = model.extract(music(4.0), SR)  # no TensorFlow needed
+    assert feats.whole.shape == (199,) and feats.frames.shape == (8, 199)
+
+
+def test_shipped_files_exist_and_are_not_pickles():
+    for name in (am.WEIGHTS_FILE, am.NORM_FILE, am.METRICS_FILE):
+        assert (SHIPPED / name).is_file(), name
+    norm = json.loads((SHIPPED / am.NORM_FILE).read_text())
+    assert norm["feature_names"] == FEATURE_NAMES
+    assert set(norm["domains"]) == {"audio", "deam"}
+    assert not list(SHIPPED.glob("*.pkl")) and not list(SHIPPED.glob("*.joblib"))
+
+
+@pytest.mark.slow
+def test_shipped_model_predicts_in_range(monkeypatch):
+    import keras
+
+    monkeypatch.delenv("EMOBROWSER_MODELS", raising=False)
+    assert am.AudioVAModel.available()
+    keras.saving.load_model(SHIPPED / am.WEIGHTS_FILE, compile=False, safe_mode=True)
+    model = am.AudioVAModel()
+    feats = model.extract(music(6.0), SR)
+    va = model.predict(np.vstack([feats.whole[None, :], feats.frames]))
+    assert va.shape == (13, 2) and va.dtype == np.float32
+    assert np.all(np.isfinite(va)) and np.all(np.abs(va) <= 1.0)
+    assert model.predict(np.zeros((0, 199))).shape == (0, 2)
+
+
+@pytest.mark.slow
+def test_predict_feature_table_format(tmp_path):
+    rows = [extract_features(music(4.0, bpm=b, seed=i), SR)[0] for i, b in enumerate((80, 140))]
+    path = tmp_path / "table.csv"
+    write_feature_csv(path, ["a1", "b2"], np.vstack(rows))  # no label columns
+    out = list(am.predict_feature_table(path, model=am.AudioVAModel(SHIPPED)))
+    assert [r["song_id"] for r in out] == ["a1", "b2"]
+    for r in out:
+        assert set(r) == {"song_id", "valence", "arousal"}
+        assert isinstance(r["valence"], float) and -1.0 <= r["valence"] <= 1.0
+        assert isinstance(r["arousal"], float) and -1.0 <= r["arousal"] <= 1.0
+
+
+@pytest.mark.slow
+def test_training_smoke(tmp_path):
+    """One epoch on a tiny generated data folder writes three files that load safely."""
+    import keras
+
+    from emobrowser.models.train_audio import train
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    (data / "deam").mkdir(parents=True)
+    (data / "audio4q").mkdir()
+    base = extract_features(music(3.0), SR)[0].astype(np.float64)
+    n = 24
+    x = base[None, :] * np.exp(rng.normal(0, 0.1, size=(n, 199)))
+    y = np.clip(rng.normal(0, 0.3, size=(n, 2)), -1, 1)
+    write_feature_csv(data / "deam" / "deam_librosa_features.csv", [str(i + 2) for i in range(n)], x, y)
+    quads = {"Q1": (1, 1), "Q2": (-1, 1), "Q3": (-1, -1), "Q4": (1, -1)}
+    with open(data / "audio4q" / "labels.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "quadrant", "valence_sign", "arousal_sign", "artist", "title", "genres"])
+        for i in range(8):
+            q = f"Q{i % 4 + 1}"
+            name = f"clip{i}.wav"
+            write_wav(data / "audio4q" / name, music(2.0, bpm=70 + 15 * i, amp=0.2 + 0.08 * i, seed=i))
+            w.writerow([name, q, quads[q][0], quads[q][1], f"artist{i}", f"t{i}", "Pop"])
+    out = tmp_path / "out"
+    metrics = train(data, out, seed=0, epochs=1, folds=2, log=lambda s: None)
+    for name in (am.WEIGHTS_FILE, am.NORM_FILE, am.METRICS_FILE):
+        assert (out / name).is_file()
+    model = keras.saving.load_model(out / am.WEIGHTS_FILE, compile=False, safe_mode=True)
+    assert model.output_shape[-1] == 2
+    assert json.loads((out / am.METRICS_FILE).read_text())["cv"]["4q"]["n"] == 8
+    assert "pearson_valence" in metrics["cv"]["deam"]
+    va = am.AudioVAModel(out).predict(x[:3], domain="deam")
+    assert va.shape == (3, 2) and np.all(np.abs(va) <= 1.0)
