@@ -142,7 +142,7 @@ def fit_procrustes(image, audio, allow_reflection: bool = False, **_) -> Transfo
 
 
 def fit_learned(image, audio, seed: int = 0, steps: int = 400, hidden: int = 8, anchor_weight: float = 1.0,
-                cov_weight: float = 2.0, weight_decay: float = 1e-3, learning_rate: float = 0.02,
+                cov_weight: float = 1.0, weight_decay: float = 1e-3, learning_rate: float = 0.02,
                 **_) -> Transform:
     """The seed's joint loss, made usable for retrieval and safe from collapse.
 
@@ -152,7 +152,7 @@ def fit_learned(image, audio, seed: int = 0, steps: int = 400, hidden: int = 8, 
 
         L = mean |a2 - i2|^2 + mean |f1(a1) - a2|^2 + mean |f2(i1) - i2|^2     (seed)
           + anchor_weight * mean |f1(a1) - a1|^2                               (a)
-          + cov_weight * (|cov f1(a1) - cov a1|_F^2 + |cov f2(i1) - cov a1|_F^2) (b)
+          + cov_weight * (|W cov f1(a1) W - I|_F^2 + |W cov f2(i1) W - I|_F^2)  (b)
           + weight_decay * |nonlinear kernels|^2
 
     Alone, the seed's three terms are minimised by mapping everything to one point.
@@ -160,7 +160,9 @@ def fit_learned(image, audio, seed: int = 0, steps: int = 400, hidden: int = 8, 
     is what retrieval needs: audio values are used as they are, and f2 alone maps
     image values into that same space -- no inverse of f1 is needed. (b) keeps the
     embeddings' covariance at the audio values' covariance, so the image embedding
-    cannot shrink to a point (or to a line) even when anchors are noisy.
+    cannot shrink to a point (or to a line) even when anchors are noisy. W = cov(a1)^(-1/2)
+    whitens, so the penalty is relative (halving the spread costs the same whatever
+    the audio model's spread) and strong enough to compete with the pulling terms.
 
     Only f2 is stored (as JSON weights); f1's mean deviation from the identity is
     recorded in the parameters as a diagnostic.
@@ -182,7 +184,11 @@ def fit_learned(image, audio, seed: int = 0, steps: int = 400, hidden: int = 8, 
     f1, f2 = _network(keras, hidden, seed, "f1"), _network(keras, hidden, seed + 1, "f2")
     a2 = tf.Variable(a1)
     i2 = tf.Variable(i1)
-    target_cov = _cov(tf, a1)
+    whiten = tf.constant(_inverse_sqrt(np.cov(np.asarray(audio, np.float64).T, bias=True)), tf.float32)
+    eye = tf.eye(2)
+
+    def cov_gap(x):
+        return tf.reduce_sum(tf.square(whiten @ _cov(tf, x) @ whiten - eye))
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     variables = f1.trainable_variables + f2.trainable_variables + [a2, i2]
     decayed = [v for net in (f1, f2) for v in net.trainable_variables if "kernel" in v.path and "linear" not in v.path]
@@ -196,8 +202,7 @@ def fit_learned(image, audio, seed: int = 0, steps: int = 400, hidden: int = 8, 
             fa, fi = f1(a1, training=True), f2(i1, training=True)
             loss = sq(a2 - i2) + sq(fa - a2) + sq(fi - i2)
             loss += anchor_weight * sq(fa - a1)
-            loss += cov_weight * (tf.reduce_sum(tf.square(_cov(tf, fa) - target_cov))
-                                  + tf.reduce_sum(tf.square(_cov(tf, fi) - target_cov)))
+            loss += cov_weight * (cov_gap(fa) + cov_gap(fi))
             loss += weight_decay * tf.add_n([tf.reduce_sum(tf.square(v)) for v in decayed])
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
@@ -226,6 +231,13 @@ def _network(keras, hidden: int, seed: int, name: str):
                            kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(inp)
     out = keras.layers.Dense(2, use_bias=False, kernel_initializer="zeros", name="out")(h)
     return keras.Model(inp, keras.layers.Add(name="sum")([linear, out]), name=name)
+
+
+def _inverse_sqrt(cov: np.ndarray) -> np.ndarray:
+    """cov^(-1/2) with eigenvalues floored, so near-degenerate audio spreads stay finite."""
+    values, vectors = np.linalg.eigh(cov)
+    values = np.maximum(values, 1e-4)
+    return (vectors / np.sqrt(values)) @ vectors.T
 
 
 def _cov(tf, x):
