@@ -176,20 +176,15 @@ def cmd_index(args) -> int:
 # -- status, failures -------------------------------------------------------------------
 
 
-def model_versions() -> dict[str, str]:
-    """{"image": "name/version", "audio": "name/version"} of the default models."""
-    from emobrowser.models import registry
-
-    image, audio = registry.image_model(), registry.audio_model()
-    return {"image": f"{image.info.name}/{image.info.version}", "audio": f"{audio.info.name}/{audio.info.version}"}
-
-
 def cmd_status(args) -> int:
+    from emobrowser.index.library import current_models
+
     with open_store(args) as store:
         counts = store.status_counts()
+        models = {k: f"{name}/{version}" for k, (name, version) in current_models(store).items()}
     for modality in ("image", "audio", "video"):
         counts.setdefault(modality, {"indexed": 0, "failed": 0, "pending": 0})
-    out = {"items": {k: counts[k] for k in sorted(counts)}, "models": model_versions()}
+    out = {"items": {k: counts[k] for k in sorted(counts)}, "models": models}
     if args.json:
         print(json.dumps(out, sort_keys=True))
     else:

@@ -47,19 +47,52 @@ class LibraryPoints:
         return len(self.ids)
 
 
-def current_models() -> dict[str, tuple[str, str]]:
+def current_models(store: Store | None = None) -> dict[str, tuple[str, str]]:
+    """The (name, version) per modality whose scores queries use.
+
+    These are the models the library was last indexed with, or the default models
+    for a library that has never been indexed.
+    """
+    if store is not None:
+        stored = store.get_setting("models")
+        if stored:
+            import json
+
+            data = json.loads(stored)
+            return {k: (v[0], v[1]) for k, v in data.items()}
     from emobrowser.models import registry
 
     image, audio = registry.image_model(), registry.audio_model()
     return {"image": (image.info.name, image.info.version), "audio": (audio.info.name, audio.info.version)}
 
 
-def load_points(store: Store, models: dict[str, tuple[str, str]] | None = None) -> LibraryPoints:
-    rows = store.points(models or current_models())
-    if not rows:
-        return LibraryPoints(np.zeros(0, np.int64), [], np.zeros(0, object), np.zeros(0), np.zeros(0))
-    ids, paths, modality, valence, arousal = zip(*rows)
-    return LibraryPoints(np.asarray(ids, np.int64), list(paths), np.asarray(modality, object),
+def load_points(store: Store, models: dict[str, tuple[str, str]] | None = None,
+                align: bool = True) -> LibraryPoints:
+    """Every indexed item's point in the aligned space.
+
+    Image-model values go through the library's active alignment (identity until
+    ``emobrowser align`` has fitted one); audio values are the reference. A video's
+    point is the mean of its aligned image value and its audio value.
+    """
+    models = models or current_models(store)
+    ids, codes, source, valence, arousal = store.score_columns(models)
+    if align and len(ids):
+        from emobrowser.align.transform import active_transform
+
+        transform = active_transform(store, models)
+        if not transform.is_identity:
+            from_image = source == 0
+            moved = transform.apply(np.column_stack((valence[from_image], arousal[from_image])))
+            valence, arousal = valence.copy(), arousal.copy()
+            valence[from_image], arousal[from_image] = moved[:, 0], moved[:, 1]
+    # collapse a video's two rows into their mean (rows are sorted by id)
+    unique, start, counts = np.unique(ids, return_index=True, return_counts=True)
+    if len(unique) != len(ids):
+        valence = np.add.reduceat(valence, start) / counts
+        arousal = np.add.reduceat(arousal, start) / counts
+        codes = codes[start]
+    names = np.array(MODALITIES, dtype=object)
+    return LibraryPoints(unique.astype(np.int64), store.paths_of(unique), names[codes],
                          np.asarray(valence, np.float64), np.asarray(arousal, np.float64))
 
 

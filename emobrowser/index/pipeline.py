@@ -15,6 +15,7 @@ comes in through a ``cancelled()`` callable, the same from the CLI and the GUI.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import threading
@@ -178,6 +179,8 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
         store.add_root(root)
     imodel = registry.image_model(image_model)
     amodel = registry.audio_model(audio_model)
+    store.set_setting("models", json.dumps({"image": [imodel.info.name, imodel.info.version],
+                                            "audio": [amodel.info.name, amodel.info.version]}))
 
     root_ids = []
     for root_id, root_raw in store.roots():

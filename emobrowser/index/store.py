@@ -238,23 +238,40 @@ class Store:
 
     # -- scores -------------------------------------------------------------------------
 
-    def points(self, models: dict[str, tuple[str, str]]) -> list[tuple[int, str, str, float, float]]:
-        """(id, path, modality, valence, arousal) of every indexed item.
+    def score_columns(self, models: dict[str, tuple[str, str]]):
+        """Scores of every indexed item for the given models, as NumPy columns.
 
-        ``models`` maps modality ("image", "audio") to the (name, version) whose scores
-        to use. A video's point is the mean of its image and audio scores.
+        ``models`` maps "image" and "audio" to the (name, version) whose scores to
+        use. Returns (ids int64, modality codes int8 (0 image, 1 audio, 2 video),
+        source int8 (0 from the image model, 1 from the audio model), valence,
+        arousal): one row per item and model, so a video has up to two rows.
         """
+        import numpy as np
+
         (im, iv), (am, av) = models["image"], models["audio"]
-        sql = """
-            SELECT i.id, i.path, i.modality, AVG(s.valence), AVG(s.arousal)
-            FROM items i JOIN scores s ON s.item_id = i.id
-            WHERE i.status = 'indexed' AND (
-                (i.modality = 'image' AND s.model = ? AND s.version = ?) OR
-                (i.modality = 'audio' AND s.model = ? AND s.version = ?) OR
-                (i.modality = 'video' AND ((s.model = ? AND s.version = ?) OR (s.model = ? AND s.version = ?))))
-            GROUP BY i.id ORDER BY i.id
-        """
-        return list(self.conn.execute(sql, (im, iv, am, av, im, iv, am, av)))
+        cur = self.conn.execute(
+            """SELECT s.item_id,
+                      CASE i.modality WHEN 'image' THEN 0 WHEN 'audio' THEN 1 ELSE 2 END,
+                      CASE WHEN s.model = ? AND s.version = ? THEN 0 ELSE 1 END,
+                      s.valence, s.arousal
+               FROM scores s JOIN items i ON i.id = s.item_id
+               WHERE i.status = 'indexed' AND i.modality IN ('image', 'audio', 'video')
+                 AND ((s.model = ? AND s.version = ? AND i.modality != 'audio')
+                      OR (s.model = ? AND s.version = ? AND i.modality != 'image'))
+               ORDER BY s.item_id""", (im, iv, im, iv, am, av))
+        dtype = np.dtype([("id", np.int64), ("modality", np.int8), ("source", np.int8),
+                          ("valence", np.float64), ("arousal", np.float64)])
+        rows = np.fromiter(cur, dtype=dtype)
+        return rows["id"], rows["modality"], rows["source"], rows["valence"], rows["arousal"]
+
+    def paths_of(self, ids) -> list[str]:
+        """Display paths of the given item ids, in the same order."""
+        wanted = {int(i) for i in ids}
+        found = {}
+        for item_id, path in self.conn.execute("SELECT id, path FROM items WHERE status = 'indexed'"):
+            if item_id in wanted:
+                found[item_id] = path
+        return [found[int(i)] for i in ids]
 
     def segments(self, item_id: int) -> list[tuple[str, str, str, float, float, float, float]]:
         """(model, version, source, start, end, valence, arousal) rows of an item, by time."""
