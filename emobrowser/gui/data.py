@@ -1,0 +1,153 @@
+"""Qt-free reads and queries that the GUI runs in worker threads (see workers.py).
+
+Every function opens its own Store, so it can run in any thread.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emobrowser.index.balance import DEFAULT_BALANCE
+from emobrowser.index.library import MODALITIES, Hit, LibraryPoints, exact_query, load_points, region_query
+from emobrowser.index.store import Store
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """What to search for. ``region`` is None for a point query, else ("rect", v0, a0, v1, a1)
+    or ("circle", v, a, r). valence and arousal are in [-1, 1]."""
+
+    valence: float = 0.0
+    arousal: float = 0.0
+    region: tuple | None = None
+    k: int = 40
+    modalities: tuple[str, ...] = MODALITIES
+    balance: float = DEFAULT_BALANCE
+    folder: str | None = None
+    exclude: tuple[int, ...] = field(default_factory=tuple)
+
+
+def model_keys(image_model: str | None, audio_model: str | None) -> dict[str, tuple[str, str]]:
+    """{"image": (name, version), "audio": (name, version)} of the models the GUI uses.
+
+    Building a model object does not load its weights, so this never imports TensorFlow.
+    """
+    from emobrowser.models import registry
+
+    image, audio = registry.image_model(image_model), registry.audio_model(audio_model)
+    return {"image": (image.info.name, image.info.version), "audio": (audio.info.name, audio.info.version)}
+
+
+def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
+    """Every indexed item's point, for the given model keys."""
+    with Store(db_path) as store:
+        return load_points(store, models)
+
+
+def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
+    """The balanced hits of ``spec`` over ``points`` (exact search: fast enough at 1M points)."""
+    folder = spec.folder or None
+    if spec.region is not None:
+        hits = region_query(points, spec.region, spec.k + len(spec.exclude), spec.modalities, spec.balance, folder)
+    else:
+        hits = exact_query(points, spec.valence, spec.arousal, spec.k + len(spec.exclude), spec.modalities,
+                           spec.balance, None, folder)
+    if spec.exclude:
+        hits = [h for h in hits if h.id not in spec.exclude]
+    return hits[:spec.k]
+
+
+@dataclass
+class Timeline:
+    """An item's emotion over time: segment start/end in seconds, valence and arousal in [-1, 1]."""
+
+    start: np.ndarray
+    end: np.ndarray
+    valence: np.ndarray
+    arousal: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+
+def load_timeline(db_path, item_id: int, models: dict[str, tuple[str, str]]) -> Timeline:
+    """The timeline of an audio or video item; a video's image and audio scores are averaged."""
+    wanted = {models["image"], models["audio"]}
+    moments: dict[tuple[float, float], list[tuple[float, float]]] = {}
+    with Store(db_path) as store:
+        for model, version, _source, start, end, v, a in store.segments(item_id):
+            if (model, version) in wanted:
+                moments.setdefault((start, end), []).append((v, a))
+    keys = sorted(moments)
+    if not keys:
+        empty = np.zeros(0)
+        return Timeline(empty, empty, empty, empty)
+    va = np.array([np.mean(moments[k], axis=0) for k in keys])
+    return Timeline(np.array([k[0] for k in keys]), np.array([k[1] for k in keys]), va[:, 0], va[:, 1])
+
+
+def durations(db_path, item_ids: list[int]) -> dict[int, float]:
+    """Duration in seconds of each item that has one (audio and video)."""
+    if not item_ids:
+        return {}
+    with Store(db_path) as store:
+        marks = ",".join("?" * len(item_ids))
+        rows = store.conn.execute(f"SELECT id, duration FROM items WHERE id IN ({marks})", list(item_ids))
+        return {int(i): float(d) for i, d in rows if d is not None}
+
+
+def library_status(db_path) -> tuple[list[str], dict[str, dict[str, int]], list[tuple[str, str]]]:
+    """(root folders, status counts per modality, failures as (path, reason))."""
+    from emobrowser.index.store import display
+
+    with Store(db_path) as store:
+        roots = [display(r) for _, r in store.roots()]
+        return roots, store.status_counts(), [(p, reason) for p, _m, reason in store.failures()]
+
+
+def write_m3u8(target: str, hits: list[Hit], seconds: dict[int, float]) -> int:
+    """Write an extended M3U playlist (UTF-8) of ``hits``; returns the number of entries.
+
+    Each entry is ``#EXTINF:<whole seconds or -1>,<title>`` then the absolute path.
+    """
+    lines = ["#EXTM3U"]
+    for hit in hits:
+        dur = seconds.get(hit.id)
+        title = os.path.splitext(os.path.basename(hit.path))[0].replace("\n", " ")
+        lines.append(f"#EXTINF:{round(dur) if dur is not None else -1},{title}")
+        lines.append(os.path.abspath(hit.path))
+    tmp = f"{target}.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, target)
+    return len(hits)
+
+
+def copy_files(paths: list[str], folder: str) -> list[str]:
+    """Copy files into ``folder`` (originals untouched; existing names get " (2)" etc.).
+    Returns the new paths."""
+    import shutil
+
+    out = []
+    os.makedirs(folder, exist_ok=True)
+    for src in paths:
+        stem, ext = os.path.splitext(os.path.basename(src))
+        dest, n = os.path.join(folder, stem + ext), 2
+        while os.path.exists(dest):
+            dest, n = os.path.join(folder, f"{stem} ({n}){ext}"), n + 1
+        shutil.copy2(src, dest)
+        out.append(dest)
+    return out
+
+
+def load_timelines(db_path, item_ids: list[int], models: dict[str, tuple[str, str]]) -> dict[int, Timeline]:
+    """Timelines of several items (for the results' mood bars); items without one are left out."""
+    out = {}
+    for item_id in item_ids:
+        t = load_timeline(db_path, item_id, models)
+        if len(t):
+            out[item_id] = t
+    return out

@@ -1,0 +1,117 @@
+"""The detail view: the selected item's picture, scores and, for music and videos,
+its emotion timeline (valence and arousal over time)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QPalette, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from emobrowser.gui.style import MODALITY_LABELS, palette_colour, plain_tooltip
+
+VALENCE_COLOUR = (46, 160, 90)
+AROUSAL_COLOUR = (220, 80, 60)
+
+
+class DetailPanel(QWidget):
+    """Shows one Hit; ``set_timeline`` fills the plot when the timeline arrives."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.picture = QLabel()
+        self.picture.setFixedSize(160, 120)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title = QLabel("Nothing selected")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
+        self.title.setWordWrap(True)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.info = QLabel()
+        self.info.setTextFormat(Qt.TextFormat.PlainText)
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        text = QVBoxLayout()
+        text.addWidget(self.title)
+        text.addWidget(self.info)
+        text.addStretch(1)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=True, y=False)
+        self.plot.setYRange(-1, 1, padding=0.05)
+        self.plot.setLabel("bottom", "time (s)")
+        self.plot.setMinimumHeight(120)
+        self.legend = self.plot.addLegend(offset=(-5, 5))
+        self.valence_curve = self.plot.plot(name="valence", stepMode="center")
+        self.arousal_curve = self.plot.plot(name="arousal", stepMode="center")
+        self.zero = pg.InfiniteLine(0, angle=0)
+        self.plot.addItem(self.zero)
+        self.no_timeline = QLabel("Photos have one point; music and videos also show how their mood changes "
+                                  "over time here.")
+        self.no_timeline.setWordWrap(True)
+        self.no_timeline.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        top = QHBoxLayout()
+        top.addWidget(self.picture)
+        top.addLayout(text, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.no_timeline, 1)
+        self.plot.hide()
+        self._apply_palette()
+
+    def show_hit(self, hit, thumbnail: str | None) -> None:
+        self.set_timeline(None)
+        if hit is None:
+            self.title.setText("Nothing selected")
+            self.info.clear()
+            self.picture.clear()
+            return
+        self.title.setText(os.path.basename(hit.path))
+        self.title.setToolTip(plain_tooltip(hit.path))
+        self.info.setText(f"{MODALITY_LABELS.get(hit.modality, hit.modality)}\n"
+                          f"valence {hit.valence:+.2f}   arousal {hit.arousal:+.2f}\n{os.path.dirname(hit.path)}")
+        self.set_thumbnail(thumbnail)
+
+    def set_thumbnail(self, png: str | None) -> None:
+        pixmap = QPixmap(png) if png else QPixmap()
+        if pixmap.isNull():
+            self.picture.clear()
+            return
+        self.picture.setPixmap(pixmap.scaled(self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation))
+
+    def set_timeline(self, timeline) -> None:
+        """Plot a data.Timeline (or hide the plot for None / an empty one)."""
+        if timeline is None or len(timeline) == 0:
+            self.plot.hide()
+            self.no_timeline.show()
+            return
+        edges = np.append(timeline.start, timeline.end[-1])
+        self.valence_curve.setData(edges, timeline.valence)
+        self.arousal_curve.setData(edges, timeline.arousal)
+        self.plot.setXRange(0, float(edges[-1]), padding=0.01)
+        self.no_timeline.hide()
+        self.plot.show()
+
+    def _apply_palette(self) -> None:
+        self.plot.setBackground(palette_colour(QPalette.ColorRole.Base))
+        text = palette_colour(QPalette.ColorRole.Text)
+        for name in ("left", "bottom"):
+            self.plot.getAxis(name).setPen(palette_colour(QPalette.ColorRole.Text, 120))
+            self.plot.getAxis(name).setTextPen(text)
+        self.legend.setLabelTextColor(text)
+        self.valence_curve.setPen(pg.mkPen(VALENCE_COLOUR, width=2))
+        self.arousal_curve.setPen(pg.mkPen(AROUSAL_COLOUR, width=2))
+        self.zero.setPen(pg.mkPen(palette_colour(QPalette.ColorRole.Text, 90), style=Qt.PenStyle.DashLine))
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(event)

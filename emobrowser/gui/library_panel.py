@@ -1,0 +1,182 @@
+"""The library panel: folders, live indexing progress, pause/cancel, failures, CPU cores."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidget, QProgressBar,
+                               QPushButton, QSizePolicy, QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from emobrowser.gui.style import plain_tooltip
+
+
+def _format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+class LibraryPanel(QWidget):
+    """Shows the library's folders and indexing state; the window does the work."""
+
+    folders_added = Signal(list)  # list[str]
+    folder_removed = Signal(str)
+    pause_toggled = Signal(bool)  # True = pause
+    cancel_requested = Signal()
+    rescan_requested = Signal()
+    workers_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.roots = QListWidget()
+        self.roots.setToolTip("Folders in the library (drop folders onto the window to add them)")
+        self.roots.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.roots.setMaximumHeight(110)
+        self.roots.currentRowChanged.connect(self._on_root_selected)
+        add = QPushButton("Add folder…")
+        add.setToolTip("Add a folder of photos, music or videos (Ctrl+O)")
+        add.clicked.connect(self.choose_folder)
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Forget the selected folder (its files are not touched)")
+        self.remove_button.setEnabled(False)
+        self.remove_button.clicked.connect(self._on_remove_clicked)
+        rescan = QPushButton("Rescan")
+        rescan.setToolTip("Look for new, changed and deleted files (F5)")
+        rescan.clicked.connect(self.rescan_requested)
+        folder_buttons = QHBoxLayout()
+        for b in (add, self.remove_button, rescan):
+            folder_buttons.addWidget(b)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status = QLabel("Idle")
+        self.current = QLabel()
+        self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.current.setTextFormat(Qt.TextFormat.PlainText)  # file names are never markup
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setEnabled(False)
+        self.pause_button.toggled.connect(self._on_pause_toggled)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.workers_spin = QSpinBox(minimum=1, maximum=max(1, os.cpu_count() or 1))
+        self.workers_spin.setToolTip("CPU cores used for indexing")
+        self.workers_spin.valueChanged.connect(self.workers_changed)
+        controls = QHBoxLayout()
+        controls.addWidget(self.pause_button)
+        controls.addWidget(self.cancel_button)
+        controls.addStretch(1)
+        controls.addWidget(QLabel("Cores"))
+        controls.addWidget(self.workers_spin)
+
+        self.counts = QLabel()
+        self.counts.setWordWrap(True)
+        self.failures = QTreeWidget()
+        self.failures.setHeaderLabels(["File", "Reason"])
+        self.failures.setRootIsDecorated(False)
+        self.failures.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.failures.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.failures.setColumnWidth(0, 150)
+        self.failures_label = QLabel("No failures")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.roots)
+        layout.addLayout(folder_buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.current)
+        layout.addLayout(controls)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.failures_label)
+        layout.addWidget(self.failures, 1)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
+        if folder:
+            self.folders_added.emit([folder])
+
+    def set_roots(self, roots: list[str]) -> None:
+        self.roots.clear()
+        self.roots.addItems(roots)
+        for i, r in enumerate(roots):
+            self.roots.item(i).setToolTip(plain_tooltip(r))
+
+    def set_counts(self, counts: dict[str, dict[str, int]]) -> None:
+        names = {"image": "photos", "audio": "tracks", "video": "videos"}
+        parts = [f"{c.get('indexed', 0)} {names.get(m, m)}" for m, c in counts.items() if m in names]
+        pending = sum(c.get("pending", 0) for c in counts.values())
+        self.counts.setText("Library: " + (", ".join(parts) or "empty") + (f" · {pending} waiting" if pending else ""))
+
+    def set_failures(self, failures: list[tuple[str, str]]) -> None:
+        """Show (path, reason) pairs as plain-text items (file names are never interpreted as markup)."""
+        self.failures.clear()
+        items = []
+        for path, reason in failures:
+            item = QTreeWidgetItem([os.path.basename(path), reason])
+            item.setData(0, Qt.ItemDataRole.UserRole, path)
+            item.setToolTip(0, plain_tooltip(path))
+            item.setToolTip(1, plain_tooltip(reason))
+            items.append(item)
+        self.failures.addTopLevelItems(items)
+        self.failures_label.setText(f"Failures ({len(failures)})" if failures else "No failures")
+
+    def failure_paths(self) -> list[str]:
+        return [self.failures.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
+                for i in range(self.failures.topLevelItemCount())]
+
+    def set_running(self, running: bool, paused: bool = False) -> None:
+        self.pause_button.setEnabled(running or paused)
+        self.cancel_button.setEnabled(running or paused)
+        self.pause_button.blockSignals(True)
+        self.pause_button.setChecked(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.blockSignals(False)
+        if paused:
+            self.status.setText("Paused — indexing resumes where it stopped")
+
+    def show_progress(self, p) -> None:
+        """Show a pipeline Progress: phase, done/total, rate, ETA, current file."""
+        if p.phase in ("scan", "prepare"):
+            self.progress.setRange(0, 0)  # busy
+            self.status.setText(f"Scanning… {p.done} files found" if p.phase == "scan" else p.current)
+        else:
+            self.progress.setRange(0, max(1, p.total))
+            self.progress.setValue(p.done)
+            self.progress.setFormat(f"{p.done} / {p.total}")
+            failed = f" · {p.failed} failed" if p.failed else ""
+            self.status.setText(f"Indexing: {p.rate:.1f} files/s · ETA {_format_eta(p.eta)}{failed}")
+        self.current.setText(os.path.basename(p.current) if p.phase == "index" else "")
+        self.current.setToolTip(plain_tooltip(p.current) if p.current else "")
+
+    def show_finished(self, message: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self.progress.setFormat("Done")
+        self.status.setText(message)
+        self.current.clear()
+
+    # -- slots ----------------------------------------------------------------------------
+
+    def _on_root_selected(self, row: int) -> None:
+        self.remove_button.setEnabled(row >= 0)
+
+    def _on_remove_clicked(self) -> None:
+        item = self.roots.currentItem()
+        if item is not None:
+            self.folder_removed.emit(item.text())
+
+    def _on_pause_toggled(self, paused: bool) -> None:
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_toggled.emit(paused)

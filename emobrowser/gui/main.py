@@ -1,0 +1,94 @@
+"""``run_gui``: the QApplication, the crash dialog, the library to open, the window."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QThread
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from emobrowser.core.paths import APP_ID, default_db_path, resources_dir
+
+log = logging.getLogger(__name__)
+_showing_error = False
+
+
+def _excepthook(exc_type, exc, tb) -> None:
+    """Log an uncaught exception and show it in a dialog instead of exiting silently."""
+    global _showing_error
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    log.critical("uncaught exception", exc_info=(exc_type, exc, tb))
+    app = QApplication.instance()
+    if app is None or QThread.currentThread() is not app.thread() or _showing_error:
+        return
+    _showing_error = True
+    try:
+        box = QMessageBox(QMessageBox.Icon.Critical, "Emobrowser – unexpected error",
+                          f"Something went wrong: {exc_type.__name__}: {exc}\n\n"
+                          "The details are in the log file. You can keep working; save your playlists if unsure.")
+        box.setDetailedText("".join(traceback.format_exception(exc_type, exc, tb)))
+        box.exec()
+    finally:
+        _showing_error = False
+
+
+def install_excepthook() -> None:
+    sys.excepthook = _excepthook
+
+
+def choose_db(args, settings) -> Path:
+    """The library to open: --demo, --db, the last one opened, or the default."""
+    if getattr(args, "demo", False):
+        from emobrowser.demo import demo_db_path
+
+        return demo_db_path()
+    if getattr(args, "db", None):
+        return Path(args.db)
+    last = settings.value("library/last_db", "", type=str)
+    if last and Path(last).exists():
+        return Path(last)
+    return default_db_path()
+
+
+def make_app() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("emobrowser")
+    app.setOrganizationName("emobrowser")
+    app.setApplicationDisplayName("Emobrowser")
+    app.setDesktopFileName(APP_ID)
+    icon = resources_dir() / "icons" / f"{APP_ID}.svg"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def run_gui(args) -> int:
+    """Run the desktop app until its window closes; returns the exit status."""
+    app = make_app()
+    install_excepthook()
+    from emobrowser.gui.settings import open_settings
+    from emobrowser.index.store import Store, StoreError
+
+    settings = open_settings()
+    db = choose_db(args, settings)
+    try:
+        Store(db).close()
+    except StoreError as exc:
+        QMessageBox.critical(None, "Emobrowser", f"Cannot open the library {db}:\n{exc}")
+        return 1
+    demo = bool(getattr(args, "demo", False))
+    if not demo:
+        settings.setValue("library/last_db", str(db))
+    from emobrowser.gui.main_window import MainWindow
+
+    window = MainWindow(db, image_model=os.environ.get("EMOBROWSER_IMAGE_MODEL") or None,
+                        audio_model=os.environ.get("EMOBROWSER_AUDIO_MODEL") or None, demo=demo)
+    window.show()
+    return app.exec()

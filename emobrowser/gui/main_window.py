@@ -1,0 +1,458 @@
+"""The main window: wires the panels to the background workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QThreadPool, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
+
+from emobrowser.gui import data
+from emobrowser.gui.circumplex import CircumplexWidget
+from emobrowser.gui.detail_panel import DetailPanel
+from emobrowser.gui.library_panel import LibraryPanel
+from emobrowser.gui.results_panel import OTHER, ResultsPanel
+from emobrowser.gui.search_panel import SearchPanel
+from emobrowser.gui.settings import open_settings
+from emobrowser.gui.workers import IndexWorker, Lane, ThumbnailLoader
+
+log = logging.getLogger(__name__)
+_REFRESH_MS = 2000  # how often the map and counts refresh while indexing
+
+
+class MainWindow(QMainWindow):
+    """The library at ``db_path``; model names None = the default models."""
+
+    def __init__(self, db_path, *, image_model: str | None = None, audio_model: str | None = None,
+                 demo: bool = False, auto_index: bool = True, parent=None):
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self.image_model, self.audio_model = image_model, audio_model
+        self.demo, self.auto_index = demo, auto_index
+        self.settings = open_settings()
+        from emobrowser.index.store import Store
+
+        Store(self.db_path).close()  # create and migrate once, before threads open it concurrently
+        self.models: dict | None = None
+        self.points = None
+        self.indexer: IndexWorker | None = None
+        self._paused = False
+        self._restart_roots: list[str] | None = None
+        self._pending_spec = None
+        self.setWindowTitle("Emobrowser — demo library" if demo else f"Emobrowser — {self.db_path.name}")
+        self.setAcceptDrops(True)
+
+        self.thumbs = ThumbnailLoader(self)
+        self.models_lane, self.points_lane, self.status_lane = Lane(parent=self), Lane(parent=self), Lane(parent=self)
+        self.query_lane, self.timeline_lane, self.moodbar_lane = Lane(parent=self), Lane(parent=self), Lane(parent=self)
+        self.jobs_lane = Lane(parent=self)
+
+        self.circumplex = CircumplexWidget()
+        self.circumplex.set_thumbnail_loader(self.thumbs)
+        self.results = ResultsPanel()
+        self.detail = DetailPanel()
+        self.search = SearchPanel()
+        self.library = LibraryPanel()
+        self.library.workers_spin.setValue(int(self.settings.value("indexing/workers", min(2, os.cpu_count() or 1))))
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.results)
+        right.addWidget(self.detail)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.circumplex)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.right_splitter = right
+        self.setCentralWidget(self.splitter)
+        self.search_dock = self._dock("Search", self.search)
+        self.library_dock = self._dock("Library", self.library)
+        self.count_label = QLabel()
+        self.statusBar().addPermanentWidget(self.count_label)
+        self._make_actions()
+        self._connect()
+        self._refresh_timer = QTimer(self, interval=_REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh_library)
+        self._restore_layout()
+        self.models_lane.submit(data.model_keys, image_model, audio_model)
+
+    # -- building -----------------------------------------------------------------------
+
+    def _dock(self, title: str, widget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower()}_dock")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        return dock
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        bar = self.menuBar()
+        m = bar.addMenu("&Library")
+        self._action(m, "&Add folder…", self.library.choose_folder, QKeySequence.StandardKey.Open,
+                     "Add a folder of photos, music or videos")
+        self._action(m, "&Rescan", self._on_rescan_requested, "F5", "Look for new and changed files")
+        m.addSeparator()
+        self._action(m, "&Export playlist…", lambda: self.export_playlist(), "Ctrl+E",
+                     "Save the music and videos of the results as an M3U8 playlist")
+        self._action(m, "&Copy photos to folder…", lambda: self.copy_images(), "Ctrl+Shift+C")
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        m = bar.addMenu("&Search")
+        self._action(m, "&Mood…", self._on_focus_mood, QKeySequence.StandardKey.Find, "Type a mood")
+        self._action(m, "Cancel &query", self.cancel_query, "Esc")
+        self._action(m, "More &like this", self._on_more_like_current, "Ctrl+L")
+        self.region_action = self._action(m, "Select &region", self.circumplex.region_button.toggle, "Ctrl+R",
+                                          "Drag a rectangle on the map")
+        play = QAction("Play / pause", self.results)
+        play.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        play.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        play.triggered.connect(self.results.toggle_playback)
+        self.results.addAction(play)
+        m = bar.addMenu("&View")
+        m.addAction(self.search_dock.toggleViewAction())
+        m.addAction(self.library_dock.toggleViewAction())
+        self._action(m, "Reset &map view", self.circumplex.reset_view, "Ctrl+0")
+        m = bar.addMenu("&Help")
+        self._action(m, "&Keyboard shortcuts", self._on_help_shortcuts, QKeySequence.StandardKey.HelpContents)
+
+    def _connect(self) -> None:
+        self.models_lane.job_finished.connect(self._on_models_resolved)
+        self.models_lane.job_failed.connect(self._on_background_failed)
+        self.points_lane.job_finished.connect(self._on_points_loaded)
+        self.points_lane.job_failed.connect(self._on_background_failed)
+        self.status_lane.job_finished.connect(self._on_status_loaded)
+        self.query_lane.job_finished.connect(self._on_query_finished)
+        self.query_lane.job_failed.connect(self._on_background_failed)
+        self.timeline_lane.job_finished.connect(self._on_timeline_loaded)
+        self.moodbar_lane.job_finished.connect(self._on_moodbars_loaded)
+        self.jobs_lane.job_finished.connect(self._on_job_done)
+        self.jobs_lane.job_failed.connect(self._on_background_failed)
+        self.thumbs.thumbnail_ready.connect(self._on_thumbnail_ready)
+        self.circumplex.point_clicked.connect(self._on_point_clicked)
+        self.circumplex.region_selected.connect(self.search.set_region)
+        self.search.query_requested.connect(self.run_query)
+        self.search.more_like_this_requested.connect(self._on_more_like_current)
+        self.results.selection_changed.connect(self._on_selection_changed)
+        self.results.more_like_this_requested.connect(self._on_more_like)
+        self.results.other_modality_requested.connect(self._on_other_modality)
+        self.results.export_playlist_requested.connect(lambda: self.export_playlist())
+        self.results.copy_images_requested.connect(lambda: self.copy_images())
+        self.results.visible_items_changed.connect(self._on_visible_items_changed)
+        self.library.folders_added.connect(self.add_folders)
+        self.library.folder_removed.connect(self._on_folder_removed)
+        self.library.pause_toggled.connect(self._on_pause_toggled)
+        self.library.cancel_requested.connect(self._on_cancel_indexing)
+        self.library.rescan_requested.connect(self._on_rescan_requested)
+        self.library.workers_changed.connect(self._on_workers_changed)
+
+    # -- library and indexing -----------------------------------------------------------
+
+    def refresh_library(self) -> None:
+        if self.models is not None:
+            self.points_lane.submit(data.load_library, self.db_path, self.models)
+        self.status_lane.submit(data.library_status, self.db_path)
+
+    def add_folders(self, folders: list[str]) -> None:
+        folders = [os.path.abspath(f) for f in folders if os.path.isdir(f)]
+        if folders:
+            self.start_indexing(folders)
+
+    def start_indexing(self, roots: list[str] | None = None, demo: bool = False) -> None:
+        """Index the library (adding ``roots``); a run in progress is restarted to include them."""
+        self._paused = False
+        if self.indexer is not None and self.indexer.isRunning():
+            self._restart_roots = (self._restart_roots or []) + list(roots or [])
+            self.indexer.cancel()
+            return
+        self.indexer = IndexWorker(self.db_path, roots, workers=self.library.workers_spin.value(),
+                                   image_model=self.image_model, audio_model=self.audio_model, demo=demo,
+                                   parent=self)
+        self.indexer.progressed.connect(self.library.show_progress)
+        self.indexer.indexing_finished.connect(self._on_indexing_finished)
+        self.indexer.indexing_failed.connect(self._on_indexing_failed)
+        self.indexer.finished.connect(self._on_indexer_stopped)
+        self.library.set_running(True)
+        self.library.status.setText("Starting…")
+        self.indexer.start()
+        self._refresh_timer.start()
+
+    def is_indexing(self) -> bool:
+        return self.indexer is not None and self.indexer.isRunning()
+
+    def stop_indexing(self, wait_ms: int = 30000) -> bool:
+        """Cancel indexing and wait for it to stop; the next run resumes where it stopped."""
+        if self.indexer is None:
+            return True
+        self.indexer.cancel()
+        return self.indexer.wait(wait_ms)
+
+    def _on_indexing_finished(self, summary) -> None:
+        if summary.cancelled:
+            text = "Paused — indexing resumes where it stopped" if self._paused else \
+                "Stopped — Rescan (F5) resumes where it stopped"
+        else:
+            text = f"Up to date: {summary.indexed} indexed, {summary.unchanged} unchanged, {summary.failed} failed"
+        self.library.show_finished(text)
+        self.statusBar().showMessage(text, 8000)
+
+    def _on_indexing_failed(self, message: str) -> None:
+        self.library.show_finished("Indexing stopped with an error")
+        QMessageBox.warning(self, "Indexing stopped", f"Indexing stopped because of an error:\n{message}")
+
+    def _on_indexer_stopped(self) -> None:
+        self._refresh_timer.stop()
+        self.refresh_library()
+        if self._restart_roots is not None:
+            roots, self._restart_roots = self._restart_roots, None
+            self.start_indexing(roots)
+            return
+        self.library.set_running(False, paused=self._paused)
+
+    def _on_pause_toggled(self, paused: bool) -> None:
+        if paused:
+            self._paused = True
+            if self.indexer is not None:
+                self.indexer.cancel()
+        else:
+            self.start_indexing()
+
+    def _on_cancel_indexing(self) -> None:
+        self._paused = False
+        self._restart_roots = None
+        if self.is_indexing():
+            self.indexer.cancel()
+        else:
+            self.library.set_running(False)
+            self.library.show_finished("Stopped — Rescan (F5) resumes where it stopped")
+
+    def _on_rescan_requested(self) -> None:
+        self.start_indexing([], demo=self.demo)
+
+    def _on_workers_changed(self, n: int) -> None:
+        self.settings.setValue("indexing/workers", n)
+
+    def _on_folder_removed(self, folder: str) -> None:
+        if QMessageBox.question(self, "Remove folder", f"Remove this folder from the library?\n\n{folder}\n\n"
+                                "Its files are not touched.") != QMessageBox.StandardButton.Yes:
+            return
+        self.stop_indexing()
+        self.jobs_lane.submit(_remove_root, self.db_path, folder)
+
+    def _on_job_done(self, _result, _seconds) -> None:
+        self.refresh_library()
+
+    def _on_models_resolved(self, models, _seconds) -> None:
+        self.models = models
+        self.refresh_library()
+        if self.demo:
+            self.start_indexing([], demo=True)
+
+    def _on_status_loaded(self, status, _seconds) -> None:
+        roots, counts, failures = status
+        self.library.set_roots(roots)
+        self.library.set_counts(counts)
+        self.library.set_failures(failures)
+        indexed = sum(c.get("indexed", 0) for c in counts.values())
+        self.count_label.setText(f"{indexed} items")
+        if not roots and not self.demo and not self.is_indexing():
+            self.results.summary.setText("Your library is empty: add a folder (Ctrl+O) or drop one onto the window.")
+        elif self.auto_index and roots and not self.demo and self.indexer is None:
+            self.start_indexing([])  # resume whatever the last session left pending
+
+    def _on_points_loaded(self, points, _seconds) -> None:
+        first = self.points is None
+        self.points = points
+        self.circumplex.set_points(points)
+        if self._pending_spec is not None or (first and len(points)):
+            self.run_query(self._pending_spec or self.search.spec())
+
+    def _on_background_failed(self, message: str) -> None:
+        log.warning("background job failed: %s", message)
+        self.statusBar().showMessage(f"Error: {message}", 10000)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def run_query(self, spec) -> None:
+        """Search in the background; a newer query supersedes this one."""
+        if spec.region is None:
+            self.circumplex.set_marker(spec.valence, spec.arousal)
+        else:
+            self.circumplex.set_region(spec.region)
+        if self.points is None:
+            self._pending_spec = spec
+            return
+        self._pending_spec = None
+        self.query_lane.submit(data.run_query, self.points, spec)
+
+    def cancel_query(self) -> None:
+        if self.query_lane.busy():
+            self.query_lane.cancel()
+            self.statusBar().showMessage("Search cancelled", 3000)
+
+    def _on_query_finished(self, hits, seconds: float) -> None:
+        self.results.set_hits(hits, seconds)
+        self.circumplex.set_results(hits)
+        timed = [h.id for h in hits if h.modality in ("audio", "video")]
+        if timed and self.models is not None:
+            self.moodbar_lane.submit(data.load_timelines, self.db_path, timed, self.models)
+
+    def _on_point_clicked(self, valence: float, arousal: float) -> None:
+        self.search.set_point(valence, arousal)
+
+    def _on_more_like(self, hit) -> None:
+        self.search.search_like(hit.valence, hit.arousal, (hit.id,))
+
+    def _on_more_like_current(self) -> None:
+        hit = self.results.current_hit()
+        if hit is not None:
+            self._on_more_like(hit)
+
+    def _on_other_modality(self, hit) -> None:
+        self.search.search_like(hit.valence, hit.arousal, (hit.id,), modalities=OTHER[hit.modality])
+
+    def _on_focus_mood(self) -> None:
+        self.search_dock.show()
+        self.search.mood_edit.setFocus()
+        self.search.mood_edit.selectAll()
+
+    # -- results, thumbnails, detail ------------------------------------------------------
+
+    def _on_visible_items_changed(self, hits) -> None:
+        for hit in hits:
+            if not self.results.model.has_thumbnail(hit.path):
+                png = self.thumbs.request(hit.path, hit.modality)
+                if png:
+                    self.results.model.set_thumbnail(hit.path, png)
+
+    def _on_thumbnail_ready(self, path: str, png: str) -> None:
+        if png:
+            self.results.model.set_thumbnail(path, png)
+            current = self.results.current_hit()
+            if current is not None and current.path == path:
+                self.detail.set_thumbnail(png)
+
+    def _on_moodbars_loaded(self, timelines, _seconds) -> None:
+        self.results.model.set_timelines(timelines)
+
+    def _on_selection_changed(self, hit) -> None:
+        self.search.more_button.setEnabled(hit is not None)
+        self.circumplex.set_trajectory([], [])
+        png = self.thumbs.request(hit.path, hit.modality) if hit is not None else None
+        self.detail.show_hit(hit, png)
+        if hit is not None and hit.modality in ("audio", "video") and self.models is not None:
+            self.timeline_lane.submit(data.load_timeline, self.db_path, hit.id, self.models)
+        else:
+            self.timeline_lane.cancel()
+
+    def _on_timeline_loaded(self, timeline, _seconds) -> None:
+        self.detail.set_timeline(timeline)
+        self.circumplex.set_trajectory(timeline.valence, timeline.arousal)
+
+    # -- export --------------------------------------------------------------------------
+
+    def export_playlist(self, target: str | None = None) -> int:
+        """Save the music and videos of the results as an M3U8 playlist; returns the entry count."""
+        hits = [h for h in (self.results.selected_hits() if len(self.results.selected_hits()) > 1
+                            else self.results.model.hits) if h.modality in ("audio", "video")]
+        if not hits:
+            self.statusBar().showMessage("No music or videos in the results to put in a playlist", 5000)
+            return 0
+        if target is None:
+            target, _ = QFileDialog.getSaveFileName(self, "Export playlist", "emobrowser.m3u8",
+                                                    "Playlists (*.m3u8)")
+            if not target:
+                return 0
+        n = data.write_m3u8(target, hits, data.durations(self.db_path, [h.id for h in hits]))
+        self.statusBar().showMessage(f"Saved a playlist of {n} items to {target}", 8000)
+        return n
+
+    def copy_images(self, folder: str | None = None) -> list[str]:
+        """Copy the selected photos (or all photos of the results) into a folder."""
+        hits = [h for h in (self.results.selected_hits() or self.results.model.hits) if h.modality == "image"]
+        if not hits:
+            self.statusBar().showMessage("No photos to copy", 5000)
+            return []
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, f"Copy {len(hits)} photos to")
+            if not folder:
+                return []
+        copied = data.copy_files([h.path for h in hits], folder)
+        self.statusBar().showMessage(f"Copied {len(copied)} photos to {folder}", 8000)
+        return copied
+
+    # -- window --------------------------------------------------------------------------
+
+    def _on_help_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
+            "Ctrl+O  add a folder", "F5  rescan the library", "Ctrl+F  type a mood", "Esc  cancel the search",
+            "Ctrl+L  more like the selected result", "Ctrl+R  select a region on the map",
+            "Space  play or pause the selected track", "Ctrl+E  export a playlist", "Ctrl+0  reset the map",
+            "Ctrl+Q  quit", "", "Map: click to search, Shift+drag for a region, wheel to zoom, drag to pan."]))
+
+    def _restore_layout(self) -> None:
+        self.resize(1360, 860)
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        for key, splitter in (("window/splitter", self.splitter), ("window/right_splitter", self.right_splitter)):
+            value = self.settings.value(key)
+            if value is not None:
+                splitter.restoreState(value)
+            elif splitter is self.splitter:
+                splitter.setSizes([560, 520])
+            else:
+                splitter.setSizes([560, 260])
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("window/right_splitter", self.right_splitter.saveState())
+        self.settings.sync()
+        self.results.preview.stop()
+        if self.is_indexing():
+            self.statusBar().showMessage("Stopping indexing…")
+            self.stop_indexing()
+        self._refresh_timer.stop()
+        for lane in (self.query_lane, self.points_lane, self.timeline_lane, self.moodbar_lane):
+            lane.cancel()
+        self.thumbs.wait(3000)
+        QThreadPool.globalInstance().waitForDone(3000)
+        super().closeEvent(event)
+
+    def dragEnterEvent(self, event) -> None:
+        if any(u.isLocalFile() and os.path.isdir(u.toLocalFile()) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        folders = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile() and os.path.isdir(u.toLocalFile())]
+        if folders:
+            event.acceptProposedAction()
+            self.add_folders(folders)
+
+
+def _remove_root(db_path, folder: str) -> None:
+    from emobrowser.index.store import Store
+
+    with Store(db_path) as store:
+        store.remove_root(folder)

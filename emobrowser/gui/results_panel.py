@@ -1,0 +1,170 @@
+"""The results: a grid (or list) of cards with thumbnails, mood bars and file actions."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
+from emobrowser.gui.results_model import HIT_ROLE, ResultsDelegate, ResultsModel
+
+OTHER = {"image": ("audio", "video"), "audio": ("image", "video"), "video": ("image", "audio")}
+
+
+class ResultsPanel(QWidget):
+    """Shows hits; asks the window for thumbnails and follow-up searches through signals."""
+
+    selection_changed = Signal(object)  # Hit or None
+    more_like_this_requested = Signal(object)  # Hit
+    other_modality_requested = Signal(object)  # Hit
+    export_playlist_requested = Signal()
+    copy_images_requested = Signal()
+    visible_items_changed = Signal(list)  # hits whose cards need a thumbnail
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = ResultsModel(self)
+        self.delegate = ResultsDelegate(self)
+        self.view = QListView()
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(self.delegate)
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setUniformItemSizes(True)
+        self.view.setSpacing(4)
+        self.view.setMouseTracking(True)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setDragEnabled(True)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.view.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_context_menu_requested)
+        self.view.doubleClicked.connect(self._on_double_clicked)
+        self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.view.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+
+        self.preview = AudioPreview(self)
+        self.play_button = QToolButton(text="▶ Play")
+        self.play_button.setToolTip("Play or pause the selected track (Space)" if self.preview.available
+                                    else UNAVAILABLE_TIP)
+        self.play_button.setEnabled(False)
+        self.play_button.clicked.connect(self.toggle_playback)
+        self.preview.playing_changed.connect(self._on_playing_changed)
+        self.grid_button = QToolButton(text="List")
+        self.grid_button.setCheckable(True)
+        self.grid_button.setToolTip("Switch between thumbnails and a list")
+        self.grid_button.toggled.connect(self._on_list_mode_toggled)
+        export = QToolButton(text="Export playlist…")
+        export.setToolTip("Save the music and videos of these results as an M3U8 playlist (Ctrl+E)")
+        export.clicked.connect(self.export_playlist_requested)
+        copy = QToolButton(text="Copy photos…")
+        copy.setToolTip("Copy the selected photos (or all photos shown) into a folder; originals are untouched")
+        copy.clicked.connect(self.copy_images_requested)
+        self.summary = QLabel("Click the map or type a mood to search.")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 0)
+        bar.addWidget(self.summary, 1)
+        for w in (self.play_button, self.grid_button, export, copy):
+            bar.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def set_hits(self, hits, seconds: float | None = None) -> None:
+        self.model.set_hits(hits)
+        counts = {}
+        for h in hits:
+            counts[h.modality] = counts.get(h.modality, 0) + 1
+        parts = ", ".join(f"{n} {m}" for m, n in sorted(counts.items()))
+        timing = f" in {seconds * 1000:.0f} ms" if seconds is not None else ""
+        self.summary.setText(f"{len(hits)} results{timing}" + (f" ({parts})" if parts else ""))
+        if hits:
+            self.view.selectionModel().setCurrentIndex(self.model.index(0), QItemSelectionModel.SelectionFlag.NoUpdate)
+        else:
+            self.selection_changed.emit(None)
+        self.view.scrollToTop()
+        self.visible_items_changed.emit(self.visible_hits())
+
+    def visible_hits(self) -> list:
+        """Hits whose cards are (nearly) on screen, for thumbnail requests."""
+        out = []
+        area = self.view.viewport().rect().adjusted(0, -200, 0, 400)
+        for row, hit in enumerate(self.model.hits):
+            if area.intersects(self.view.visualRect(self.model.index(row))):
+                out.append(hit)
+        return out or self.model.hits[:60]
+
+    def current_hit(self):
+        index = self.view.currentIndex()
+        return index.data(HIT_ROLE) if index.isValid() else None
+
+    def selected_hits(self) -> list:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        return [self.model.hits[r] for r in rows]
+
+    def toggle_playback(self) -> None:
+        hit = self.current_hit()
+        if hit is not None and hit.modality == "audio" and self.preview.available:
+            self.preview.toggle(hit.path)
+
+    # -- slots ----------------------------------------------------------------------------
+
+    def _on_current_changed(self, current, _previous) -> None:
+        hit = current.data(HIT_ROLE) if current.isValid() else None
+        self.play_button.setEnabled(self.preview.available and hit is not None and hit.modality == "audio")
+        self.selection_changed.emit(hit)
+
+    def _on_playing_changed(self, _path: str, playing: bool) -> None:
+        self.play_button.setText("⏸ Pause" if playing else "▶ Play")
+
+    def _on_scrolled(self, _value: int) -> None:
+        self.visible_items_changed.emit(self.visible_hits())
+
+    def _on_list_mode_toggled(self, on: bool) -> None:
+        self.delegate.list_mode = on
+        self.view.setViewMode(QListView.ViewMode.ListMode if on else QListView.ViewMode.IconMode)
+        self.view.setIconSize(QSize(48, 36) if on else ResultsDelegate.THUMB)
+        self.view.doItemsLayout()
+
+    def _on_double_clicked(self, index) -> None:
+        hit = index.data(HIT_ROLE)
+        if hit is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(hit.path))
+
+    def _on_context_menu_requested(self, pos) -> None:
+        index = self.view.indexAt(pos)
+        hit = index.data(HIT_ROLE) if index.isValid() else None
+        menu = QMenu(self)
+        if hit is not None:
+            menu.addAction("Open", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(hit.path)))
+            menu.addAction("Show in folder",
+                           lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(hit.path))))
+            if hit.modality == "audio":
+                play = menu.addAction("Play preview", self.toggle_playback)
+                play.setEnabled(self.preview.available)
+                play.setToolTip(UNAVAILABLE_TIP)
+            menu.addSeparator()
+            menu.addAction("More like this", lambda: self.more_like_this_requested.emit(hit))
+            others = " and ".join({"image": "photos", "audio": "music", "video": "videos"}[m] for m in OTHER[hit.modality])
+            menu.addAction(f"Find matching {others}", lambda: self.other_modality_requested.emit(hit))
+            menu.addSeparator()
+            menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(
+                "\n".join(h.path for h in self.selected_hits()) or hit.path))
+        export = QAction("Export playlist…", menu)
+        export.triggered.connect(self.export_playlist_requested)
+        export.setEnabled(bool(self.model.hits))
+        copy = QAction("Copy photos to folder…", menu)
+        copy.triggered.connect(self.copy_images_requested)
+        copy.setEnabled(any(h.modality == "image" for h in self.model.hits))
+        menu.addAction(export)
+        menu.addAction(copy)
+        menu.popup(self.view.viewport().mapToGlobal(pos))

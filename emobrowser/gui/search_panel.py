@@ -1,0 +1,239 @@
+"""The search panel: mood words, valence/arousal sliders, k, balance, modalities, folder."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QCompleter, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from emobrowser.gui.data import QuerySpec
+from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, swatch_icon
+
+MODALITIES = ("image", "audio", "video")
+_SLIDER_SCALE = 100
+
+
+def _vocabulary() -> list[str]:
+    try:
+        from emobrowser.index.moods import vocabulary
+
+        return vocabulary()
+    except ImportError:
+        return []
+
+
+class _LastWordCompleter(QCompleter):
+    """Completes the last word of a phrase such as "happy but cal"."""
+
+    def splitPath(self, path: str) -> list[str]:
+        return [re.split(r"[\s,;/+&]+", path)[-1]]
+
+    def pathFromIndex(self, index) -> str:
+        text = self.widget().text()
+        head = re.match(r"^(.*[\s,;/+&])?", text).group(0) or ""
+        return head + index.data()
+
+
+class SearchPanel(QWidget):
+    """Builds a QuerySpec from the controls; ``query_requested`` carries it."""
+
+    query_requested = Signal(object)  # QuerySpec
+    more_like_this_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.mood_edit = QLineEdit(placeholderText="Mood, e.g. calm, happy but tired…")
+        self.mood_edit.setClearButtonEnabled(True)
+        self.mood_edit.setToolTip("Describe a mood in words (Ctrl+F); press Enter to search")
+        completer = _LastWordCompleter(QStringListModel(_vocabulary(), self), self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchStartsWith)
+        self.mood_edit.setCompleter(completer)
+        self.mood_edit.returnPressed.connect(self._on_mood_entered)
+        self.mood_error = QLabel()
+        self.mood_error.setWordWrap(True)
+        self.mood_error.setTextFormat(Qt.TextFormat.RichText)
+        self.mood_error.linkActivated.connect(self._on_suggestion_clicked)
+        self.mood_error.hide()
+
+        self.valence_slider, self.valence_value = self._slider("Valence: unpleasant (−1) to pleasant (+1)")
+        self.arousal_slider, self.arousal_value = self._slider("Arousal: calm (−1) to excited (+1)")
+        self.k_spin = QSpinBox(minimum=1, maximum=1000, value=40)
+        self.k_spin.setToolTip("How many results to show")
+        from emobrowser.index.balance import DEFAULT_BALANCE
+
+        self.balance_spin = QDoubleSpinBox(minimum=1.0, maximum=20.0, singleStep=0.5, value=DEFAULT_BALANCE,
+                                           decimals=1)
+        self.balance_spin.setToolTip("Balance factor: 1 = strict nearest first; higher mixes photos, music and "
+                                     "videos more evenly")
+        self.modality_boxes: dict[str, QCheckBox] = {}
+        kinds = QHBoxLayout()
+        for m in MODALITIES:
+            box = QCheckBox(MODALITY_LABELS[m], checked=True)
+            box.setIcon(swatch_icon(MODALITY_COLOURS[m]))
+            box.toggled.connect(self._on_control_changed)
+            self.modality_boxes[m] = box
+            kinds.addWidget(box)
+        kinds.addStretch(1)
+        self.folder_edit = QLineEdit(placeholderText="All folders")
+        self.folder_edit.setClearButtonEnabled(True)
+        self.folder_edit.setToolTip("Only show items under this folder")
+        self.folder_edit.editingFinished.connect(self._on_control_changed)
+        browse = QToolButton(text="…")
+        browse.setToolTip("Choose a folder to search in")
+        browse.clicked.connect(self._on_browse_clicked)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(browse)
+
+        self.search_button = QPushButton("Search")
+        self.search_button.setDefault(True)
+        self.search_button.clicked.connect(self._on_search_clicked)
+        self.more_button = QPushButton("More like this")
+        self.more_button.setToolTip("Find items whose emotion matches the selected result")
+        self.more_button.setEnabled(False)
+        self.more_button.clicked.connect(self.more_like_this_requested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.search_button)
+        buttons.addWidget(self.more_button)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Valence", self._row(self.valence_slider, self.valence_value))
+        form.addRow("Arousal", self._row(self.arousal_slider, self.arousal_value))
+        counts = QHBoxLayout()
+        counts.addWidget(self.k_spin)
+        counts.addWidget(QLabel("Balance"))
+        counts.addWidget(self.balance_spin)
+        counts.addStretch(1)
+        form.addRow("Results", counts)
+        form.addRow("Show", kinds)
+        form.addRow("Folder", folder_row)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.mood_edit)
+        layout.addWidget(self.mood_error)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        self._region = None
+        self._exclude: tuple[int, ...] = ()
+        self._debounce = QTimer(self, singleShot=True, interval=120)
+        self._debounce.timeout.connect(self._emit_query)
+        for w in (self.valence_slider, self.arousal_slider):
+            w.valueChanged.connect(self._on_slider_moved)
+        self.k_spin.valueChanged.connect(self._on_control_changed)
+        self.balance_spin.valueChanged.connect(self._on_control_changed)
+
+    @staticmethod
+    def _row(*widgets) -> QWidget:
+        w = QWidget()
+        row = QHBoxLayout(w)
+        row.setContentsMargins(0, 0, 0, 0)
+        for x in widgets:
+            row.addWidget(x)
+        return w
+
+    def _slider(self, tip: str) -> tuple[QSlider, QLabel]:
+        slider = QSlider(Qt.Orientation.Horizontal, minimum=-_SLIDER_SCALE, maximum=_SLIDER_SCALE, value=0)
+        slider.setToolTip(tip)
+        value = QLabel("+0.00")
+        value.setMinimumWidth(value.fontMetrics().horizontalAdvance("+0.00 "))
+        return slider, value
+
+    # -- public ---------------------------------------------------------------------------
+
+    def set_point(self, valence: float, arousal: float, run: bool = True) -> None:
+        """Move the sliders to a point (without a query per slider) and optionally search."""
+        self._region, self._exclude = None, ()
+        for slider, label, x in ((self.valence_slider, self.valence_value, valence),
+                                 (self.arousal_slider, self.arousal_value, arousal)):
+            slider.blockSignals(True)
+            slider.setValue(round(max(-1.0, min(1.0, x)) * _SLIDER_SCALE))
+            slider.blockSignals(False)
+            label.setText(f"{x:+.2f}")
+        if run:
+            self._emit_query()
+
+    def set_region(self, region) -> None:
+        self._region, self._exclude = region, ()
+        self._emit_query()
+
+    def set_modalities(self, modalities) -> None:
+        for m, box in self.modality_boxes.items():
+            box.blockSignals(True)
+            box.setChecked(m in modalities)
+            box.blockSignals(False)
+
+    def spec(self) -> QuerySpec:
+        return QuerySpec(valence=self.valence_slider.value() / _SLIDER_SCALE,
+                         arousal=self.arousal_slider.value() / _SLIDER_SCALE, region=self._region,
+                         k=self.k_spin.value(), balance=self.balance_spin.value(),
+                         modalities=tuple(m for m, b in self.modality_boxes.items() if b.isChecked()),
+                         folder=self.folder_edit.text().strip() or None, exclude=self._exclude)
+
+    def search_like(self, valence: float, arousal: float, exclude: tuple[int, ...], modalities=None) -> None:
+        """Search around an item's point, leaving the item itself out."""
+        self.set_point(valence, arousal, run=False)
+        if modalities is not None:
+            self.set_modalities(modalities)
+        self._exclude = tuple(exclude)
+        self._emit_query()
+
+    # -- slots ----------------------------------------------------------------------------
+
+    def _emit_query(self) -> None:
+        self._debounce.stop()
+        self.query_requested.emit(self.spec())
+
+    def _on_slider_moved(self, _value: int) -> None:
+        self._region, self._exclude = None, ()
+        self.valence_value.setText(f"{self.valence_slider.value() / _SLIDER_SCALE:+.2f}")
+        self.arousal_value.setText(f"{self.arousal_slider.value() / _SLIDER_SCALE:+.2f}")
+        self._debounce.start()
+
+    def _on_control_changed(self, *_args) -> None:
+        self._debounce.start()
+
+    def _on_search_clicked(self) -> None:
+        if self.mood_edit.text().strip():
+            self._on_mood_entered()
+        else:
+            self._emit_query()
+
+    def _on_mood_entered(self) -> None:
+        text = self.mood_edit.text().strip()
+        if not text:
+            return
+        try:
+            from emobrowser.index.moods import parse_mood
+
+            valence, arousal = parse_mood(text)
+        except ImportError:
+            self._show_error("Mood words are not available in this build.", [])
+            return
+        except ValueError as exc:
+            self._show_error(str(exc), list(getattr(exc, "suggestions", [])))
+            return
+        self.mood_error.hide()
+        self.set_point(valence, arousal)
+
+    def _show_error(self, message: str, suggestions: list[str]) -> None:
+        links = ", ".join(f'<a href="{html.escape(s, quote=True)}">{html.escape(s)}</a>' for s in suggestions)
+        text = html.escape(message.split("; did you mean")[0])
+        self.mood_error.setText(text + (f"<br>Did you mean: {links}?" if links else ""))
+        self.mood_error.show()
+
+    def _on_suggestion_clicked(self, word: str) -> None:
+        self.mood_edit.setText(word)
+        self._on_mood_entered()
+
+    def _on_browse_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Search in folder", self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+            self._emit_query()

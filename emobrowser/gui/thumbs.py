@@ -1,0 +1,80 @@
+"""Thumbnail cache: small PNG files in cache_dir()/thumbs, rebuilt at will.
+
+Qt-free: made in a worker thread (see workers.ThumbnailLoader). A thumbnail is keyed
+by a hash of the item's path, size and modification time, so an edited file gets a
+new one; it is written to a temporary name and then renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from emobrowser.core.paths import cache_dir
+
+THUMB_SIDE = 160  # longest side in pixels
+
+
+def thumbs_dir() -> Path:
+    return cache_dir() / "thumbs"
+
+
+def thumb_path(path: str) -> Path | None:
+    """Where the thumbnail of ``path`` lives (whether or not it exists yet); None if unreadable."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    key = hashlib.blake2b(f"{path}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape"),
+                          digest_size=12).hexdigest()
+    return thumbs_dir() / key[:2] / f"{key}.png"
+
+
+def cached_thumb(path: str) -> Path | None:
+    """The existing thumbnail file of ``path``, or None."""
+    p = thumb_path(path)
+    return p if p is not None and p.exists() else None
+
+
+def poster_frame(path: str):
+    """The first decodable video frame as a BGR array (PyAV, imported lazily)."""
+    import av
+
+    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+        for frame in container.decode(video=0):
+            return frame.to_ndarray(format="bgr24")
+    raise ValueError("no video frame")
+
+
+def make_thumb(path: str, modality: str) -> Path | None:
+    """Create (if needed) and return the thumbnail file of an image or video; None for audio
+    or an undecodable file."""
+    import cv2
+
+    target = thumb_path(path)
+    if target is None or modality not in ("image", "video"):
+        return None
+    if target.exists():
+        return target
+    try:
+        if modality == "image":
+            from emobrowser.media.images import load_image
+
+            bgr = load_image(path, min_side=THUMB_SIDE)[0]
+        else:
+            bgr = poster_frame(path)
+    except Exception:  # a broken file just has no thumbnail
+        return None
+    h, w = bgr.shape[:2]
+    scale = THUMB_SIDE / max(h, w)
+    if scale < 1:
+        bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".png", bgr)
+    if not ok:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.stem}.{os.getpid()}.{id(data)}.tmp")
+    tmp.write_bytes(data.tobytes())
+    os.replace(tmp, target)
+    return target
