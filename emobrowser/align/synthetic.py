@@ -80,10 +80,12 @@ def fill_synthetic_library(store, videos: int = 7, segments: int = 28, photos: i
             true = rng.uniform(-0.8, 0.8, 2)
             va = np.clip(distort(true[None], angle_degrees, scale, shift, squash)[0] + rng.normal(0, image_noise, 2),
                          -1, 1)
-            conn.execute("INSERT INTO scores VALUES (?, ?, ?, ?, ?)", (add_item(conn, "image", None), *image_model, *va))
+            photo = add_item(conn, "image", None)
+            conn.execute("INSERT INTO scores VALUES (?, ?, ?, ?, ?)", (photo, *image_model, *va))
         for _ in range(songs):
             va = np.clip(rng.uniform(-0.8, 0.8, 2) + rng.normal(0, audio_noise, 2), -1, 1)
-            conn.execute("INSERT INTO scores VALUES (?, ?, ?, ?, ?)", (add_item(conn, "audio", 180.0), *audio_model, *va))
+            song = add_item(conn, "audio", 180.0)
+            conn.execute("INSERT INTO scores VALUES (?, ?, ?, ?, ?)", (song, *audio_model, *va))
     empty = np.zeros((0, 2))
     return {"true": np.concatenate(truth) if truth else empty, "image": np.concatenate(img_all) if img_all else empty,
             "audio": np.concatenate(aud_all) if aud_all else empty}
