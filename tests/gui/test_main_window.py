@@ -1,0 +1,246 @@
+"""The main window end to end: map clicks and regions, mood search, indexing, export."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from gui_helpers import BASE, EVIL_DIR, EVIL_NAME, copy_db, drag, make_library, make_media, view_to_widget
+from PySide6.QtCore import Qt
+
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    return make_library(tmp_path_factory.mktemp("guilib"))
+
+
+@pytest.fixture
+def window(qtbot, library, tmp_path):
+    from emobrowser.gui.main_window import MainWindow
+
+    db = copy_db(library[0], tmp_path)
+    w = MainWindow(db, auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 11, timeout=15000)
+    qtbot.waitUntil(lambda: not w.query_lane.busy(), timeout=5000)
+    yield w
+    w.close()
+
+
+def test_click_on_map_runs_a_query_with_both_modalities(qtbot, window):
+    target = view_to_widget(window.circumplex, 0.3, 0.1)
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        qtbot.mouseClick(window.circumplex.plot.viewport(), Qt.MouseButton.LeftButton, pos=target)
+    spec = window.search.spec()
+    assert spec.valence == pytest.approx(0.3, abs=0.03) and spec.arousal == pytest.approx(0.1, abs=0.03)
+    hits = window.results.model.hits
+    assert {h.modality for h in hits} == {"image", "audio"}
+    assert window.results.model.rowCount() == len(hits) == 11
+    # ordered by balanced distance: the first hit of each modality is its nearest one
+    for m in ("image", "audio"):
+        mine = [h.distance for h in hits if h.modality == m]
+        assert mine == sorted(mine)
+
+
+def test_region_drag_finds_only_items_inside(qtbot, window):
+    c = window.circumplex
+    start, end = view_to_widget(c, -1.0, -1.0), view_to_widget(c, 0.2, 1.0)
+    with qtbot.waitSignal(c.region_selected, timeout=3000) as blocker:
+        drag(c.plot.viewport(), start, end)
+    kind, v0, a0, v1, a1 = blocker.args[0]
+    assert kind == "rect" and v0 == pytest.approx(-1.0, abs=0.03) and v1 == pytest.approx(0.2, abs=0.03)
+    qtbot.waitUntil(lambda: not window.query_lane.busy(), timeout=5000)
+    hits = window.results.model.hits
+    inside = [i for i in range(len(window.points)) if v0 <= window.points.valence[i] <= v1
+              and a0 <= window.points.arousal[i] <= a1]
+    assert len(hits) == len(inside) > 0
+    assert all(v0 <= h.valence <= v1 and a0 <= h.arousal <= a1 for h in hits)
+    assert c._region.isVisible()
+
+
+def test_mood_search_moves_the_sliders_and_searches(qtbot, window):
+    from emobrowser.index.moods import parse_mood
+
+    box = window.search.mood_edit
+    box.setText("calm")
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        qtbot.keyClick(box, Qt.Key.Key_Return)
+    v, a = parse_mood("calm")
+    spec = window.search.spec()
+    assert spec.valence == pytest.approx(v, abs=0.01) and spec.arousal == pytest.approx(a, abs=0.01)
+    assert window.results.model.hits
+    assert window.search.mood_error.isHidden()
+
+
+def test_unknown_mood_shows_suggestions(qtbot, window):
+    window.search.mood_edit.setText("hapy")
+    qtbot.keyClick(window.search.mood_edit, Qt.Key.Key_Return)
+    assert not window.search.mood_error.isHidden()
+    assert "happy" in window.search.mood_error.text()
+
+
+def test_exported_playlist_lists_the_music_with_durations(qtbot, window, tmp_path):
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    target = tmp_path / "out.m3u8"
+    assert window.export_playlist(str(target)) == 3
+    lines = target.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    entries = list(zip(lines[1::2], lines[2::2]))
+    assert len(entries) == 3
+    for extinf, path in entries:
+        assert extinf.startswith("#EXTINF:3,")
+        assert os.path.isabs(path) and os.path.exists(path) and path.endswith(".wav")
+        assert extinf.split(",", 1)[1] == os.path.splitext(os.path.basename(path))[0]
+
+
+def test_copy_images_leaves_originals_untouched(qtbot, window, tmp_path):
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.5, 0.5)
+    photos = [h.path for h in window.results.model.hits if h.modality == "image"]
+    before = {p: (os.stat(p).st_mtime_ns, open(p, "rb").read()) for p in photos}
+    copied = window.copy_images(str(tmp_path / "copies"))
+    assert len(copied) == len(photos) == 8
+    assert sorted(open(p, "rb").read() for p in copied) == sorted(b for _, b in before.values())
+    assert {p: (os.stat(p).st_mtime_ns, open(p, "rb").read()) for p in photos} == before
+
+
+def test_more_like_this_and_other_modality(qtbot, window):
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    song = next(h for h in window.results.model.hits if h.modality == "audio")
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.results.other_modality_requested.emit(song)
+    assert {h.modality for h in window.results.model.hits} == {"image"}
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.results.more_like_this_requested.emit(song)
+    assert song.id not in [h.id for h in window.results.model.hits]
+
+
+def test_selecting_a_song_shows_its_timeline(qtbot, window):
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    row = next(i for i, h in enumerate(window.results.model.hits) if h.modality == "audio")
+    with qtbot.waitSignal(window.timeline_lane.job_finished, timeout=5000) as blocker:
+        window.results.view.setCurrentIndex(window.results.model.index(row))
+    timeline = blocker.args[0]
+    assert len(timeline) >= 5
+    assert window.detail.plot.isVisibleTo(window.detail)
+    x, _ = window.circumplex.trajectory.getData()
+    assert len(x) == len(timeline)
+
+
+def test_markup_in_file_names_is_escaped(qtbot, window):
+    from emobrowser.gui.results_model import tooltip_html
+
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    hits = {os.path.basename(h.path): h for h in window.results.model.hits}
+    evil = hits[EVIL_NAME]
+    in_dir = hits["b>.jpg"]
+    assert in_dir.path.endswith("<b>evil</b>.jpg")
+    for hit in (evil, in_dir):
+        tip = tooltip_html(hit)
+        assert "<b>evil" not in tip.replace("<b>" + "&lt;", "")  # only our own <b> wraps the name
+        assert "&lt;b&gt;evil" in tip
+    assert "&lt;b&gt;evil&lt;i&gt;&amp;amp;.jpg" in tooltip_html(evil)
+    # the map's hover tooltip too
+    row = [os.path.basename(p) for p in window.points.paths].index(EVIL_NAME)
+    assert "&lt;b&gt;evil&lt;i&gt;&amp;amp;.jpg" in window.circumplex.tooltip_html(row)
+    # the detail view shows the name as plain text
+    window.detail.show_hit(evil, None)
+    assert window.detail.title.textFormat() == Qt.TextFormat.PlainText and window.detail.title.text() == EVIL_NAME
+
+
+def test_drag_out_gives_file_urls(window, qtbot):
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    model = window.results.model
+    mime = model.mimeData([model.index(0), model.index(1)])
+    assert [u.toLocalFile() for u in mime.urls()] == [model.hits[0].path, model.hits[1].path]
+
+
+def test_indexing_from_the_window_shows_progress_and_failures(qtbot, tmp_path):
+    from emobrowser.gui.main_window import MainWindow
+
+    root = tmp_path / "lib"
+    make_media(root)
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    w = MainWindow(tmp_path / "new.sqlite3", **BASE)
+    qtbot.addWidget(w)
+    w.show()
+    seen = []
+    w.add_folders([str(root)])
+    w.indexer.progressed.connect(seen.append)
+    with qtbot.waitSignal(w.indexer.finished, timeout=120000):
+        pass
+    qtbot.waitUntil(lambda: w.library.failure_paths() == [str(root / "broken.jpg")], timeout=10000)
+    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 11, timeout=10000)
+    last = [p for p in seen if p.phase == "index"][-1]
+    assert (last.done, last.total, last.failed) == (12, 12, 1)
+    assert w.library.progress.value() == w.library.progress.maximum()
+    assert w.library.roots.count() == 1
+    item = w.library.failures.topLevelItem(0)
+    assert item.text(0) == "broken.jpg" and item.text(1)
+    w.close()
+
+
+def test_closing_stops_indexing_and_the_next_start_resumes(qtbot, tmp_path):
+    from emobrowser.gui.main_window import MainWindow
+    from emobrowser.index.store import Store
+    from emobrowser.media import synth
+
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(60):
+        synth.write_image(root / f"p{i:03d}.jpg", synth.draw_image("vivid", (64, 64), seed=i))
+    db = tmp_path / "resume.sqlite3"
+    w = MainWindow(db, **BASE)
+    qtbot.addWidget(w)
+    w.show()
+    w.add_folders([str(root)])
+    qtbot.waitUntil(lambda: w.library.progress.value() >= 1, timeout=60000)
+    w.close()
+    assert not w.is_indexing()
+    with Store(db) as store:
+        counts = store.status_counts()["image"]
+    assert counts["indexed"] + counts["pending"] == 60
+    w2 = MainWindow(db, **BASE)  # auto_index: resumes the pending files
+    qtbot.addWidget(w2)
+    qtbot.waitUntil(lambda: w2.indexer is not None, timeout=10000)
+    with qtbot.waitSignal(w2.indexer.finished, timeout=120000):
+        pass
+    with Store(db) as store:
+        assert store.status_counts()["image"] == {"indexed": 60, "failed": 0, "pending": 0}
+    w2.close()
+
+
+def test_creating_the_window_does_not_import_tensorflow(tmp_path):
+    code = textwrap.dedent(f"""
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from emobrowser.gui.main import make_app
+        app = make_app()
+        from emobrowser.gui.main_window import MainWindow
+        w = MainWindow({str(tmp_path / 'db.sqlite3')!r})
+        w.show()
+        import time
+        end = time.time() + 2
+        while time.time() < end:
+            app.processEvents()
+        assert w.models is not None, "models not resolved"
+        w.close()
+        print("TF" if "tensorflow" in sys.modules else "NO-TF")
+    """)
+    env = dict(os.environ, EMOBROWSER_HOME=str(tmp_path / "home"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=str(REPO),
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "NO-TF"
