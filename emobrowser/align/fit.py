@@ -83,9 +83,14 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
             raise AlignmentError(f"unknown alignment method {name!r}; known: {', '.join(METHOD_NAMES)}")
     if method and method not in names:
         names.append(method)
-    imodel, amodel = registry.image_model(image_model), registry.audio_model(audio_model)
-    models = {"image": _model_key(imodel), "audio": _model_key(amodel)}
     with Store(db_path) as store:
+        if image_model is None and audio_model is None:
+            from emobrowser.index.library import current_models
+
+            models = current_models(store)  # the models the library was indexed with
+        else:
+            imodel, amodel = registry.image_model(image_model), registry.audio_model(audio_model)
+            models = {"image": _model_key(imodel), "audio": _model_key(amodel)}
         anchors = load_anchors(store, models["image"], models["audio"])
         if len(anchors) < MIN_ANCHORS or anchors.n_videos < MIN_VIDEOS:
             raise AlignmentError(

@@ -169,7 +169,7 @@ def region_query(points: LibraryPoints, region: tuple, k: int | None = None,
             for m, i, d in merged]
 
 
-def open_engine(points: LibraryPoints, db: Path | None = None):
+def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version: int = 0):
     """A RetrievalEngine over the library's points, its Annoy files cached per database.
 
     A cached index from an earlier run is reused: items that changed since are
@@ -182,7 +182,8 @@ def open_engine(points: LibraryPoints, db: Path | None = None):
 
     folder = None
     if db is not None:
-        key = hashlib.blake2b(str(Path(db).resolve()).encode(), digest_size=8).hexdigest()
+        # A new alignment moves every image, so it gets an index of its own.
+        key = hashlib.blake2b(f"{Path(db).resolve()}|{alignment_version}".encode(), digest_size=8).hexdigest()
         folder = cache_dir() / "index" / key
         folder.mkdir(parents=True, exist_ok=True)
     engine = RetrievalEngine(points.ids, points.modality, points.valence, points.arousal, cache_dir=folder)
@@ -228,24 +229,47 @@ def like_point(store: Store, path: str, at: float | None = None) -> tuple[str, f
             r = int(rows[0])
             if at is None:
                 return str(points.modality[r]), float(points.valence[r]), float(points.arousal[r])
-            moment = [s for s in store.segments(item.id) if s[3] <= at < s[4]]
-            if moment:
-                return (item.modality, float(np.mean([s[5] for s in moment])), float(np.mean([s[6] for s in moment])))
-            raise QueryError(f"{path} has no timeline moment at {at} s")
+            models = current_models(store)
+            wanted = {tuple(models["image"]), tuple(models["audio"])}
+            moment = [s for s in store.segments(item.id) if s[3] <= at < s[4] and (s[0], s[1]) in wanted]
+            if not moment:
+                raise QueryError(f"{path} has no timeline moment at {at} s")
+            values = np.array([[s[5], s[6]] for s in moment])
+            from_image = np.array([s[2] == "image" for s in moment])
+            if from_image.any():
+                from emobrowser.align.transform import active_transform
+
+                values[from_image] = active_transform(store, models).apply(values[from_image])
+            return item.modality, float(values[:, 0].mean()), float(values[:, 1].mean())
     if not os.path.exists(path):
         raise QueryError(f"no such file: {path}")
     from emobrowser.index.scoring import score_paths
 
+    from emobrowser.align.transform import active_transform
+
     result = next(score_paths([path]))
     if result.error:
         raise QueryError(f"cannot score {path}: {result.error}")
-    if at is not None:
-        moment = [s for s in result.segments if s.start <= at < s.end]
-        if not moment:
+    transform = active_transform(store, current_models(store))
+    if result.modality.value == "image":
+        v, a = transform.apply(np.array([result.valence, result.arousal]))
+        return "image", float(v), float(a)
+    segments = [s for s in result.segments if at is None or s.start <= at < s.end]
+    if at is None and result.modality.value == "audio":
+        return "audio", float(result.valence), float(result.arousal)
+    if not segments:
+        if at is not None:
             raise QueryError(f"{path} has no timeline moment at {at} s")
-        return (result.modality.value, float(np.mean([s.valence for s in moment])),
-                float(np.mean([s.arousal for s in moment])))
-    return result.modality.value, float(result.valence), float(result.arousal)
+        return result.modality.value, float(result.valence), float(result.arousal)
+    # per source: image-model values are aligned, audio values are the reference
+    per_source = []
+    for source in ("image", "audio"):
+        rows = np.array([[s.valence, s.arousal] for s in segments if s.source.value == source])
+        if len(rows):
+            point = rows.mean(axis=0)
+            per_source.append(transform.apply(point) if source == "image" else point)
+    v, a = np.mean(per_source, axis=0)
+    return result.modality.value, float(v), float(a)
 
 
 def resolve_target(args) -> tuple[float, float]:
@@ -264,6 +288,13 @@ def resolve_target(args) -> tuple[float, float]:
         if not -1.0 <= value <= 1.0:
             raise QueryError(f"{name} must be in [-1, 1], got {value}")
     return args.valence, args.arousal
+
+
+def _alignment_version(db: Path) -> int:
+    from emobrowser.align.transform import active_transform
+
+    with Store(db) as store:
+        return active_transform(store, current_models(store)).version
 
 
 def run_query(db: Path, args) -> list[Hit]:
@@ -291,7 +322,7 @@ def run_query(db: Path, args) -> list[Hit]:
     allowed = None
     if args.folder:
         allowed = points.ids[_under(points.paths, args.folder)].tolist()
-    engine = open_engine(points, db)
+    engine = open_engine(points, db, _alignment_version(db))
     try:
         if region is not None:
             if region[0] == "rect":

@@ -165,6 +165,7 @@ def _changed_since(stat_key) -> bool:
 def index_library(store: Store, roots: list[str] | None = None, *, workers: int | None = None,
                   timeout: float = DEFAULT_TIMEOUT, image_model: str | None = None,
                   audio_model: str | None = None, include_hidden: bool = False,
+                  segment_seconds: float = 15.0,
                   progress: Callable[[Progress], None] | None = None,
                   cancelled: Callable[[], bool] = lambda: False) -> IndexSummary:
     """Add ``roots`` (if given) to the library and index every root.
@@ -233,7 +234,7 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
                 except OSError:
                     stat_keys[item_id] = None
                 current["path"] = display(raw_path)
-                yield item_id, (raw_path, modality, imodel.info.name, amodel.info.name)
+                yield item_id, (raw_path, modality, imodel.info.name, amodel.info.name, segment_seconds)
 
         pool = ProcessPool(extract_file, workers or default_workers(), timeout)
         try:
