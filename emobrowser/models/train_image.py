@@ -31,16 +31,17 @@ OASIS_CATEGORIES = ["Person", "Animal", "Object", "Scenery"]
 CACHE_DIR = Path(os.environ.get("EMOBROWSER_IMG_CACHE", "/tmp/imgcache"))
 
 DEFAULTS = dict(
-    hidden=(1024, 512),
+    hidden=(512, 256),
     dropout=0.5,
     input_dropout=0.2,
     l2=1e-3,
-    epochs=40,
+    epochs=50,
     batch_size=64,
     lr=1e-3,
     aux_weight=0.3,
     members=3,
     balance=True,
+    flip_aug=False,
 )
 
 
@@ -62,8 +63,12 @@ def _float(value, default=np.nan) -> float:
         return default
 
 
-def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: bool = True) -> np.ndarray:
-    """Model-input features (after :func:`transform_features`) of every row, cached in /tmp."""
+def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: bool = True,
+                     flip: bool = False) -> np.ndarray:
+    """Model-input features (``image_model.model_features``) of every row, cached in /tmp.
+
+    ``flip`` computes them on the mirrored photos instead (training augmentation).
+    """
     import cv2
 
     from emobrowser.features.image_features import FEATURE_VERSION
@@ -71,7 +76,7 @@ def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: boo
 
     data_dir = Path(data_dir).resolve()
     key = hashlib.sha1(
-        (str(data_dir) + FEATURE_VERSION + "\n".join(r["file"] for r in rows)).encode()
+        (str(data_dir) + FEATURE_VERSION + ("flip" if flip else "") + "\n".join(r["file"] for r in rows)).encode()
     ).hexdigest()[:16]
     cache = CACHE_DIR / f"features_{key}.npy"
     if use_cache and cache.is_file():
@@ -85,6 +90,8 @@ def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: boo
         img = cv2.imread(str(data_dir / r["file"]), cv2.IMREAD_COLOR)
         if img is None:
             raise FileNotFoundError(data_dir / r["file"])
+        if flip:
+            img = cv2.flip(img, 1)
         out.append(model_features(img))
         if (i + 1) % 500 == 0:
             log(f"features: {i + 1}/{len(rows)} ({time.time() - t0:.0f} s)")
@@ -261,7 +268,19 @@ def _predict(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=512, verbose=0), dtype=np.float32)
 
 
-def cross_validate(x, va, emo, cat, ds, cfg: dict, folds: int, seed: int, log=print) -> tuple[np.ndarray, np.ndarray]:
+def _fit_rows(x, x_flip, va, emo, cat, ds, cfg, seed, log):
+    """Normalise, optionally add the mirrored copies, train; return (model, mean, std)."""
+    mean, std = _normalise(x)
+    xs, vas, emos, cats, dss = x, va, emo, cat, ds
+    if x_flip is not None:
+        xs = np.concatenate([x, x_flip])
+        vas, emos, cats, dss = (np.concatenate([a, a]) for a in (va, emo, cat, ds))
+    model = fit_ensemble((xs - mean) / std, vas, emos, cats, _sample_weights(dss, cfg["balance"]), cfg, seed, log)
+    return model, mean, std
+
+
+def cross_validate(x, va, emo, cat, ds, cfg: dict, folds: int, seed: int, log=print,
+                   x_flip=None) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold predictions (raw, and with a cross-fitted rescale) for every row."""
     fold = stratified_folds(ds, va[:, 0], folds, seed)
     oof = np.zeros_like(va)
@@ -270,9 +289,8 @@ def cross_validate(x, va, emo, cat, ds, cfg: dict, folds: int, seed: int, log=pr
         if te.sum() == 0 or tr.sum() == 0:
             continue
         t0 = time.time()
-        mean, std = _normalise(x[tr])
-        model = fit_ensemble((x[tr] - mean) / std, va[tr], emo[tr], cat[tr],
-                             _sample_weights(ds[tr], cfg["balance"]), cfg, seed + k, log)
+        model, mean, std = _fit_rows(x[tr], None if x_flip is None else x_flip[tr], va[tr], emo[tr],
+                                     cat[tr], ds[tr], cfg, seed + k, log)
         oof[te] = _predict(model, (x[te] - mean) / std)
         m = _metrics(oof[te], va[te])
         log(f"fold {k + 1}/{folds}: valence r={m['valence']['r']:.3f} arousal r={m['arousal']['r']:.3f} "
@@ -313,9 +331,12 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
     if limit is not None:
         rows = rows[: int(limit)]
     x = compute_features(data_dir, rows, log=log)
+    x_flip = compute_features(data_dir, rows, log=log, flip=True) if cfg.get("flip_aug") else None
     va, emo, cat, ds = targets(rows)
     ok = np.all(np.isfinite(va), axis=1)
     x, va, emo, cat, ds = x[ok], va[ok], emo[ok], cat[ok], ds[ok]
+    if x_flip is not None:
+        x_flip = x_flip[ok]
     log(f"data: {len(x)} images, {x.shape[1]} features; datasets: "
         + ", ".join(f"{d}={int((ds == d).sum())}" for d in np.unique(ds)))
 
@@ -331,7 +352,7 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
     }
     rescale = {"scale": [1.0, 1.0], "offset": [0.0, 0.0]}
     if folds >= 2 and len(x) >= folds * 2:
-        oof, oof_rescaled = cross_validate(x, va, emo, cat, ds, cfg, folds, seed, log)
+        oof, oof_rescaled = cross_validate(x, va, emo, cat, ds, cfg, folds, seed, log, x_flip=x_flip)
         raw = evaluate(oof, va, ds)
         res = evaluate(oof_rescaled, va, ds)
         metrics["cv_raw"] = raw
@@ -348,8 +369,7 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
                 f"std {block[t]['pred_std']:.3f}/{block[t]['label_std']:.3f}" for t in ("valence", "arousal")))
 
     # final model on all data
-    mean, std = _normalise(x)
-    model = fit_ensemble((x - mean) / std, va, emo, cat, _sample_weights(ds, cfg["balance"]), cfg, seed, log)
+    model, mean, std = _fit_rows(x, x_flip, va, emo, cat, ds, cfg, seed, log)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / MODEL_FILE)
     norm = {
@@ -369,3 +389,20 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
     keras.saving.load_model(out_dir / MODEL_FILE, safe_mode=True)
     log(f"wrote {out_dir / MODEL_FILE}, {NORM_FILE}, {METRICS_FILE} ({metrics['train_seconds']} s)")
     return metrics
+
+
+def metrics_table(metrics: dict, key: str = "cv") -> str:
+    """Markdown table of the held-out metrics in ``metrics[key]`` (for the model card)."""
+    lines = [
+        "| subset | n | valence r | valence CCC | valence RMSE | valence pred/label std "
+        "| arousal r | arousal CCC | arousal RMSE | arousal pred/label std |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, b in metrics.get(key, {}).items():
+        cells = [name, str(b["n"])]
+        for t in ("valence", "arousal"):
+            m = b[t]
+            cells += [f"{m['r']:.3f}", f"{m['ccc']:.3f}", f"{m['rmse']:.3f}",
+                      f"{m['pred_std']:.3f} / {m['label_std']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

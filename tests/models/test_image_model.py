@@ -82,14 +82,25 @@ def test_shipped_model_loads_safe_and_predicts():
 
 
 @pytest.mark.slow
-def test_shipped_model_bright_warm_beats_dark_on_valence():
-    """Robust behaviour check: on average bright warm pictures score more pleasant than
-    near-black ones (brightness is the strongest single valence cue in both datasets)."""
+def test_shipped_model_behaviour_is_sane():
+    """Robust behaviour checks that need no rated photos.
+
+    * The average picture (standardised features all zero) scores near neutral and inside
+      the range of the training labels: checks the normalisation and rescale are wired up.
+    * Different pictures get different scores (no collapse to one constant).
+    * The same picture at two resolutions (training-size vs. run-time decode size)
+      gets nearly the same score, because extract resizes to a fixed working size.
+    """
     m = ImageVAModel()
-    bright = np.stack([m.extract(_photo(i, "bright")) for i in range(6)])
-    dark = np.stack([m.extract(_photo(100 + i, "dark")) for i in range(6)])
-    vb, vd = m.predict(bright)[:, 0].mean(), m.predict(dark)[:, 0].mean()
-    assert vb > vd
+    m._load()
+    mean_pred = m.predict(m._mean[None, :])[0]
+    assert np.all(np.abs(mean_pred) < 0.5)
+    photos = [_photo(i) for i in range(8)]
+    out = m.predict(np.stack([m.extract(p) for p in photos]))
+    assert out[:, 0].std() > 0.01 and out[:, 1].std() > 0.01
+    small = m.predict(m.extract(photos[0])[None])[0]
+    big = m.predict(m.extract(cv2.resize(photos[0], (960, 720), interpolation=cv2.INTER_CUBIC))[None])[0]
+    assert np.all(np.abs(small - big) < 0.35)
 
 
 def _tiny_dataset(root, n=12):
