@@ -248,29 +248,42 @@ class Store:
         """
         import numpy as np
 
-        (im, iv), (am, av) = models["image"], models["audio"]
-        cur = self.conn.execute(
-            """SELECT s.item_id,
-                      CASE i.modality WHEN 'image' THEN 0 WHEN 'audio' THEN 1 ELSE 2 END,
-                      CASE WHEN s.model = ? AND s.version = ? THEN 0 ELSE 1 END,
-                      s.valence, s.arousal
-               FROM scores s JOIN items i ON i.id = s.item_id
-               WHERE i.status = 'indexed' AND i.modality IN ('image', 'audio', 'video')
-                 AND ((s.model = ? AND s.version = ? AND i.modality != 'audio')
-                      OR (s.model = ? AND s.version = ? AND i.modality != 'image'))
-               ORDER BY s.item_id""", (im, iv, im, iv, am, av))
-        dtype = np.dtype([("id", np.int64), ("modality", np.int8), ("source", np.int8),
-                          ("valence", np.float64), ("arousal", np.float64)])
-        rows = np.fromiter(cur, dtype=dtype)
-        return rows["id"], rows["modality"], rows["source"], rows["valence"], rows["arousal"]
+        # Two plain scans joined in NumPy: several times faster than a SQL join at
+        # a million items.
+        items = np.fromiter(
+            self.conn.execute("SELECT id, CASE modality WHEN 'image' THEN 0 WHEN 'audio' THEN 1 ELSE 2 END "
+                              "FROM items WHERE status = 'indexed' AND modality IN ('image', 'audio', 'video') "
+                              "ORDER BY id"),
+            dtype=np.dtype([("id", np.int64), ("modality", np.int8)]))
+        parts = []
+        for source, (name, version) in enumerate((models["image"], models["audio"])):
+            rows = np.fromiter(
+                self.conn.execute("SELECT item_id, valence, arousal FROM scores WHERE model = ? AND version = ?",
+                                  (name, version)),
+                dtype=np.dtype([("id", np.int64), ("valence", np.float64), ("arousal", np.float64)]))
+            pos = np.searchsorted(items["id"], rows["id"])
+            pos = np.minimum(pos, max(len(items) - 1, 0))
+            found = (items["id"][pos] == rows["id"]) if len(items) else np.zeros(len(rows), bool)
+            rows, codes = rows[found], items["modality"][pos[found]]
+            # image-model scores count for images and videos, audio-model ones for audio and videos
+            keep = codes != (1 if source == 0 else 0)
+            parts.append((rows["id"][keep], codes[keep], np.full(int(keep.sum()), source, np.int8),
+                          rows["valence"][keep], rows["arousal"][keep]))
+        ids, codes, sources, valence, arousal = (np.concatenate(c) for c in zip(*parts))
+        order = np.argsort(ids, kind="stable")
+        return ids[order], codes[order], sources[order], valence[order], arousal[order]
 
     def paths_of(self, ids) -> list[str]:
-        """Display paths of the given item ids, in the same order."""
-        wanted = {int(i) for i in ids}
-        found = {}
-        for item_id, path in self.conn.execute("SELECT id, path FROM items WHERE status = 'indexed'"):
-            if item_id in wanted:
-                found[item_id] = path
+        """Display paths of the given item ids (sorted ascending), in the same order."""
+        import numpy as np
+
+        ids = np.asarray(ids, np.int64)
+        rows = self.conn.execute("SELECT id, path FROM items WHERE status = 'indexed' ORDER BY id").fetchall()
+        if len(rows) == len(ids):
+            all_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            if np.array_equal(all_ids, ids):
+                return [r[1] for r in rows]
+        found = dict(rows)
         return [found[int(i)] for i in ids]
 
     def segments(self, item_id: int) -> list[tuple[str, str, str, float, float, float, float]]:
