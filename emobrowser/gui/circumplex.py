@@ -1,7 +1,9 @@
 """The circumplex scatter: every item as a point at (valence, arousal).
 
-One ScatterPlotItem is reused for all points (setData), with a brush array built once
-per load from three shared brushes, so 100,000 points pan and zoom smoothly.
+One PointCloudItem is reused for all points (setData with the modality code per
+point; the three coloured discs are drawn once into an atlas), so 100,000 points load
+in milliseconds and pan and zoom smoothly; see point_cloud.py for why not
+pyqtgraph's ScatterPlotItem.
 Left click picks a point; Shift + left drag (or the Region tool) draws a rectangle;
 the wheel zooms and a plain left drag pans.
 """
@@ -19,6 +21,7 @@ from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QPalette, QPen
 from PySide6.QtWidgets import (QCheckBox, QGraphicsRectItem, QHBoxLayout, QToolButton, QToolTip, QVBoxLayout,
                                QWidget)
 
+from emobrowser.gui.point_cloud import PointCloudItem
 from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, palette_colour, swatch_icon
 
 MODALITIES = ("image", "audio", "video")
@@ -83,7 +86,7 @@ class CircumplexWidget(QWidget):
         self.plot.hideButtons()
         self.plot.setMouseTracking(True)
         self.plot.setMinimumSize(320, 320)
-        self.scatter = pg.ScatterPlotItem(pxMode=True, size=6, pen=None, symbol="o", useCache=True)
+        self.scatter = PointCloudItem([MODALITY_COLOURS[m] for m in MODALITIES], size=6)
         self.results = pg.ScatterPlotItem(pxMode=True, size=12, symbol="o", brush=None)
         self.marker = pg.ScatterPlotItem(pxMode=True, size=20, symbol="+")
         self.trajectory = pg.PlotDataItem(symbol="o", symbolSize=5)
@@ -189,15 +192,14 @@ class CircumplexWidget(QWidget):
     def _redraw(self) -> None:
         if self._all is None or len(self._all) == 0:
             self._shown = np.zeros(0, np.int64)
-            self.scatter.setData([], [])
+            self.scatter.setData(np.zeros(0), np.zeros(0), np.zeros(0, np.int32))
             return
         wanted = np.array([self._toggles[m].isChecked() for m in MODALITIES])
         rows = np.flatnonzero(wanted[self._codes])
         if rows.size > MAX_DRAWN:
             rows = np.sort(np.random.default_rng(0).choice(rows, MAX_DRAWN, replace=False))
         self._shown = rows
-        self.scatter.setData(x=self._all.valence[rows], y=self._all.arousal[rows],
-                             brush=self._brushes[self._codes[rows]])
+        self.scatter.setData(self._all.valence[rows], self._all.arousal[rows], self._codes[rows])
 
     def _apply_palette(self) -> None:
         text = palette_colour(QPalette.ColorRole.Text)
@@ -216,11 +218,12 @@ class CircumplexWidget(QWidget):
         for word in self._words:
             word.setColor(palette_colour(QPalette.ColorRole.Text, 170))
             word.setFont(font)
-        self._brushes = np.empty(len(MODALITIES), dtype=object)
-        for i, m in enumerate(MODALITIES):
+        colours = []
+        for m in MODALITIES:
             c = QColor(MODALITY_COLOURS[m])
-            c.setAlpha(200)
-            self._brushes[i] = QBrush(c)
+            c.setAlpha(210)
+            colours.append(c)
+        self.scatter.setColours(colours)
         self.results.setPen(pg.mkPen(hi, width=2))
         self.results.setBrush(None)
         self.marker.setPen(pg.mkPen(hi, width=3))
