@@ -84,6 +84,7 @@ class _Relay(QObject):
 
     done = Signal(int, object, float)  # generation, result, seconds
     error = Signal(int, str)
+    skipped = Signal(int)
 
 
 class _Job(QRunnable):
@@ -94,6 +95,7 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         if not self.is_current(self.generation):  # superseded while it waited in the queue
+            self.relay.skipped.emit(self.generation)
             return
         started = time.perf_counter()
         try:
@@ -119,6 +121,7 @@ class Lane(QObject):
         self._relay = _Relay(self)
         self._relay.done.connect(self._on_done)
         self._relay.error.connect(self._on_error)
+        self._relay.skipped.connect(self._on_skipped)
 
     def submit(self, fn, *args) -> int:
         """Run fn(*args) in the pool; returns the job's generation. Earlier jobs become stale."""
@@ -141,6 +144,9 @@ class Lane(QObject):
         self._running = max(0, self._running - 1)
         if generation == self._generation:
             self.job_finished.emit(result, seconds)
+
+    def _on_skipped(self, _generation: int) -> None:
+        self._running = max(0, self._running - 1)
 
     def _on_error(self, generation: int, message: str) -> None:
         self._running = max(0, self._running - 1)
