@@ -28,6 +28,7 @@ import functools
 
 import cv2
 import numpy as np
+import scipy.fft
 
 WORK_SIZE = 256  # longest side of the working image
 GIST_SIZE = 128
@@ -108,9 +109,10 @@ def gist_features(gray: np.ndarray, size: int = GIST_SIZE, scales: int = GIST_SC
     g = g - cv2.GaussianBlur(g, (0, 0), 4.0)
     local = np.sqrt(cv2.GaussianBlur(g * g, (0, 0), 4.0))
     g = g / (0.2 + local)
-    spectrum = np.fft.fft2(g).astype(np.complex64)
+    spectrum = scipy.fft.fft2(g, workers=1).astype(np.complex64)
     bank = _gabor_bank(size, scales, orientations)
-    resp = np.abs(np.fft.ifft2(spectrum[None] * bank, axes=(1, 2)))  # (k, size, size)
+    # single precision, one thread: ~2x faster than numpy.fft here
+    resp = np.abs(scipy.fft.ifft2(spectrum[None] * bank, axes=(1, 2), workers=1))  # (k, size, size)
     cells = size // grid
     pooled = resp.reshape(len(bank), grid, cells, grid, cells).mean(axis=(2, 4))
     return pooled.astype(np.float32).ravel()

@@ -1,0 +1,140 @@
+"""Benchmark the image path on 12-megapixel JPEGs, single core.
+
+Generates a few 4000x3000 JPEGs (smooth gradients, shapes, texture and noise so they
+compress like photos) into a temp dir and measures, per image:
+
+* full decode (cv2.imread),
+* reduced decode (cv2.IMREAD_REDUCED_COLOR_4 -> 1000x750, what the pipeline uses),
+* reduced decode + ImageVAModel.extract + predict (predict amortised over the batch).
+
+Usage:  python benchmarks/bench_image_model.py [--n 6]
+The last line of output is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a source checkout
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+TARGET_MS = 50.0
+
+
+def make_photo(seed: int, w: int = 4000, h: int = 3000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    # smooth low-frequency colour field, upsampled
+    low = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+    img = cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    # mid-frequency texture
+    tex = cv2.resize(rng.normal(0, 25, (h // 16, w // 16, 3)).astype(np.float32), (w, h),
+                     interpolation=cv2.INTER_LINEAR)
+    img += tex
+    canvas = np.clip(img, 0, 255).astype(np.uint8)
+    for _ in range(40):
+        c = tuple(int(v) for v in rng.integers(0, 255, 3))
+        p = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        if rng.random() < 0.5:
+            cv2.circle(canvas, p, int(rng.integers(20, 400)), c, -1, lineType=cv2.LINE_AA)
+        else:
+            q = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+            cv2.line(canvas, p, q, c, int(rng.integers(2, 30)), lineType=cv2.LINE_AA)
+    # sensor-like fine noise
+    noise = rng.normal(0, 4, (h, w, 3)).astype(np.float32)
+    return np.clip(canvas.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+def _time(fn, paths, repeat=2):
+    best = []
+    for p in paths:
+        ts = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn(p)
+            ts.append(time.perf_counter() - t)
+        best.append(min(ts))
+    return 1e3 * float(np.mean(best))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=6)
+    ap.add_argument("--reduce", type=int, default=4, choices=[2, 4, 8])
+    args = ap.parse_args()
+    cv2.setNumThreads(1)
+
+    from emobrowser.models.image_model import ImageVAModel
+
+    flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[args.reduce]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i in range(args.n):
+            p = Path(tmp) / f"photo_{i}.jpg"
+            cv2.imwrite(str(p), make_photo(i), [cv2.IMWRITE_JPEG_QUALITY, 92])
+            paths.append(p)
+        sizes = [p.stat().st_size / 1e6 for p in paths]
+        print(f"{args.n} JPEGs 4000x3000, mean {np.mean(sizes):.1f} MB")
+
+        full_ms = _time(lambda p: cv2.imread(str(p), cv2.IMREAD_COLOR), paths)
+        reduced_ms = _time(lambda p: cv2.imread(str(p), flag), paths, repeat=3)
+        print(f"full decode:    {full_ms:7.1f} ms/image")
+        print(f"reduced decode: {reduced_ms:7.1f} ms/image (IMREAD_REDUCED_COLOR_{args.reduce})")
+
+        model = ImageVAModel()
+        decoded = [cv2.imread(str(p), flag) for p in paths]
+        print(f"reduced size: {decoded[0].shape[1]}x{decoded[0].shape[0]}")
+        extract_ms = _time(model.extract, decoded, repeat=3)
+        print(f"extract:        {extract_ms:7.1f} ms/image")
+
+        t0 = time.perf_counter()
+        feats = np.stack([model.extract(d) for d in decoded])
+        model.predict(feats[:1])
+        load_s = time.perf_counter() - t0
+        print(f"model load (TF import + weights, once): {load_s:.1f} s")
+
+        reps = 20
+        batch = np.repeat(feats, 64 // len(paths) + 1, axis=0)[:64]
+        model.predict(batch)
+        t = time.perf_counter()
+        for _ in range(reps):
+            out = model.predict(batch)
+        predict_ms = 1e3 * (time.perf_counter() - t) / (reps * len(batch))
+        assert out.shape == (len(batch), 2) and np.all(np.isfinite(out))
+        print(f"predict:        {predict_ms:7.2f} ms/image (batch of 64)")
+
+        # end to end, best of 3 passes over the photos: decode + extract each, one predict
+        passes = []
+        for _ in range(3):
+            t = time.perf_counter()
+            f = np.stack([model.extract(cv2.imread(str(p), flag)) for p in paths])
+            model.predict(f)
+            passes.append(1e3 * (time.perf_counter() - t) / len(paths))
+        pipeline_ms = min(passes)
+        print(f"decode+extract+predict: {pipeline_ms:7.1f} ms/image (target {TARGET_MS:.0f})")
+        print(json.dumps({
+            "full_decode_ms": round(full_ms, 1),
+            "reduced_decode_ms": round(reduced_ms, 1),
+            "extract_ms": round(extract_ms, 1),
+            "predict_ms_per_image_batch64": round(predict_ms, 2),
+            "pipeline_ms_per_image": round(pipeline_ms, 1),
+            "target_ms": TARGET_MS,
+            "n_images": len(paths),
+            "reduce": args.reduce,
+        }))
+
+
+if __name__ == "__main__":
+    main()
