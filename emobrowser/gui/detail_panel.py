@@ -23,8 +23,11 @@ class DetailPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.picture = QLabel()
-        self.picture.setFixedSize(160, 120)
+        self.picture.setFixedSize(128, 96)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        glyph = self.picture.font()
+        glyph.setPixelSize(56)
+        self.picture.setFont(glyph)
         self.title = QLabel("Nothing selected")
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setWordWrap(True)
@@ -43,10 +46,10 @@ class DetailPanel(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=True, y=False)
-        self.plot.setYRange(-1, 1, padding=0.05)
+        self.plot.setYRange(-1, 1.35, padding=0)
         self.plot.setLabel("bottom", "time (s)")
         self.plot.setMinimumHeight(120)
-        self.legend = self.plot.addLegend(offset=(-5, 5))
+        self.legend = self.plot.addLegend(offset=(5, 2), colCount=2)
         self.valence_curve = self.plot.plot(name="valence", stepMode="center")
         self.arousal_curve = self.plot.plot(name="arousal", stepMode="center")
         self.zero = pg.InfiniteLine(0, angle=0)
@@ -78,6 +81,8 @@ class DetailPanel(QWidget):
         self.info.setText(f"{MODALITY_LABELS.get(hit.modality, hit.modality)}\n"
                           f"valence {hit.valence:+.2f}   arousal {hit.arousal:+.2f}\n{os.path.dirname(hit.path)}")
         self.set_thumbnail(thumbnail)
+        if not thumbnail:
+            self.picture.setText({"audio": "♪", "video": "▶"}.get(hit.modality, ""))
 
     def set_thumbnail(self, png: str | None) -> None:
         pixmap = QPixmap(png) if png else QPixmap()
@@ -107,6 +112,7 @@ class DetailPanel(QWidget):
             self.plot.getAxis(name).setPen(palette_colour(QPalette.ColorRole.Text, 120))
             self.plot.getAxis(name).setTextPen(text)
         self.legend.setLabelTextColor(text)
+        self.legend.setBrush(palette_colour(QPalette.ColorRole.Base, 220))
         self.valence_curve.setPen(pg.mkPen(VALENCE_COLOUR, width=2))
         self.arousal_curve.setPen(pg.mkPen(AROUSAL_COLOUR, width=2))
         self.zero.setPen(pg.mkPen(palette_colour(QPalette.ColorRole.Text, 90), style=Qt.PenStyle.DashLine))

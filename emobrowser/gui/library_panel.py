@@ -58,7 +58,8 @@ class LibraryPanel(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.status = QLabel("Idle")
+        self.progress.hide()
+        self.status = QLabel("")
         self.current = QLabel()
         self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.current.setTextFormat(Qt.TextFormat.PlainText)  # file names are never markup
@@ -117,6 +118,9 @@ class LibraryPanel(QWidget):
         names = {"image": "photos", "audio": "tracks", "video": "videos"}
         parts = [f"{c.get('indexed', 0)} {names.get(m, m)}" for m, c in counts.items() if m in names]
         pending = sum(c.get("pending", 0) for c in counts.values())
+        if not self.cancel_button.isEnabled():  # not indexing: say where the library stands
+            self.status.setText(f"{pending} files wait to be indexed: Rescan (F5) resumes" if pending
+                                else "Up to date")
         self.counts.setText("Library: " + (", ".join(parts) or "empty") + (f" · {pending} waiting" if pending else ""))
 
     def set_failures(self, failures: list[tuple[str, str]]) -> None:
@@ -137,6 +141,7 @@ class LibraryPanel(QWidget):
                 for i in range(self.failures.topLevelItemCount())]
 
     def set_running(self, running: bool, paused: bool = False) -> None:
+        self.progress.setVisible(running or paused)
         self.pause_button.setEnabled(running or paused)
         self.cancel_button.setEnabled(running or paused)
         self.pause_button.blockSignals(True)
@@ -161,6 +166,7 @@ class LibraryPanel(QWidget):
         self.current.setToolTip(plain_tooltip(p.current) if p.current else "")
 
     def show_finished(self, message: str) -> None:
+        self.progress.show()
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
         self.progress.setFormat("Done")

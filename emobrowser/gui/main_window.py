@@ -42,6 +42,7 @@ class MainWindow(QMainWindow):
         self._paused = False
         self._restart_roots: list[str] | None = None
         self._pending_spec = None
+        self._last_spec = None
         self.setWindowTitle("Emobrowser — demo library" if demo else f"Emobrowser — {self.db_path.name}")
         self.setAcceptDrops(True)
 
@@ -57,17 +58,17 @@ class MainWindow(QMainWindow):
         self.search = SearchPanel()
         self.library = LibraryPanel()
         self.library.workers_spin.setValue(int(self.settings.value("indexing/workers", min(2, os.cpu_count() or 1))))
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.results)
-        right.addWidget(self.detail)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.circumplex)
+        left.addWidget(self.detail)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.circumplex)
-        self.splitter.addWidget(right)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.results)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
-        self.right_splitter = right
+        self.map_splitter = left
         self.setCentralWidget(self.splitter)
         self.search_dock = self._dock("Search", self.search)
         self.library_dock = self._dock("Library", self.library)
@@ -277,11 +278,12 @@ class MainWindow(QMainWindow):
             self.start_indexing([])  # resume whatever the last session left pending
 
     def _on_points_loaded(self, points, _seconds) -> None:
-        first = self.points is None
         self.points = points
         self.circumplex.set_points(points)
-        if self._pending_spec is not None or (first and len(points)):
-            self.run_query(self._pending_spec or self.search.spec())
+        # Search at once, and keep searching while indexing fills a results list that is not full yet.
+        spec = self._pending_spec or self._last_spec or self.search.spec()
+        if len(points) and (self._pending_spec is not None or len(self.results.model.hits) < spec.k):
+            self.run_query(spec)
 
     def _on_background_failed(self, message: str) -> None:
         log.warning("background job failed: %s", message)
@@ -299,6 +301,7 @@ class MainWindow(QMainWindow):
             self._pending_spec = spec
             return
         self._pending_spec = None
+        self._last_spec = spec
         self.query_lane.submit(data.run_query, self.points, spec)
 
     def cancel_query(self) -> None:
@@ -414,20 +417,20 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
-        for key, splitter in (("window/splitter", self.splitter), ("window/right_splitter", self.right_splitter)):
+        for key, splitter in (("window/splitter", self.splitter), ("window/map_splitter", self.map_splitter)):
             value = self.settings.value(key)
             if value is not None:
                 splitter.restoreState(value)
             elif splitter is self.splitter:
-                splitter.setSizes([560, 520])
+                splitter.setSizes([600, 520])
             else:
-                splitter.setSizes([560, 260])
+                splitter.setSizes([580, 240])
 
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/splitter", self.splitter.saveState())
-        self.settings.setValue("window/right_splitter", self.right_splitter.saveState())
+        self.settings.setValue("window/map_splitter", self.map_splitter.saveState())
         self.settings.sync()
         self.results.preview.stop()
         if self.is_indexing():

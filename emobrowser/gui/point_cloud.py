@@ -74,7 +74,9 @@ class PointCloudItem(pg.GraphicsObject):
         ix, iy = np.rint(px).astype(np.int64), np.rint(py).astype(np.int64)
         inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
         side = max(1, int(round(self._size * dpr))) | 1
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+        r = side // 2
+        yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+        kernel = (xx * xx + yy * yy <= (side / 2) ** 2).astype(np.uint8)
         mask = np.zeros((h, w), np.uint8)
         for code, colour in enumerate(self._colours):
             sel = inside & (self._codes == code)

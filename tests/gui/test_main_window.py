@@ -128,6 +128,8 @@ def test_selecting_a_song_shows_its_timeline(qtbot, window):
     with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
         window.search.set_point(0.0, 0.0)
     row = next(i for i, h in enumerate(window.results.model.hits) if h.modality == "audio")
+    other = next(i for i, h in enumerate(window.results.model.hits) if h.modality == "image")
+    window.results.view.setCurrentIndex(window.results.model.index(other))
     with qtbot.waitSignal(window.timeline_lane.job_finished, timeout=5000) as blocker:
         window.results.view.setCurrentIndex(window.results.model.index(row))
     timeline = blocker.args[0]
