@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThreadPool, QTimer
+from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
@@ -17,10 +17,10 @@ from emobrowser.gui.library_panel import LibraryPanel
 from emobrowser.gui.results_panel import OTHER, ResultsPanel
 from emobrowser.gui.search_panel import SearchPanel
 from emobrowser.gui.settings import open_settings
-from emobrowser.gui.workers import IndexWorker, Lane, ThumbnailLoader
+from emobrowser.gui.indexing import IndexingController
+from emobrowser.gui.workers import Lane, ThumbnailLoader
 
 log = logging.getLogger(__name__)
-_REFRESH_MS = 2000  # how often the map and counts refresh while indexing
 
 
 class MainWindow(QMainWindow):
@@ -38,9 +38,6 @@ class MainWindow(QMainWindow):
         Store(self.db_path).close()  # create and migrate once, before threads open it concurrently
         self.models: dict | None = None
         self.points = None
-        self.indexer: IndexWorker | None = None
-        self._paused = False
-        self._restart_roots: list[str] | None = None
         self._pending_spec = None
         self._last_spec = None
         self.setWindowTitle("Emobrowser — demo library" if demo else f"Emobrowser — {self.db_path.name}")
@@ -58,6 +55,8 @@ class MainWindow(QMainWindow):
         self.search = SearchPanel()
         self.library = LibraryPanel()
         self.library.workers_spin.setValue(int(self.settings.value("indexing/workers", min(2, os.cpu_count() or 1))))
+        self.indexing = IndexingController(self.db_path, self.library, self.settings, image_model=image_model,
+                                           audio_model=audio_model, parent=self)
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.circumplex)
         left.addWidget(self.detail)
@@ -76,8 +75,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.count_label)
         self._make_actions()
         self._connect()
-        self._refresh_timer = QTimer(self, interval=_REFRESH_MS)
-        self._refresh_timer.timeout.connect(self.refresh_library)
         self._restore_layout()
         self.models_lane.submit(data.model_keys, image_model, audio_model)
 
@@ -158,10 +155,9 @@ class MainWindow(QMainWindow):
         self.results.visible_items_changed.connect(self._on_visible_items_changed)
         self.library.folders_added.connect(self.add_folders)
         self.library.folder_removed.connect(self._on_folder_removed)
-        self.library.pause_toggled.connect(self._on_pause_toggled)
-        self.library.cancel_requested.connect(self._on_cancel_indexing)
         self.library.rescan_requested.connect(self._on_rescan_requested)
-        self.library.workers_changed.connect(self._on_workers_changed)
+        self.indexing.refresh_requested.connect(self.refresh_library)
+        self.indexing.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
     # -- library and indexing -----------------------------------------------------------
 
@@ -175,79 +171,22 @@ class MainWindow(QMainWindow):
         if folders:
             self.start_indexing(folders)
 
+    @property
+    def indexer(self):
+        """The current (or last) IndexWorker, or None."""
+        return self.indexing.worker
+
     def start_indexing(self, roots: list[str] | None = None, demo: bool = False) -> None:
-        """Index the library (adding ``roots``); a run in progress is restarted to include them."""
-        self._paused = False
-        if self.indexer is not None and self.indexer.isRunning():
-            self._restart_roots = (self._restart_roots or []) + list(roots or [])
-            self.indexer.cancel()
-            return
-        self.indexer = IndexWorker(self.db_path, roots, workers=self.library.workers_spin.value(),
-                                   image_model=self.image_model, audio_model=self.audio_model, demo=demo,
-                                   parent=self)
-        self.indexer.progressed.connect(self.library.show_progress)
-        self.indexer.indexing_finished.connect(self._on_indexing_finished)
-        self.indexer.indexing_failed.connect(self._on_indexing_failed)
-        self.indexer.finished.connect(self._on_indexer_stopped)
-        self.library.set_running(True)
-        self.library.status.setText("Starting…")
-        self.indexer.start()
-        self._refresh_timer.start()
+        self.indexing.start(roots, demo)
 
     def is_indexing(self) -> bool:
-        return self.indexer is not None and self.indexer.isRunning()
+        return self.indexing.is_running()
 
     def stop_indexing(self, wait_ms: int = 30000) -> bool:
-        """Cancel indexing and wait for it to stop; the next run resumes where it stopped."""
-        if self.indexer is None:
-            return True
-        self.indexer.cancel()
-        return self.indexer.wait(wait_ms)
-
-    def _on_indexing_finished(self, summary) -> None:
-        if summary.cancelled:
-            text = "Paused — indexing resumes where it stopped" if self._paused else \
-                "Stopped — Rescan (F5) resumes where it stopped"
-        else:
-            text = f"Up to date: {summary.indexed} indexed, {summary.unchanged} unchanged, {summary.failed} failed"
-        self.library.show_finished(text)
-        self.statusBar().showMessage(text, 8000)
-
-    def _on_indexing_failed(self, message: str) -> None:
-        self.library.show_finished("Indexing stopped with an error")
-        QMessageBox.warning(self, "Indexing stopped", f"Indexing stopped because of an error:\n{message}")
-
-    def _on_indexer_stopped(self) -> None:
-        self._refresh_timer.stop()
-        self.refresh_library()
-        if self._restart_roots is not None:
-            roots, self._restart_roots = self._restart_roots, None
-            self.start_indexing(roots)
-            return
-        self.library.set_running(False, paused=self._paused)
-
-    def _on_pause_toggled(self, paused: bool) -> None:
-        if paused:
-            self._paused = True
-            if self.indexer is not None:
-                self.indexer.cancel()
-        else:
-            self.start_indexing()
-
-    def _on_cancel_indexing(self) -> None:
-        self._paused = False
-        self._restart_roots = None
-        if self.is_indexing():
-            self.indexer.cancel()
-        else:
-            self.library.set_running(False)
-            self.library.show_finished("Stopped — Rescan (F5) resumes where it stopped")
+        return self.indexing.stop(wait_ms)
 
     def _on_rescan_requested(self) -> None:
         self.start_indexing([], demo=self.demo)
-
-    def _on_workers_changed(self, n: int) -> None:
-        self.settings.setValue("indexing/workers", n)
 
     def _on_folder_removed(self, folder: str) -> None:
         if QMessageBox.question(self, "Remove folder", f"Remove this folder from the library?\n\n{folder}\n\n"
@@ -435,8 +374,7 @@ class MainWindow(QMainWindow):
         self.results.preview.stop()
         if self.is_indexing():
             self.statusBar().showMessage("Stopping indexing…")
-            self.stop_indexing()
-        self._refresh_timer.stop()
+        self.stop_indexing()
         for lane in (self.query_lane, self.points_lane, self.timeline_lane, self.moodbar_lane):
             lane.cancel()
         self.thumbs.wait(3000)

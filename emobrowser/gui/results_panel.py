@@ -6,7 +6,7 @@ import os
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QToolButton, QVBoxLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy, QToolButton, QVBoxLayout,
                                QWidget)
 
 from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
@@ -66,6 +66,8 @@ class ResultsPanel(QWidget):
         copy.setToolTip("Copy the selected photos (or all photos shown) into a folder; originals are untouched")
         copy.clicked.connect(self.copy_images_requested)
         self.summary = QLabel("Click the map or type a mood to search.")
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.summary.setMinimumWidth(80)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 0)
         bar.addWidget(self.summary, 1)

@@ -37,14 +37,14 @@ def test_index_worker_cancel_stops_early(qtbot, tmp_path):
 
     root = tmp_path / "many"
     root.mkdir()
-    for i in range(40):
-        synth.write_image(root / f"{i}.jpg", synth.draw_image("grey", (64, 64), seed=i))
+    for i in range(200):
+        synth.write_image(root / f"{i}.jpg", synth.draw_image("grey", (48, 48), seed=i))
     worker = IndexWorker(tmp_path / "db.sqlite3", [str(root)], workers=1, **BASE)
     worker.progressed.connect(lambda p: worker.cancel() if p.phase == "index" and p.done >= 1 else None)
     with qtbot.waitSignal(worker.indexing_finished, timeout=120000) as blocker:
         worker.start()
     worker.wait()
-    assert blocker.args[0].cancelled and blocker.args[0].indexed < 40
+    assert blocker.args[0].cancelled and blocker.args[0].indexed < 200
 
 
 def test_lane_drops_stale_answers(qtbot):

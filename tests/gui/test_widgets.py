@@ -1,0 +1,128 @@
+"""Smaller behaviours: folder filter, drops, settings, hover tooltips, the crash dialog."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from gui_helpers import BASE, EVIL_NAME, copy_db, make_library
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    return make_library(tmp_path_factory.mktemp("widgetlib"))
+
+
+@pytest.fixture
+def window(qtbot, library, tmp_path):
+    from emobrowser.gui.main_window import MainWindow
+
+    w = MainWindow(copy_db(library[0], tmp_path), auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 11, timeout=15000)
+    qtbot.waitUntil(lambda: not w.query_lane.busy(), timeout=5000)
+    yield w
+    w.close()
+
+
+def test_folder_filter_keeps_only_items_under_the_folder(qtbot, window, library):
+    music = str(library[1] / "music")
+    window.search.folder_edit.setText(music)
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    hits = window.results.model.hits
+    assert len(hits) == 3 and all(h.path.startswith(music + os.sep) for h in hits)
+
+
+def test_unticking_a_modality_limits_the_search(qtbot, window):
+    window.search.modality_boxes["image"].setChecked(False)
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    assert {h.modality for h in window.results.model.hits} == {"audio"}
+
+
+def test_dropping_a_folder_adds_it_to_the_library(qtbot, window, tmp_path, monkeypatch):
+    added = []
+    monkeypatch.setattr(window, "start_indexing", lambda roots=None, demo=False: added.append(roots))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path)), QUrl.fromLocalFile(str(tmp_path / "library.sqlite3"))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert added == [[str(tmp_path)]]
+
+
+def test_window_layout_and_cores_are_remembered(qtbot, library, tmp_path):
+    from emobrowser.gui.main_window import MainWindow
+
+    db = copy_db(library[0], tmp_path)
+    w = MainWindow(db, auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.show()
+    w.resize(1200, 690)
+    w.library.workers_spin.setValue(1)
+    w.close()
+    w2 = MainWindow(db, auto_index=False, **BASE)
+    qtbot.addWidget(w2)
+    w2.show()
+    assert w2.height() == 690  # (the offscreen screen is 800 px wide, narrower than the window's minimum)
+    assert w2.library.workers_spin.value() == 1
+    w2.close()
+
+
+def test_hover_tooltip_escapes_the_name_and_shows_the_thumbnail(qtbot, window):
+    c = window.circumplex
+    row = [os.path.basename(p) for p in window.points.paths].index(EVIL_NAME)
+    first = c.tooltip_html(row)  # asks for the thumbnail, which is made in the background if need be
+    assert "&lt;b&gt;evil&lt;i&gt;&amp;amp;.jpg" in first and "<b>evil" not in first
+    qtbot.waitUntil(lambda: "<img" in c.tooltip_html(row), timeout=10000)
+    # hovering a drawn point reports its item
+    scene = c._vb.mapViewToScene(QPointF(window.points.valence[row], window.points.arousal[row]))
+    with qtbot.waitSignal(c.item_hovered, timeout=2000) as blocker:
+        c._on_mouse_moved((scene,))
+    assert blocker.args[0] == int(window.points.ids[row]) or blocker.args[0] in set(window.points.ids.tolist())
+
+
+def test_failures_list_shows_markup_names_as_plain_text(qtbot):
+    from emobrowser.gui.library_panel import LibraryPanel
+
+    panel = LibraryPanel()
+    qtbot.addWidget(panel)
+    panel.set_failures([("/m/<b>evil<i>.jpg", "corrupt <JPEG>")])
+    item = panel.failures.topLevelItem(0)
+    assert item.text(0) == "<b>evil<i>.jpg" and item.text(1) == "corrupt <JPEG>"
+    assert "&lt;b&gt;" in item.toolTip(0) and "<b>evil" not in item.toolTip(0)
+
+
+def test_uncaught_exceptions_are_logged_and_shown(qtbot, monkeypatch, caplog):
+    from PySide6.QtWidgets import QMessageBox
+
+    from emobrowser.gui import main
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda self: shown.append((self.text(), self.detailedText())) or 0)
+    try:
+        raise RuntimeError("boom <b>")
+    except RuntimeError as exc:
+        main._excepthook(type(exc), exc, exc.__traceback__)
+    assert "uncaught exception" in caplog.text
+    assert shown and "boom <b>" in shown[0][0] and "RuntimeError" in shown[0][1]
+
+
+def test_results_list_mode_and_playback_degrade_without_qtmultimedia(qtbot, window):
+    from emobrowser.gui.preview import QMediaPlayer
+
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    panel = window.results
+    panel.grid_button.setChecked(True)
+    assert panel.view.viewMode() == panel.view.ViewMode.ListMode
+    row = next(i for i, h in enumerate(panel.model.hits) if h.modality == "audio")
+    panel.view.setCurrentIndex(panel.model.index(row))
+    if QMediaPlayer is None:
+        assert not panel.play_button.isEnabled() and "PySide6-Addons" in panel.play_button.toolTip()
+    else:
+        assert panel.play_button.isEnabled()
