@@ -311,8 +311,8 @@ class MainWindow(QMainWindow):
 
     def export_playlist(self, target: str | None = None) -> int:
         """Save the music and videos of the results as an M3U8 playlist; returns the entry count."""
-        hits = [h for h in (self.results.selected_hits() if len(self.results.selected_hits()) > 1
-                            else self.results.model.hits) if h.modality in ("audio", "video")]
+        chosen = self.results.selected_hits()
+        hits = [h for h in (chosen if len(chosen) > 1 else self.results.model.hits) if h.modality in ("audio", "video")]
         if not hits:
             self.statusBar().showMessage("No music or videos in the results to put in a playlist", 5000)
             return 0
@@ -326,8 +326,9 @@ class MainWindow(QMainWindow):
         return n
 
     def copy_images(self, folder: str | None = None) -> list[str]:
-        """Copy the selected photos (or all photos of the results) into a folder."""
-        hits = [h for h in (self.results.selected_hits() or self.results.model.hits) if h.modality == "image"]
+        """Copy the photos of a multiple selection (or of all the results) into a folder."""
+        chosen = self.results.selected_hits()
+        hits = [h for h in (chosen if len(chosen) > 1 else self.results.model.hits) if h.modality == "image"]
         if not hits:
             self.statusBar().showMessage("No photos to copy", 5000)
             return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy, QToolButton, QVBoxLayout,
                                QWidget)
 
@@ -13,6 +13,22 @@ from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
 from emobrowser.gui.results_model import HIT_ROLE, ResultsDelegate, ResultsModel
 
 OTHER = {"image": ("audio", "video"), "audio": ("image", "video"), "video": ("image", "audio")}
+
+
+class _ResultsView(QListView):
+    """A list view that says what to do when it is empty."""
+
+    placeholder = "Click the map, drag a region with Shift, or type a mood to search."
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.model() is not None and self.model().rowCount() == 0:
+            painter = QPainter(self.viewport())
+            colour = self.palette().color(QPalette.ColorRole.PlaceholderText)
+            painter.setPen(colour)
+            rect = self.viewport().rect().adjusted(24, 24, -24, -24)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            painter.end()
 
 
 class ResultsPanel(QWidget):
@@ -29,7 +45,8 @@ class ResultsPanel(QWidget):
         super().__init__(parent)
         self.model = ResultsModel(self)
         self.delegate = ResultsDelegate(self)
-        self.view = QListView()
+        self.view = _ResultsView()
+        self._current_id = None
         self.view.setModel(self.model)
         self.view.setItemDelegate(self.delegate)
         self.view.setViewMode(QListView.ViewMode.IconMode)
@@ -82,6 +99,8 @@ class ResultsPanel(QWidget):
     # -- public ---------------------------------------------------------------------------
 
     def set_hits(self, hits, seconds: float | None = None) -> None:
+        """Show new hits; the current item stays current if it is among them."""
+        keep = self._current_id
         self.model.set_hits(hits)
         counts = {}
         for h in hits:
@@ -89,11 +108,19 @@ class ResultsPanel(QWidget):
         parts = ", ".join(f"{n} {m}" for m, n in sorted(counts.items()))
         timing = f" in {seconds * 1000:.0f} ms" if seconds is not None else ""
         self.summary.setText(f"{len(hits)} results{timing}" + (f" ({parts})" if parts else ""))
-        if hits:
-            self.view.selectionModel().setCurrentIndex(self.model.index(0), QItemSelectionModel.SelectionFlag.NoUpdate)
+        self.summary.setToolTip(self.summary.text())
+        rows = [i for i, h in enumerate(hits) if h.id == keep]
+        if rows:
+            self.view.setCurrentIndex(self.model.index(rows[0]))
+            self.view.scrollTo(self.model.index(rows[0]))
         else:
-            self.selection_changed.emit(None)
-        self.view.scrollToTop()
+            self.view.scrollToTop()
+            if hits:
+                self.view.selectionModel().setCurrentIndex(self.model.index(0),
+                                                           QItemSelectionModel.SelectionFlag.NoUpdate)
+            else:
+                self._current_id = None
+                self.selection_changed.emit(None)
         self.visible_items_changed.emit(self.visible_hits())
 
     def visible_hits(self) -> list:
@@ -123,7 +150,10 @@ class ResultsPanel(QWidget):
     def _on_current_changed(self, current, _previous) -> None:
         hit = current.data(HIT_ROLE) if current.isValid() else None
         self.play_button.setEnabled(self.preview.available and hit is not None and hit.modality == "audio")
-        self.selection_changed.emit(hit)
+        new_id = hit.id if hit is not None else None
+        if new_id != self._current_id or hit is None:
+            self._current_id = new_id
+            self.selection_changed.emit(hit)
 
     def _on_playing_changed(self, _path: str, playing: bool) -> None:
         self.play_button.setText("⏸ Pause" if playing else "▶ Play")
