@@ -109,6 +109,8 @@ class LibraryPanel(QWidget):
             self.folders_added.emit([folder])
 
     def set_roots(self, roots: list[str]) -> None:
+        if roots == [self.roots.item(i).text() for i in range(self.roots.count())]:
+            return  # unchanged: keep the user's selection
         self.roots.clear()
         self.roots.addItems(roots)
         for i, r in enumerate(roots):
@@ -125,6 +127,9 @@ class LibraryPanel(QWidget):
 
     def set_failures(self, failures: list[tuple[str, str]]) -> None:
         """Show (path, reason) pairs as plain-text items (file names are never interpreted as markup)."""
+        if failures == getattr(self, "_failures", None):
+            return  # unchanged: keep the scroll position and selection
+        self._failures = list(failures)
         self.failures.clear()
         items = []
         for path, reason in failures:

@@ -91,4 +91,22 @@ def run_gui(args) -> int:
     window = MainWindow(db, image_model=os.environ.get("EMOBROWSER_IMAGE_MODEL") or None,
                         audio_model=os.environ.get("EMOBROWSER_AUDIO_MODEL") or None, demo=demo)
     window.show()
+    _close_on_signals(window)
     return app.exec()
+
+
+def _close_on_signals(window) -> None:
+    """Ctrl+C in a terminal or SIGTERM closes the window properly (indexing stops and resumes
+    next time) instead of killing the app mid-write."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def handler(*_args):
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    timer = QTimer(window, interval=250)  # lets the interpreter run Python signal handlers
+    timer.timeout.connect(lambda: None)
+    timer.start()

@@ -217,6 +217,7 @@ class SearchPanel(QWidget):
             self._show_error("Mood words are not available in this build.", [])
             return
         except ValueError as exc:
+            self._unknown_word = getattr(exc, "word", "")
             self._show_error(str(exc), list(getattr(exc, "suggestions", [])))
             return
         self.mood_error.hide()
@@ -229,7 +230,9 @@ class SearchPanel(QWidget):
         self.mood_error.show()
 
     def _on_suggestion_clicked(self, word: str) -> None:
-        self.mood_edit.setText(word)
+        text, unknown = self.mood_edit.text(), getattr(self, "_unknown_word", "")
+        self.mood_edit.setText(re.sub(re.escape(unknown), word, text, count=1, flags=re.IGNORECASE)
+                               if unknown and unknown.lower() in text.lower() else word)
         self._on_mood_entered()
 
     def _on_browse_clicked(self) -> None:

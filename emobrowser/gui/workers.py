@@ -180,6 +180,7 @@ class ThumbnailLoader(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
         self._pending: set[str] = set()
+        self._failed: set[str] = set()  # undecodable files are not retried in this session
         self._relay = _Relay(self)
         self._relay.done.connect(self._on_done)
 
@@ -190,7 +191,7 @@ class ThumbnailLoader(QObject):
         found = cached_thumb(path)
         if found is not None:
             return str(found)
-        if modality in ("image", "video") and path not in self._pending:
+        if modality in ("image", "video") and path not in self._pending and path not in self._failed:
             self._pending.add(path)
             self._pool.start(_ThumbJob(self._relay, path, modality))
         return None
@@ -201,4 +202,6 @@ class ThumbnailLoader(QObject):
     def _on_done(self, _generation: int, result, _seconds: float) -> None:
         path, png = result
         self._pending.discard(path)
+        if not png:
+            self._failed.add(path)
         self.thumbnail_ready.emit(path, png)

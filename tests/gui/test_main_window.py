@@ -80,10 +80,14 @@ def test_mood_search_moves_the_sliders_and_searches(qtbot, window):
 
 
 def test_unknown_mood_shows_suggestions(qtbot, window):
-    window.search.mood_edit.setText("hapy")
+    window.search.mood_edit.setText("hapy but calm")
     qtbot.keyClick(window.search.mood_edit, Qt.Key.Key_Return)
     assert not window.search.mood_error.isHidden()
-    assert "happy" in window.search.mood_error.text()
+    assert 'href="happy"' in window.search.mood_error.text()
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.mood_error.linkActivated.emit("happy")
+    assert window.search.mood_edit.text() == "happy but calm"
+    assert window.search.mood_error.isHidden()
 
 
 def test_exported_playlist_lists_the_music_with_durations(qtbot, window, tmp_path):
