@@ -32,16 +32,16 @@ CACHE_DIR = Path(os.environ.get("EMOBROWSER_IMG_CACHE", "/tmp/imgcache"))
 
 DEFAULTS = dict(
     hidden=(512, 256),
-    dropout=0.5,
-    input_dropout=0.2,
-    l2=1e-3,
-    epochs=50,
+    dropout=0.3,
+    input_dropout=0.1,
+    l2=1e-4,
+    epochs=30,
     batch_size=64,
     lr=1e-3,
     aux_weight=0.3,
     members=3,
     balance=True,
-    flip_aug=False,
+    augment=("flip",),  # extra training copies: "flip", "crop", "cropflip"
 )
 
 
@@ -63,12 +63,28 @@ def _float(value, default=np.nan) -> float:
         return default
 
 
+def augment_image(img: np.ndarray, aug: str) -> np.ndarray:
+    """Training augmentations: "flip" (mirror), "crop" (central 85 %), "cropflip"."""
+    import cv2
+
+    if aug in ("crop", "cropflip"):
+        h, w = img.shape[:2]
+        dh, dw = int(round(h * 0.075)), int(round(w * 0.075))
+        img = img[dh:h - dh, dw:w - dw]
+    if aug in ("flip", "cropflip"):
+        img = cv2.flip(img, 1)
+    return np.ascontiguousarray(img)
+
+
 def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: bool = True,
-                     flip: bool = False) -> np.ndarray:
+                     flip: bool = False, aug: str | None = None) -> np.ndarray:
     """Model-input features (``image_model.model_features``) of every row, cached in /tmp.
 
-    ``flip`` computes them on the mirrored photos instead (training augmentation).
+    ``aug`` (or ``flip=True`` for "flip") computes them on augmented photos instead
+    (see :func:`augment_image`).
     """
+    if flip and aug is None:
+        aug = "flip"
     import cv2
 
     from emobrowser.features.image_features import FEATURE_VERSION
@@ -76,7 +92,7 @@ def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: boo
 
     data_dir = Path(data_dir).resolve()
     key = hashlib.sha1(
-        (str(data_dir) + FEATURE_VERSION + ("flip" if flip else "") + "\n".join(r["file"] for r in rows)).encode()
+        (str(data_dir) + FEATURE_VERSION + (aug or "") + "\n".join(r["file"] for r in rows)).encode()
     ).hexdigest()[:16]
     cache = CACHE_DIR / f"features_{key}.npy"
     if use_cache and cache.is_file():
@@ -90,8 +106,8 @@ def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: boo
         img = cv2.imread(str(data_dir / r["file"]), cv2.IMREAD_COLOR)
         if img is None:
             raise FileNotFoundError(data_dir / r["file"])
-        if flip:
-            img = cv2.flip(img, 1)
+        if aug:
+            img = augment_image(img, aug)
         out.append(model_features(img))
         if (i + 1) % 500 == 0:
             log(f"features: {i + 1}/{len(rows)} ({time.time() - t0:.0f} s)")
@@ -273,8 +289,9 @@ def _fit_rows(x, x_flip, va, emo, cat, ds, cfg, seed, log):
     mean, std = _normalise(x)
     xs, vas, emos, cats, dss = x, va, emo, cat, ds
     if x_flip is not None:
-        xs = np.concatenate([x, x_flip])
-        vas, emos, cats, dss = (np.concatenate([a, a]) for a in (va, emo, cat, ds))
+        extra = list(x_flip) if isinstance(x_flip, (list, tuple)) else [x_flip]
+        xs = np.concatenate([x] + extra)
+        vas, emos, cats, dss = (np.concatenate([a] * (1 + len(extra))) for a in (va, emo, cat, ds))
     model = fit_ensemble((xs - mean) / std, vas, emos, cats, _sample_weights(dss, cfg["balance"]), cfg, seed, log)
     return model, mean, std
 
@@ -289,7 +306,7 @@ def cross_validate(x, va, emo, cat, ds, cfg: dict, folds: int, seed: int, log=pr
         if te.sum() == 0 or tr.sum() == 0:
             continue
         t0 = time.time()
-        model, mean, std = _fit_rows(x[tr], None if x_flip is None else x_flip[tr], va[tr], emo[tr],
+        model, mean, std = _fit_rows(x[tr], None if x_flip is None else [a[tr] for a in x_flip], va[tr], emo[tr],
                                      cat[tr], ds[tr], cfg, seed + k, log)
         oof[te] = _predict(model, (x[te] - mean) / std)
         m = _metrics(oof[te], va[te])
@@ -331,12 +348,13 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
     if limit is not None:
         rows = rows[: int(limit)]
     x = compute_features(data_dir, rows, log=log)
-    x_flip = compute_features(data_dir, rows, log=log, flip=True) if cfg.get("flip_aug") else None
+    augs = list(cfg.get("augment") or []) or (["flip"] if cfg.get("flip_aug") else [])
+    x_flip = [compute_features(data_dir, rows, log=log, aug=a) for a in augs] or None
     va, emo, cat, ds = targets(rows)
     ok = np.all(np.isfinite(va), axis=1)
     x, va, emo, cat, ds = x[ok], va[ok], emo[ok], cat[ok], ds[ok]
     if x_flip is not None:
-        x_flip = x_flip[ok]
+        x_flip = [a[ok] for a in x_flip]
     log(f"data: {len(x)} images, {x.shape[1]} features; datasets: "
         + ", ".join(f"{d}={int((ds == d).sum())}" for d in np.unique(ds)))
 
