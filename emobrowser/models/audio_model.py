@@ -62,6 +62,27 @@ def standardise(x: np.ndarray, mean, std) -> np.ndarray:
     return np.clip(z, -8.0, 8.0).astype(np.float32)
 
 
+def normalise(x: np.ndarray, stats: dict) -> np.ndarray:
+    """Per-feature normalisation of transformed features with one domain's statistics.
+
+    Either mean/std standardisation, or (when ``quantiles`` are stored) a quantile
+    mapping to normal scores: each feature's training distribution in that domain is
+    mapped onto the same standard normal shape, which also aligns the two domains'
+    distributions beyond their means and spreads. Beyond the outer quantiles values
+    continue linearly (in units of the feature's std).
+    """
+    if "quantiles" not in stats:
+        return standardise(x, stats["mean"], stats["std"])
+    q = np.asarray(stats["quantiles"], dtype=np.float64)  # (levels, d)
+    t = np.asarray(stats["targets"], dtype=np.float64)  # (levels,)
+    std = np.asarray(stats["std"], dtype=np.float64)
+    z = np.empty_like(x, dtype=np.float64)
+    for j in range(x.shape[1]):
+        z[:, j] = np.interp(x[:, j], q[:, j], t)
+    z += (x - np.clip(x, q[0], q[-1])) / std
+    return np.clip(z, -8.0, 8.0).astype(np.float32)
+
+
 def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
     """Apply the stored per-dimension output calibration, then clip to [-1, 1]."""
     va = np.asarray(va, dtype=np.float64)
@@ -125,7 +146,7 @@ class AudioVAModel(AudioModel):
             return np.zeros((0, 2), dtype=np.float32)
         norm = self.norm()
         stats = norm["domains"][domain]
-        z = standardise(transform_features(x), stats["mean"], stats["std"])
+        z = normalise(transform_features(x), stats)
         model = self._keras_model()
         flag = 1.0 if domain == DOMAIN_AUDIO else 0.0
         out = []

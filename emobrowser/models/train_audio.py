@@ -44,7 +44,7 @@ from emobrowser.models.audio_model import (
     NORM_FILE,
     WEIGHTS_FILE,
     calibrate,
-    standardise,
+    normalise,
     transform_features,
 )
 
@@ -58,12 +58,14 @@ DEFAULTS = {
     "lr": 1e-3,
     "batch": 64,
     "epochs": 80,
-    "sign_weight": 0.3,
+    "sign_weight": 0.15,
     "per_domain_norm": True,
     "domain_head": True,
     "ensemble": 3,
     "sign_loss": "bce",  # "bce": logistic on SIGN_SCALE * output; "hinge": relu(margin - sign * output)
     "sign_margin": 0.1,
+    "norm": "quantile",  # per-feature "standard" (mean/std) or "quantile" (normal scores)
+    "crops": 0,  # augmented excerpts per 4Q training clip (tried: 4 made CV worse)
 }
 
 
@@ -88,51 +90,64 @@ def _cache_key(path: Path) -> str:
     return f"{path.name}.{hashlib.sha1(tag.encode()).hexdigest()[:10]}.npz"
 
 
-def clip_features(path: Path, cache_dir: Path | None = None) -> np.ndarray:
-    """Whole-clip recipe features of one audio file, via load_audio (cached if asked)."""
+def clip_features(path: Path, cache_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-clip features (199,) and timeline (t, 199) of one audio file, via
+    load_audio and the extractor (cached in cache_dir if given)."""
     from emobrowser.media.audio import load_audio
 
     if cache_dir is not None:
-        cached = Path(cache_dir) / _cache_key(path)
-        if cached.exists():
-            with np.load(cached) as z:
-                return z["whole"].astype(np.float64)
-        legacy = Path(cache_dir) / f"{path.name}.npz"  # written by the first extraction run
-        if legacy.exists():
-            with np.load(legacy) as z:
-                return z["whole"].astype(np.float64)
+        for cached in (Path(cache_dir) / _cache_key(path), Path(cache_dir) / f"{path.name}.npz"):
+            if cached.exists():
+                with np.load(cached) as z:
+                    return z["whole"].astype(np.float64), z["frames"].astype(np.float32)
     samples = load_audio(path, sr=22050)
     whole, frames, times, duration = extract_features(samples, 22050)
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         np.savez(Path(cache_dir) / _cache_key(path), whole=whole, frames=frames, times=times, duration=duration)
-    return whole.astype(np.float64)
+    return whole.astype(np.float64), frames
+
+
+def crop_rows(frames: np.ndarray, n: int, rng: np.random.Generator, min_steps: int = 20) -> np.ndarray:
+    """``n`` augmented whole-clip vectors: means of random contiguous runs of timeline
+    rows (>= min_steps steps of 0.5 s, i.e. >= 10 s excerpts of the clip)."""
+    t = len(frames)
+    if t < min_steps + 2:
+        return np.repeat(frames.mean(axis=0, keepdims=True), n, axis=0).astype(np.float64)
+    out = []
+    for _ in range(n):
+        length = int(rng.integers(min_steps, t + 1))
+        start = int(rng.integers(0, t - length + 1))
+        out.append(frames[start : start + length].mean(axis=0))
+    return np.asarray(out, dtype=np.float64)
 
 
 def load_4q(data_dir: Path, cache_dir: Path | None = None, limit: int | None = None, log=print):
-    """Return (files, raw features (n, 199), signs (n, 2) in {-1, +1}, quadrants, artists)."""
+    """Return (files, raw features (n, 199), signs (n, 2) in {-1, +1}, quadrants, artists,
+    timelines (list of (t, 199) arrays))."""
     root = Path(data_dir) / "audio4q"
     with open(root / "labels.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     if limit is not None:
         rows = rows[:limit]
-    files, xs, signs, quads, artists = [], [], [], [], []
+    files, xs, signs, quads, artists, timelines = [], [], [], [], [], []
     t0 = time.time()
     for i, row in enumerate(rows):
         try:
-            x = clip_features(root / row["file"], cache_dir)
+            x, frames = clip_features(root / row["file"], cache_dir)
         except Exception as exc:  # noqa: BLE001 - a bad clip must not stop training
             log(f"skipping {row['file']}: {exc}")
             continue
         files.append(row["file"])
         xs.append(x)
+        timelines.append(frames)
         signs.append([float(np.sign(float(row["valence_sign"]))), float(np.sign(float(row["arousal_sign"])))])
         quads.append(row["quadrant"])
         artists.append(row.get("artist") or row["file"])
         if (i + 1) % 100 == 0:
             log(f"4Q features: {i + 1}/{len(rows)} ({time.time() - t0:.0f} s)")
     x = np.asarray(xs, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
-    return files, x, np.asarray(signs, dtype=np.float64).reshape(-1, 2), quads, artists
+    return files, x, np.asarray(signs, dtype=np.float64).reshape(-1, 2), quads, artists, timelines
 
 
 # ------------------------------------------------------------------------ folds
@@ -165,11 +180,21 @@ def q4_folds(quads: list[str], artists: list[str], folds: int, seed: int) -> np.
 
 
 # ------------------------------------------------------------------------ model
-def norm_stats(x: np.ndarray) -> dict:
+def norm_stats(x: np.ndarray, kind: str = "standard") -> dict:
     mean = x.mean(axis=0)
     std = x.std(axis=0)
     std = np.where(std < 1e-8, 1.0, std)
-    return {"mean": mean.tolist(), "std": std.tolist()}
+    stats = {"mean": mean.tolist(), "std": std.tolist()}
+    if kind == "quantile" and len(x) >= 20:
+        from scipy.stats import norm
+
+        levels = np.linspace(0.0, 1.0, 51)
+        q = np.quantile(x, levels, axis=0)
+        # strictly increasing knots so interpolation is well defined with ties
+        q = q + np.arange(len(levels))[:, None] * 1e-9 * std[None, :]
+        stats["quantiles"] = q.tolist()
+        stats["targets"] = norm.ppf(np.clip(levels, 0.01, 0.99)).tolist()
+    return stats
 
 
 def build_model(n_in: int, cfg: dict, seed: int):
@@ -231,7 +256,10 @@ def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None):
     opt = keras.optimizers.Adam(schedule)
     # weights so each loss is a mean over its own rows whatever the batch mix
     wd = 1.0 / max(1.0, is_deam.mean())
-    wq = float(cfg["sign_weight"]) / max(1e-6, 1.0 - is_deam.mean()) if len(xq) else 0.0
+    # sign_weight: one number, or [valence, arousal] weights of the 4Q sign losses
+    sw = np.broadcast_to(np.asarray(cfg["sign_weight"], dtype=np.float32), (2,))
+    wq = (sw / max(1e-6, 1.0 - is_deam.mean())).astype(np.float32) if len(xq) else np.zeros(2, np.float32)
+    wq = tf.constant(wq)
 
     hinge = cfg.get("sign_loss", "bce") == "hinge"
     margin = float(cfg.get("sign_margin", 0.1))
@@ -245,13 +273,16 @@ def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None):
             for o in outs:
                 mse = tf.reduce_mean(tf.square(o - yb), axis=1)
                 if hinge:
-                    bce = tf.reduce_mean(tf.nn.relu(margin - (2.0 * sb - 1.0) * o), axis=1)
+                    bce = tf.reduce_mean(wq * tf.nn.relu(margin - (2.0 * sb - 1.0) * o), axis=1)
                 else:
                     bce = tf.reduce_mean(
-                        tf.nn.sigmoid_cross_entropy_with_logits(labels=sb, logits=SIGN_SCALE * o), axis=1
+                        wq * tf.nn.sigmoid_cross_entropy_with_logits(labels=sb, logits=SIGN_SCALE * o), axis=1
                     )
-                loss += tf.reduce_mean(wd * db * mse + wq * (1.0 - db) * bce)
-            loss = loss / len(outs) + tf.add_n(train_model.losses) if train_model.losses else loss / len(outs)
+                loss += tf.reduce_mean(wd * db * mse + (1.0 - db) * bce)
+            # members are independent: sum their losses so each sees the same balance
+            # of data loss and its own L2 penalty as a single network would
+            if train_model.losses:
+                loss = loss + tf.add_n(train_model.losses)
         grads = tape.gradient(loss, train_model.trainable_variables)
         opt.apply_gradients(zip(grads, train_model.trainable_variables))
         return loss
@@ -279,14 +310,25 @@ def _predict(model, z: np.ndarray, domain: float) -> np.ndarray:
 def _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q):
     """Transform + per-domain standardisation fitted on the training rows only."""
     td, tq = transform_features(xd_raw), transform_features(xq_raw) if len(xq_raw) else np.zeros((0, xd_raw.shape[1]))
-    deam_stats = norm_stats(td[tr_d])
+    kind = cfg.get("norm", "standard")
+    deam_stats = norm_stats(td[tr_d], kind)
     if cfg["per_domain_norm"] and tr_q.sum() >= 2:
-        audio_stats = norm_stats(tq[tr_q])
+        audio_stats = norm_stats(tq[tr_q], kind)
     else:
         audio_stats = deam_stats
-    zd = standardise(td, deam_stats["mean"], deam_stats["std"])
-    zq = standardise(tq, audio_stats["mean"], audio_stats["std"]) if len(tq) else np.zeros((0, td.shape[1]), np.float32)
+    zd = normalise(td, deam_stats)
+    zq = normalise(tq, audio_stats) if len(tq) else np.zeros((0, td.shape[1]), np.float32)
     return zd, zq, deam_stats, audio_stats
+
+
+def _crops(timelines, sq, idx, cfg, stats, seed):
+    """Augmented 4Q rows (random >= 10 s excerpts of the training clips), normalised."""
+    n = int(cfg.get("crops", 0))
+    if n <= 0 or len(idx) == 0:
+        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros((0, 2))
+    rng = np.random.default_rng(seed + 7)
+    raw = np.concatenate([crop_rows(timelines[i], n, rng) for i in idx])
+    return normalise(transform_features(raw), stats), np.repeat(sq[idx], n, axis=0)
 
 
 # ---------------------------------------------------------------------- metrics
@@ -374,9 +416,9 @@ def train(
     log(f"DEAM: {len(yd)} songs")
     has_4q = (data_dir / "audio4q" / "labels.csv").is_file()
     if has_4q:
-        _, xq_raw, sq, quads, artists = load_4q(data_dir, cache_dir, limit, log)
+        _, xq_raw, sq, quads, artists, timelines = load_4q(data_dir, cache_dir, limit, log)
     else:
-        xq_raw, sq, quads, artists = np.zeros((0, len(FEATURE_NAMES))), np.zeros((0, 2)), [], []
+        xq_raw, sq, quads, artists, timelines = np.zeros((0, len(FEATURE_NAMES))), np.zeros((0, 2)), [], [], []
     log(f"4Q: {len(sq)} clips ({time.time() - t0:.0f} s)")
 
     fd = deam_folds(len(yd), folds, seed)
@@ -385,8 +427,10 @@ def train(
     oof_q = np.zeros((len(sq), 2))
     for k in range(folds):
         tr_d, tr_q = fd != k, fq != k
-        zd, zq, _, _ = _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q)
-        model = fit_model(zd[tr_d], yd[tr_d], zq[tr_q], sq[tr_q], cfg, seed + k, epochs)
+        zd, zq, _, audio_stats = _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q)
+        zc, sc = _crops(timelines, sq, np.flatnonzero(tr_q), cfg, audio_stats, seed + k)
+        model = fit_model(zd[tr_d], yd[tr_d], np.concatenate([zq[tr_q], zc]), np.concatenate([sq[tr_q], sc]),
+                          cfg, seed + k, epochs)
         oof_d[~tr_d] = _predict(model, zd[~tr_d], 0.0)
         if len(sq):
             oof_q[~tr_q] = _predict(model, zq[~tr_q], 1.0)
@@ -428,7 +472,8 @@ def train(
 
     all_d, all_q = np.ones(len(yd), bool), np.ones(len(sq), bool)
     zd, zq, deam_stats, audio_stats = _prepare(xd_raw, xq_raw, cfg, all_d, all_q)
-    model = fit_model(zd, yd, zq, sq, cfg, seed + 1000, epochs)
+    zc, sc = _crops(timelines, sq, np.arange(len(sq)), cfg, audio_stats, seed + 1000)
+    model = fit_model(zd, yd, np.concatenate([zq, zc]), np.concatenate([sq, sc]), cfg, seed + 1000, epochs)
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / WEIGHTS_FILE)
     norm = {

@@ -66,6 +66,21 @@ def test_transform_and_calibration_are_plain_numpy():
         am.transform_features(np.ones((1, 10)))
 
 
+def test_quantile_normalisation_is_monotonic_and_finite():
+    from emobrowser.models.train_audio import norm_stats
+
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.lognormal(size=500), rng.integers(0, 3, size=500).astype(float)])
+    stats = norm_stats(x, "quantile")
+    z = am.normalise(x, stats)
+    assert z.shape == x.shape and np.all(np.isfinite(z))
+    order = np.argsort(x[:, 0])
+    assert np.all(np.diff(z[order, 0]) >= -1e-6)  # monotonic
+    assert abs(float(np.median(z[:, 0]))) < 0.1  # median maps to ~0
+    far = am.normalise(np.array([[1e3, 10.0]]), stats)
+    assert np.all(np.isfinite(far)) and far[0, 0] > 2.0
+
+
 def test_info_and_cheap_constructor():
     model = am.AudioVAModel()
     assert model.info.name == "audio-va" and model.info.modality == "audio"
