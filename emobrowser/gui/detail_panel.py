@@ -46,12 +46,13 @@ class DetailPanel(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=True, y=False)
-        self.plot.setYRange(-1, 1.35, padding=0)
+        self.plot.setYRange(-1, 1, padding=0.05)
         self.plot.setLabel("bottom", "time (s)")
         self.plot.setMinimumHeight(120)
-        self.legend = self.plot.addLegend(offset=(5, 2), colCount=2)
-        self.valence_curve = self.plot.plot(name="valence", stepMode="center")
-        self.arousal_curve = self.plot.plot(name="arousal", stepMode="center")
+        self.valence_curve = self.plot.plot(stepMode="center")
+        self.arousal_curve = self.plot.plot(stepMode="center")
+        self.legend = QLabel()  # outside the plot, so it never hides the curves
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.zero = pg.InfiniteLine(0, angle=0)
         self.plot.addItem(self.zero)
         self.no_timeline = QLabel("Photos have one point; music and videos also show how their mood changes "
@@ -64,9 +65,11 @@ class DetailPanel(QWidget):
         top.addLayout(text, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.no_timeline, 1)
         self.plot.hide()
+        self.legend.hide()
         self._apply_palette()
 
     def show_hit(self, hit, thumbnail: str | None) -> None:
@@ -96,6 +99,7 @@ class DetailPanel(QWidget):
         """Plot a data.Timeline (or hide the plot for None / an empty one)."""
         if timeline is None or len(timeline) == 0:
             self.plot.hide()
+            self.legend.hide()
             self.no_timeline.show()
             return
         edges = np.append(timeline.start, timeline.end[-1])
@@ -103,6 +107,7 @@ class DetailPanel(QWidget):
         self.arousal_curve.setData(edges, timeline.arousal)
         self.plot.setXRange(0, float(edges[-1]), padding=0.01)
         self.no_timeline.hide()
+        self.legend.show()
         self.plot.show()
 
     def _apply_palette(self) -> None:
@@ -111,8 +116,9 @@ class DetailPanel(QWidget):
         for name in ("left", "bottom"):
             self.plot.getAxis(name).setPen(palette_colour(QPalette.ColorRole.Text, 120))
             self.plot.getAxis(name).setTextPen(text)
-        self.legend.setLabelTextColor(text)
-        self.legend.setBrush(palette_colour(QPalette.ColorRole.Base, 220))
+        v, a = ("#%02x%02x%02x" % c for c in (VALENCE_COLOUR, AROUSAL_COLOUR))
+        self.legend.setText(f'Emotion over time: <span style="color:{v}">━━ valence</span> '
+                            f'&nbsp; <span style="color:{a}">━━ arousal</span>')
         self.valence_curve.setPen(pg.mkPen(VALENCE_COLOUR, width=2))
         self.arousal_curve.setPen(pg.mkPen(AROUSAL_COLOUR, width=2))
         self.zero.setPen(pg.mkPen(palette_colour(QPalette.ColorRole.Text, 90), style=Qt.PenStyle.DashLine))

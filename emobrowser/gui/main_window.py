@@ -387,7 +387,8 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        folders = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile() and os.path.isdir(u.toLocalFile())]
+        folders = [u.toLocalFile() for u in event.mimeData().urls()
+                   if u.isLocalFile() and os.path.isdir(u.toLocalFile())]
         if folders:
             event.acceptProposedAction()
             self.add_folders(folders)

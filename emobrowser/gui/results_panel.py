@@ -6,8 +6,8 @@ import os
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QPainter, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
 from emobrowser.gui.results_model import HIT_ROLE, ResultsDelegate, ResultsModel
@@ -186,7 +186,8 @@ class ResultsPanel(QWidget):
                 play.setToolTip(UNAVAILABLE_TIP)
             menu.addSeparator()
             menu.addAction("More like this", lambda: self.more_like_this_requested.emit(hit))
-            others = " and ".join({"image": "photos", "audio": "music", "video": "videos"}[m] for m in OTHER[hit.modality])
+            names = {"image": "photos", "audio": "music", "video": "videos"}
+            others = " and ".join(names[m] for m in OTHER[hit.modality])
             menu.addAction(f"Find matching {others}", lambda: self.other_modality_requested.emit(hit))
             menu.addSeparator()
             menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(

@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import pytest
-from gui_helpers import BASE, EVIL_DIR, EVIL_NAME, copy_db, drag, make_library, make_media, view_to_widget
+from gui_helpers import BASE, EVIL_NAME, copy_db, drag, make_library, make_media, view_to_widget
 from PySide6.QtCore import Qt
 
 from conftest import REPO

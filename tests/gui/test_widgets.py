@@ -6,7 +6,7 @@ import os
 
 import pytest
 from gui_helpers import BASE, EVIL_NAME, copy_db, make_library
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 
