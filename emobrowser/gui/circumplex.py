@@ -25,7 +25,7 @@ from emobrowser.gui.point_cloud import PointCloudItem
 from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, palette_colour, swatch_icon
 
 MODALITIES = ("image", "audio", "video")
-MAX_DRAWN = 200_000  # beyond this a random subset is drawn (hover still finds drawn points)
+MAX_DRAWN = 1_000_000  # beyond this a random subset is drawn (hover finds drawn points only)
 _HOVER_PX = 8
 
 

@@ -126,3 +126,21 @@ def test_results_list_mode_and_playback_degrade_without_qtmultimedia(qtbot, wind
         assert not panel.play_button.isEnabled() and "PySide6-Addons" in panel.play_button.toolTip()
     else:
         assert panel.play_button.isEnabled()
+
+
+def test_the_last_library_is_reopened(tmp_path):
+    from types import SimpleNamespace
+
+    from emobrowser.core.paths import default_db_path
+    from emobrowser.demo import demo_db_path
+    from emobrowser.gui.main import choose_db
+    from emobrowser.gui.settings import open_settings
+
+    settings = open_settings()
+    assert choose_db(SimpleNamespace(db=None, demo=False), settings) == default_db_path()
+    mine = tmp_path / "mine.sqlite3"
+    mine.write_bytes(b"")
+    settings.setValue("library/last_db", str(mine))
+    assert choose_db(SimpleNamespace(db=None, demo=False), settings) == mine
+    assert choose_db(SimpleNamespace(db=str(tmp_path / "x.db"), demo=False), settings) == tmp_path / "x.db"
+    assert choose_db(SimpleNamespace(db=None, demo=True), settings) == demo_db_path()
