@@ -20,6 +20,21 @@ class _ResultsView(QListView):
 
     placeholder = "Click the map, drag a region with Shift, or type a mood to search."
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit_grid()
+
+    def fit_grid(self) -> None:
+        """Spread the cards evenly over the width instead of leaving a ragged gap on the right."""
+        if self.viewMode() != QListView.ViewMode.IconMode:
+            self.setGridSize(QSize())
+            return
+        line = self.fontMetrics().height()
+        card = QSize(ResultsDelegate.THUMB.width() + 12, ResultsDelegate.THUMB.height() + 2 * line + 18)
+        width = self.viewport().width() - 2
+        columns = max(1, width // (card.width() + 8))
+        self.setGridSize(QSize(max(card.width(), width // columns), card.height() + 8))
+
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
         if self.model() is not None and self.model().rowCount() == 0:
@@ -53,7 +68,7 @@ class ResultsPanel(QWidget):
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setMovement(QListView.Movement.Static)
         self.view.setUniformItemSizes(True)
-        self.view.setSpacing(4)
+        self.view.setSpacing(0)
         self.view.setMouseTracking(True)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setDragEnabled(True)
@@ -165,6 +180,7 @@ class ResultsPanel(QWidget):
         self.delegate.list_mode = on
         self.view.setViewMode(QListView.ViewMode.ListMode if on else QListView.ViewMode.IconMode)
         self.view.setIconSize(QSize(48, 36) if on else ResultsDelegate.THUMB)
+        self.view.fit_grid()
         self.view.doItemsLayout()
 
     def _on_double_clicked(self, index) -> None:
