@@ -94,9 +94,7 @@ def durations(db_path, item_ids: list[int]) -> dict[int, float]:
     if not item_ids:
         return {}
     with Store(db_path) as store:
-        marks = ",".join("?" * len(item_ids))
-        rows = store.conn.execute(f"SELECT id, duration FROM items WHERE id IN ({marks})", list(item_ids))
-        return {int(i): float(d) for i, d in rows if d is not None}
+        return {int(i): float(d) for i, d in store.durations(item_ids).items()}
 
 
 def library_status(db_path) -> tuple[list[str], dict[str, dict[str, int]], list[tuple[str, str]]]:

@@ -112,13 +112,33 @@ class ItemRow:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"library database has schema version {version}, newer than this emobrowser "
-                         f"({SCHEMA_VERSION}); upgrade emobrowser to open it")
-    for number in range(version, SCHEMA_VERSION):
-        with conn:
-            conn.executescript("BEGIN;" + MIGRATIONS[number] + f";PRAGMA user_version = {number + 1};COMMIT;")
+    """Bring the schema up to date, one migration per transaction.
+
+    The version is read inside BEGIN IMMEDIATE, so two processes or threads opening
+    a new database at once cannot both run the same migration.
+    """
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"library database has schema version {version}, newer than this emobrowser "
+                                 f"({SCHEMA_VERSION}); upgrade emobrowser to open it")
+            if version == SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                return
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (migrations hold no literal ';')."""
+    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 class Store:
@@ -285,6 +305,17 @@ class Store:
                 return [r[1] for r in rows]
         found = dict(rows)
         return [found[int(i)] for i in ids]
+
+    def durations(self, ids) -> dict[int, float]:
+        """Duration in seconds of the given audio/video items that have one."""
+        ids = [int(i) for i in ids]
+        out: dict[int, float] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            out.update(self.conn.execute(
+                f"SELECT id, duration FROM items WHERE duration IS NOT NULL AND id IN ({','.join('?' * len(chunk))})",
+                chunk).fetchall())
+        return out
 
     def segments(self, item_id: int) -> list[tuple[str, str, str, float, float, float, float]]:
         """(model, version, source, start, end, valence, arousal) rows of an item, by time."""

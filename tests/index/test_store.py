@@ -65,3 +65,33 @@ def test_failed_transaction_rolls_back(store):
             conn.execute("INSERT INTO settings(key, value) VALUES ('a', 'b')")
             raise RuntimeError("boom")
     assert store.get_setting("a") is None
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path):
+    import threading
+
+    path = tmp_path / "db.sqlite3"
+    errors = []
+
+    def open_it():
+        try:
+            Store(path).close()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    s = Store(path)
+    assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    s.close()
+
+
+def test_durations(store):
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO items(id, raw_path, path, size, mtime_ns, status, updated, duration) "
+                     "VALUES (1, x'61', 'a', 1, 1, 'indexed', 0, 12.5), (2, x'62', 'b', 1, 1, 'indexed', 0, NULL)")
+    assert store.durations([1, 2, 3]) == {1: 12.5}
