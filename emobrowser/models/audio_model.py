@@ -84,9 +84,18 @@ def normalise(x: np.ndarray, stats: dict) -> np.ndarray:
 
 
 def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
-    """Apply the stored per-dimension output calibration, then clip to [-1, 1]."""
+    """Apply a stored per-dimension output calibration, then clip to [-1, 1].
+
+    ``{"gain": [gv, ga]}``: tanh(gain * atanh(va)), i.e. a gain before the network's
+    final tanh. It changes the spread without touching signs or order, and unlike a
+    plain scale it keeps the full (-1, 1) range reachable.
+    ``{"offset": [...], "scale": [...]}``: (va - offset) * scale (older files).
+    """
     va = np.asarray(va, dtype=np.float64)
-    if calibration:
+    if calibration and "gain" in calibration:
+        gain = np.asarray(calibration["gain"], dtype=np.float64)
+        va = np.tanh(gain * np.arctanh(np.clip(va, -0.999999, 0.999999)))
+    elif calibration:
         offset = np.asarray(calibration.get("offset", [0.0, 0.0]), dtype=np.float64)
         scale = np.asarray(calibration.get("scale", [1.0, 1.0]), dtype=np.float64)
         va = (va - offset) * scale

@@ -62,6 +62,8 @@ def test_transform_and_calibration_are_plain_numpy():
     assert np.allclose(t[:, MEL_SLICE], 2.0) and np.allclose(t[:, -1], 0.0)
     out = am.calibrate(np.array([[0.5, -0.9]]), {"offset": [0.0, 0.0], "scale": [1.5, 1.5]})
     assert out.dtype == np.float32 and np.allclose(out, [[0.75, -1.0]])
+    g = am.calibrate(np.array([[0.9, -0.99], [0.1, 0.0]]), {"gain": [0.5, 0.5]})
+    assert np.all(np.abs(g) < 1.0) and g[0, 0] > g[1, 0] > 0 and g[0, 1] < 0 and g[1, 1] == 0
     with pytest.raises(ValueError):
         am.transform_features(np.ones((1, 10)))
 
