@@ -159,8 +159,11 @@ def estimate_tuning(S: np.ndarray, sr: int, bins_per_octave: int = 12) -> float:
     mag = sub[idx] + dskew[idx]
     mask = pitch > 0
     threshold = np.median(mag[mask]) if mask.any() else 0.0
-    return float(librosa.pitch_tuning(pitch[(mag >= threshold) & mask], resolution=0.01,
-                                      bins_per_octave=bins_per_octave))
+    with warnings.catch_warnings():
+        # silence: "Trying to estimate tuning from empty frequency set" -> 0.0, as librosa
+        warnings.filterwarnings("ignore", message="Trying to estimate tuning", category=UserWarning)
+        return float(librosa.pitch_tuning(pitch[(mag >= threshold) & mask], resolution=0.01,
+                                          bins_per_octave=bins_per_octave))
 
 
 def poly_features_1(S: np.ndarray, freq: np.ndarray) -> np.ndarray:

@@ -41,6 +41,14 @@ METRICS_FILE = "audio_va_metrics.json"
 DOMAIN_AUDIO = "audio"
 DOMAIN_DEAM = "deam"
 
+# (Near-)silence guard. The quietest training vectors (DEAM and 4Q) have a mean log10
+# mel power of about -4; white noise at -80 dBFS gives -6.2 and digital silence -10.
+# The network extrapolates wildly that far outside its data (silence came out as
+# valence -0.96, arousal +0.75), so vectors below this floor - whole tracks or timeline
+# windows - are scored as neutral and calm instead.
+SILENCE_LOG10_MEL = -6.0
+SILENCE_VA = (0.0, -1.0)
+
 
 def transform_features(x: np.ndarray) -> np.ndarray:
     """Raw recipe features (n, 199) -> model inputs before standardisation.
@@ -155,7 +163,9 @@ class AudioVAModel(AudioModel):
             return np.zeros((0, 2), dtype=np.float32)
         norm = self.norm()
         stats = norm["domains"][domain]
-        z = normalise(transform_features(x), stats)
+        t = transform_features(x)
+        silent = t[:, MEL_SLICE].mean(axis=1) < SILENCE_LOG10_MEL
+        z = normalise(t, stats)
         model = self._keras_model()
         flag = 1.0 if domain == DOMAIN_AUDIO else 0.0
         out = []
@@ -164,8 +174,9 @@ class AudioVAModel(AudioModel):
             if len(model.inputs) == 2:  # (features, domain flag): 1 = our decoded audio
                 chunk = [chunk, np.full((len(chunk), 1), flag, dtype=np.float32)]
             out.append(np.asarray(model(chunk, training=False)))
-        va = np.concatenate(out, axis=0)
-        return calibrate(va, norm.get("calibration", {}).get(domain))
+        va = calibrate(np.concatenate(out, axis=0), norm.get("calibration", {}).get(domain))
+        va[silent] = SILENCE_VA
+        return va
 
 
 def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray]:

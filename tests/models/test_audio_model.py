@@ -113,6 +113,13 @@ def test_shipped_model_predicts_in_range(monkeypatch):
     assert va.shape == (13, 2) and va.dtype == np.float32
     assert np.all(np.isfinite(va)) and np.all(np.abs(va) <= 1.0)
     assert model.predict(np.zeros((0, 199))).shape == (0, 2)
+    # silence (whole track and a silent stretch of the timeline) is neutral and calm
+    quiet = np.concatenate([np.zeros(4 * SR, np.float32), music(6.0)])
+    feats = model.extract(quiet, SR)
+    va = model.predict(np.vstack([feats.whole[None, :], feats.frames]))
+    assert np.allclose(va[1], am.SILENCE_VA) and not np.allclose(va[-1], am.SILENCE_VA)
+    silent = model.extract(np.zeros(3 * SR, np.float32), SR)
+    assert np.allclose(model.predict(silent.whole[None, :]), [am.SILENCE_VA])
 
 
 @pytest.mark.slow
