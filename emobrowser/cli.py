@@ -293,6 +293,8 @@ COMMANDS = {"index": cmd_index, "status": cmd_status, "failures": cmd_failures, 
 
 def run(argv: list[str] | None = None) -> int:
     """Run a command line; returns the exit status."""
+    # TensorFlow's C++ start-up chatter is noise for users; real errors still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

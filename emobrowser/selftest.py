@@ -35,7 +35,7 @@ def run_self_test() -> int:
     summary: dict = {"ok": False}
     try:
         summary["import_failures"] = _import_all()
-        from emobrowser.index.library import exact_query, load_points
+        from emobrowser.index.library import hits_with_paths, load_points, open_engine
         from emobrowser.index.pipeline import index_library
         from emobrowser.index.scoring import score_paths
         from emobrowser.index.store import Store
@@ -55,7 +55,8 @@ def run_self_test() -> int:
                                  for r in scored}
             with Store(Path(tmp) / "library.sqlite3") as store:
                 result = index_library(store, [str(folder)], workers=1)
-                hits = exact_query(load_points(store), 0.5, 0.5, k=2)
+                points = load_points(store)
+            hits = hits_with_paths(points, open_engine(points).query(0.5, 0.5, k=2))
             summary["indexed"] = result.indexed
             summary["query"] = [{"path": Path(h.path).name, "modality": h.modality} for h in hits]
         summary["ok"] = (not summary["import_failures"] and all(r.error is None for r in scored)

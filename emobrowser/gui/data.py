@@ -6,13 +6,19 @@ Every function opens its own Store, so it can run in any thread.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from emobrowser.index.balance import DEFAULT_BALANCE
-from emobrowser.index.library import MODALITIES, Hit, LibraryPoints, exact_query, load_points, region_query
+from emobrowser.index.library import (MODALITIES, Hit, LibraryPoints, alignment_version, hits_with_paths,
+                                      load_points, open_engine)
 from emobrowser.index.store import Store
+
+# The retrieval engine of the points most recently loaded: (points, engine).
+_engine: tuple[LibraryPoints, object] | None = None
+_engine_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -42,22 +48,46 @@ def model_keys(image_model: str | None, audio_model: str | None) -> dict[str, tu
 
 
 def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
-    """Every indexed item's point, for the given model keys."""
+    """Every indexed item's point, for the given model keys.
+
+    Also opens the retrieval engine over them: its Annoy indices load from the
+    cache or build in a background thread, and until then it searches exactly.
+    """
+    global _engine
     with Store(db_path) as store:
-        return load_points(store, models)
+        points = load_points(store, models)
+    engine = open_engine(points, db_path, alignment_version(db_path), background=True)
+    with _engine_lock:
+        _engine = (points, engine)
+    return points
+
+
+def _engine_for(points: LibraryPoints):
+    global _engine
+    with _engine_lock:
+        if _engine is None or _engine[0] is not points:
+            _engine = (points, open_engine(points, background=True))
+        return _engine[1]
 
 
 def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
-    """The balanced hits of ``spec`` over ``points`` (exact search: fast enough at 1M points)."""
-    folder = spec.folder or None
-    if spec.region is not None:
-        hits = region_query(points, spec.region, spec.k + len(spec.exclude), spec.modalities, spec.balance, folder)
+    """The balanced hits of ``spec`` over ``points``, through the retrieval engine."""
+    if len(points) == 0:
+        return []
+    engine = _engine_for(points)
+    allowed = None
+    if spec.folder:
+        prefix = os.path.abspath(spec.folder).rstrip(os.sep) + os.sep
+        allowed = [int(i) for i, p in zip(points.ids.tolist(), points.paths) if p.startswith(prefix)]
+    options = {"modalities": spec.modalities, "balance": spec.balance, "allowed": allowed,
+               "exclude": list(spec.exclude) or None}
+    if spec.region is None:
+        hits = engine.query(spec.valence, spec.arousal, k=spec.k, **options)
+    elif spec.region[0] == "rect":
+        hits = engine.query_rect(*spec.region[1:], limit=spec.k, **options)
     else:
-        hits = exact_query(points, spec.valence, spec.arousal, spec.k + len(spec.exclude), spec.modalities,
-                           spec.balance, None, folder)
-    if spec.exclude:
-        hits = [h for h in hits if h.id not in spec.exclude]
-    return hits[:spec.k]
+        hits = engine.query_circle(*spec.region[1:], limit=spec.k, **options)
+    return hits_with_paths(points, hits)
 
 
 @dataclass

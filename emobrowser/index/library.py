@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from emobrowser.core.errors import EmobrowserError
-from emobrowser.index.balance import DEFAULT_BALANCE, balanced_merge_items
+from emobrowser.index.balance import DEFAULT_BALANCE
 from emobrowser.index.store import Store
 
 MODALITIES = ("image", "audio", "video")
@@ -111,87 +111,42 @@ def _under(paths: list[str], folder: str) -> np.ndarray:
     return np.fromiter((p.startswith(prefix) for p in paths), bool, len(paths))
 
 
-def exact_query(points: LibraryPoints, valence: float, arousal: float, k: int = 20,
-                modalities: tuple[str, ...] = MODALITIES, balance: float = DEFAULT_BALANCE,
-                max_distance: float | None = None, folder: str | None = None) -> list[Hit]:
-    """Balanced top-k by brute force over every item (exact)."""
-    if len(points) == 0:
-        return []
-    dist = np.hypot(points.valence - valence, points.arousal - arousal)
-    mask = np.ones(len(points), bool)
-    if max_distance is not None:
-        mask &= dist <= max_distance
-    if folder:
-        mask &= _under(points.paths, folder)
-    candidates = {}
-    for m in modalities:
-        idx = np.flatnonzero(mask & (points.modality == m))
-        if idx.size:
-            order = idx[np.argsort(dist[idx], kind="stable")][:k]
-            candidates[m] = (order.tolist(), dist[order])
-    merged = balanced_merge_items(candidates, k=k, factor=balance)
-    return [Hit(int(points.ids[i]), points.paths[i], m, float(points.valence[i]), float(points.arousal[i]), float(d))
-            for m, i, d in merged]
-
-
-def region_query(points: LibraryPoints, region: tuple, k: int | None = None,
-                 modalities: tuple[str, ...] = MODALITIES, balance: float = DEFAULT_BALANCE,
-                 folder: str | None = None) -> list[Hit]:
-    """Items inside a region, balanced, ordered by distance to the region's centre.
-
-    region is ("rect", v0, a0, v1, a1) or ("circle", v, a, radius); k None returns all.
-    """
-    if len(points) == 0:
-        return []
-    kind = region[0]
-    if kind == "rect":
-        v0, a0, v1, a1 = region[1:]
-        v0, v1 = sorted((v0, v1))
-        a0, a1 = sorted((a0, a1))
-        inside = (points.valence >= v0) & (points.valence <= v1) & (points.arousal >= a0) & (points.arousal <= a1)
-        cv, ca = (v0 + v1) / 2, (a0 + a1) / 2
-    elif kind == "circle":
-        cv, ca, radius = region[1:]
-        inside = np.hypot(points.valence - cv, points.arousal - ca) <= radius
-    else:
-        raise QueryError(f"unknown region kind {kind!r}; use rect or circle")
-    if folder:
-        inside &= _under(points.paths, folder)
-    dist = np.hypot(points.valence - cv, points.arousal - ca)
-    candidates = {}
-    for m in modalities:
-        idx = np.flatnonzero(inside & (points.modality == m))
-        if idx.size:
-            order = idx[np.argsort(dist[idx], kind="stable")]
-            candidates[m] = (order.tolist(), dist[order])
-    merged = balanced_merge_items(candidates, k=k, factor=balance)
-    return [Hit(int(points.ids[i]), points.paths[i], m, float(points.valence[i]), float(points.arousal[i]), float(d))
-            for m, i, d in merged]
-
-
-def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version: int = 0):
-    """A RetrievalEngine over the library's points, its Annoy files cached per database.
-
-    A cached index from an earlier run is reused: items that changed since are
-    searched exactly from the engine's delta, so results are always current.
-    """
+def engine_cache_dir(db: Path, alignment_version: int = 0) -> Path:
+    """The cache folder of a library's Annoy indices (rebuildable at any time)."""
     import hashlib
 
     from emobrowser.core.paths import cache_dir
+
+    # A new alignment moves every image, so it gets an index of its own.
+    key = hashlib.blake2b(f"{Path(db).resolve()}|{alignment_version}".encode(), digest_size=8).hexdigest()
+    return cache_dir() / "index" / key
+
+
+def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version: int = 0,
+                background: bool = False):
+    """A RetrievalEngine over the library's points, its Annoy files cached per database.
+
+    A cached index from an earlier run is reused: items that changed since are
+    searched exactly from the engine's delta, so results are always current. With
+    ``background`` the index is loaded or built in a thread while the engine already
+    answers queries exactly.
+    """
     from emobrowser.index.engine import RetrievalEngine
 
     folder = None
     if db is not None:
-        # A new alignment moves every image, so it gets an index of its own.
-        key = hashlib.blake2b(f"{Path(db).resolve()}|{alignment_version}".encode(), digest_size=8).hexdigest()
-        folder = cache_dir() / "index" / key
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = engine_cache_dir(db, alignment_version)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            folder = None  # an unwritable cache: the index lives in memory
     engine = RetrievalEngine(points.ids, points.modality, points.valence, points.arousal, cache_dir=folder)
-    engine.build()
+    engine.rebuild_if_needed(background=background)
     return engine
 
 
-def _engine_hits(points: LibraryPoints, hits) -> list[Hit]:
+def hits_with_paths(points: LibraryPoints, hits) -> list[Hit]:
+    """Engine hits (ids and points) completed with each item's path."""
     row_of = {int(i): r for r, i in enumerate(points.ids.tolist())}
     out = []
     for h in hits:
@@ -290,7 +245,7 @@ def resolve_target(args) -> tuple[float, float]:
     return args.valence, args.arousal
 
 
-def _alignment_version(db: Path) -> int:
+def alignment_version(db: Path) -> int:
     from emobrowser.align.transform import active_transform
 
     with Store(db) as store:
@@ -322,7 +277,7 @@ def run_query(db: Path, args) -> list[Hit]:
     allowed = None
     if args.folder:
         allowed = points.ids[_under(points.paths, args.folder)].tolist()
-    engine = open_engine(points, db, _alignment_version(db))
+    engine = open_engine(points, db, alignment_version(db))
     try:
         if region is not None:
             if region[0] == "rect":
@@ -336,4 +291,4 @@ def run_query(db: Path, args) -> list[Hit]:
                                 max_distance=args.max_distance, allowed=allowed, exclude=exclude)
     finally:
         engine.close()
-    return _engine_hits(points, hits)
+    return hits_with_paths(points, hits)

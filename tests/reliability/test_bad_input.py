@@ -7,7 +7,6 @@ import os
 import struct
 import zlib
 
-import pytest
 
 from conftest import run_cli
 from emobrowser.index import pipeline
