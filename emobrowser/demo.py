@@ -15,7 +15,7 @@ import numpy as np
 
 from emobrowser.core.paths import cache_dir
 
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"
 
 # (name, image kind, brightness scale, saturation scale)
 IMAGES = [
@@ -38,10 +38,10 @@ CLIPS = [
 ]
 
 VIDEOS = [
-    ("day_to_night", [("warm", {"bpm": 150, "loudness": 0.9, "brightness": 0.9}),
+    ("day_to_night", [("warm", {"rock": True, "bpm": 150, "loudness": 0.9}),
                       ("cool", {"bpm": 80, "major": True, "loudness": 0.4}),
                       ("dark", {"bpm": 55, "major": False, "loudness": 0.2, "brightness": 0.2})]),
-    ("storm_and_calm", [("vivid", {"bpm": 165, "major": False, "loudness": 0.95, "brightness": 0.95}),
+    ("storm_and_calm", [("vivid", {"rock": True, "bpm": 165, "major": False, "loudness": 0.95}),
                         ("grey", {"bpm": 70, "major": False, "loudness": 0.3}),
                         ("face", {"bpm": 110, "major": True, "loudness": 0.6})]),
 ]
@@ -78,7 +78,10 @@ def _generate(folder: Path) -> None:
         img = _adjust(synth.draw_image(kind, (360, 480), seed=i), bright, sat)
         synth.write_image(folder / "photos" / f"{name}.jpg", img)
     for i, (name, bpm, major, loud, bright) in enumerate(CLIPS):
-        audio = synth.synth_music(12.0, 22050, bpm=bpm, major=major, loudness=loud, brightness=bright, seed=i)
+        if bpm >= 130:  # the excited half of the circle: dense, driven, percussive
+            audio = synth.synth_rock(12.0, 22050, bpm=bpm, major=major, loudness=loud, seed=i)
+        else:
+            audio = synth.synth_music(12.0, 22050, bpm=bpm, major=major, loudness=loud, brightness=bright, seed=i)
         synth.write_audio(folder / "music" / f"{name}.{'mp3' if i % 3 else 'flac'}", audio)
     for name, scenes in VIDEOS:
         synth.write_video(folder / "videos" / f"{name}.mp4", scenes, seconds_per_scene=10.0, fps=10,
