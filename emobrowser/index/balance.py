@@ -175,6 +175,8 @@ def balanced_order(
     order = np.lexsort((rank_of[mm], jj, raw, key))
     if k is not None:
         order = order[:k]
+    if not len(order):
+        return []
     sel_m = mm[order]
     sel_j = jj[order]
     cuts = np.flatnonzero(np.diff(sel_m)) + 1
