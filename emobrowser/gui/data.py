@@ -104,13 +104,22 @@ class Timeline:
 
 
 def load_timeline(db_path, item_id: int, models: dict[str, tuple[str, str]]) -> Timeline:
-    """The timeline of an audio or video item; a video's image and audio scores are averaged."""
+    """The timeline of an audio or video item in the aligned space.
+
+    A video's image-model values pass through the library's alignment, then each
+    moment's image and audio values are averaged, as for the item's own point.
+    """
+    from emobrowser.align.transform import active_transform
+
     wanted = {models["image"], models["audio"]}
     moments: dict[tuple[float, float], list[tuple[float, float]]] = {}
     with Store(db_path) as store:
-        for model, version, _source, start, end, v, a in store.segments(item_id):
+        transform = active_transform(store, models)
+        for model, version, source, start, end, v, a in store.segments(item_id):
             if (model, version) in wanted:
-                moments.setdefault((start, end), []).append((v, a))
+                if source == "image" and not transform.is_identity:
+                    v, a = transform.apply(np.array([v, a]))
+                moments.setdefault((start, end), []).append((float(v), float(a)))
     keys = sorted(moments)
     if not keys:
         empty = np.zeros(0)

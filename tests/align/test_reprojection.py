@@ -1,0 +1,45 @@
+"""A stored alignment re-projects points and timelines without rescoring."""
+
+import json
+
+import numpy as np
+
+from emobrowser.align.transform import SETTING_KEY, Transform
+from emobrowser.index.library import load_points
+
+MODELS = {"image": ("img", "1"), "audio": ("aud", "1")}
+
+
+def _video_store(store):
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO items(id, raw_path, path, modality, size, mtime_ns, status, updated) VALUES "
+                     "(1, x'76', 'v.mp4', 'video', 1, 1, 'indexed', 0), (2, x'70', 'p.jpg', 'image', 1, 1, 'indexed', 0)")
+        conn.executemany("INSERT INTO scores VALUES (?, ?, ?, ?, ?)",
+                         [(1, "img", "1", 0.2, 0.4), (1, "aud", "1", -0.2, 0.0), (2, "img", "1", 0.5, -0.5)])
+        conn.executemany("INSERT INTO segments VALUES (1, ?, '1', ?, 0, 15, ?, ?)",
+                         [("img", "image", 0.2, 0.4), ("aud", "audio", -0.2, 0.0)])
+    store.set_setting("models", json.dumps({k: list(v) for k, v in MODELS.items()}))
+
+
+def test_alignment_moves_image_values_and_video_means(store, tmp_path):
+    _video_store(store)
+    plain = load_points(store)
+    assert np.allclose(plain.valence, [0.0, 0.5]) and np.allclose(plain.arousal, [0.2, -0.5])
+    shift = Transform(kind="affine", params={"matrix": [[1, 0], [0, 1]], "offset": [0.1, -0.2]},
+                      method="procrustes", models={k: list(v) for k, v in MODELS.items()}, version=1)
+    store.set_setting(SETTING_KEY, json.dumps(shift.to_dict()))
+    aligned = load_points(store)
+    # the photo moves by the offset; the video's image half moves, its audio half stays
+    assert np.allclose(aligned.valence, [(0.3 - 0.2) / 2, 0.6])
+    assert np.allclose(aligned.arousal, [(0.2 + 0.0) / 2, -0.7])
+
+
+def test_gui_timeline_is_aligned_too(store):
+    from emobrowser.gui.data import load_timeline
+
+    _video_store(store)
+    shift = Transform(kind="affine", params={"matrix": [[1, 0], [0, 1]], "offset": [0.1, -0.2]},
+                      method="procrustes", models={k: list(v) for k, v in MODELS.items()}, version=1)
+    store.set_setting(SETTING_KEY, json.dumps(shift.to_dict()))
+    timeline = load_timeline(store.path, 1, MODELS)
+    assert np.allclose(timeline.valence, [0.05]) and np.allclose(timeline.arousal, [0.1])
