@@ -15,3 +15,14 @@ class MediaError(EmobrowserError):
 
 class ModelError(EmobrowserError):
     """A model could not be loaded or used."""
+
+
+def read_failure(exc: OSError) -> MediaError:
+    """The MediaError that says why reading a file failed."""
+    if isinstance(exc, FileNotFoundError):
+        return MediaError("file vanished before it could be read")
+    if isinstance(exc, PermissionError):
+        return MediaError("permission denied (file is unreadable)")
+    if isinstance(exc, IsADirectoryError):
+        return MediaError("is a directory, not a file")
+    return MediaError(f"cannot read file: {exc.strerror or exc}")

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from emobrowser.core.errors import MediaError
+from emobrowser.core.errors import MediaError, read_failure
 from emobrowser.index.store import Store, display
 from emobrowser.media.sniff import MEDIA_EXTENSIONS, extension_modality, sniff
 
@@ -144,12 +144,8 @@ def _probe(entry: FileEntry) -> tuple[str | None, str | None, str | None, str | 
         return None, hint.value if hint else None, None, entry.error
     try:
         fp, head = fingerprint(entry.raw_path, entry.size)
-    except FileNotFoundError:
-        return None, None, None, "file vanished before it could be read"
-    except PermissionError:
-        return None, None, None, "permission denied (file is unreadable)"
     except OSError as exc:
-        return None, None, None, f"cannot read file: {exc.strerror or exc}"
+        return None, None, None, str(read_failure(exc))
     try:
         modality, fmt = sniff(head, os.fsdecode(entry.raw_path))
     except MediaError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.core.errors import MediaError
+from emobrowser.core.errors import MediaError, read_failure
 
 # Larger than any camera sensor in common use (about 100 MP medium format), small
 # enough that a full decode of an uncompressible format still fits in memory.
@@ -141,12 +141,8 @@ def read_bytes(path: str | Path | bytes, limit: int = 1 << 30) -> bytes:
             if size > limit:
                 raise MediaError(f"file too large for an image ({size >> 20} MiB; the limit is {limit >> 20} MiB)")
             data = fh.read(limit + 1)
-    except FileNotFoundError as exc:
-        raise MediaError("file vanished before it could be read") from exc
-    except PermissionError as exc:
-        raise MediaError("permission denied (file is unreadable)") from exc
     except OSError as exc:
-        raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+        raise read_failure(exc) from exc
     if len(data) > limit:
         raise MediaError(f"file larger than {limit >> 20} MiB")
     if not data:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from emobrowser.core.errors import MediaError
+from emobrowser.core.errors import MediaError, read_failure
 from emobrowser.core.types import Modality
 
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "jpe", "png", "webp", "bmp", "tif", "tiff", "gif"})
@@ -108,11 +108,5 @@ def read_header(path: str | bytes) -> bytes:
     try:
         with open(path, "rb") as fh:
             return fh.read(HEADER_BYTES)
-    except FileNotFoundError as exc:
-        raise MediaError("file vanished before it could be read") from exc
-    except PermissionError as exc:
-        raise MediaError("permission denied (file is unreadable)") from exc
-    except IsADirectoryError as exc:
-        raise MediaError("is a directory, not a file") from exc
     except OSError as exc:
-        raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+        raise read_failure(exc) from exc
