@@ -150,7 +150,9 @@ class AudioVAModel(AudioModel):
     def _keras_model(self):
         with self._lock:
             if self._model is None:
-                import keras  # lazy: TensorFlow takes ~20 s to import
+                from emobrowser.models.tfload import import_keras
+
+                keras = import_keras()  # lazy: TensorFlow takes seconds to import
 
                 self._model = keras.saving.load_model(
                     self.model_dir / WEIGHTS_FILE, compile=False, safe_mode=True

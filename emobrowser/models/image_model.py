@@ -63,7 +63,9 @@ class ImageVAModel(ImageModel):
     def _load(self):
         with self._lock:
             if self._model is None:
-                import keras
+                from emobrowser.models.tfload import import_keras
+
+                keras = import_keras()  # lazy: TensorFlow takes seconds to import
 
                 d = self._model_dir()
                 norm = json.loads((d / NORM_FILE).read_text())
