@@ -170,3 +170,28 @@ def test_query_like_crosses_modalities(indexed_db, media_dir):
     song = str(media_dir / "music" / "upbeat.wav")
     rows = _rows(run_cli("query", "--like", song, "--at", "1.0", "-k", "3", "--json", "--db", indexed_db))
     assert rows and all(r["modality"] != "audio" for r in rows)
+
+
+@pytest.mark.slow
+def test_predict_features_and_audio_score_with_the_trained_model(tmp_path):
+    import numpy as np
+
+    from emobrowser.features.audio_features import FEATURE_NAMES
+
+    rng = np.random.default_rng(0)
+    csv = tmp_path / "table.csv"
+    header = ["song_id", *FEATURE_NAMES]
+    rows = [",".join(header)]
+    for song in (11, 12, 13):
+        rows.append(",".join([str(song)] + [f"{x:.5f}" for x in rng.uniform(0.01, 1.0, len(FEATURE_NAMES))]))
+    csv.write_text("\n".join(rows) + "\n")
+    out = [json.loads(line) for line in run_cli("predict-features", "audio", str(csv), "--json").stdout.splitlines()]
+    assert [r["song_id"] for r in out] in ([11, 12, 13], ["11", "12", "13"])
+    assert all(set(r) == {"song_id", "valence", "arousal"} and -1 <= r["valence"] <= 1 for r in out)
+
+    song = synth.write_audio(tmp_path / "song.wav", synth.synth_rock(4.2))
+    (row,) = [json.loads(line) for line in run_cli("score", "--json", str(song)).stdout.splitlines()]
+    assert row["model"] == "audio-va" and row["error"] is None
+    starts = [s["start"] for s in row["segments"]]
+    assert starts == [0.5 * i for i in range(9)]  # ceil(4.2 / 0.5) steps at a 0.5 s hop
+    assert all(-1 <= s["valence"] <= 1 and -1 <= s["arousal"] <= 1 for s in row["segments"])
