@@ -32,6 +32,9 @@ from emobrowser.index.store import Store, display
 from emobrowser.models import registry
 
 DEFAULT_TIMEOUT = 300.0
+# A video must be decoded whole to sample a frame per second, so its time limit grows
+# with its size: the base limit plus this many seconds per MiB (a 4 GiB film: +34 min).
+VIDEO_SECONDS_PER_MIB = 0.5
 _BATCH = 32
 
 
@@ -228,13 +231,16 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
 
         def tasks():
             for item_id, raw_path, modality, _fmt in pending:
+                limit = timeout
                 try:
                     st = os.stat(raw_path)
                     stat_keys[item_id] = (raw_path, st.st_size, st.st_mtime_ns)
+                    if modality == "video":
+                        limit += VIDEO_SECONDS_PER_MIB * st.st_size / 2**20
                 except OSError:
                     stat_keys[item_id] = None
                 current["path"] = display(raw_path)
-                yield item_id, (raw_path, modality, imodel.info.name, amodel.info.name, segment_seconds)
+                yield item_id, (raw_path, modality, imodel.info.name, amodel.info.name, segment_seconds), limit
 
         pool = ProcessPool(extract_file, workers or default_workers(), timeout)
         try:

@@ -57,7 +57,7 @@ def _worker_main(conn: Connection, func: Callable, nice: int) -> None:
             return
         if task is None:
             return
-        task_id, args = task
+        task_id, args = task[0], task[1]
         try:
             result = (task_id, True, func(*args))
         except EmobrowserError as exc:
@@ -87,6 +87,7 @@ class _Worker:
 class ProcessPool:
     """Run ``func(*args)`` for each task in ``workers`` supervised processes.
 
+    A task is (task_id, args) or (task_id, args, time limit in seconds).
     Results come back from ``run`` as (task_id, ok, value): value is the function's
     return value, or a failure reason when ok is False.
     """
@@ -191,11 +192,16 @@ class ProcessPool:
                                   else f"decoder process exited unexpectedly (code {code})")
                         self._replace(worker)
                         yield (task_id, False, reason)
-                    elif now - worker.started > self.timeout:
+                    elif now - worker.started > self._limit(worker.task):
+                        limit = self._limit(worker.task)
                         self._replace(worker)
-                        yield (task_id, False, f"timed out after {self.timeout:.0f} s (decoder hung)")
+                        yield (task_id, False, f"timed out after {limit:.0f} s (decoder hung)")
         finally:
             self.close()
+
+    def _limit(self, task) -> float:
+        """The time limit of a task: its own third element if given, else the pool's."""
+        return task[2] if len(task) > 2 and task[2] else self.timeout
 
     def _replace(self, worker: _Worker) -> None:
         self._kill(worker)

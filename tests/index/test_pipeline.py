@@ -142,3 +142,25 @@ def _crash_on_name(path, *args):
     if os.path.basename(os.fsencode(path)) == b"crash.jpg":
         os.kill(os.getpid(), signal.SIGSEGV)
     return extract_file(path, *args)
+
+
+def test_videos_get_a_time_limit_that_grows_with_their_size(store, tmp_path, monkeypatch):
+    from emobrowser.index import procpool
+
+    root = tmp_path / "lib"
+    root.mkdir()
+    synth.write_image(root / "a.jpg", synth.draw_image("warm", (40, 40)))
+    synth.write_video(root / "v.mp4", [("warm", {})], seconds_per_scene=1.0)
+    limits = {}
+    real_limit = procpool.ProcessPool._limit
+
+    def spy(self, task):
+        limits[os.path.basename(os.fsdecode(task[1][0]))] = real_limit(self, task)
+        return real_limit(self, task)
+
+    monkeypatch.setattr(procpool.ProcessPool, "_limit", spy)
+    monkeypatch.setattr(pipeline, "VIDEO_SECONDS_PER_MIB", 1000.0)
+    index_library(store, [str(root)], timeout=7, **BASE)
+    size_mib = (root / "v.mp4").stat().st_size / 2**20
+    assert limits.get("a.jpg", 7) == 7
+    assert abs(limits["v.mp4"] - (7 + 1000.0 * size_mib)) < 1e-6
