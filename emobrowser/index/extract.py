@@ -139,11 +139,9 @@ def score_extracted(ex: Extracted, image_model, audio_model) -> Scored:
         if ex.image is not None and len(ex.image):
             frame_va = image_model.predict(ex.image)
             weights = np.bincount(ex.frame_segment, minlength=n_seg)
-            image_pts = []
             for s in range(n_seg):
                 if weights[s]:
                     v, a = frame_va[ex.frame_segment == s].mean(axis=0)
-                    image_pts.append((v, a))
                     out.segments.append((ikey, Segment(float(ex.seg_times[s][0]), float(ex.seg_times[s][1]),
                                                        float(v), float(a), Modality.IMAGE)))
             mean = frame_va.mean(axis=0)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from emobrowser.align import methods
-from emobrowser.align.synthetic import distort
 from emobrowser.align.transform import IDENTITY, SETTING_KEY, Transform, active_transform
 
 ANGLE, SCALE, SHIFT = 25.0, 0.8, (0.1, -0.05)

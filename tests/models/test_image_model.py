@@ -29,8 +29,6 @@ def _photo(seed: int, kind: str = "mixed", h: int = 240, w: int = 320) -> np.nda
 
 
 def test_constructor_is_cheap_and_info():
-    import sys
-
     m = ImageVAModel()
     assert m.info.name == "image-va" and m.info.modality == "image" and not m.info.interim
     f = m.extract(_photo(0))
