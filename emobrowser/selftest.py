@@ -31,6 +31,10 @@ def _import_all() -> list[str]:
 
 
 def run_self_test() -> int:
+    import os
+
+    # QtMultimedia probes optional sound back ends (PipeWire) on import and logs each miss.
+    os.environ.setdefault("QT_LOGGING_RULES", "qt.multimedia.symbolsresolver=false")
     started = time.monotonic()
     summary: dict = {"ok": False}
     try:
