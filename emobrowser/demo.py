@@ -15,7 +15,7 @@ import numpy as np
 
 from emobrowser.core.paths import cache_dir
 
-DEMO_VERSION = "2"
+DEMO_VERSION = "3"
 
 # (name, image kind, brightness scale, saturation scale)
 IMAGES = [
@@ -68,6 +68,21 @@ def _adjust(bgr: np.ndarray, brightness: float, saturation: float) -> np.ndarray
     return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
 
 
+def _natural_texture(height: int, width: int, seed: int) -> np.ndarray:
+    """1/f ("pink") noise in [0, 1]: the power spectrum of natural photographs.
+
+    Flat drawings have almost no texture energy, which puts them far outside the
+    photos the image model learned from; modulating them with 1/f noise brings
+    their texture statistics closer to real photos.
+    """
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.fft2(rng.standard_normal((height, width)))
+    radius = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :])
+    radius[0, 0] = 1.0
+    texture = np.real(np.fft.ifft2(spectrum / radius))
+    return (texture - texture.min()) / max(float(np.ptp(texture)), 1e-9)
+
+
 def _generate(folder: Path) -> None:
     from emobrowser.media import synth
 
@@ -75,7 +90,9 @@ def _generate(folder: Path) -> None:
     (folder / "music").mkdir()
     (folder / "videos").mkdir()
     for i, (name, kind, bright, sat) in enumerate(IMAGES):
-        img = _adjust(synth.draw_image(kind, (360, 480), seed=i), bright, sat)
+        scene = synth.draw_image(kind, (360, 480), seed=i).astype(np.float32)
+        scene *= 0.55 + 0.9 * _natural_texture(360, 480, seed=i)[..., None]
+        img = _adjust(np.clip(scene, 0, 255).astype(np.uint8), bright, sat)
         synth.write_image(folder / "photos" / f"{name}.jpg", img)
     for i, (name, bpm, major, loud, bright) in enumerate(CLIPS):
         if bpm >= 130:  # the excited half of the circle: dense, driven, percussive
