@@ -49,7 +49,8 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
         raise MediaError("audio stream has no sample rate")
     if channels == 0:
         raise MediaError("audio stream has 0 channels")
-    stream.thread_type = "AUTO"
+    # One decoding thread per worker process: the number of workers is the core limit.
+    stream.codec_context.thread_count = 1
     resampler = av.AudioResampler(format="fltp", layout=None, rate=None)
     chunks: list[np.ndarray] = []
     total = 0

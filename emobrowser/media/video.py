@@ -65,7 +65,8 @@ def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.nda
     if not streams:
         raise MediaError("no video stream")
     stream = streams[0]
-    stream.thread_type = "AUTO"
+    # One decoding thread per worker process: the number of workers is the core limit.
+    stream.codec_context.thread_count = 1
     width = stream.codec_context.width or 0
     height = stream.codec_context.height or 0
     if width <= 0 or height <= 0:

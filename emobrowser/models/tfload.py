@@ -40,4 +40,16 @@ def import_keras():
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
+        _one_thread(tensorflow)
         return keras
+
+
+def _one_thread(tensorflow) -> None:
+    """Run inference on one core: the inference lane is a single thread beside the
+    extraction workers, which already use the cores indexing may have, and small
+    batches gain nothing from more threads."""
+    try:
+        tensorflow.config.threading.set_intra_op_parallelism_threads(1)
+        tensorflow.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # the runtime already started (e.g. training in this process)
+        pass
