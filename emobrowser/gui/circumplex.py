@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QGraphicsRectItem, QHBoxLayout, QToolB
                                QWidget)
 
 from emobrowser.gui.point_cloud import PointCloudItem
-from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, palette_colour, swatch_icon
+from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, modality_box, palette_colour
 
 MODALITIES = ("image", "audio", "video")
 MAX_DRAWN = 1_000_000  # beyond this a random subset is drawn (hover finds drawn points only)
@@ -119,11 +119,7 @@ class CircumplexWidget(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 0)
         for m in MODALITIES:
-            box = QCheckBox(MODALITY_LABELS[m])
-            box.setChecked(True)
-            box.setIcon(swatch_icon(MODALITY_COLOURS[m]))
-            box.setToolTip(f"Show {MODALITY_LABELS[m].lower()} on the map")
-            box.toggled.connect(self._on_toggle_changed)
+            box = modality_box(m, self._on_toggle_changed, f"Show {MODALITY_LABELS[m].lower()} on the map")
             self._toggles[m] = box
             bar.addWidget(box)
         bar.addStretch(1)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QCompleter, QDoubleSpinBox, QFileDialo
                                QWidget)
 
 from emobrowser.gui.data import QuerySpec
-from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, swatch_icon
+from emobrowser.gui.style import modality_box
 
 MODALITIES = ("image", "audio", "video")
 _SLIDER_SCALE = 100
@@ -73,9 +73,7 @@ class SearchPanel(QWidget):
         self.modality_boxes: dict[str, QCheckBox] = {}
         kinds = QHBoxLayout()
         for m in MODALITIES:
-            box = QCheckBox(MODALITY_LABELS[m], checked=True)
-            box.setIcon(swatch_icon(MODALITY_COLOURS[m]))
-            box.toggled.connect(self._on_control_changed)
+            box = modality_box(m, self._on_control_changed)
             self.modality_boxes[m] = box
             kinds.addWidget(box)
         kinds.addStretch(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QCheckBox
 
 MODALITY_COLOURS = {"image": QColor(66, 133, 244), "audio": QColor(240, 128, 32), "video": QColor(46, 170, 90)}
 MODALITY_LABELS = {"image": "Photos", "audio": "Music", "video": "Videos"}
@@ -25,6 +25,16 @@ def swatch_icon(colour: QColor, side: int = 12) -> QIcon:
     pixmap = QPixmap(side, side)
     pixmap.fill(colour)
     return QIcon(pixmap)
+
+
+def modality_box(modality: str, on_toggled, tooltip: str | None = None) -> QCheckBox:
+    """A checked box naming a modality, with its colour swatch: a toggle and a legend."""
+    box = QCheckBox(MODALITY_LABELS[modality], checked=True)
+    box.setIcon(swatch_icon(MODALITY_COLOURS[modality]))
+    if tooltip:
+        box.setToolTip(tooltip)
+    box.toggled.connect(on_toggled)
+    return box
 
 
 def va_colour(valence: float, arousal: float) -> QColor:
