@@ -56,7 +56,8 @@ def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
     global _engine
     with Store(db_path) as store:
         points = load_points(store, models)
-    engine = open_engine(points, db_path, alignment_version(db_path), background=True)
+        version = alignment_version(store, models)
+    engine = open_engine(points, db_path, version, background=True)
     with _engine_lock:
         _engine = (points, engine)
     return points

@@ -170,15 +170,15 @@ def parse_region(spec: str) -> tuple:
     raise QueryError(f"cannot read region {spec!r}; use rect:V0,A0,V1,A1 or circle:V,A,RADIUS")
 
 
-def like_point(store: Store, path: str, at: float | None = None) -> tuple[str, float, float]:
+def like_point(store: Store, points: LibraryPoints, path: str,
+               at: float | None = None) -> tuple[str, float, float]:
     """(modality, valence, arousal) of an example file.
 
-    An indexed file uses its stored point (or, with ``at``, the timeline moment at
-    that time); any other file is scored now.
+    An indexed file uses its point in ``points`` (the library's loaded points) or,
+    with ``at``, the timeline moment at that time; any other file is scored now.
     """
     item = store.item_by_path(os.path.abspath(path))
     if item is not None and item.status == "indexed":
-        points = load_points(store)
         rows = np.flatnonzero(points.ids == item.id)
         if rows.size:
             r = int(rows[0])
@@ -245,11 +245,11 @@ def resolve_target(args) -> tuple[float, float]:
     return args.valence, args.arousal
 
 
-def alignment_version(db: Path) -> int:
+def alignment_version(store: Store, models: dict[str, tuple[str, str]] | None = None) -> int:
+    """Version of the alignment in force for ``models`` (default: the library's), 0 = identity."""
     from emobrowser.align.transform import active_transform
 
-    with Store(db) as store:
-        return active_transform(store, current_models(store)).version
+    return active_transform(store, models or current_models(store)).version
 
 
 def run_query(db: Path, args) -> list[Hit]:
@@ -262,22 +262,23 @@ def run_query(db: Path, args) -> list[Hit]:
     modalities = parse_modalities(args.modality)
     region = parse_region(args.region) if args.region else None
     with Store(db) as store:
+        points = load_points(store)
+        version = alignment_version(store)
         exclude = None
         if args.like:
-            example_modality, valence, arousal = like_point(store, args.like, args.at)
+            example_modality, valence, arousal = like_point(store, points, args.like, args.at)
             if not args.modality:  # a photo finds songs, a song finds photos
                 modalities = tuple(m for m in MODALITIES if m != example_modality)
             item = store.item_by_path(os.path.abspath(args.like))
             exclude = [item.id] if item is not None else None
         elif region is None:
             valence, arousal = resolve_target(args)
-        points = load_points(store)
     if len(points) == 0:
         return []
     allowed = None
     if args.folder:
         allowed = points.ids[_under(points.paths, args.folder)].tolist()
-    engine = open_engine(points, db, alignment_version(db))
+    engine = open_engine(points, db, version)
     try:
         if region is not None:
             if region[0] == "rect":
