@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--cache", default=None,
+                   help="audio: folder caching the 4Q clips' features (the first run extracts them)")
 
     p = sub.add_parser("predict-features", help="predict from a feature table (CSV in the DEAM layout)")
     p.add_argument("kind", choices=["audio"])
@@ -262,7 +264,8 @@ def cmd_train(args) -> int:
         from emobrowser.models.train_image import train
     else:
         from emobrowser.models.train_audio import train
-    metrics = train(Path(args.data), Path(args.out), seed=args.seed, epochs=args.epochs, folds=args.folds)
+    extra = {"cache_dir": Path(args.cache)} if args.kind == "audio" and args.cache else {}
+    metrics = train(Path(args.data), Path(args.out), seed=args.seed, epochs=args.epochs, folds=args.folds, **extra)
     print(json.dumps(metrics, sort_keys=True))
     return 0
 

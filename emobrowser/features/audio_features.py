@@ -58,6 +58,24 @@ N_FEATURES = len(FEATURE_NAMES)  # 199
 MEL_SLICE = slice(52, 180)  # mel_0..mel_127 (power: take a log before modelling)
 TEMPO_INDEX = N_FEATURES - 1
 
+# Track dynamics: descriptors beyond the recipe, of how the music moves over time.
+# Each stream is a recipe feature (or the log10 total mel power, "energy") followed
+# along the timeline (3 s windows every 0.5 s); per stream, its standard deviation
+# across windows ("_std": how much sections differ) and its mean absolute change from
+# one step to the next ("_flux": how fast it moves). The DEAM table has only frame
+# means, so these exist for audio decoded by this project only (see the model card).
+DYNAMICS_STREAMS: list[str] = (
+    [f"mfcc_{i}" for i in range(20)]
+    + [f"contrast_{i}" for i in range(7)]
+    + ["rolloff", "bandwidth", "zcr"]
+    + [f"chroma_{i}" for i in range(12)]
+    + [f"tonnetz_{i}" for i in range(6)]
+    + ["energy"]
+)
+DYNAMICS_NAMES: list[str] = [f"{s}_std" for s in DYNAMICS_STREAMS] + [f"{s}_flux" for s in DYNAMICS_STREAMS]
+N_DYNAMICS = len(DYNAMICS_NAMES)  # 98
+_STREAM_COLUMNS = [FEATURE_NAMES.index(s) for s in DYNAMICS_STREAMS[:-1]]
+
 
 @dataclass
 class TrackFeatures:
@@ -238,6 +256,22 @@ def timeline_vectors(
     out[:, :-1] = means
     out[:, -1] = track.tempo
     return out, times
+
+
+def dynamics_vector(timeline: np.ndarray) -> np.ndarray:
+    """Track dynamics (N_DYNAMICS,) from a timeline of recipe vectors (t, 199).
+
+    The timeline must come from ``timeline_vectors`` with the default hop and window
+    (the statistics depend on both). A timeline of one step has no dynamics: zeros.
+    """
+    tl = np.asarray(timeline, dtype=np.float64).reshape(-1, N_FEATURES)
+    energy = np.log10(np.maximum(tl[:, MEL_SLICE].sum(axis=1), 1e-10))
+    streams = np.column_stack([tl[:, _STREAM_COLUMNS], energy])
+    if len(streams) < 2:
+        return np.zeros(N_DYNAMICS, dtype=np.float32)
+    std = streams.std(axis=0)
+    flux = np.abs(np.diff(streams, axis=0)).mean(axis=0)
+    return np.concatenate([std, flux]).astype(np.float32)
 
 
 def extract_features(

@@ -22,11 +22,15 @@ import numpy as np
 
 from emobrowser.core.paths import models_dir
 from emobrowser.features.audio_features import (
+    DYNAMICS_NAMES,
     FEATURE_NAMES,
     HOP_SECONDS,
     MEL_SLICE,
+    N_DYNAMICS,
+    N_FEATURES,
     SAMPLE_RATE,
     TEMPO_INDEX,
+    dynamics_vector,
     extract_features,
 )
 from emobrowser.models.base import AudioFeatures, AudioModel, ModelInfo
@@ -113,7 +117,7 @@ def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
 class AudioVAModel(AudioModel):
     """Valence-arousal of music: whole track plus a 0.5 s timeline."""
 
-    info = ModelInfo(name="audio-va", version="1", modality="audio")
+    info = ModelInfo(name="audio-va", version="2", modality="audio")
     sample_rate = SAMPLE_RATE
     hop_seconds = HOP_SECONDS
 
@@ -134,7 +138,13 @@ class AudioVAModel(AudioModel):
 
     # -- extraction (worker processes; no TensorFlow) ---------------------------------
     def extract(self, samples: np.ndarray, sr: int) -> AudioFeatures:
+        """Recipe features (199) followed by the track dynamics (98), for the whole
+        track and for every timeline step (which carry the whole track's dynamics, as
+        they carry its tempo)."""
         whole, frames, times, duration = extract_features(samples, sr, hop_seconds=self.hop_seconds)
+        dyn = dynamics_vector(frames)
+        whole = np.concatenate([whole, dyn]).astype(np.float32)
+        frames = np.hstack([frames, np.broadcast_to(dyn, (len(frames), N_DYNAMICS))]).astype(np.float32)
         return AudioFeatures(whole=whole, frames=frames, times=times, duration=duration)
 
     # -- inference (one thread) -------------------------------------------------------
@@ -144,6 +154,8 @@ class AudioVAModel(AudioModel):
                 norm = json.load(fh)
             if norm.get("feature_names") != FEATURE_NAMES:
                 raise ValueError("audio_va_norm.json was made for other features")
+            if norm.get("dynamics") and norm.get("dynamics_names") != DYNAMICS_NAMES:
+                raise ValueError("audio_va_norm.json was made for other track dynamics")
             self._norm = norm
         return self._norm
 
@@ -160,21 +172,31 @@ class AudioVAModel(AudioModel):
         return self._model
 
     def predict(self, features: np.ndarray, domain: str = DOMAIN_AUDIO) -> np.ndarray:
+        """Score (n, 199) recipe vectors or (n, 297) vectors from ``extract`` (recipe +
+        track dynamics). Without dynamics (e.g. a DEAM-layout table) the dynamics
+        branch gets the training median, i.e. no evidence either way."""
         x = np.atleast_2d(np.asarray(features, dtype=np.float64))
         if x.shape[0] == 0:
             return np.zeros((0, 2), dtype=np.float32)
+        if x.shape[1] not in (N_FEATURES, N_FEATURES + N_DYNAMICS):
+            raise ValueError(f"expected {N_FEATURES} or {N_FEATURES + N_DYNAMICS} features, got {x.shape[1]}")
         norm = self.norm()
         stats = norm["domains"][domain]
-        t = transform_features(x)
+        t = transform_features(x[:, :N_FEATURES])
         silent = t[:, MEL_SLICE].mean(axis=1) < SILENCE_LOG10_MEL
         z = normalise(t, stats)
+        if domain == DOMAIN_AUDIO and norm.get("dynamics") and x.shape[1] > N_FEATURES:
+            g = normalise(np.nan_to_num(x[:, N_FEATURES:]), norm["dynamics"])
+        else:
+            g = np.zeros((len(x), N_DYNAMICS), dtype=np.float32)
         model = self._keras_model()
         flag = 1.0 if domain == DOMAIN_AUDIO else 0.0
         out = []
         for i in range(0, z.shape[0], 4096):
             chunk = z[i : i + 4096]
-            if len(model.inputs) == 2:  # (features, domain flag): 1 = our decoded audio
-                chunk = [chunk, np.full((len(chunk), 1), flag, dtype=np.float32)]
+            if len(model.inputs) >= 2:  # (features, domain flag: 1 = our decoded audio[, dynamics])
+                chunk = [chunk, np.full((len(chunk), 1), flag, dtype=np.float32), g[i : i + 4096]]
+                chunk = chunk[: len(model.inputs)]
             out.append(np.asarray(model(chunk, training=False)))
         va = calibrate(np.concatenate(out, axis=0), norm.get("calibration", {}).get(domain))
         va[silent] = SILENCE_VA

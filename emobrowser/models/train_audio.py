@@ -38,8 +38,16 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.features.audio_features import FEATURE_NAMES, WINDOW_SECONDS, extract_features
+from emobrowser.features.audio_features import (
+    DYNAMICS_NAMES,
+    FEATURE_NAMES,
+    N_DYNAMICS,
+    WINDOW_SECONDS,
+    dynamics_vector,
+    extract_features,
+)
 from emobrowser.models.audio_model import (
+    AudioVAModel,
     DOMAIN_AUDIO,
     DOMAIN_DEAM,
     METRICS_FILE,
@@ -68,6 +76,7 @@ DEFAULTS = {
     "sign_margin": 0.1,
     "norm": "quantile",  # per-feature "standard" (mean/std) or "quantile" (normal scores)
     "crops": 0,  # augmented excerpts per 4Q training clip (tried: 4 made CV worse)
+    "dynamics": 64,  # width of the track-dynamics branch (decoded audio only); 0 = none
 }
 
 
@@ -165,16 +174,16 @@ def q4_folds(quads: list[str], artists: list[str], folds: int, seed: int) -> np.
     n = len(quads)
     if n == 0:
         return np.zeros(0, dtype=int)
-    try:
-        from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
+    try:
         k = min(folds, n)
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
         fold = np.zeros(n, dtype=int)
         for i, (_, te) in enumerate(splitter.split(np.zeros(n), quads, artists)):
             fold[te] = i
         return fold
-    except Exception:  # noqa: BLE001 - tiny sets: plain round-robin
+    except ValueError:  # tiny sets (fewer artists than folds): plain round-robin
         rng = np.random.default_rng(seed)
         fold = np.empty(n, dtype=int)
         fold[rng.permutation(n)] = np.arange(n) % folds
@@ -205,11 +214,18 @@ def build_model(n_in: int, cfg: dict, seed: int):
     With cfg["domain_head"], a second input (0 = DEAM table, 1 = our decoded audio)
     switches on an extra linear term before the tanh, so the two feature sources can
     disagree about where neutral lies without bending the shared trunk.
+
+    With cfg["dynamics"] as well, a third input carries the track dynamics
+    (audio_features.DYNAMICS_NAMES), which only decoded audio has: a small branch
+    reads them and feeds the domain term, so they shape decoded-audio outputs only
+    and DEAM rows (domain 0) neither use nor train it.
     """
     import keras
 
     inputs = keras.Input(shape=(n_in,), name="features")
     domain = keras.Input(shape=(1,), name="domain") if cfg.get("domain_head") else None
+    dyn_width = int(cfg.get("dynamics") or 0) if domain is not None else 0
+    dyn = keras.Input(shape=(N_DYNAMICS,), name="dynamics") if dyn_width else None
     members = []
     for m in range(int(cfg["ensemble"])):
         h = inputs
@@ -226,28 +242,44 @@ def build_model(n_in: int, cfg: dict, seed: int):
                 h = keras.layers.Dropout(cfg["dropout"], seed=seed + 101 * m + 50 + j)(h)
         pre = keras.layers.Dense(2, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 101 * m + 99))(h)
         if domain is not None:
+            side = h
+            if dyn is not None:
+                g = keras.layers.GaussianNoise(cfg["input_noise"], seed=seed + 101 * m + 70)(dyn) \
+                    if cfg["input_noise"] else dyn
+                g = keras.layers.Dense(
+                    dyn_width, activation="gelu", kernel_regularizer=keras.regularizers.L2(cfg["l2"]),
+                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 101 * m + 71),
+                )(g)
+                if cfg["dropout"]:
+                    g = keras.layers.Dropout(cfg["dropout"], seed=seed + 101 * m + 72)(g)
+                side = keras.layers.Concatenate()([h, g])
             extra = keras.layers.Dense(
                 2, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 101 * m + 98),
                 kernel_regularizer=keras.regularizers.L2(cfg["l2"]),
-            )(h)
+            )(side)
             pre = keras.layers.Add()([pre, keras.layers.Multiply()([extra, domain])])
         members.append(keras.layers.Activation("tanh")(pre))
     out = members[0] if len(members) == 1 else keras.layers.Average(name="mean")(members)
-    model = keras.Model([inputs, domain] if domain is not None else inputs, out, name="audio_va")
+    model_inputs = [i for i in (inputs, domain, dyn) if i is not None]
+    model = keras.Model(model_inputs if len(model_inputs) > 1 else inputs, out, name="audio_va")
     return model, members
 
 
-def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None):
-    """Train on DEAM rows (xd, yd) and 4Q rows (xq, signs sq); return the Keras model."""
+def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None, dq=None):
+    """Train on DEAM rows (xd, yd) and 4Q rows (xq, signs sq, normalised dynamics dq);
+    return the Keras model."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     model, members = build_model(xd.shape[1] if len(xd) else xq.shape[1], cfg, seed)
     train_model = keras.Model(model.inputs, members) if len(members) > 1 else model
-    two_inputs = len(model.inputs) == 2
+    n_inputs = len(model.inputs)
 
     x = np.concatenate([xd, xq]).astype(np.float32)
+    if dq is None:
+        dq = np.zeros((len(xq), N_DYNAMICS), np.float32)
+    xdyn = np.concatenate([np.zeros((len(xd), N_DYNAMICS), np.float32), dq]).astype(np.float32)
     y = np.concatenate([yd, np.zeros((len(xq), 2))]).astype(np.float32)
     s = np.concatenate([np.zeros((len(xd), 2)), (sq + 1.0) / 2.0]).astype(np.float32)
     is_deam = np.concatenate([np.ones(len(xd)), np.zeros(len(xq))]).astype(np.float32)
@@ -267,9 +299,10 @@ def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None):
     margin = float(cfg.get("sign_margin", 0.1))
 
     @tf.function(reduce_retracing=True)
-    def step(xb, yb, sb, db):
+    def step(xb, yb, sb, db, gb):
         with tf.GradientTape() as tape:
-            outs = train_model([xb, 1.0 - db[:, None]] if two_inputs else xb, training=True)
+            feed = [xb, 1.0 - db[:, None], gb][:n_inputs]
+            outs = train_model(feed if n_inputs > 1 else xb, training=True)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             loss = 0.0
             for o in outs:
@@ -295,18 +328,28 @@ def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None):
         total = 0.0
         for b in range(steps):
             idx = order[b * batch : (b + 1) * batch]
-            total += float(step(x[idx], y[idx], s[idx], is_deam[idx]))
+            total += float(step(x[idx], y[idx], s[idx], is_deam[idx], xdyn[idx]))
         if log is not None and (epoch + 1) % 40 == 0:
             log(f"  epoch {epoch + 1}/{epochs} loss {total / steps:.4f}")
     return model
 
 
-def _predict(model, z: np.ndarray, domain: float) -> np.ndarray:
+def _predict(model, z: np.ndarray, domain: float, dyn: np.ndarray | None = None) -> np.ndarray:
     if len(z) == 0:
         return np.zeros((0, 2))
     z = z.astype(np.float32)
-    inputs = [z, np.full((len(z), 1), domain, np.float32)] if len(model.inputs) == 2 else z
-    return np.asarray(model(inputs, training=False), dtype=np.float64)
+    if dyn is None:
+        dyn = np.zeros((len(z), N_DYNAMICS), np.float32)
+    feed = [z, np.full((len(z), 1), domain, np.float32), dyn.astype(np.float32)][: len(model.inputs)]
+    return np.asarray(model(feed if len(feed) > 1 else z, training=False), dtype=np.float64)
+
+
+def _prepare_dynamics(gq_raw, cfg, tr_q):
+    """Normalised track dynamics of the 4Q clips (statistics from training rows only)."""
+    if not int(cfg.get("dynamics") or 0) or tr_q.sum() < 2:
+        return np.zeros((len(gq_raw), N_DYNAMICS), np.float32), None
+    stats = norm_stats(np.asarray(gq_raw, np.float64)[tr_q], cfg.get("norm", "standard"))
+    return normalise(np.asarray(gq_raw, np.float64), stats), stats
 
 
 def _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q):
@@ -323,14 +366,15 @@ def _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q):
     return zd, zq, deam_stats, audio_stats
 
 
-def _crops(timelines, sq, idx, cfg, stats, seed):
-    """Augmented 4Q rows (random >= 10 s excerpts of the training clips), normalised."""
+def _crops(timelines, sq, idx, cfg, stats, seed, gq):
+    """Augmented 4Q rows (random >= 10 s excerpts of the training clips), normalised;
+    each keeps its clip's (normalised) dynamics ``gq``."""
     n = int(cfg.get("crops", 0))
     if n <= 0 or len(idx) == 0:
-        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros((0, 2))
+        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros((0, 2)), np.zeros((0, N_DYNAMICS), np.float32)
     rng = np.random.default_rng(seed + 7)
     raw = np.concatenate([crop_rows(timelines[i], n, rng) for i in idx])
-    return normalise(transform_features(raw), stats), np.repeat(sq[idx], n, axis=0)
+    return normalise(transform_features(raw), stats), np.repeat(sq[idx], n, axis=0), np.repeat(gq[idx], n, axis=0)
 
 
 def _fit_gain(pred: np.ndarray, target_std: float) -> float:
@@ -437,6 +481,7 @@ def train(
     else:
         xq_raw, sq, quads, artists, timelines = np.zeros((0, len(FEATURE_NAMES))), np.zeros((0, 2)), [], [], []
     log(f"4Q: {len(sq)} clips ({time.time() - t0:.0f} s)")
+    gq_raw = np.asarray([dynamics_vector(t) for t in timelines], np.float64).reshape(-1, N_DYNAMICS)
 
     fd = deam_folds(len(yd), folds, seed)
     fq = q4_folds(quads, artists, folds, seed)
@@ -445,12 +490,13 @@ def train(
     for k in range(folds):
         tr_d, tr_q = fd != k, fq != k
         zd, zq, _, audio_stats = _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q)
-        zc, sc = _crops(timelines, sq, np.flatnonzero(tr_q), cfg, audio_stats, seed + k)
+        gq, _ = _prepare_dynamics(gq_raw, cfg, tr_q)
+        zc, sc, gc = _crops(timelines, sq, np.flatnonzero(tr_q), cfg, audio_stats, seed + k, gq)
         model = fit_model(zd[tr_d], yd[tr_d], np.concatenate([zq[tr_q], zc]), np.concatenate([sq[tr_q], sc]),
-                          cfg, seed + k, epochs)
+                          cfg, seed + k, epochs, dq=np.concatenate([gq[tr_q], gc]))
         oof_d[~tr_d] = _predict(model, zd[~tr_d], 0.0)
         if len(sq):
-            oof_q[~tr_q] = _predict(model, zq[~tr_q], 1.0)
+            oof_q[~tr_q] = _predict(model, zq[~tr_q], 1.0, gq[~tr_q])
         fold_m = evaluate(oof_d[~tr_d], yd[~tr_d], oof_q[~tr_q], sq[~tr_q], [quads[i] for i in np.flatnonzero(~tr_q)])
         log(f"fold {k + 1}/{folds}: {json.dumps(fold_m)} ({time.time() - t0:.0f} s)")
 
@@ -470,7 +516,7 @@ def train(
 
     metrics = {
         "model": "audio-va",
-        "version": "1",
+        "version": AudioVAModel.info.version,
         "seed": seed,
         "folds": folds,
         "config": cfg,
@@ -487,14 +533,18 @@ def train(
 
     all_d, all_q = np.ones(len(yd), bool), np.ones(len(sq), bool)
     zd, zq, deam_stats, audio_stats = _prepare(xd_raw, xq_raw, cfg, all_d, all_q)
-    zc, sc = _crops(timelines, sq, np.arange(len(sq)), cfg, audio_stats, seed + 1000)
-    model = fit_model(zd, yd, np.concatenate([zq, zc]), np.concatenate([sq, sc]), cfg, seed + 1000, epochs)
+    gq, dyn_stats = _prepare_dynamics(gq_raw, cfg, all_q)
+    zc, sc, gc = _crops(timelines, sq, np.arange(len(sq)), cfg, audio_stats, seed + 1000, gq)
+    model = fit_model(zd, yd, np.concatenate([zq, zc]), np.concatenate([sq, sc]), cfg, seed + 1000, epochs,
+                      dq=np.concatenate([gq, gc]))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / WEIGHTS_FILE)
     norm = {
         "feature_names": FEATURE_NAMES,
         "transform": "mel_*: log10(max(x, 1e-10)); tempo: log2(max(x, 30) / 120)",
         "domains": {DOMAIN_DEAM: deam_stats, DOMAIN_AUDIO: audio_stats},
+        "dynamics_names": DYNAMICS_NAMES,
+        "dynamics": dyn_stats,
         "calibration": calibration,
         "sign_scale": SIGN_SCALE,
         "window_seconds": WINDOW_SECONDS,

@@ -132,3 +132,36 @@ def test_other_sample_rates_are_resampled():
     whole, frames, _, duration = af.extract_features(y44, 44100)
     assert duration == pytest.approx(3.0, abs=1e-3)
     assert frames.shape == (6, 199) and np.all(np.isfinite(whole))
+
+
+def test_dynamics_names_and_shape():
+    assert len(af.DYNAMICS_NAMES) == af.N_DYNAMICS == 2 * len(af.DYNAMICS_STREAMS)
+    assert len(set(af.DYNAMICS_NAMES)) == af.N_DYNAMICS
+    _, frames, _, _ = af.extract_features(music(6.0), SR)
+    dyn = af.dynamics_vector(frames)
+    assert dyn.shape == (af.N_DYNAMICS,) and dyn.dtype == np.float32 and np.all(np.isfinite(dyn))
+    assert np.all(dyn >= 0.0)  # standard deviations and mean absolute changes
+    # one timeline step has nothing to vary over
+    assert np.all(af.dynamics_vector(frames[:1]) == 0.0)
+
+
+def test_dynamics_see_sections_change():
+    """Alternating quiet and loud sections vary more, and change faster, in energy than
+    the same music at one level; the two share their frame means' scale."""
+    parts = [music(3.0, amp=a, seed=i) for i, a in enumerate((0.05, 0.8) * 3)]
+    varied = af.dynamics_vector(af.extract_features(np.concatenate(parts), SR)[1])
+    steady = af.dynamics_vector(af.extract_features(music(18.0, amp=0.4), SR)[1])
+    std = af.DYNAMICS_NAMES.index("energy_std")
+    flux = af.DYNAMICS_NAMES.index("energy_flux")
+    assert varied[std] > 5 * steady[std]
+    assert varied[flux] > 5 * steady[flux]
+
+
+def test_dynamics_see_harmony_change():
+    """A chord sequence moves chroma along the timeline; a held tone barely does."""
+    chords = np.concatenate([tone(2.0, f) for f in (261.63, 392.0, 329.63, 440.0) * 2])
+    held = tone(16.0, 261.63)
+    d_chords = af.dynamics_vector(af.extract_features(chords, SR)[1])
+    d_held = af.dynamics_vector(af.extract_features(held, SR)[1])
+    chroma_flux = [af.DYNAMICS_NAMES.index(f"chroma_{i}_flux") for i in range(12)]
+    assert d_chords[chroma_flux].sum() > 5 * d_held[chroma_flux].sum()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE, extract_features
+from emobrowser.features.audio_features import DYNAMICS_NAMES, FEATURE_NAMES, MEL_SLICE, extract_features
 from emobrowser.models import audio_model as am
 
 SR = 22050
@@ -88,7 +88,9 @@ def test_info_and_cheap_constructor():
     assert model.info.name == "audio-va" and model.info.modality == "audio"
     assert model.sample_rate == 22050 and model.hop_seconds == 0.5
     feats = model.extract(music(4.0), SR)  # no TensorFlow needed
-    assert feats.whole.shape == (199,) and feats.frames.shape == (8, 199)
+    # recipe (199) + track dynamics (98); every timeline step carries the track's dynamics
+    assert feats.whole.shape == (297,) and feats.frames.shape == (8, 297)
+    assert np.allclose(feats.frames[:, 199:], feats.whole[None, 199:])
 
 
 def test_shipped_files_exist_and_are_not_pickles():
@@ -96,6 +98,7 @@ def test_shipped_files_exist_and_are_not_pickles():
         assert (SHIPPED / name).is_file(), name
     norm = json.loads((SHIPPED / am.NORM_FILE).read_text())
     assert norm["feature_names"] == FEATURE_NAMES
+    assert norm["dynamics_names"] == DYNAMICS_NAMES and len(norm["dynamics"]["std"]) == len(DYNAMICS_NAMES)
     assert set(norm["domains"]) == {"audio", "deam"}
     assert not list(SHIPPED.glob("*.pkl")) and not list(SHIPPED.glob("*.joblib"))
 
@@ -113,6 +116,18 @@ def test_shipped_model_predicts_in_range(monkeypatch):
     assert va.shape == (13, 2) and va.dtype == np.float32
     assert np.all(np.isfinite(va)) and np.all(np.abs(va) <= 1.0)
     assert model.predict(np.zeros((0, 199))).shape == (0, 2)
+    with pytest.raises(ValueError, match="expected 199 or 297"):
+        model.predict(np.ones((1, 150)))
+    # the track dynamics reach decoded-audio scores, and only those
+    calm = feats.whole.copy()
+    busy = feats.whole.copy()
+    busy[199:] = busy[199:] * 4.0 + 1.0
+    audio = model.predict(np.vstack([calm, busy]))
+    assert not np.allclose(audio[0], audio[1], atol=1e-3)
+    deam = model.predict(np.vstack([calm, busy]), domain="deam")
+    assert np.allclose(deam[0], deam[1])
+    # a recipe-only vector is scored with neutral (median) dynamics
+    assert np.all(np.isfinite(model.predict(feats.whole[None, :199])))
     # silence (whole track and a silent stretch of the timeline) is neutral and calm
     quiet = np.concatenate([np.zeros(4 * SR, np.float32), music(6.0)])
     feats = model.extract(quiet, SR)
@@ -170,3 +185,8 @@ def test_training_smoke(tmp_path):
     assert "pearson_valence" in metrics["cv"]["deam"]
     va = am.AudioVAModel(out).predict(x[:3], domain="deam")
     assert va.shape == (3, 2) and np.all(np.abs(va) <= 1.0)
+    assert [i.name for i in model.inputs] == ["features", "domain", "dynamics"]
+    trained = am.AudioVAModel(out)
+    feats = trained.extract(music(3.0), SR)
+    va = trained.predict(np.vstack([feats.whole[None, :], feats.frames]))
+    assert va.shape == (1 + len(feats.frames), 2) and np.all(np.abs(va) <= 1.0)

@@ -1,0 +1,113 @@
+"""Classical learners on the DEAM feature table, as reference points for audio-va.
+
+The DEAM table holds only the recipe's frame means (199 values per song). This script
+measures, with the same shuffled 5-fold split the audio trainer uses, how far
+standard learners get on it, with the recipe features alone and with features derived
+from them (loudness-free mel shape, spectral centroid and spread, band shares, chroma
+entropy, major/minor key-profile correlations). It shows where the table's ceiling
+lies; see docs/model_card_audio.md.
+
+    python -m emobrowser.models.deam_baselines --data /work/shared/data
+
+Prints one JSON line per learner and a summary JSON line last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE
+from emobrowser.models.audio_model import transform_features
+from emobrowser.models.train_audio import deam_folds, load_deam
+
+# Krumhansl-Kessler key profiles (C major / C minor)
+MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+CHROMA = [FEATURE_NAMES.index(f"chroma_{i}") for i in range(12)]
+
+
+def derived_features(raw: np.ndarray) -> np.ndarray:
+    """Features computed from the 199 recipe means alone (so the DEAM table has them)."""
+    import librosa
+
+    mel = np.maximum(raw[:, MEL_SLICE], 1e-10)
+    total = mel.sum(axis=1, keepdims=True)
+    share = mel / total
+    freqs = librosa.mel_frequencies(n_mels=mel.shape[1], fmax=11025.0) / 1000.0
+    centroid = share @ freqs
+    spread = np.sqrt(np.maximum(share @ freqs**2 - centroid**2, 0.0))
+    bands = np.log10(share.reshape(len(share), 16, -1).sum(axis=2))
+    chroma = np.maximum(raw[:, CHROMA], 1e-9)
+    chroma = chroma / chroma.sum(axis=1, keepdims=True)
+    entropy = -(chroma * np.log(chroma)).sum(axis=1)
+    centred = chroma - chroma.mean(axis=1, keepdims=True)
+
+    def key_corr(profile):
+        p = profile - profile.mean()
+        keys = np.stack([np.roll(p, k) for k in range(12)])
+        return (centred @ keys.T) / (np.linalg.norm(centred, axis=1, keepdims=True) * np.linalg.norm(p) + 1e-12)
+
+    major, minor = key_corr(MAJOR).max(axis=1), key_corr(MINOR).max(axis=1)
+    return np.column_stack([np.log10(total[:, 0]), centroid, spread, bands, entropy, major, minor, major - minor])
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, make, folds: np.ndarray) -> np.ndarray:
+    from sklearn.preprocessing import StandardScaler
+
+    pred = np.zeros_like(y)
+    for k in np.unique(folds):
+        tr, te = folds != k, folds == k
+        scaler = StandardScaler().fit(x[tr])
+        for j in range(y.shape[1]):
+            model = make().fit(scaler.transform(x[tr]), y[tr, j])
+            pred[te, j] = model.predict(scaler.transform(x[te]))
+    return pred
+
+
+def _r(pred: np.ndarray, y: np.ndarray) -> list[float]:
+    return [round(float(np.corrcoef(pred[:, j], y[:, j])[0, 1]), 4) for j in range(y.shape[1])]
+
+
+def run(data_dir: Path, folds: int = 5, seed: int = 0, log=print) -> dict:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.svm import SVR
+
+    _, raw, y = load_deam(data_dir)
+    recipe = transform_features(raw)
+    both = np.hstack([recipe, derived_features(raw)])
+    split = deam_folds(len(y), folds, seed)
+    learners = {
+        "svr": lambda: SVR(C=1.0, epsilon=0.05),
+        "gbm": lambda: HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, max_leaf_nodes=15,
+                                                     min_samples_leaf=20, l2_regularization=1.0, random_state=seed),
+    }
+    out: dict = {"n": int(len(y)), "folds": folds, "seed": seed}
+    preds = {}
+    for fname, x in (("recipe", recipe), ("recipe+derived", both)):
+        for lname, make in learners.items():
+            preds[(fname, lname)] = p = cross_validate(x, y, make, split)
+            out[f"{lname} {fname}"] = _r(p, y)
+            log(json.dumps({"learner": lname, "features": fname, "pearson_valence_arousal": _r(p, y)}))
+    out["svr+gbm average, recipe+derived"] = _r((preds[("recipe+derived", "svr")] + preds[("recipe+derived", "gbm")]) / 2, y)
+    d = derived_features(raw)
+    out["max |r| of key-profile features with valence"] = round(
+        float(max(abs(np.corrcoef(d[:, i], y[:, 0])[0, 1]) for i in range(d.shape[1] - 3, d.shape[1]))), 4)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, required=True, help="folder with deam/")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    print(json.dumps(run(args.data, args.folds, args.seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""End-to-end held-out check of the audio model on real 4Q clips, through the CLI.
+
+Cross-validation (emobrowser.models.train_audio) measures the network on cached
+features. This check measures what a user gets: one artist-grouped fold of the 4Q
+clips is held out, a model is trained exactly as the shipped one on everything else
+(DEAM and the other 4Q clips), and the held-out clip files are then scored by
+``emobrowser score --json`` in a separate process with that model installed
+(``EMOBROWSER_MODELS``). Accuracies come from the JSON the command prints; the
+timeline in the same output is checked for its 0.5 s hop.
+
+    python -m emobrowser.models.holdout_audio --data /work/shared/data \\
+        --cache /tmp/audcache/4q --fold 0
+
+The data folder is never written to: the training view of it is a temporary folder
+of symbolic links plus a filtered labels.csv. Prints a JSON summary as the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from emobrowser.models.train_audio import q4_folds, train
+
+
+def _quadrant(v: float, a: float) -> str:
+    return {(True, True): "Q1", (False, True): "Q2", (False, False): "Q3", (True, False): "Q4"}[(v >= 0, a >= 0)]
+
+
+def _training_view(data_dir: Path, rows: list[dict], fieldnames: list[str], dest: Path) -> Path:
+    """A data folder holding DEAM and only ``rows`` of the 4Q clips (links, no copies)."""
+    (dest / "audio4q").mkdir(parents=True)
+    os.symlink(data_dir.resolve() / "deam", dest / "deam")
+    with open(dest / "audio4q" / "labels.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fieldnames)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+            os.symlink(data_dir.resolve() / "audio4q" / row["file"], dest / "audio4q" / row["file"])
+    return dest
+
+
+def score_with_cli(paths: list[Path], models: Path, home: Path) -> list[dict]:
+    """Run ``emobrowser score --json`` on ``paths`` with the model in ``models``."""
+    env = dict(os.environ, EMOBROWSER_MODELS=str(models), EMOBROWSER_HOME=str(home))
+    cmd = [sys.executable, "-m", "emobrowser", "score", "--json", "--audio-model", "audio-va",
+           *[str(p) for p in paths]]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def summarise(results: list[dict], labels: dict[str, dict]) -> dict:
+    """Accuracies of the CLI's whole-file scores against the clips' labels, and a check
+    of each timeline (0.5 s hop, contiguous, in range)."""
+    scored = [r for r in results if r.get("error") is None and r.get("valence") is not None]
+    v_ok, a_ok, q_ok, bad_timelines = [], [], [], 0
+    for r in scored:
+        lab = labels[Path(r["path"]).name]
+        v, a = r["valence"], r["arousal"]
+        v_ok.append((1 if v >= 0 else -1) == int(lab["valence_sign"]))
+        a_ok.append((1 if a >= 0 else -1) == int(lab["arousal_sign"]))
+        q_ok.append(_quadrant(v, a) == lab["quadrant"])
+        seg = r["segments"]
+        starts = np.array([s["start"] for s in seg])
+        ends = np.array([s["end"] for s in seg])
+        vals = np.array([[s["valence"], s["arousal"]] for s in seg])
+        if not (
+            len(seg) == math.ceil(ends[-1] / 0.5 - 1e-9)
+            and np.allclose(starts, 0.5 * np.arange(len(seg)))
+            and np.all(ends - starts <= 0.5 + 1e-9)
+            and np.all(np.abs(vals) <= 1.0)
+        ):
+            bad_timelines += 1
+    preds = np.array([[r["valence"], r["arousal"]] for r in scored]).reshape(-1, 2)
+    return {
+        "n": len(results),
+        "scored": len(scored),
+        "errors": len(results) - len(scored),
+        "valence_sign_acc": round(float(np.mean(v_ok)), 4) if v_ok else None,
+        "arousal_sign_acc": round(float(np.mean(a_ok)), 4) if a_ok else None,
+        "quadrant_acc": round(float(np.mean(q_ok)), 4) if q_ok else None,
+        "pred_std": [round(float(x), 4) for x in preds.std(axis=0)] if len(preds) else None,
+        "bad_timelines": bad_timelines,
+    }
+
+
+def run(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_dir: Path | None = None,
+        work: Path | None = None, log=print) -> dict:
+    data_dir = Path(data_dir)
+    with open(data_dir / "audio4q" / "labels.csv", newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fieldnames = list(reader.fieldnames or [])
+        rows = list(reader)
+    groups = [r.get("artist") or r["file"] for r in rows]  # as the trainer groups them
+    split = q4_folds([r["quadrant"] for r in rows], groups, folds, seed)
+    train_rows = [r for r, k in zip(rows, split) if k != fold]
+    held = [r for r, k in zip(rows, split) if k == fold]
+    if {g for g, k in zip(groups, split) if k == fold} & {g for g, k in zip(groups, split) if k != fold}:
+        raise RuntimeError("an artist is on both sides of the split")
+
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        tmp = Path(tmp)
+        view = _training_view(data_dir, train_rows, fieldnames, tmp / "data")
+        models = tmp / "models"
+        log(f"training on DEAM + {len(train_rows)} 4Q clips; holding out {len(held)} (fold {fold})")
+        train(view, models, seed=seed, folds=folds, cache_dir=cache_dir, log=log)
+        t1 = time.time()
+        results = score_with_cli([data_dir / "audio4q" / r["file"] for r in held], models, tmp / "home")
+        t2 = time.time()
+    summary = summarise(results, {r["file"]: r for r in held})
+    summary.update({"fold": fold, "folds": folds, "seed": seed, "train_s": round(t1 - t0, 1),
+                    "score_s": round(t2 - t1, 1)})
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, required=True, help="folder with deam/ and audio4q/")
+    p.add_argument("--fold", type=int, default=0, help="which artist-grouped fold of 4Q to hold out")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", type=Path, default=None, help="feature cache folder for the 4Q clips")
+    args = p.parse_args(argv)
+    summary = run(args.data, args.fold, args.folds, args.seed, args.cache)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
