@@ -136,6 +136,29 @@ def _migrate(conn: sqlite3.Connection) -> None:
             raise
 
 
+OPEN_TIMEOUT = 30.0  # seconds to wait for other connections' locks
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout: float = OPEN_TIMEOUT) -> None:
+    """Switch the database to WAL mode, waiting for other connections that are doing
+    the same. SQLite does not call the busy handler for a journal-mode change, so a
+    second connection opening a new database at that moment gets "database is locked"
+    at once; retry with a short back-off until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 def _statements(script: str) -> list[str]:
     """Split a migration script into statements (migrations hold no literal ';')."""
     return [s.strip() for s in script.split(";") if s.strip()]
@@ -149,8 +172,9 @@ class Store:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn = sqlite3.connect(str(path), timeout=OPEN_TIMEOUT, isolation_level=None,
+                                        check_same_thread=False)
+            _enable_wal(self.conn)
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             _migrate(self.conn)
