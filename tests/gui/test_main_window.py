@@ -221,10 +221,13 @@ def test_closing_stops_indexing_and_the_next_start_resumes(qtbot, tmp_path):
     w2 = MainWindow(db, **BASE)  # auto_index: resumes the pending files
     qtbot.addWidget(w2)
     qtbot.waitUntil(lambda: w2.indexer is not None, timeout=10000)
-    with qtbot.waitSignal(w2.indexer.finished, timeout=120000):
-        pass
-    with Store(db) as store:
-        assert store.status_counts()["image"] == {"indexed": 60, "failed": 0, "pending": 0}
+    # The resumed run may finish before a signal wait could start listening, so wait
+    # on the outcome instead: every file indexed and the indexer stopped.
+    def all_indexed() -> bool:
+        with Store(db) as store:
+            return store.status_counts()["image"] == {"indexed": 60, "failed": 0, "pending": 0}
+
+    qtbot.waitUntil(lambda: all_indexed() and not w2.is_indexing(), timeout=120000)
     w2.close()
 
 
