@@ -18,11 +18,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QCursor, QFont, QPalette, QPen
-from PySide6.QtWidgets import (QCheckBox, QGraphicsRectItem, QHBoxLayout, QToolButton, QToolTip, QVBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QGraphicsRectItem, QHBoxLayout, QToolTip, QVBoxLayout,
                                QWidget)
 
 from emobrowser.gui.point_cloud import PointCloudItem
-from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, modality_box, palette_colour
+from emobrowser.gui.style import (MODALITY_COLOURS, MODALITY_LABELS, modality_box, palette_colour,
+                                   tool_button)
 
 MODALITIES = ("image", "audio", "video")
 MAX_DRAWN = 1_000_000  # beyond this a random subset is drawn (hover finds drawn points only)
@@ -123,13 +124,10 @@ class CircumplexWidget(QWidget):
             self._toggles[m] = box
             bar.addWidget(box)
         bar.addStretch(1)
-        self.region_button = QToolButton(text="Region")
-        self.region_button.setCheckable(True)
-        self.region_button.setToolTip("Drag a rectangle to find everything inside it (or Shift+drag at any time)")
-        self.region_button.toggled.connect(self._on_region_mode_toggled)
-        reset = QToolButton(text="Reset view")
-        reset.setToolTip("Zoom back to the whole circle")
-        reset.clicked.connect(self.reset_view)
+        self.region_button = tool_button(
+            "Region", "Drag a rectangle to find everything inside it (or Shift+drag at any time)",
+            self._on_region_mode_toggled, checkable=True)
+        reset = tool_button("Reset view", "Zoom back to the whole circle", self.reset_view)
         bar.addWidget(self.region_button)
         bar.addWidget(reset)
         layout = QVBoxLayout(self)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView
 
 from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
 from emobrowser.gui.results_model import HIT_ROLE, ResultsDelegate, ResultsModel
+from emobrowser.gui.style import tool_button
 
 OTHER = {"image": ("audio", "video"), "audio": ("image", "video"), "video": ("image", "audio")}
 
@@ -87,16 +88,14 @@ class ResultsPanel(QWidget):
         self.play_button.setEnabled(False)
         self.play_button.clicked.connect(self.toggle_playback)
         self.preview.playing_changed.connect(self._on_playing_changed)
-        self.grid_button = QToolButton(text="List")
-        self.grid_button.setCheckable(True)
-        self.grid_button.setToolTip("Switch between thumbnails and a list")
-        self.grid_button.toggled.connect(self._on_list_mode_toggled)
-        export = QToolButton(text="Export playlist…")
-        export.setToolTip("Save the music and videos of these results as an M3U8 playlist (Ctrl+E)")
-        export.clicked.connect(self.export_playlist_requested)
-        copy = QToolButton(text="Copy photos…")
-        copy.setToolTip("Copy the selected photos (or all photos shown) into a folder; originals are untouched")
-        copy.clicked.connect(self.copy_images_requested)
+        self.grid_button = tool_button("List", "Switch between thumbnails and a list", self._on_list_mode_toggled,
+                                       checkable=True)
+        export = tool_button("Export playlist…",
+                             "Save the music and videos of these results as an M3U8 playlist (Ctrl+E)",
+                             self.export_playlist_requested)
+        copy = tool_button("Copy photos…",
+                           "Copy the selected photos (or all photos shown) into a folder; originals are untouched",
+                           self.copy_images_requested)
         self.summary = QLabel("Click the map or type a mood to search.")
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary.setMinimumWidth(80)

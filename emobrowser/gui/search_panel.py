@@ -7,11 +7,11 @@ import re
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QCompleter, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QToolButton, QVBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QSlider, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from emobrowser.gui.data import QuerySpec
-from emobrowser.gui.style import modality_box
+from emobrowser.gui.style import modality_box, tool_button
 
 MODALITIES = ("image", "audio", "video")
 _SLIDER_SCALE = 100
@@ -81,9 +81,7 @@ class SearchPanel(QWidget):
         self.folder_edit.setClearButtonEnabled(True)
         self.folder_edit.setToolTip("Only show items under this folder")
         self.folder_edit.editingFinished.connect(self._on_control_changed)
-        browse = QToolButton(text="…")
-        browse.setToolTip("Choose a folder to search in")
-        browse.clicked.connect(self._on_browse_clicked)
+        browse = tool_button("…", "Choose a folder to search in", self._on_browse_clicked)
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(browse)

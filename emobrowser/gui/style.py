@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
-from PySide6.QtWidgets import QApplication, QCheckBox
+from PySide6.QtWidgets import QApplication, QCheckBox, QToolButton
 
 MODALITY_COLOURS = {"image": QColor(66, 133, 244), "audio": QColor(240, 128, 32), "video": QColor(46, 170, 90)}
 MODALITY_LABELS = {"image": "Photos", "audio": "Music", "video": "Videos"}
@@ -35,6 +35,15 @@ def modality_box(modality: str, on_toggled, tooltip: str | None = None) -> QChec
         box.setToolTip(tooltip)
     box.toggled.connect(on_toggled)
     return box
+
+
+def tool_button(text: str, tooltip: str, slot, checkable: bool = False) -> QToolButton:
+    """A toolbar button: ``slot`` gets ``toggled(bool)`` if checkable, else ``clicked``."""
+    button = QToolButton(text=text)
+    button.setToolTip(tooltip)
+    button.setCheckable(checkable)
+    (button.toggled if checkable else button.clicked).connect(slot)
+    return button
 
 
 def va_colour(valence: float, arousal: float) -> QColor:

@@ -95,6 +95,20 @@ def normalise(x: np.ndarray, stats: dict) -> np.ndarray:
     return np.clip(z, -8.0, 8.0).astype(np.float32)
 
 
+def network_inputs(model, z: np.ndarray, domain_flag: float, dynamics: np.ndarray | None = None):
+    """The inputs ``model`` takes for normalised features ``z``: the features alone
+    (oldest files), or with the domain flag (1 = our decoded audio, 0 = DEAM table) and,
+    for version 2 networks, the normalised dynamics (zeros, i.e. the median, if absent)."""
+    z = np.asarray(z, dtype=np.float32)
+    n_inputs = len(model.inputs)
+    if n_inputs == 1:
+        return z
+    if dynamics is None:
+        dynamics = np.zeros((len(z), N_DYNAMICS), dtype=np.float32)
+    feed = [z, np.full((len(z), 1), domain_flag, dtype=np.float32), np.asarray(dynamics, dtype=np.float32)]
+    return feed[:n_inputs]
+
+
 def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
     """Apply a stored per-dimension output calibration, then clip to [-1, 1].
 
@@ -185,19 +199,15 @@ class AudioVAModel(AudioModel):
         t = transform_features(x[:, :N_FEATURES])
         silent = t[:, MEL_SLICE].mean(axis=1) < SILENCE_LOG10_MEL
         z = normalise(t, stats)
+        g = None
         if domain == DOMAIN_AUDIO and norm.get("dynamics") and x.shape[1] > N_FEATURES:
             g = normalise(np.nan_to_num(x[:, N_FEATURES:]), norm["dynamics"])
-        else:
-            g = np.zeros((len(x), N_DYNAMICS), dtype=np.float32)
         model = self._keras_model()
         flag = 1.0 if domain == DOMAIN_AUDIO else 0.0
         out = []
         for i in range(0, z.shape[0], 4096):
-            chunk = z[i : i + 4096]
-            if len(model.inputs) >= 2:  # (features, domain flag: 1 = our decoded audio[, dynamics])
-                chunk = [chunk, np.full((len(chunk), 1), flag, dtype=np.float32), g[i : i + 4096]]
-                chunk = chunk[: len(model.inputs)]
-            out.append(np.asarray(model(chunk, training=False)))
+            feed = network_inputs(model, z[i : i + 4096], flag, None if g is None else g[i : i + 4096])
+            out.append(np.asarray(model(feed, training=False)))
         va = calibrate(np.concatenate(out, axis=0), norm.get("calibration", {}).get(domain))
         va[silent] = SILENCE_VA
         return va

@@ -22,7 +22,7 @@ import numpy as np
 
 from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE
 from emobrowser.models.audio_model import transform_features
-from emobrowser.models.train_audio import deam_folds, load_deam
+from emobrowser.models.train_audio import _pearson, deam_folds, load_deam
 
 # Krumhansl-Kessler key profiles (C major / C minor)
 MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -69,7 +69,7 @@ def cross_validate(x: np.ndarray, y: np.ndarray, make, folds: np.ndarray) -> np.
 
 
 def _r(pred: np.ndarray, y: np.ndarray) -> list[float]:
-    return [round(float(np.corrcoef(pred[:, j], y[:, j])[0, 1]), 4) for j in range(y.shape[1])]
+    return [round(_pearson(pred[:, j], y[:, j]), 4) for j in range(y.shape[1])]
 
 
 def run(data_dir: Path, folds: int = 5, seed: int = 0, log=print) -> dict:
@@ -78,7 +78,8 @@ def run(data_dir: Path, folds: int = 5, seed: int = 0, log=print) -> dict:
 
     _, raw, y = load_deam(data_dir)
     recipe = transform_features(raw)
-    both = np.hstack([recipe, derived_features(raw)])
+    derived = derived_features(raw)
+    both = np.hstack([recipe, derived])
     split = deam_folds(len(y), folds, seed)
     learners = {
         "svr": lambda: SVR(C=1.0, epsilon=0.05),
@@ -93,9 +94,8 @@ def run(data_dir: Path, folds: int = 5, seed: int = 0, log=print) -> dict:
             out[f"{lname} {fname}"] = _r(p, y)
             log(json.dumps({"learner": lname, "features": fname, "pearson_valence_arousal": _r(p, y)}))
     out["svr+gbm average, recipe+derived"] = _r((preds[("recipe+derived", "svr")] + preds[("recipe+derived", "gbm")]) / 2, y)
-    d = derived_features(raw)
     out["max |r| of key-profile features with valence"] = round(
-        float(max(abs(np.corrcoef(d[:, i], y[:, 0])[0, 1]) for i in range(d.shape[1] - 3, d.shape[1]))), 4)
+        max(abs(_pearson(derived[:, i], y[:, 0])) for i in range(derived.shape[1] - 3, derived.shape[1])), 4)
     return out
 
 

@@ -30,11 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.models.train_audio import q4_folds, train
-
-
-def _quadrant(v: float, a: float) -> str:
-    return {(True, True): "Q1", (False, True): "Q2", (False, False): "Q3", (True, False): "Q4"}[(v >= 0, a >= 0)]
+from emobrowser.models.train_audio import evaluate, q4_folds, train
 
 
 def _training_view(data_dir: Path, rows: list[dict], fieldnames: list[str], dest: Path) -> Path:
@@ -63,13 +59,8 @@ def summarise(results: list[dict], labels: dict[str, dict]) -> dict:
     """Accuracies of the CLI's whole-file scores against the clips' labels, and a check
     of each timeline (0.5 s hop, contiguous, in range)."""
     scored = [r for r in results if r.get("error") is None and r.get("valence") is not None]
-    v_ok, a_ok, q_ok, bad_timelines = [], [], [], 0
+    bad_timelines = 0
     for r in scored:
-        lab = labels[Path(r["path"]).name]
-        v, a = r["valence"], r["arousal"]
-        v_ok.append((1 if v >= 0 else -1) == int(lab["valence_sign"]))
-        a_ok.append((1 if a >= 0 else -1) == int(lab["arousal_sign"]))
-        q_ok.append(_quadrant(v, a) == lab["quadrant"])
         seg = r["segments"]
         starts = np.array([s["start"] for s in seg])
         ends = np.array([s["end"] for s in seg])
@@ -81,15 +72,19 @@ def summarise(results: list[dict], labels: dict[str, dict]) -> dict:
             and np.all(np.abs(vals) <= 1.0)
         ):
             bad_timelines += 1
+    labs = [labels[Path(r["path"]).name] for r in scored]
     preds = np.array([[r["valence"], r["arousal"]] for r in scored]).reshape(-1, 2)
+    signs = np.array([[float(lab["valence_sign"]), float(lab["arousal_sign"])] for lab in labs]).reshape(-1, 2)
+    accuracy = evaluate(np.zeros((0, 2)), np.zeros((0, 2)), preds, signs, [lab["quadrant"] for lab in labs])
+    acc = accuracy.get("4q", {})
     return {
         "n": len(results),
         "scored": len(scored),
         "errors": len(results) - len(scored),
-        "valence_sign_acc": round(float(np.mean(v_ok)), 4) if v_ok else None,
-        "arousal_sign_acc": round(float(np.mean(a_ok)), 4) if a_ok else None,
-        "quadrant_acc": round(float(np.mean(q_ok)), 4) if q_ok else None,
-        "pred_std": [round(float(x), 4) for x in preds.std(axis=0)] if len(preds) else None,
+        "valence_sign_acc": acc.get("valence_sign_acc"),
+        "arousal_sign_acc": acc.get("arousal_sign_acc"),
+        "quadrant_acc": acc.get("quadrant_acc"),
+        "pred_std": acc.get("pred_std"),
         "bad_timelines": bad_timelines,
     }
 

@@ -54,6 +54,7 @@ from emobrowser.models.audio_model import (
     NORM_FILE,
     WEIGHTS_FILE,
     calibrate,
+    network_inputs,
     normalise,
     transform_features,
 )
@@ -337,11 +338,7 @@ def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None, dq=No
 def _predict(model, z: np.ndarray, domain: float, dyn: np.ndarray | None = None) -> np.ndarray:
     if len(z) == 0:
         return np.zeros((0, 2))
-    z = z.astype(np.float32)
-    if dyn is None:
-        dyn = np.zeros((len(z), N_DYNAMICS), np.float32)
-    feed = [z, np.full((len(z), 1), domain, np.float32), dyn.astype(np.float32)][: len(model.inputs)]
-    return np.asarray(model(feed if len(feed) > 1 else z, training=False), dtype=np.float64)
+    return np.asarray(model(network_inputs(model, z, domain, dyn), training=False), dtype=np.float64)
 
 
 def _prepare_dynamics(gq_raw, cfg, tr_q):
