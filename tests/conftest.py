@@ -12,6 +12,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+# One numba cache for the whole run (every test has its own EMOBROWSER_HOME, and a
+# cold cache costs over half a minute of compiling librosa); kept between local runs.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".pytest_cache" / "numba"))
 
 
 @pytest.fixture(autouse=True)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from emobrowser.features import librosa_loader
+
 SAMPLE_RATE = 22050
 N_FFT = 2048
 HOP_LENGTH = 512
@@ -104,7 +106,7 @@ def _prepare(samples: np.ndarray) -> np.ndarray:
 
 def frame_features(samples: np.ndarray, sr: int = SAMPLE_RATE) -> TrackFeatures:
     """Compute every frame-level feature of the recipe once, from a single STFT."""
-    import librosa
+    librosa = librosa_loader.load()
 
     y = _prepare(samples)
     # One complex STFT with librosa's defaults (n_fft 2048, hop 512, hann, centred,
@@ -154,7 +156,7 @@ def estimate_tuning(S: np.ndarray, sr: int, bins_per_octave: int = 12) -> float:
     settings (fmin 150 Hz, fmax 4 kHz, threshold 0.1), computed on the 150 Hz-4 kHz rows
     only (plus one neighbour each side) instead of the whole spectrogram. Every value
     it uses is computed by the same operations, so the estimate is identical."""
-    import librosa
+    librosa = librosa_loader.load()
     from librosa.core.pitch import _parabolic_interpolation
 
     S = np.abs(S)
@@ -204,7 +206,7 @@ def spectral_bandwidth(S: np.ndarray, freq: np.ndarray) -> np.ndarray:
     """librosa.feature.spectral_bandwidth(S=S) (p=2, norm=True): the spread of the
     normalised spectrum around its centroid, via matrix products instead of a full
     (bins x frames) deviation matrix."""
-    import librosa
+    librosa = librosa_loader.load()
 
     s = librosa.util.normalize(S, norm=1, axis=-2).astype(np.float64)
     f = freq.astype(np.float64)
@@ -298,7 +300,7 @@ def reference_vector(samples: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
 
     Used by the tests (and for checking) to prove ``frame_features`` is equivalent.
     """
-    import librosa
+    librosa = librosa_loader.load()
 
     y = _prepare(samples)
     parts = [

@@ -3,7 +3,9 @@
 Decoders are C code: one can crash the process or hang inside a C call, where no
 Python timeout can reach it. Each worker is therefore a separate process that the
 supervisor kills and replaces when its task overruns the limit or the process dies,
-recording a specific reason for that file. Workers run at lowered CPU priority and
+recording a specific reason for that file. A task whose process died is tried once
+more in a fresh process before the file is blamed; a task that overran its limit is
+not (a second try would double the wait). Workers run at lowered CPU priority and
 with single-threaded numeric libraries, so N workers use about N cores.
 """
 
@@ -141,6 +143,7 @@ class ProcessPool:
             poll: float = 0.2) -> Iterator[tuple[Any, bool, Any]]:
         """Yield (task_id, ok, value) as tasks finish, in completion order."""
         queue = deque()
+        retried = set()
         tasks = iter(tasks)
         exhausted = False
         try:
@@ -188,9 +191,17 @@ class ProcessPool:
                     if worker.process.sentinel in ready or not worker.process.is_alive():
                         worker.process.join(1.0)
                         code = worker.process.exitcode
+                        task = worker.task
+                        self._replace(worker)
+                        if task_id not in retried:
+                            # Once more in a fresh process: a crash can come from the
+                            # process's state rather than the file. Only a second crash
+                            # is the file's.
+                            retried.add(task_id)
+                            queue.appendleft(task)
+                            continue
                         reason = (f"decoder crashed (signal {-code})" if code is not None and code < 0
                                   else f"decoder process exited unexpectedly (code {code})")
-                        self._replace(worker)
                         yield (task_id, False, reason)
                     elif now - worker.started > self._limit(worker.task):
                         limit = self._limit(worker.task)

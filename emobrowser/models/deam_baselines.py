@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emobrowser.features import librosa_loader
 from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE
 from emobrowser.models.audio_model import transform_features
 from emobrowser.models.train_audio import _pearson, deam_folds, load_deam
@@ -32,7 +33,7 @@ CHROMA = [FEATURE_NAMES.index(f"chroma_{i}") for i in range(12)]
 
 def derived_features(raw: np.ndarray) -> np.ndarray:
     """Features computed from the 199 recipe means alone (so the DEAM table has them)."""
-    import librosa
+    librosa = librosa_loader.load()
 
     mel = np.maximum(raw[:, MEL_SLICE], 1e-10)
     total = mel.sum(axis=1, keepdims=True)

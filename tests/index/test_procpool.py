@@ -1,0 +1,41 @@
+"""The worker pool's handling of processes that die: one retry, then the file is blamed."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from emobrowser.index.procpool import ProcessPool
+
+
+def _crash_until(tries_dir: str, name: str, crashes: int) -> str:
+    """Record a try of ``name``; die by SIGSEGV on the first ``crashes`` tries."""
+    tries = Path(tries_dir)
+    done = len(list(tries.glob(f"{name}.*")))
+    (tries / f"{name}.{done}").touch()
+    if done < crashes:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return name.upper()
+
+
+def _run(tmp_path, tasks):
+    pool = ProcessPool(_crash_until, workers=2, timeout=60, nice=0)
+    return {task_id: (ok, value) for task_id, ok, value in pool.run(iter(tasks))}
+
+
+def _tries(tmp_path, name):
+    return len(list(tmp_path.glob(f"{name}.*")))
+
+
+def test_a_process_that_dies_once_gets_the_task_again(tmp_path):
+    results = _run(tmp_path, [("a", (str(tmp_path), "a", 1)), ("b", (str(tmp_path), "b", 0))])
+    assert results == {"a": (True, "A"), "b": (True, "B")}
+    assert _tries(tmp_path, "a") == 2
+    assert _tries(tmp_path, "b") == 1
+
+
+def test_a_task_that_kills_every_process_is_blamed_after_its_retry(tmp_path):
+    results = _run(tmp_path, [("bad", (str(tmp_path), "bad", 99)), ("ok", (str(tmp_path), "ok", 0))])
+    assert results == {"bad": (False, "decoder crashed (signal 11)"), "ok": (True, "OK")}
+    assert _tries(tmp_path, "bad") == 2
