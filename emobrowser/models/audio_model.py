@@ -22,16 +22,16 @@ import numpy as np
 
 from emobrowser.core.paths import models_dir
 from emobrowser.features.audio_features import (
-    DYNAMICS_NAMES,
     FEATURE_NAMES,
     HOP_SECONDS,
     MEL_SLICE,
-    N_DYNAMICS,
     N_FEATURES,
+    N_TRACK,
     SAMPLE_RATE,
     TEMPO_INDEX,
-    dynamics_vector,
+    TRACK_NAMES,
     extract_features,
+    track_vector,
 )
 from emobrowser.models.base import AudioFeatures, AudioModel, ModelInfo
 
@@ -98,13 +98,14 @@ def normalise(x: np.ndarray, stats: dict) -> np.ndarray:
 def network_inputs(model, z: np.ndarray, domain_flag: float, dynamics: np.ndarray | None = None):
     """The inputs ``model`` takes for normalised features ``z``: the features alone
     (oldest files), or with the domain flag (1 = our decoded audio, 0 = DEAM table) and,
-    for version 2 networks, the normalised dynamics (zeros, i.e. the median, if absent)."""
+    for version 2 and later networks, the normalised track descriptors (input
+    "dynamics"; zeros, i.e. the median, if absent)."""
     z = np.asarray(z, dtype=np.float32)
     n_inputs = len(model.inputs)
     if n_inputs == 1:
         return z
     if dynamics is None:
-        dynamics = np.zeros((len(z), N_DYNAMICS), dtype=np.float32)
+        dynamics = np.zeros((len(z), N_TRACK), dtype=np.float32)
     feed = [z, np.full((len(z), 1), domain_flag, dtype=np.float32), np.asarray(dynamics, dtype=np.float32)]
     return feed[:n_inputs]
 
@@ -131,7 +132,7 @@ def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
 class AudioVAModel(AudioModel):
     """Valence-arousal of music: whole track plus a 0.5 s timeline."""
 
-    info = ModelInfo(name="audio-va", version="2", modality="audio")
+    info = ModelInfo(name="audio-va", version="3", modality="audio")
     sample_rate = SAMPLE_RATE
     hop_seconds = HOP_SECONDS
 
@@ -152,13 +153,13 @@ class AudioVAModel(AudioModel):
 
     # -- extraction (worker processes; no TensorFlow) ---------------------------------
     def extract(self, samples: np.ndarray, sr: int) -> AudioFeatures:
-        """Recipe features (199) followed by the track dynamics (98), for the whole
-        track and for every timeline step (which carry the whole track's dynamics, as
-        they carry its tempo)."""
+        """Recipe features (199) followed by the track descriptors (107: dynamics and
+        tonality), for the whole track and for every timeline step (which carry the
+        whole track's descriptors, as they carry its tempo)."""
         whole, frames, times, duration = extract_features(samples, sr, hop_seconds=self.hop_seconds)
-        dyn = dynamics_vector(frames)
+        dyn = track_vector(frames)
         whole = np.concatenate([whole, dyn]).astype(np.float32)
-        frames = np.hstack([frames, np.broadcast_to(dyn, (len(frames), N_DYNAMICS))]).astype(np.float32)
+        frames = np.hstack([frames, np.broadcast_to(dyn, (len(frames), N_TRACK))]).astype(np.float32)
         return AudioFeatures(whole=whole, frames=frames, times=times, duration=duration)
 
     # -- inference (one thread) -------------------------------------------------------
@@ -168,8 +169,8 @@ class AudioVAModel(AudioModel):
                 norm = json.load(fh)
             if norm.get("feature_names") != FEATURE_NAMES:
                 raise ValueError("audio_va_norm.json was made for other features")
-            if norm.get("dynamics") and norm.get("dynamics_names") != DYNAMICS_NAMES:
-                raise ValueError("audio_va_norm.json was made for other track dynamics")
+            if norm.get("dynamics") and norm.get("dynamics_names") != TRACK_NAMES:
+                raise ValueError("audio_va_norm.json was made for other track descriptors")
             self._norm = norm
         return self._norm
 
@@ -186,14 +187,14 @@ class AudioVAModel(AudioModel):
         return self._model
 
     def predict(self, features: np.ndarray, domain: str = DOMAIN_AUDIO) -> np.ndarray:
-        """Score (n, 199) recipe vectors or (n, 297) vectors from ``extract`` (recipe +
-        track dynamics). Without dynamics (e.g. a DEAM-layout table) the dynamics
-        branch gets the training median, i.e. no evidence either way."""
+        """Score (n, 199) recipe vectors or (n, 306) vectors from ``extract`` (recipe +
+        track descriptors). Without descriptors (e.g. a DEAM-layout table) the
+        decoded-audio branch gets the training median, i.e. no evidence either way."""
         x = np.atleast_2d(np.asarray(features, dtype=np.float64))
         if x.shape[0] == 0:
             return np.zeros((0, 2), dtype=np.float32)
-        if x.shape[1] not in (N_FEATURES, N_FEATURES + N_DYNAMICS):
-            raise ValueError(f"expected {N_FEATURES} or {N_FEATURES + N_DYNAMICS} features, got {x.shape[1]}")
+        if x.shape[1] not in (N_FEATURES, N_FEATURES + N_TRACK):
+            raise ValueError(f"expected {N_FEATURES} or {N_FEATURES + N_TRACK} features, got {x.shape[1]}")
         norm = self.norm()
         stats = norm["domains"][domain]
         t = transform_features(x[:, :N_FEATURES])

@@ -21,13 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from emobrowser.features import librosa_loader
-from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE
+from emobrowser.features.audio_features import FEATURE_NAMES, KEY_PROFILE_MAJOR, KEY_PROFILE_MINOR, MEL_SLICE
 from emobrowser.models.audio_model import transform_features
 from emobrowser.models.train_audio import _pearson, deam_folds, load_deam
 
-# Krumhansl-Kessler key profiles (C major / C minor)
-MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+MAJOR, MINOR = KEY_PROFILE_MAJOR, KEY_PROFILE_MINOR  # Krumhansl-Kessler, C major / C minor
 CHROMA = [FEATURE_NAMES.index(f"chroma_{i}") for i in range(12)]
 
 

@@ -39,12 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from emobrowser.features.audio_features import (
-    DYNAMICS_NAMES,
     FEATURE_NAMES,
-    N_DYNAMICS,
+    N_TRACK,
+    TRACK_NAMES,
     WINDOW_SECONDS,
-    dynamics_vector,
     extract_features,
+    track_vector,
 )
 from emobrowser.models.audio_model import (
     AudioVAModel,
@@ -77,7 +77,7 @@ DEFAULTS = {
     "sign_margin": 0.1,
     "norm": "quantile",  # per-feature "standard" (mean/std) or "quantile" (normal scores)
     "crops": 0,  # augmented excerpts per 4Q training clip (tried: 4 made CV worse)
-    "dynamics": 64,  # width of the track-dynamics branch (decoded audio only); 0 = none
+    "dynamics": 64,  # width of the track-descriptor branch (decoded audio only); 0 = none
 }
 
 
@@ -216,8 +216,9 @@ def build_model(n_in: int, cfg: dict, seed: int):
     switches on an extra linear term before the tanh, so the two feature sources can
     disagree about where neutral lies without bending the shared trunk.
 
-    With cfg["dynamics"] as well, a third input carries the track dynamics
-    (audio_features.DYNAMICS_NAMES), which only decoded audio has: a small branch
+    With cfg["dynamics"] as well, a third input ("dynamics") carries the track
+    descriptors (audio_features.TRACK_NAMES: dynamics and tonality), which only
+    decoded audio has: a small branch
     reads them and feeds the domain term, so they shape decoded-audio outputs only
     and DEAM rows (domain 0) neither use nor train it.
     """
@@ -226,7 +227,7 @@ def build_model(n_in: int, cfg: dict, seed: int):
     inputs = keras.Input(shape=(n_in,), name="features")
     domain = keras.Input(shape=(1,), name="domain") if cfg.get("domain_head") else None
     dyn_width = int(cfg.get("dynamics") or 0) if domain is not None else 0
-    dyn = keras.Input(shape=(N_DYNAMICS,), name="dynamics") if dyn_width else None
+    dyn = keras.Input(shape=(N_TRACK,), name="dynamics") if dyn_width else None
     members = []
     for m in range(int(cfg["ensemble"])):
         h = inputs
@@ -279,8 +280,8 @@ def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None, dq=No
 
     x = np.concatenate([xd, xq]).astype(np.float32)
     if dq is None:
-        dq = np.zeros((len(xq), N_DYNAMICS), np.float32)
-    xdyn = np.concatenate([np.zeros((len(xd), N_DYNAMICS), np.float32), dq]).astype(np.float32)
+        dq = np.zeros((len(xq), N_TRACK), np.float32)
+    xdyn = np.concatenate([np.zeros((len(xd), N_TRACK), np.float32), dq]).astype(np.float32)
     y = np.concatenate([yd, np.zeros((len(xq), 2))]).astype(np.float32)
     s = np.concatenate([np.zeros((len(xd), 2)), (sq + 1.0) / 2.0]).astype(np.float32)
     is_deam = np.concatenate([np.ones(len(xd)), np.zeros(len(xq))]).astype(np.float32)
@@ -342,9 +343,9 @@ def _predict(model, z: np.ndarray, domain: float, dyn: np.ndarray | None = None)
 
 
 def _prepare_dynamics(gq_raw, cfg, tr_q):
-    """Normalised track dynamics of the 4Q clips (statistics from training rows only)."""
+    """Normalised track descriptors of the 4Q clips (statistics from training rows only)."""
     if not int(cfg.get("dynamics") or 0) or tr_q.sum() < 2:
-        return np.zeros((len(gq_raw), N_DYNAMICS), np.float32), None
+        return np.zeros((len(gq_raw), N_TRACK), np.float32), None
     stats = norm_stats(np.asarray(gq_raw, np.float64)[tr_q], cfg.get("norm", "standard"))
     return normalise(np.asarray(gq_raw, np.float64), stats), stats
 
@@ -368,7 +369,7 @@ def _crops(timelines, sq, idx, cfg, stats, seed, gq):
     each keeps its clip's (normalised) dynamics ``gq``."""
     n = int(cfg.get("crops", 0))
     if n <= 0 or len(idx) == 0:
-        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros((0, 2)), np.zeros((0, N_DYNAMICS), np.float32)
+        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros((0, 2)), np.zeros((0, N_TRACK), np.float32)
     rng = np.random.default_rng(seed + 7)
     raw = np.concatenate([crop_rows(timelines[i], n, rng) for i in idx])
     return normalise(transform_features(raw), stats), np.repeat(sq[idx], n, axis=0), np.repeat(gq[idx], n, axis=0)
@@ -478,7 +479,7 @@ def train(
     else:
         xq_raw, sq, quads, artists, timelines = np.zeros((0, len(FEATURE_NAMES))), np.zeros((0, 2)), [], [], []
     log(f"4Q: {len(sq)} clips ({time.time() - t0:.0f} s)")
-    gq_raw = np.asarray([dynamics_vector(t) for t in timelines], np.float64).reshape(-1, N_DYNAMICS)
+    gq_raw = np.asarray([track_vector(t) for t in timelines], np.float64).reshape(-1, N_TRACK)
 
     fd = deam_folds(len(yd), folds, seed)
     fq = q4_folds(quads, artists, folds, seed)
@@ -540,7 +541,7 @@ def train(
         "feature_names": FEATURE_NAMES,
         "transform": "mel_*: log10(max(x, 1e-10)); tempo: log2(max(x, 30) / 120)",
         "domains": {DOMAIN_DEAM: deam_stats, DOMAIN_AUDIO: audio_stats},
-        "dynamics_names": DYNAMICS_NAMES,
+        "dynamics_names": TRACK_NAMES,
         "dynamics": dyn_stats,
         "calibration": calibration,
         "sign_scale": SIGN_SCALE,

@@ -165,3 +165,35 @@ def test_dynamics_see_harmony_change():
     d_held = af.dynamics_vector(af.extract_features(held, SR)[1])
     chroma_flux = [af.DYNAMICS_NAMES.index(f"chroma_{i}_flux") for i in range(12)]
     assert d_chords[chroma_flux].sum() > 5 * d_held[chroma_flux].sum()
+
+
+def cadence(chords: list[list[int]], seconds: float = 2.0) -> np.ndarray:
+    """Chords (MIDI note numbers) of ``seconds`` each, played twice."""
+    return np.concatenate([sum(tone(seconds, 440.0 * 2 ** ((m - 69) / 12), 0.12) for m in chord)
+                           for chord in chords * 2])
+
+
+def test_tonality_names_and_shape():
+    assert len(af.TONALITY_NAMES) == af.N_TONALITY and af.TRACK_NAMES == af.DYNAMICS_NAMES + af.TONALITY_NAMES
+    _, frames, _, _ = af.extract_features(music(6.0), SR)
+    tonal = af.tonality_vector(frames)
+    assert tonal.shape == (af.N_TONALITY,) and tonal.dtype == np.float32 and np.all(np.isfinite(tonal))
+    assert np.all(np.abs(tonal) <= 1.0 + 1e-6)
+    track = af.track_vector(frames)
+    assert track.shape == (af.N_TRACK,)
+    assert np.array_equal(track, np.concatenate([af.dynamics_vector(frames), tonal]))
+    assert np.all(af.tonality_vector(frames[:0]) == 0.0)
+
+
+def test_tonality_tells_chords_from_noise_and_major_from_minor():
+    rng = np.random.default_rng(0)
+    noise = (0.3 * rng.standard_normal(16 * SR)).astype(np.float32)
+    major = cadence([[60, 64, 67], [65, 69, 72], [67, 71, 74], [60, 64, 67]])  # C: I IV V I
+    minor = cadence([[57, 60, 64], [62, 65, 69], [64, 68, 71], [57, 60, 64]])  # a: i iv V i
+    t_noise, t_major, t_minor = (af.tonality_vector(af.extract_features(y, SR)[1]) for y in (noise, major, minor))
+    clarity = af.TONALITY_NAMES.index("key_clarity_win")
+    assert t_major[clarity] > t_noise[clarity] + 0.3
+    assert t_minor[clarity] > t_noise[clarity] + 0.3
+    for name in ("major_minus_minor_win", "major_minus_minor_track"):
+        i = af.TONALITY_NAMES.index(name)
+        assert t_major[i] > 0.0 > t_minor[i], name

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emobrowser.features.audio_features import DYNAMICS_NAMES, FEATURE_NAMES, MEL_SLICE, extract_features
+from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE, TRACK_NAMES, extract_features
 from emobrowser.models import audio_model as am
 
 SR = 22050
@@ -88,8 +88,9 @@ def test_info_and_cheap_constructor():
     assert model.info.name == "audio-va" and model.info.modality == "audio"
     assert model.sample_rate == 22050 and model.hop_seconds == 0.5
     feats = model.extract(music(4.0), SR)  # no TensorFlow needed
-    # recipe (199) + track dynamics (98); every timeline step carries the track's dynamics
-    assert feats.whole.shape == (297,) and feats.frames.shape == (8, 297)
+    # recipe (199) + track descriptors (98 dynamics, 9 tonality); every timeline step
+    # carries the track's descriptors
+    assert feats.whole.shape == (306,) and feats.frames.shape == (8, 306)
     assert np.allclose(feats.frames[:, 199:], feats.whole[None, 199:])
 
 
@@ -98,7 +99,7 @@ def test_shipped_files_exist_and_are_not_pickles():
         assert (SHIPPED / name).is_file(), name
     norm = json.loads((SHIPPED / am.NORM_FILE).read_text())
     assert norm["feature_names"] == FEATURE_NAMES
-    assert norm["dynamics_names"] == DYNAMICS_NAMES and len(norm["dynamics"]["std"]) == len(DYNAMICS_NAMES)
+    assert norm["dynamics_names"] == TRACK_NAMES and len(norm["dynamics"]["std"]) == len(TRACK_NAMES)
     assert set(norm["domains"]) == {"audio", "deam"}
     assert not list(SHIPPED.glob("*.pkl")) and not list(SHIPPED.glob("*.joblib"))
 
@@ -116,9 +117,9 @@ def test_shipped_model_predicts_in_range(monkeypatch):
     assert va.shape == (13, 2) and va.dtype == np.float32
     assert np.all(np.isfinite(va)) and np.all(np.abs(va) <= 1.0)
     assert model.predict(np.zeros((0, 199))).shape == (0, 2)
-    with pytest.raises(ValueError, match="expected 199 or 297"):
+    with pytest.raises(ValueError, match="expected 199 or 306"):
         model.predict(np.ones((1, 150)))
-    # the track dynamics reach decoded-audio scores, and only those
+    # the track descriptors reach decoded-audio scores, and only those
     calm = feats.whole.copy()
     busy = feats.whole.copy()
     busy[199:] = busy[199:] * 4.0 + 1.0
