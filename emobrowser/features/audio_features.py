@@ -305,17 +305,23 @@ _KEYS_MAJOR = _centred_unit(np.stack([np.roll(KEY_PROFILE_MAJOR, k) for k in ran
 _KEYS_MINOR = _centred_unit(np.stack([np.roll(KEY_PROFILE_MINOR, k) for k in range(12)]))
 
 
+def key_fits(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlations in [-1, 1] of chroma vectors (..., 12; index 0 = C) with the
+    12 major and the 12 minor Krumhansl-Kessler key profiles: two arrays (..., 12),
+    indexed by the key's tonic."""
+    unit = _centred_unit(np.asarray(chroma, dtype=np.float64))
+    return unit @ _KEYS_MAJOR.T, unit @ _KEYS_MINOR.T
+
+
 def tonality_vector(timeline: np.ndarray) -> np.ndarray:
     """Tonality (N_TONALITY,) from a timeline of recipe vectors (t, 199): Pearson
     correlations in [-1, 1] of chroma with the best-fitting major and minor keys."""
     tl = np.asarray(timeline, dtype=np.float64).reshape(-1, N_FEATURES)
     if len(tl) == 0:
         return np.zeros(N_TONALITY, dtype=np.float32)
-    chroma = _centred_unit(tl[:, _CHROMA_COLUMNS])
-    major = (chroma @ _KEYS_MAJOR.T).max(axis=1)
-    minor = (chroma @ _KEYS_MINOR.T).max(axis=1)
-    track = _centred_unit(tl[:, _CHROMA_COLUMNS].mean(axis=0))
-    track_major, track_minor = _KEYS_MAJOR @ track, _KEYS_MINOR @ track
+    chroma = tl[:, _CHROMA_COLUMNS]
+    major, minor = (fits.max(axis=1) for fits in key_fits(chroma))
+    track_major, track_minor = key_fits(chroma.mean(axis=0))
     key = int(track_major.argmax())
     relative_minor = (key + 9) % 12  # A minor for C major
     return np.array([

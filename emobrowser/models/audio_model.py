@@ -157,9 +157,9 @@ class AudioVAModel(AudioModel):
         tonality), for the whole track and for every timeline step (which carry the
         whole track's descriptors, as they carry its tempo)."""
         whole, frames, times, duration = extract_features(samples, sr, hop_seconds=self.hop_seconds)
-        dyn = track_vector(frames)
-        whole = np.concatenate([whole, dyn]).astype(np.float32)
-        frames = np.hstack([frames, np.broadcast_to(dyn, (len(frames), N_TRACK))]).astype(np.float32)
+        track = track_vector(frames)
+        whole = np.concatenate([whole, track]).astype(np.float32)
+        frames = np.hstack([frames, np.broadcast_to(track, (len(frames), N_TRACK))]).astype(np.float32)
         return AudioFeatures(whole=whole, frames=frames, times=times, duration=duration)
 
     # -- inference (one thread) -------------------------------------------------------

@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from emobrowser.features import librosa_loader
-from emobrowser.features.audio_features import FEATURE_NAMES, KEY_PROFILE_MAJOR, KEY_PROFILE_MINOR, MEL_SLICE
+from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE, key_fits
 from emobrowser.models.audio_model import transform_features
 from emobrowser.models.train_audio import _pearson, deam_folds, load_deam
 
-MAJOR, MINOR = KEY_PROFILE_MAJOR, KEY_PROFILE_MINOR  # Krumhansl-Kessler, C major / C minor
 CHROMA = [FEATURE_NAMES.index(f"chroma_{i}") for i in range(12)]
 
 
@@ -43,14 +42,7 @@ def derived_features(raw: np.ndarray) -> np.ndarray:
     chroma = np.maximum(raw[:, CHROMA], 1e-9)
     chroma = chroma / chroma.sum(axis=1, keepdims=True)
     entropy = -(chroma * np.log(chroma)).sum(axis=1)
-    centred = chroma - chroma.mean(axis=1, keepdims=True)
-
-    def key_corr(profile):
-        p = profile - profile.mean()
-        keys = np.stack([np.roll(p, k) for k in range(12)])
-        return (centred @ keys.T) / (np.linalg.norm(centred, axis=1, keepdims=True) * np.linalg.norm(p) + 1e-12)
-
-    major, minor = key_corr(MAJOR).max(axis=1), key_corr(MINOR).max(axis=1)
+    major, minor = (fits.max(axis=1) for fits in key_fits(chroma))
     return np.column_stack([np.log10(total[:, 0]), centroid, spread, bands, entropy, major, minor, major - minor])
 
 
