@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from emobrowser import __version__
-from emobrowser.core.errors import EmobrowserError
+from emobrowser.core.errors import EmobrowserError, InputError
 
 log = logging.getLogger("emobrowser")
 
@@ -104,10 +104,20 @@ def db_path(args) -> Path:
     return Path(args.db) if getattr(args, "db", None) else default_db_path()
 
 
-def open_store(args):
+def existing_db_path(args) -> Path:
+    """db_path for commands that only read a library: a --db that names no file is a
+    mistake to report, not a new empty library to create."""
+    path = db_path(args)
+    if getattr(args, "db", None) and not path.is_file():
+        raise InputError(f"no library at {path}" + (" (it is a folder)" if path.is_dir() else "")
+                         + "; create one with: emobrowser index FOLDER --db " + str(path))
+    return path
+
+
+def open_store(args, create: bool = False):
     from emobrowser.index.store import Store
 
-    return Store(db_path(args))
+    return Store(db_path(args) if create else existing_db_path(args))
 
 
 # -- index ----------------------------------------------------------------------------
@@ -152,7 +162,7 @@ def cmd_index(args) -> int:
     previous = signal.signal(signal.SIGINT, lambda *a: stop.set())
     bar = _Bar(sys.stderr.isatty() and not args.quiet)
     try:
-        with open_store(args) as store:
+        with open_store(args, create=True) as store:
             if not args.paths and not store.roots():
                 print("emobrowser: no folders in the library yet; give one: emobrowser index PATH",
                       file=sys.stderr)
@@ -216,6 +226,7 @@ def _num(x):
 def cmd_score(args) -> int:
     from emobrowser.index.scoring import score_paths
 
+    failed = 0
     for result in score_paths(args.paths, args.image_model, args.audio_model):
         row = {"path": result.path, "modality": result.modality.value if result.modality else None,
                "model": result.model, "valence": _num(result.valence), "arousal": _num(result.arousal),
@@ -232,7 +243,8 @@ def cmd_score(args) -> int:
         else:
             print(f"{result.path}\t{row['modality']}\tvalence {row['valence']:+.3f}\tarousal "
                   f"{row['arousal']:+.3f}\t({result.model})", flush=True)
-    return 0
+        failed += result.error is not None
+    return 1 if failed else 0
 
 
 # -- query ------------------------------------------------------------------------------
@@ -242,7 +254,7 @@ def cmd_query(args) -> int:
     from emobrowser.index.library import QueryError, run_query
 
     try:
-        hits = run_query(db_path(args), args)
+        hits = run_query(existing_db_path(args), args)
     except QueryError as exc:
         print(f"emobrowser: {exc}", file=sys.stderr)
         return 2
@@ -273,18 +285,23 @@ def cmd_train(args) -> int:
 def cmd_predict_features(args) -> int:
     from emobrowser.models.audio_model import predict_feature_table
 
+    rejected = 0
     for row in predict_feature_table(Path(args.csv)):
-        if args.json:
+        if "error" in row:
+            rejected += 1
+            print(f"emobrowser: {args.csv}: row {row['row']} (song_id {row['song_id']}) not scored: {row['error']}",
+                  file=sys.stderr)
+        elif args.json:
             print(json.dumps(row))
         else:
             print(f"{row['song_id']}\tvalence {row['valence']:+.3f}\tarousal {row['arousal']:+.3f}")
-    return 0
+    return 1 if rejected else 0
 
 
 def cmd_align(args) -> int:
     from emobrowser.align.fit import align_library
 
-    result = align_library(db_path(args), method=args.method)
+    result = align_library(existing_db_path(args), method=args.method)
     print(json.dumps(result, sort_keys=True) if args.json else result)
     return 0
 
@@ -306,6 +323,9 @@ def run(argv: list[str] | None = None) -> int:
         return start(args)
     try:
         return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"emobrowser: {exc}", file=sys.stderr)
+        return 2
     except EmobrowserError as exc:
         print(f"emobrowser: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,10 @@ class ModelError(EmobrowserError):
     """A model could not be loaded or used."""
 
 
+class InputError(EmobrowserError):
+    """A file or value the user handed to a command is not usable; the message says why."""
+
+
 def read_failure(exc: OSError) -> MediaError:
     """The MediaError that says why reading a file failed."""
     if isinstance(exc, FileNotFoundError):

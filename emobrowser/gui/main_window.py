@@ -22,6 +22,9 @@ from emobrowser.gui.workers import Lane, ThumbnailLoader
 
 log = logging.getLogger(__name__)
 
+EMPTY_LIBRARY_HINT = "Your library is empty: add a folder (Ctrl+O) or drop one onto the window."
+NO_MEDIA_HINT = "No photos, music or videos were found in the library's folders. Add another folder (Ctrl+O)."
+
 
 class MainWindow(QMainWindow):
     """The library at ``db_path``; model names None = the default models."""
@@ -212,9 +215,13 @@ class MainWindow(QMainWindow):
         indexed = sum(c.get("indexed", 0) for c in counts.values())
         self.count_label.setText(f"{indexed} items")
         if not roots and not self.demo and not self.is_indexing():
-            self.results.summary.setText("Your library is empty: add a folder (Ctrl+O) or drop one onto the window.")
+            self.results.summary.setText(EMPTY_LIBRARY_HINT)
         elif self.auto_index and roots and not self.demo and self.indexer is None:
             self.start_indexing([])  # resume whatever the last session left pending
+        if roots and not indexed and not self.is_indexing():
+            self.results.summary.setText(NO_MEDIA_HINT)
+        elif roots and self.results.summary.text() in (EMPTY_LIBRARY_HINT, NO_MEDIA_HINT):
+            self.results.summary.setText("Click the map or type a mood to search.")
 
     def _on_points_loaded(self, points, _seconds) -> None:
         self.points = points

@@ -98,6 +98,7 @@ class ResultsPanel(QWidget):
                            self.copy_images_requested)
         self.summary = QLabel("Click the map or type a mood to search.")
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.summary.setWordWrap(True)  # long hints take two lines instead of being cut off
         self.summary.setMinimumWidth(80)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 2, 4, 0)
@@ -113,8 +114,11 @@ class ResultsPanel(QWidget):
     # -- public ---------------------------------------------------------------------------
 
     def set_hits(self, hits, seconds: float | None = None) -> None:
-        """Show new hits; the current item stays current if it is among them."""
-        keep = self._current_id
+        """Show new hits from the top. An item the user picked stays current if it is
+        among them; otherwise the best hit becomes current (without selecting it)."""
+        current = self.view.currentIndex()
+        picked = current.isValid() and self.view.selectionModel().isSelected(current)
+        keep = self._current_id if picked else None
         self.model.set_hits(hits)
         counts = {}
         for h in hits:
@@ -126,15 +130,13 @@ class ResultsPanel(QWidget):
         rows = [i for i, h in enumerate(hits) if h.id == keep]
         if rows:
             self.view.setCurrentIndex(self.model.index(rows[0]))
-            self.view.scrollTo(self.model.index(rows[0]))
+        elif hits:
+            self.view.selectionModel().setCurrentIndex(self.model.index(0),
+                                                       QItemSelectionModel.SelectionFlag.NoUpdate)
         else:
-            self.view.scrollToTop()
-            if hits:
-                self.view.selectionModel().setCurrentIndex(self.model.index(0),
-                                                           QItemSelectionModel.SelectionFlag.NoUpdate)
-            else:
-                self._current_id = None
-                self.selection_changed.emit(None)
+            self._current_id = None
+            self.selection_changed.emit(None)
+        self.view.scrollToTop()
         self.visible_items_changed.emit(self.visible_hits())
 
     def visible_hits(self) -> list:

@@ -54,6 +54,7 @@ class SearchPanel(QWidget):
         completer.setFilterMode(Qt.MatchFlag.MatchStartsWith)
         self.mood_edit.setCompleter(completer)
         self.mood_edit.returnPressed.connect(self._on_mood_entered)
+        self.mood_edit.textChanged.connect(self._on_mood_text_changed)
         self.mood_error = QLabel()
         self.mood_error.setWordWrap(True)
         self.mood_error.setTextFormat(Qt.TextFormat.RichText)
@@ -201,9 +202,14 @@ class SearchPanel(QWidget):
         else:
             self._emit_query()
 
+    def _on_mood_text_changed(self, text: str) -> None:
+        if not text.strip():
+            self.mood_error.hide()  # a cleared box has nothing wrong with it
+
     def _on_mood_entered(self) -> None:
         text = self.mood_edit.text().strip()
         if not text:
+            self.mood_error.hide()
             return
         try:
             from emobrowser.index.moods import parse_mood

@@ -80,11 +80,18 @@ def extract_file(path: str | bytes, modality: str, image_model_name: str, audio_
         return Extracted(modality, duration=f.duration, audio_whole=f.whole, audio_frames=f.frames,
                          audio_times=f.times)
     if modality == Modality.VIDEO.value:
-        from emobrowser.media.video import load_video
+        from emobrowser.media.video import NoVideoStream, load_video
 
         image_model = registry.image_model(image_model_name)
         audio_model = registry.audio_model(audio_model_name)
-        video = load_video(path, sr=audio_model.sample_rate, segment_seconds=segment_seconds)
+        try:
+            video = load_video(path, sr=audio_model.sample_rate, segment_seconds=segment_seconds)
+        except NoVideoStream:
+            # A video container with sound only (an .mp4 of music): the content decides, so it is audio.
+            try:
+                return extract_file(path, Modality.AUDIO.value, image_model_name, audio_model_name)
+            except MediaError as exc:
+                raise MediaError(f"no video stream, and no usable audio: {exc}") from None
         rows, owners, seg_audio, has_audio, times = [], [], [], [], []
         for index, seg in enumerate(video.segments):
             times.append((seg.start, seg.end))

@@ -149,9 +149,10 @@ class _Writer(threading.Thread):
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(item_id, m, v, s.source.value, s.start, s.end, s.valence, s.arousal)
                      for (m, v), s in result.segments])
-                conn.execute("UPDATE items SET status='indexed', error=NULL, width=?, height=?, duration=?, "
-                             "scored_with=?, updated=? WHERE id=?",
-                             (ex.width, ex.height, ex.duration, self.tags[ex.modality], now, item_id))
+                # The decoded content decides the modality (an audio-only .mp4 is audio).
+                conn.execute("UPDATE items SET status='indexed', error=NULL, modality=?, width=?, height=?, "
+                             "duration=?, scored_with=?, updated=? WHERE id=?",
+                             (ex.modality, ex.width, ex.height, ex.duration, self.tags[ex.modality], now, item_id))
         for item_id, ok in outcomes:
             self.on_done(item_id, ok)
 
@@ -200,6 +201,7 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
             summary.elapsed = time.monotonic() - started
             return summary
     summary.requeued = store.requeue_stale(model_tags(imodel, amodel))
+    summary.unchanged = max(0, summary.unchanged - summary.requeued)  # rescored with a new model: not unchanged
     pending = store.pending(root_ids)
     total = len(pending)
     # Items that failed during the scan (unreadable, not media) are counted as failed.

@@ -59,11 +59,14 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
     """Yield every media-named file below ``root``.
 
     Directory symlinks are followed once: a directory already visited (same device
-    and inode) is skipped, so symlink loops end. Hidden names (starting with a dot)
+    and inode) is skipped, so symlink loops end. A file is listed once however many
+    names reach it (symlinks, hard links): by its real name when it has one here. Hidden names (starting with a dot)
     are skipped unless ``include_hidden``. Directories that cannot be listed are
     appended to ``failed_dirs``.
     """
     visited: set[tuple[int, int]] = set()
+    files: set[tuple[int, int]] = set()  # (device, inode) of every file yielded
+    linked: list[tuple[bytes, os.stat_result]] = []  # symlinked files, yielded last
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -112,8 +115,21 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
                 continue
             if not stat_mod.S_ISREG(st.st_mode):
                 continue
+            if entry.is_symlink():
+                linked.append((entry.path, st))
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in files:
+                continue  # a hard link to a file already listed
+            files.add(key)
             yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
         stack.extend(sorted(subdirs, reverse=True))
+    # A symlink to a file that is in the library anyway would list it twice.
+    for path, st in linked:
+        key = (st.st_dev, st.st_ino)
+        if key not in files:
+            files.add(key)
+            yield FileEntry(path, st.st_size, st.st_mtime_ns)
 
 
 def fingerprint(path: bytes, size: int) -> tuple[str, bytes]:
@@ -185,7 +201,9 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
         seen.add(entry.raw_path)
         old = known.get(entry.raw_path)
         if old is not None and old[3] != "missing" and old[1] == entry.size and old[2] == entry.mtime_ns:
-            stats.unchanged += 1
+            # Same file as before. Only finished items count as unchanged: pending ones
+            # are indexed in this run and failed ones are counted as failed.
+            stats.unchanged += old[3] == "indexed"
         elif old is None:
             fresh.append(entry)
         else:

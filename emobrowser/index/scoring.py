@@ -41,6 +41,9 @@ def score_paths(paths: list[str], image_model: str | None = None, audio_model: s
         try:
             if os.path.isdir(path):
                 raise MediaError("is a directory, not a file")
+            if not os.path.exists(path):
+                raise MediaError("dangling symlink (its target does not exist)" if os.path.islink(path)
+                                 else "no such file")
             modality, _fmt = sniff(read_header(path), path)
         except MediaError as exc:
             results[index] = ScoreResult(path=path, modality=None, model="", error=str(exc))
@@ -60,6 +63,9 @@ def score_paths(paths: list[str], image_model: str | None = None, audio_model: s
             if not ok:
                 result.error = value
             else:
+                if value.modality != result.modality.value:  # the content decides (an audio-only .mp4)
+                    result.modality = Modality(value.modality)
+                    result.model = _model_label(value.modality, imodel, amodel)
                 scored = score_extracted(value, imodel, amodel)
                 result.width, result.height, result.duration = value.width, value.height, value.duration
                 points = list(scored.points.values())

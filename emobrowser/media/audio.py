@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.core.errors import MediaError
+from emobrowser.core.errors import MediaError, read_failure
 
 # A guard against files that claim absurd lengths; 3 hours of audio is ~240M samples.
 MAX_SECONDS = 3 * 3600.0
@@ -26,7 +26,7 @@ def _open(path: str | Path):
     except av.error.FileNotFoundError as exc:
         raise MediaError("file vanished before it could be read") from exc
     except av.error.PermissionError as exc:
-        raise MediaError("permission denied") from exc
+        raise MediaError("permission denied (file is unreadable)") from exc
     except av.error.FFmpegError as exc:
         raise MediaError(f"cannot open media: {exc.strerror or exc}") from exc
 
@@ -167,7 +167,7 @@ def load_audio(path: str | Path, sr: int = 22050, start: float = 0.0,
     try:
         check_wav_header(path)
     except OSError as exc:
-        raise MediaError(f"cannot read file: {exc.strerror or exc}") from exc
+        raise read_failure(exc) from exc
     container = _open(path)
     try:
         samples, rate = decode_stream_audio(container, start=start, duration=duration)

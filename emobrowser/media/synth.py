@@ -161,6 +161,7 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050) -> Path:
         ".opus": ("libopus", "s16", "ogg"),
         ".mp3": ("libmp3lame", "fltp", "mp3"),
         ".m4a": ("aac", "fltp", "ipod"),
+        ".mp4": ("aac", "fltp", "mp4"),  # sound only, in a video container (brand isom)
     }[ext]
     rate = 48000 if codec == "libopus" else sr
     if rate != sr:

@@ -41,6 +41,10 @@ class DecodedVideo:
     sample_rate: int
 
 
+class NoVideoStream(MediaError):
+    """The container holds no pictures (an audio-only MP4, say); it may still hold sound."""
+
+
 def segment_bounds(duration: float, segment_seconds: float = DEFAULT_SEGMENT_SECONDS) -> list[tuple[float, float]]:
     """Cut [0, duration] into segments; a short tail (< 3 s) joins the previous one."""
     if duration <= 0:
@@ -63,7 +67,7 @@ def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.nda
 
     streams = [s for s in container.streams if s.type == "video"]
     if not streams:
-        raise MediaError("no video stream")
+        raise NoVideoStream("no video stream")
     stream = streams[0]
     # One decoding thread per worker process: the number of workers is the core limit.
     stream.codec_context.thread_count = 1

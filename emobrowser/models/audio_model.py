@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emobrowser.core.errors import InputError
 from emobrowser.core.paths import models_dir
 from emobrowser.features.audio_features import (
     FEATURE_NAMES,
@@ -45,11 +46,13 @@ METRICS_FILE = "audio_va_metrics.json"
 DOMAIN_AUDIO = "audio"
 DOMAIN_DEAM = "deam"
 
-# (Near-)silence guard. The quietest training vectors (DEAM and 4Q) have a mean log10
-# mel power of about -4; white noise at -80 dBFS gives -6.2 and digital silence -10.
-# The network extrapolates wildly that far outside its data (silence came out as
-# valence -0.96, arousal +0.75), so vectors below this floor - whole tracks or timeline
-# windows - are scored as neutral and calm instead.
+# (Near-)silence guard, on the log10 of the mean mel power (the power average, so a
+# loud pure tone, whose power sits in a few bands, is not mistaken for silence). The
+# quietest training vectors are at about -4.3 (a 3 s window of a 4Q clip) and -1.7
+# (a DEAM song); white noise at -80 dBFS gives -6.2 and digital silence -10; a sine
+# at half scale gives +1.4. The network extrapolates wildly that far outside its data
+# (silence came out as valence -0.96, arousal +0.75), so vectors below this floor -
+# whole tracks or timeline windows - are scored as neutral and calm instead.
 SILENCE_LOG10_MEL = -6.0
 SILENCE_VA = (0.0, -1.0)
 
@@ -91,7 +94,8 @@ def normalise(x: np.ndarray, stats: dict) -> np.ndarray:
     z = np.empty_like(x, dtype=np.float64)
     for j in range(x.shape[1]):
         z[:, j] = np.interp(x[:, j], q[:, j], t)
-    z += (x - np.clip(x, q[0], q[-1])) / std
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd inputs end up at the clip below
+        z += (x - np.clip(x, q[0], q[-1])) / std
     return np.clip(z, -8.0, 8.0).astype(np.float32)
 
 
@@ -198,7 +202,8 @@ class AudioVAModel(AudioModel):
         norm = self.norm()
         stats = norm["domains"][domain]
         t = transform_features(x[:, :N_FEATURES])
-        silent = t[:, MEL_SLICE].mean(axis=1) < SILENCE_LOG10_MEL
+        mel_power = np.nan_to_num(np.asarray(x[:, MEL_SLICE], np.float64)).mean(axis=1)
+        silent = np.log10(np.maximum(mel_power, 1e-10)) < SILENCE_LOG10_MEL
         z = normalise(t, stats)
         g = None
         if domain == DOMAIN_AUDIO and norm.get("dynamics") and x.shape[1] > N_FEATURES:
@@ -214,34 +219,81 @@ class AudioVAModel(AudioModel):
         return va
 
 
-def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray]:
-    """Read a CSV in the DEAM layout: (song ids, (n, 199) features in recipe order)."""
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        missing = [name for name in FEATURE_NAMES if name not in header]
-        if missing:
-            raise ValueError(f"{csv_path}: missing feature columns {missing[:5]}...")
-        ids, rows = [], []
-        for i, row in enumerate(reader):
-            ids.append(row.get("song_id") or str(i))
-            rows.append([float(row[name]) if row[name] not in ("", None) else np.nan for name in FEATURE_NAMES])
-    return ids, np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
+def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray, list[dict]]:
+    """Read a CSV in the DEAM layout.
+
+    Returns (song ids, (n, 199) features in recipe order, rejected rows). A row with
+    a missing, empty, non-numeric or non-finite feature value is not guessed at: it
+    goes to the rejected list as {"row", "song_id", "error"} (row 1 = the first row
+    after the header).
+    Raises InputError if the file itself cannot be used.
+    """
+    path = Path(csv_path)
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames
+            if not header:
+                raise InputError(f"{path}: the file is empty (expected a header row with song_id and the "
+                                 f"{len(FEATURE_NAMES)} feature columns)")
+            missing = [name for name in FEATURE_NAMES if name not in header]
+            if missing:
+                shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                raise InputError(f"{path}: missing feature columns: {shown}")
+            ids, rows, rejected = [], [], []
+            for i, row in enumerate(reader):
+                song_id = row.get("song_id") or str(i)
+                values, problem = [], None
+                for name in FEATURE_NAMES:
+                    cell = row.get(name)
+                    if cell is None or not cell.strip():
+                        problem = f"no value for {name}"
+                        break
+                    try:
+                        value = float(cell)
+                    except ValueError:
+                        problem = f"{name} is not a number: {cell.strip()[:40]!r}"
+                        break
+                    if not np.isfinite(value):
+                        problem = f"{name} is not a finite number: {cell.strip()[:40]!r}"
+                        break
+                    values.append(value)
+                if problem:
+                    rejected.append({"row": i + 1, "song_id": song_id, "error": problem})
+                else:
+                    ids.append(song_id)
+                    rows.append(values)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a CSV file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV file ({exc})") from None
+    return ids, np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES)), rejected
 
 
 def predict_feature_table(
     csv_path: str | Path, model: AudioVAModel | None = None, domain: str = DOMAIN_DEAM
 ) -> Iterator[dict]:
-    """Score every row of a DEAM-layout feature CSV.
+    """Score every row of a DEAM-layout feature CSV, in file order.
 
-    Yields {"song_id", "valence", "arousal"} per row. The table's features are taken
-    as DEAM-domain vectors (standardised with the DEAM statistics); pass
-    domain="audio" for tables written by this project's own extractor.
+    Yields {"song_id", "valence", "arousal"} per usable row, and {"row", "song_id",
+    "error"} for a row that cannot be scored (see read_feature_table). The table's
+    features are taken as DEAM-domain vectors (standardised with the DEAM
+    statistics); pass domain="audio" for tables written by this project's own extractor.
     """
-    ids, x = read_feature_table(csv_path)
-    if not ids:
-        return
-    model = model or AudioVAModel()
-    va = model.predict(x, domain=domain)
-    for song_id, (v, a) in zip(ids, va):
-        yield {"song_id": song_id, "valence": float(v), "arousal": float(a)}
+    ids, x, rejected = read_feature_table(csv_path)
+    scored = []
+    if ids:
+        model = model or AudioVAModel()
+        va = model.predict(x, domain=domain)
+        scored = [{"song_id": s, "valence": float(v), "arousal": float(a)} for s, (v, a) in zip(ids, va)]
+    # Back into file order: rejected rows carry their row numbers.
+    bad = {r["row"]: r for r in rejected}
+    good = iter(scored)
+    for row in range(1, len(scored) + len(rejected) + 1):
+        yield bad[row] if row in bad else next(good)

@@ -57,7 +57,7 @@ def test_index_status_failures_query(tmp_path):
     assert all(set(f) == {"path", "modality", "error"} for f in failures)
 
     again = run_cli("index", "--db", db, *BASE)
-    assert "indexed: 0, unchanged: 12" in again.stdout
+    assert "indexed: 0, unchanged: 5, failed: 7" in again.stdout  # each file counted once
 
     hits = [json.loads(line) for line in
             run_cli("query", "--valence", "0.3", "--arousal", "0.1", "-k", "4", "--json", "--db", db).stdout.splitlines()]
@@ -70,7 +70,8 @@ def test_index_status_failures_query(tmp_path):
 
 def test_score_json_format(tmp_path, media_dir):
     out = run_cli("score", "--json", *BASE, str(media_dir / "warm.jpg"), str(media_dir / "music" / "slow.flac"),
-                  str(media_dir / "clip.mp4"), str(tmp_path / "does-not-exist.jpg"))
+                  str(media_dir / "clip.mp4"), str(tmp_path / "does-not-exist.jpg"), check=False)
+    assert out.returncode == 1  # one of the files could not be scored
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["modality"] for r in rows] == ["image", "audio", "video", None]
     keys = {"path", "modality", "model", "valence", "arousal", "error", "segments"}
@@ -79,11 +80,20 @@ def test_score_json_format(tmp_path, media_dir):
     assert image["model"] == "baseline-image" and -1 <= image["valence"] <= 1 and image["error"] is None
     assert audio["segments"] and audio["segments"][1]["start"] == 0.5
     assert {s["source"] for s in video["segments"]} == {"image", "audio"}
-    assert missing["valence"] is None and "vanished" in missing["error"]
+    assert missing["valence"] is None and missing["error"] == "no such file"
+    good = run_cli("score", "--json", *BASE, str(media_dir / "warm.jpg"), check=False)
+    assert good.returncode == 0
 
 
 def test_query_errors_are_clear(tmp_path):
+    from emobrowser.index.store import Store
+
     db = str(tmp_path / "lib.sqlite3")
+    for command in (["status"], ["failures"], ["query", "--valence", "0", "--arousal", "0"]):
+        out = run_cli(*command, "--db", db, check=False)
+        assert out.returncode == 2 and f"no library at {db}" in out.stderr, command
+        assert not os.path.exists(db)  # a mistyped --db does not create an empty library
+    Store(db).close()
     out = run_cli("query", "--valence", "3", "--arousal", "0", "--db", db, check=False)
     assert out.returncode == 2 and "valence must be in [-1, 1]" in out.stderr
     out = run_cli("index", str(tmp_path / "nope"), "--db", db, check=False)
@@ -188,6 +198,14 @@ def test_predict_features_and_audio_score_with_the_trained_model(tmp_path):
     out = [json.loads(line) for line in run_cli("predict-features", "audio", str(csv), "--json").stdout.splitlines()]
     assert [r["song_id"] for r in out] in ([11, 12, 13], ["11", "12", "13"])
     assert all(set(r) == {"song_id", "valence", "arousal"} and -1 <= r["valence"] <= 1 for r in out)
+    # A row that cannot be scored is reported on stderr, the others are still scored.
+    with open(csv, "a") as fh:
+        fh.write("14" + ",nan" * len(FEATURE_NAMES) + "\n")
+    partly = run_cli("predict-features", "audio", str(csv), "--json", check=False)
+    assert partly.returncode == 1 and len(partly.stdout.splitlines()) == 3
+    assert "row 4 (song_id 14) not scored: mfcc_0 is not a finite number" in partly.stderr
+    missing = run_cli("predict-features", "audio", str(tmp_path / "nope.csv"), "--json", check=False)
+    assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
 
     song = synth.write_audio(tmp_path / "song.wav", synth.synth_rock(4.2))
     (row,) = [json.loads(line) for line in run_cli("score", "--json", str(song)).stdout.splitlines()]

@@ -128,6 +128,43 @@ def test_more_like_this_and_other_modality(qtbot, window):
     assert song.id not in [h.id for h in window.results.model.hits]
 
 
+def test_a_new_search_starts_at_its_best_hit_unless_the_user_picked_one(qtbot, window):
+    results = window.results
+    window.resize(700, 450)  # small enough for the list to scroll
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.9, 0.9)
+    first_best = results.model.hits[0].id
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(-0.9, -0.9)
+    hits = results.model.hits
+    assert hits[0].id != first_best
+    # The item that became current by itself is not kept: the new best hit is current, at the top.
+    assert results.current_hit().id == hits[0].id
+    assert results.view.verticalScrollBar().value() == 0
+    # An item the user picked stays current through the next search; the list still starts at the top.
+    results.view.scrollToBottom()
+    picked = hits[-1]
+    results.view.setCurrentIndex(results.model.index(len(hits) - 1))
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.5, -0.5)
+    assert results.current_hit().id == picked.id
+    assert results.view.verticalScrollBar().value() == 0
+
+
+def test_clearing_the_mood_box_clears_its_error(qtbot, window):
+    box = window.search.mood_edit
+    box.setText("xyzzy")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert not window.search.mood_error.isHidden()
+    box.clear()
+    assert window.search.mood_error.isHidden()
+    box.setText("xyzzy")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    box.setText("   ")
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert window.search.mood_error.isHidden()
+
+
 def test_selecting_a_song_shows_its_timeline(qtbot, window):
     with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
         window.search.set_point(0.0, 0.0)
@@ -195,6 +232,23 @@ def test_indexing_from_the_window_shows_progress_and_failures(qtbot, tmp_path):
     assert w.library.roots.count() == 1
     item = w.library.failures.topLevelItem(0)
     assert item.text(0) == "broken.jpg" and item.text(1)
+    w.close()
+
+
+def test_the_empty_library_hint_follows_what_the_library_holds(qtbot, tmp_path):
+    from emobrowser.gui.main_window import EMPTY_LIBRARY_HINT, NO_MEDIA_HINT, MainWindow
+
+    empty = tmp_path / "nothing here"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not media")
+    w = MainWindow(tmp_path / "new.sqlite3", **BASE)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.results.summary.text() == EMPTY_LIBRARY_HINT, timeout=15000)
+    w.add_folders([str(empty)])
+    with qtbot.waitSignal(w.indexer.finished, timeout=60000):
+        pass
+    qtbot.waitUntil(lambda: w.results.summary.text() == NO_MEDIA_HINT, timeout=10000)
     w.close()
 
 

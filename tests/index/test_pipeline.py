@@ -51,6 +51,29 @@ def test_failures_are_stored_and_indexing_goes_on(store, tmp_path):
     assert "random.wav" in reasons
 
 
+def test_a_video_container_with_only_sound_is_audio(store, tmp_path):
+    from emobrowser.index.scoring import score_paths
+
+    root = tmp_path / "lib"
+    root.mkdir()
+    song = synth.write_audio(root / "song.mp4", synth.synth_music(3.0))
+    assert song.read_bytes()[8:12] == b"isom"  # a generic MP4 brand: the header alone says "video"
+    summary = index_library(store, [str(root)], **BASE)
+    assert (summary.indexed, summary.failed) == (1, 0)
+    item = store.item_by_path(song)
+    assert item.modality == "audio"
+    assert len(store.segments(item.id)) >= 5  # the audio timeline
+    (result,) = score_paths([str(song)], "baseline", "baseline")
+    assert result.error is None and result.modality.value == "audio" and result.model == "baseline-audio"
+    empty = root / "nothing.mp4"
+    import av
+
+    with av.open(str(empty), "w", format="mp4") as out:
+        out.metadata["title"] = "no streams"
+    (result,) = score_paths([str(empty)], "baseline", "baseline")
+    assert result.error and result.valence is None
+
+
 def test_cancel_then_resume_loses_and_duplicates_nothing(store, media_dir):
     stop = threading.Event()
 
@@ -63,6 +86,7 @@ def test_cancel_then_resume_loses_and_duplicates_nothing(store, media_dir):
     assert 3 <= first.indexed < 11
     rest = index_library(store, **BASE)
     assert first.indexed + rest.indexed == 11
+    assert rest.unchanged == first.indexed  # every file counted once in the summary
     assert store.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 11
     assert store.conn.execute("SELECT COUNT(*) FROM (SELECT item_id, model, version FROM scores "
                               "GROUP BY 1, 2, 3 HAVING COUNT(*) > 1)").fetchone()[0] == 0

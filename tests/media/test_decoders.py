@@ -32,6 +32,18 @@ def test_content_decides_over_extension(tmp_path):
         sniff(b"", "a.wav")
 
 
+def test_bare_mpeg_frames_need_valid_fields_and_an_audio_name():
+    frame = b"\xff\xfb\x90\x64" + bytes(60)  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
+    assert sniff(frame, "song.mp3") == (Modality.AUDIO, "mp3")
+    assert sniff(b"\xff\xf1\x50\x80" + bytes(60), "song.aac") == (Modality.AUDIO, "aac")
+    with pytest.raises(MediaError, match="unrecognised content: not an image file"):
+        sniff(frame, "photo.jpg")  # random bytes that happen to start with a sync word
+    for bad in (b"\xff\xfb\xf0\x64", b"\xff\xfb\x9c\x64", b"\xff\xe1\x90\x64", b"\xff\xeb\x90\x64"):
+        # bitrate index 15, sample-rate index 3, reserved layer, reserved version
+        with pytest.raises(MediaError, match="unrecognised content"):
+            sniff(bad + bytes(60), "song.mp3")
+
+
 def test_reduced_jpeg_decoding_keeps_full_dimensions(tmp_path):
     big = np.tile(synth.draw_image("vivid", (300, 400)), (8, 8, 1))  # 2400 x 3200
     path = synth.write_image(tmp_path / "big.jpg", big)
@@ -106,3 +118,13 @@ def test_segment_bounds_merge_short_tail():
     assert segment_bounds(31.0, 15.0) == [(0.0, 15.0), (15.0, 31.0)]
     assert segment_bounds(40.0, 15.0) == [(0.0, 15.0), (15.0, 30.0), (30.0, 40.0)]
     assert segment_bounds(2.0, 15.0) == [(0.0, 2.0)]
+
+
+def test_a_vanished_file_gets_the_same_reason_from_every_decoder(tmp_path):
+    from emobrowser.media.audio import load_audio
+
+    for name in ("gone.wav", "gone.mp3"):
+        with pytest.raises(MediaError, match="^file vanished before it could be read$"):
+            load_audio(tmp_path / name)
+    with pytest.raises(MediaError, match="^file vanished before it could be read$"):
+        load_image(tmp_path / "gone.jpg")

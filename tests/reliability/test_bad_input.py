@@ -148,7 +148,10 @@ def test_every_kind_gets_its_specific_reason_and_good_files_are_scored(tmp_path)
     # a second run reads nothing and changes nothing
     again = run_cli("index", "--db", db, *CLI_BASE)
     assert "indexed: 0" in again.stdout
-    run_cli("score", "--json", *CLI_BASE, *[str(lib / n) for n in ("good.jpg", "truncated.mp3", "bomb.png")])
+    scored = run_cli("score", "--json", *CLI_BASE, *[str(lib / n) for n in ("good.jpg", "truncated.mp3", "bomb.png")],
+                     check=False)
+    assert scored.returncode == 1 and "Traceback" not in scored.stderr  # two of the three cannot be scored
+    assert [json.loads(line)["error"] is None for line in scored.stdout.splitlines()] == [True, False, False]
     run_cli("query", "--mood", "calm", "--json", "--db", db)
     assert _hash_tree(lib) == before
 
