@@ -7,9 +7,15 @@ from them (loudness-free mel shape, spectral centroid and spread, band shares, c
 entropy, major/minor key-profile correlations). It shows where the table's ceiling
 lies; see docs/model_card_audio.md.
 
-    python -m emobrowser.models.deam_baselines --data /work/shared/data
+    python -m emobrowser.models.deam_baselines --data /work/shared/data [--labels as_given]
+    python -m emobrowser.models.deam_baselines --data /work/shared/data --check-labels \\
+        --cache /tmp/audcache/4q
 
-Prints one JSON line per learner and a summary JSON line last.
+Prints one JSON line per learner and a summary JSON line last. ``--check-labels``
+instead measures whether the table's songs 1-1000 (the 2013 set) have their valence
+and arousal columns exchanged (see train_audio.DEAM_EXCHANGED_IDS): it compares the
+sets by the loudness and zero-crossing correlations of each column, and by how well
+a model trained on one set predicts each column of the other.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import numpy as np
 from emobrowser.features import librosa_loader
 from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE, key_fits
 from emobrowser.models.audio_model import transform_features
-from emobrowser.models.train_audio import _pearson, deam_folds, load_deam
+from emobrowser.models.train_audio import DEAM_EXCHANGED_IDS, _pearson, deam_folds, load_deam
 
 CHROMA = [FEATURE_NAMES.index(f"chroma_{i}") for i in range(12)]
 
@@ -63,11 +69,66 @@ def _r(pred: np.ndarray, y: np.ndarray) -> list[float]:
     return [round(_pearson(pred[:, j], y[:, j]), 4) for j in range(y.shape[1])]
 
 
-def run(data_dir: Path, folds: int = 5, seed: int = 0, log=print) -> dict:
+def check_labels(data_dir: Path, log=print, cache_dir: Path | None = None) -> dict:
+    """Evidence on the exchanged columns: one JSON line per measurement, a summary last.
+
+    With the 4Q clips present, also how well models of each 2013 column separate the
+    4Q arousal and valence signs (real audio through this project's extractor;
+    each domain standardised on its own)."""
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVR
+
+    ids, raw, y = load_deam(data_dir, labels="as_given")
+    number = np.array([int(float(i)) for i in ids])
+    x = np.hstack([transform_features(raw), derived_features(raw)])
+    lo, hi = DEAM_EXCHANGED_IDS
+    sets = {"2013 (songs 1-1000)": (number >= lo) & (number <= hi), "2014 (songs 1001-2000)": (number > hi) & (number <= 2000)}
+    loudness = x[:, len(FEATURE_NAMES)]  # log10 of the total mel power (derived_features' first column)
+    zcr = raw[:, FEATURE_NAMES.index("zcr")]
+    out: dict = {"n": {k: int(m.sum()) for k, m in sets.items()}}
+    for name, m in sets.items():
+        row = {f"r({feat}, {col})": round(_pearson(f[m], y[m, j]), 3)
+               for feat, f in (("loudness", loudness), ("zcr", zcr)) for j, col in enumerate(("valence", "arousal"))}
+        out[f"{name}: feature correlations"] = row
+        log(json.dumps({"set": name, **row}))
+    folds = deam_folds(len(y), 5, 0)
+    for name, m in sets.items():
+        pred = cross_validate(x[m], y[m], lambda: SVR(C=0.5, epsilon=0.05), folds[m])
+        row = {f"{name}, 5-fold within the set: r valence / arousal": _r(pred, y[m])}
+        out.update(row)
+        log(json.dumps(row))
+    (a, ma), (b, mb) = sets.items()
+    for (src, msrc), (dst, mdst) in (((a, ma), (b, mb)), ((b, mb), (a, ma))):
+        scaler = StandardScaler().fit(x[msrc])
+        pred = np.column_stack([SVR(C=0.5, epsilon=0.05).fit(scaler.transform(x[msrc]), y[msrc, j])
+                                .predict(scaler.transform(x[mdst])) for j in range(2)])
+        row = {f"model of {src} {pc} -> {dst} {tc}": round(_pearson(pred[:, i], y[mdst, j]), 3)
+               for i, pc in enumerate(("valence", "arousal")) for j, tc in enumerate(("valence", "arousal"))}
+        out[f"trained on {src}, tested on {dst}"] = row
+        log(json.dumps(row))
+    if (Path(data_dir) / "audio4q" / "labels.csv").is_file():
+        from emobrowser.models.train_audio import load_4q
+
+        _, q_raw, signs, _, _, _ = load_4q(data_dir, cache_dir, log=lambda *_: None)
+        zd = StandardScaler().fit_transform(transform_features(raw)[ma])
+        zq = StandardScaler().fit_transform(transform_features(q_raw))
+        for lname, make in (("svr", lambda: SVR(C=0.5, epsilon=0.05)), ("ridge", lambda: Ridge(30.0))):
+            row = {}
+            for j, col in enumerate(("valence", "arousal")):
+                pred = make().fit(zd, y[ma, j]).predict(zq)
+                for k, sign in enumerate(("valence", "arousal")):
+                    row[f"{lname} of 2013 {col} column -> r with 4Q {sign} sign"] = round(_pearson(pred, signs[:, k]), 3)
+            out[f"2013 columns on 4Q audio ({lname})"] = row
+            log(json.dumps(row))
+    return out
+
+
+def run(data_dir: Path, folds: int = 5, seed: int = 0, log=print, labels: str = "corrected") -> dict:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.svm import SVR
 
-    _, raw, y = load_deam(data_dir)
+    _, raw, y = load_deam(data_dir, labels=labels)
     recipe = transform_features(raw)
     derived = derived_features(raw)
     both = np.hstack([recipe, derived])
@@ -77,7 +138,7 @@ def run(data_dir: Path, folds: int = 5, seed: int = 0, log=print) -> dict:
         "gbm": lambda: HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, max_leaf_nodes=15,
                                                      min_samples_leaf=20, l2_regularization=1.0, random_state=seed),
     }
-    out: dict = {"n": int(len(y)), "folds": folds, "seed": seed}
+    out: dict = {"n": int(len(y)), "folds": folds, "seed": seed, "labels": labels}
     preds = {}
     for fname, x in (("recipe", recipe), ("recipe+derived", both)):
         for lname, make in learners.items():
@@ -95,8 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, required=True, help="folder with deam/")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--labels", choices=("corrected", "as_given"), default="corrected",
+                   help="DEAM songs 1-1000 with valence and arousal exchanged back (default) or as given")
+    p.add_argument("--check-labels", action="store_true", help="measure the evidence for the exchange instead")
+    p.add_argument("--cache", type=Path, default=None, help="feature cache folder for the 4Q clips")
     args = p.parse_args(argv)
-    print(json.dumps(run(args.data, args.folds, args.seed)))
+    if args.check_labels:
+        print(json.dumps(check_labels(args.data, cache_dir=args.cache)))
+        return 0
+    print(json.dumps(run(args.data, args.folds, args.seed, labels=args.labels)))
     return 0
 
 

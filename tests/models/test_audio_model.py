@@ -136,6 +136,16 @@ def test_shipped_model_predicts_in_range(monkeypatch):
     assert np.allclose(va[1], am.SILENCE_VA) and not np.allclose(va[-1], am.SILENCE_VA)
     silent = model.extract(np.zeros(3 * SR, np.float32), SR)
     assert np.allclose(model.predict(silent.whole[None, :]), [am.SILENCE_VA])
+    # a loud pure tone puts its power in few mel bands: it is not silence anywhere
+    t = np.arange(5 * SR) / SR
+    tone = model.extract((0.31 * np.sin(2 * np.pi * 440 * t) + 0.31 * np.sin(2 * np.pi * 660 * t)).astype(np.float32), SR)
+    va = model.predict(np.vstack([tone.whole[None, :], tone.frames]))
+    assert not np.any(np.all(np.isclose(va, am.SILENCE_VA), axis=1))
+    # nor is a quiet noise floor at -60 dBFS; at -80 dBFS it is
+    noise = np.random.default_rng(0).standard_normal(3 * SR).astype(np.float32)
+    for db, expected in ((-60, False), (-80, True)):
+        feats = model.extract(noise * 10 ** (db / 20), SR)
+        assert np.allclose(model.predict(feats.whole[None, :]), [am.SILENCE_VA]) == expected, db
 
 
 @pytest.mark.slow
@@ -149,6 +159,55 @@ def test_predict_feature_table_format(tmp_path):
         assert set(r) == {"song_id", "valence", "arousal"}
         assert isinstance(r["valence"], float) and -1.0 <= r["valence"] <= 1.0
         assert isinstance(r["arousal"], float) and -1.0 <= r["arousal"] <= 1.0
+
+
+def test_feature_table_rejects_unusable_rows_and_files(tmp_path):
+    from emobrowser.core.errors import InputError
+
+    x = np.random.default_rng(0).uniform(0.01, 1.0, (5, len(FEATURE_NAMES)))
+    path = tmp_path / "table.csv"
+    write_feature_csv(path, ["ok1", "nan", "text", "ok2", "inf"], x)
+    lines = path.read_text().splitlines()
+    cells = [line.split(",") for line in lines]
+    cells[2][5] = "nan"
+    cells[3][FEATURE_NAMES.index("tempo") + 1] = "abc"
+    cells[5][1] = "inf"
+    lines = [",".join(c) for c in cells] + ["short,0.1,0.2"]
+    path.write_text("\n".join(lines) + "\n")
+    ids, table, rejected = am.read_feature_table(path)
+    assert ids == ["ok1", "ok2"] and table.shape == (2, len(FEATURE_NAMES))
+    assert np.allclose(table, x[[0, 3]])
+    assert [(r["row"], r["song_id"]) for r in rejected] == [(2, "nan"), (3, "text"), (5, "inf"), (6, "short")]
+    assert "mfcc_4 is not a finite number" in rejected[0]["error"]
+    assert rejected[1]["error"] == "tempo is not a number: 'abc'"
+    assert rejected[3]["error"].startswith("no value for")
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("song_id,caf\xe9\n".encode("latin-1"))
+    partial = tmp_path / "partial.csv"
+    partial.write_text("song_id,mfcc_0\n1,0.5\n")
+    for bad, message in ((empty, "the file is empty"), (latin, "not UTF-8 text"),
+                         (partial, "missing feature columns: mfcc_1, mfcc_2"), (tmp_path / "nope.csv", "no such file"),
+                         (tmp_path, "is a folder")):
+        with pytest.raises(InputError, match=message):
+            am.read_feature_table(bad)
+
+
+def test_deam_labels_of_the_2013_songs_are_exchanged_only_when_asked(tmp_path):
+    from emobrowser.models.train_audio import load_deam
+
+    x = np.random.default_rng(0).uniform(0.01, 1.0, (5, len(FEATURE_NAMES)))
+    y = np.array([[0.5, -0.25], [0.1, 0.2], [-0.3, 0.4], [0.6, 0.7], [0.0, -0.5]])
+    (tmp_path / "deam").mkdir()
+    write_feature_csv(tmp_path / "deam" / "deam_librosa_features.csv", ["2", "1000", "1001", "2050", "s7"], x, y)
+    ids, raw, given = load_deam(tmp_path)
+    assert ids == ["2", "1000", "1001", "2050", "s7"] and np.allclose(given, y) and np.allclose(raw, x)
+    _, _, corrected = load_deam(tmp_path, labels="corrected")
+    assert np.allclose(corrected[:2], y[:2, ::-1]) and np.allclose(corrected[2:], y[2:])
+    with pytest.raises(ValueError, match="unknown DEAM label choice"):
+        load_deam(tmp_path, labels="swapped")
 
 
 @pytest.mark.slow
