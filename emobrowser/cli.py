@@ -109,8 +109,9 @@ def existing_db_path(args) -> Path:
     mistake to report, not a new empty library to create."""
     path = db_path(args)
     if getattr(args, "db", None) and not path.is_file():
-        raise InputError(f"no library at {path}" + (" (it is a folder)" if path.is_dir() else "")
-                         + "; create one with: emobrowser index FOLDER --db " + str(path))
+        if path.is_dir():
+            raise InputError(f"no library at {path}: it is a folder; --db takes the library's database file")
+        raise InputError(f"no library at {path}; create one with: emobrowser index FOLDER --db {path}")
     return path
 
 
@@ -289,8 +290,8 @@ def cmd_predict_features(args) -> int:
     for row in predict_feature_table(Path(args.csv)):
         if "error" in row:
             rejected += 1
-            print(f"emobrowser: {args.csv}: row {row['row']} (song_id {row['song_id']}) not scored: {row['error']}",
-                  file=sys.stderr)
+            print(f"emobrowser: {args.csv}, line {row['line']} (song_id {row['song_id']}): not scored: "
+                  f"{row['error']}", file=sys.stderr)
         elif args.json:
             print(json.dumps(row))
         else:

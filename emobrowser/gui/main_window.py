@@ -218,7 +218,8 @@ class MainWindow(QMainWindow):
             self.results.summary.setText(EMPTY_LIBRARY_HINT)
         elif self.auto_index and roots and not self.demo and self.indexer is None:
             self.start_indexing([])  # resume whatever the last session left pending
-        if roots and not indexed and not self.is_indexing():
+        found = sum(sum(c.values()) for c in counts.values())
+        if roots and not found and not self.is_indexing():
             self.results.summary.setText(NO_MEDIA_HINT)
         elif roots and self.results.summary.text() in (EMPTY_LIBRARY_HINT, NO_MEDIA_HINT):
             self.results.summary.setText("Click the map or type a mood to search.")

@@ -54,6 +54,11 @@ class Progress:
     failed: int = 0
 
 
+# Failure reasons stored by earlier versions for files the extractor now handles
+# (an .mp4 with sound only); such items are tried again.
+RETRY_REASONS = ("no video stream",)
+
+
 @dataclass
 class IndexSummary:
     indexed: int = 0
@@ -200,8 +205,9 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
             summary.cancelled = True
             summary.elapsed = time.monotonic() - started
             return summary
-    summary.requeued = store.requeue_stale(model_tags(imodel, amodel))
-    summary.unchanged = max(0, summary.unchanged - summary.requeued)  # rescored with a new model: not unchanged
+    stale = store.requeue_stale(model_tags(imodel, amodel))
+    summary.unchanged = max(0, summary.unchanged - stale)  # rescored with a new model: not unchanged
+    summary.requeued = stale + store.retry_failed(RETRY_REASONS)
     pending = store.pending(root_ids)
     total = len(pending)
     # Items that failed during the scan (unreadable, not media) are counted as failed.

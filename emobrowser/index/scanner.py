@@ -59,14 +59,15 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
     """Yield every media-named file below ``root``.
 
     Directory symlinks are followed once: a directory already visited (same device
-    and inode) is skipped, so symlink loops end. A file is listed once however many
-    names reach it (symlinks, hard links): by its real name when it has one here. Hidden names (starting with a dot)
-    are skipped unless ``include_hidden``. Directories that cannot be listed are
-    appended to ``failed_dirs``.
+    and inode) is skipped, so symlink loops end. A symlink to a file that this walk
+    also lists under another name is skipped (where the platform reports inodes), so
+    one file does not become two items. Hidden names (starting with a dot) are
+    skipped unless ``include_hidden``. Directories that cannot be listed are appended
+    to ``failed_dirs``.
     """
     visited: set[tuple[int, int]] = set()
-    files: set[tuple[int, int]] = set()  # (device, inode) of every file yielded
-    linked: list[tuple[bytes, os.stat_result]] = []  # symlinked files, yielded last
+    files: set[tuple[int, int]] = set()  # (device, inode) of the plain files yielded
+    linked: list[bytes] = []  # symlinked files, yielded last
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -116,19 +117,22 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
             if not stat_mod.S_ISREG(st.st_mode):
                 continue
             if entry.is_symlink():
-                linked.append((entry.path, st))
+                linked.append(entry.path)
                 continue
-            key = (st.st_dev, st.st_ino)
-            if key in files:
-                continue  # a hard link to a file already listed
-            files.add(key)
+            if st.st_ino:  # 0 where DirEntry does not report inodes (Windows)
+                files.add((st.st_dev, st.st_ino))
             yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
         stack.extend(sorted(subdirs, reverse=True))
-    # A symlink to a file that is in the library anyway would list it twice.
-    for path, st in linked:
+    # A symlink to a file listed under its own name would make a second item of it.
+    for path in linked:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # gone since the listing
         key = (st.st_dev, st.st_ino)
-        if key not in files:
-            files.add(key)
+        if not st.st_ino or key not in files:
+            if st.st_ino:
+                files.add(key)
             yield FileEntry(path, st.st_size, st.st_mtime_ns)
 
 

@@ -48,11 +48,12 @@ DOMAIN_DEAM = "deam"
 
 # (Near-)silence guard, on the log10 of the mean mel power (the power average, so a
 # loud pure tone, whose power sits in a few bands, is not mistaken for silence). The
-# quietest training vectors are at about -4.3 (a 3 s window of a 4Q clip) and -1.7
-# (a DEAM song); white noise at -80 dBFS gives -6.2 and digital silence -10; a sine
-# at half scale gives +1.4. The network extrapolates wildly that far outside its data
-# (silence came out as valence -0.96, arousal +0.75), so vectors below this floor -
-# whole tracks or timeline windows - are scored as neutral and calm instead.
+# quietest training vectors are at about -1.0 (a 4Q clip) and -1.7 (a DEAM song), the
+# quietest 3 s timeline window of a 4Q clip at -4.3; white noise at -80 dBFS gives
+# -6.2 and digital silence -10; a sine at half scale gives +1.5. The network
+# extrapolates wildly that far outside its data (silence came out as valence -0.96,
+# arousal +0.75), so vectors below this floor - whole tracks or timeline windows - are
+# scored as neutral and calm instead.
 SILENCE_LOG10_MEL = -6.0
 SILENCE_VA = (0.0, -1.0)
 
@@ -94,7 +95,7 @@ def normalise(x: np.ndarray, stats: dict) -> np.ndarray:
     z = np.empty_like(x, dtype=np.float64)
     for j in range(x.shape[1]):
         z[:, j] = np.interp(x[:, j], q[:, j], t)
-    with np.errstate(over="ignore", invalid="ignore"):  # absurd inputs end up at the clip below
+    with np.errstate(over="ignore", invalid="ignore"):  # huge or infinite inputs end up at the clip below
         z += (x - np.clip(x, q[0], q[-1])) / std
     return np.clip(z, -8.0, 8.0).astype(np.float32)
 
@@ -224,13 +225,14 @@ def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray, lis
 
     Returns (song ids, (n, 199) features in recipe order, rejected rows). A row with
     a missing, empty, non-numeric or non-finite feature value is not guessed at: it
-    goes to the rejected list as {"row", "song_id", "error"} (row 1 = the first row
-    after the header).
+    goes to the rejected list as {"row", "line", "song_id", "error"} (row 1 = the
+    first row after the header; line = where the row ends in the file). A row without
+    a song_id gets its row number as id.
     Raises InputError if the file itself cannot be used.
     """
     path = Path(csv_path)
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: also files that start with a BOM
             reader = csv.DictReader(fh)
             header = reader.fieldnames
             if not header:
@@ -241,7 +243,7 @@ def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray, lis
                 shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
                 raise InputError(f"{path}: missing feature columns: {shown}")
             ids, rows, rejected = [], [], []
-            for i, row in enumerate(reader):
+            for i, row in enumerate(reader, start=1):
                 song_id = row.get("song_id") or str(i)
                 values, problem = [], None
                 for name in FEATURE_NAMES:
@@ -259,7 +261,7 @@ def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray, lis
                         break
                     values.append(value)
                 if problem:
-                    rejected.append({"row": i + 1, "song_id": song_id, "error": problem})
+                    rejected.append({"row": i, "line": reader.line_num, "song_id": song_id, "error": problem})
                 else:
                     ids.append(song_id)
                     rows.append(values)

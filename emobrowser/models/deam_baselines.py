@@ -13,7 +13,7 @@ lies; see docs/model_card_audio.md.
 
 Prints one JSON line per learner and a summary JSON line last. ``--check-labels``
 instead measures whether the table's songs 1-1000 (the 2013 set) have their valence
-and arousal columns exchanged (see train_audio.DEAM_EXCHANGED_IDS): it compares the
+and arousal columns exchanged (see audio_data.DEAM_EXCHANGED_IDS): it compares the
 sets by the loudness and zero-crossing correlations of each column, and by how well
 a model trained on one set predicts each column of the other.
 """
@@ -29,7 +29,8 @@ import numpy as np
 from emobrowser.features import librosa_loader
 from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE, key_fits
 from emobrowser.models.audio_model import transform_features
-from emobrowser.models.train_audio import DEAM_EXCHANGED_IDS, _pearson, deam_folds, load_deam
+from emobrowser.models.audio_data import DEAM_EXCHANGED_IDS, _song_number, deam_folds, load_4q, load_deam
+from emobrowser.models.train_audio import _pearson
 
 CHROMA = [FEATURE_NAMES.index(f"chroma_{i}") for i in range(12)]
 
@@ -80,10 +81,11 @@ def check_labels(data_dir: Path, log=print, cache_dir: Path | None = None) -> di
     from sklearn.svm import SVR
 
     ids, raw, y = load_deam(data_dir, labels="as_given")
-    number = np.array([int(float(i)) for i in ids])
+    number = np.array([_song_number(i) or 0 for i in ids])  # ids that are not numbers belong to no set
     x = np.hstack([transform_features(raw), derived_features(raw)])
     lo, hi = DEAM_EXCHANGED_IDS
-    sets = {"2013 (songs 1-1000)": (number >= lo) & (number <= hi), "2014 (songs 1001-2000)": (number > hi) & (number <= 2000)}
+    sets = {"2013 (songs 1-1000)": (number >= lo) & (number <= hi),
+            "2014 (songs 1001-2000)": (number > hi) & (number <= 2000)}
     loudness = x[:, len(FEATURE_NAMES)]  # log10 of the total mel power (derived_features' first column)
     zcr = raw[:, FEATURE_NAMES.index("zcr")]
     out: dict = {"n": {k: int(m.sum()) for k, m in sets.items()}}
@@ -108,8 +110,6 @@ def check_labels(data_dir: Path, log=print, cache_dir: Path | None = None) -> di
         out[f"trained on {src}, tested on {dst}"] = row
         log(json.dumps(row))
     if (Path(data_dir) / "audio4q" / "labels.csv").is_file():
-        from emobrowser.models.train_audio import load_4q
-
         _, q_raw, signs, _, _, _ = load_4q(data_dir, cache_dir, log=lambda *_: None)
         zd = StandardScaler().fit_transform(transform_features(raw)[ma])
         zq = StandardScaler().fit_transform(transform_features(q_raw))
@@ -118,7 +118,8 @@ def check_labels(data_dir: Path, log=print, cache_dir: Path | None = None) -> di
             for j, col in enumerate(("valence", "arousal")):
                 pred = make().fit(zd, y[ma, j]).predict(zq)
                 for k, sign in enumerate(("valence", "arousal")):
-                    row[f"{lname} of 2013 {col} column -> r with 4Q {sign} sign"] = round(_pearson(pred, signs[:, k]), 3)
+                    key = f"{lname} of 2013 {col} column -> r with 4Q {sign} sign"
+                    row[key] = round(_pearson(pred, signs[:, k]), 3)
             out[f"2013 columns on 4Q audio ({lname})"] = row
             log(json.dumps(row))
     return out
@@ -145,7 +146,8 @@ def run(data_dir: Path, folds: int = 5, seed: int = 0, log=print, labels: str = 
             preds[(fname, lname)] = p = cross_validate(x, y, make, split)
             out[f"{lname} {fname}"] = _r(p, y)
             log(json.dumps({"learner": lname, "features": fname, "pearson_valence_arousal": _r(p, y)}))
-    out["svr+gbm average, recipe+derived"] = _r((preds[("recipe+derived", "svr")] + preds[("recipe+derived", "gbm")]) / 2, y)
+    average = (preds[("recipe+derived", "svr")] + preds[("recipe+derived", "gbm")]) / 2
+    out["svr+gbm average, recipe+derived"] = _r(average, y)
     out["max |r| of key-profile features with valence"] = round(
         max(abs(_pearson(derived[:, i], y[:, 0])) for i in range(derived.shape[1] - 3, derived.shape[1])), 4)
     return out

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.models.train_audio import evaluate, q4_folds, train
+from emobrowser.models.audio_data import q4_folds
+from emobrowser.models.train_audio import evaluate, train
 
 
 def _training_view(data_dir: Path, rows: list[dict], fieldnames: list[str], dest: Path) -> Path:

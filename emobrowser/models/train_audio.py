@@ -4,10 +4,10 @@ Data (a folder laid out like the project's data folder):
 
 * ``deam/deam_librosa_features.csv``: DEAM songs, ``valence``/``arousal`` on the common
   [-1, 1] scale and the 199 recipe features (emobrowser.features.audio_features); the
-  two rating columns of songs 1-1000 are exchanged back (DEAM_EXCHANGED_IDS).
+  two rating columns of songs 1-1000 are exchanged back (audio_data.DEAM_EXCHANGED_IDS).
 * ``audio4q/labels.csv`` + clips: 4Q clips with quadrant / valence_sign / arousal_sign;
-  their features are extracted here with this project's decoder and extractor (cache
-  them with ``cache_dir``: ~1 s per clip).
+  their features are extracted with this project's decoder and extractor (cache them
+  with ``cache_dir``: ~1 s per clip). Loading and folds live in emobrowser.models.audio_data.
 
 Model: an average of 3 MLPs on normalised features with a tanh (valence, arousal)
 output, trained multi-task: squared error on the DEAM ratings, and logistic loss on the
@@ -30,8 +30,6 @@ No pickle/joblib anywhere: weights are a .keras file, the rest JSON.
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import json
 import os
 import time
@@ -39,14 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.features.audio_features import (
-    FEATURE_NAMES,
-    N_TRACK,
-    TRACK_NAMES,
-    WINDOW_SECONDS,
-    extract_features,
-    track_vector,
-)
+from emobrowser.features.audio_features import FEATURE_NAMES, N_TRACK, TRACK_NAMES, WINDOW_SECONDS, track_vector
+from emobrowser.models.audio_data import crop_rows, deam_folds, load_4q, load_deam, q4_folds
 from emobrowser.models.audio_model import (
     AudioVAModel,
     DOMAIN_AUDIO,
@@ -81,145 +73,6 @@ DEFAULTS = {
     "dynamics": 64,  # width of the track-descriptor branch (decoded audio only); 0 = none
     "deam_labels": "corrected",  # "corrected": songs 1-1000 get their two rating columns exchanged; or "as_given"
 }
-
-# In the DEAM table, the ratings of songs 1-1000 (the 2013 set) behave as if the valence
-# and arousal columns were exchanged: within that set the "valence" column is the one
-# that loudness and zero-crossing rate predict (as arousal is everywhere else); a model
-# of its "valence" column predicts the 2014 set's arousal ratings (r 0.82) far better
-# than their valence (0.48); and on the 4Q clips, decoded from real audio, it separates
-# the arousal signs better than a model of its "arousal" column does. The trainer
-# corrects this by default; `deam_baselines --check-labels` measures it, and
-# docs/model_card_audio.md gives the numbers.
-DEAM_EXCHANGED_IDS = (1, 1000)
-
-
-# ----------------------------------------------------------------------------- data
-def load_deam(data_dir: Path, limit: int | None = None, labels: str = "as_given"):
-    """Return (ids, raw features (n, 199), targets (n, 2) valence/arousal).
-
-    ``labels="corrected"`` exchanges valence and arousal of the songs whose id lies in
-    DEAM_EXCHANGED_IDS; ``"as_given"`` returns the table's columns unchanged.
-    """
-    if labels not in ("as_given", "corrected"):
-        raise ValueError(f"unknown DEAM label choice {labels!r}")
-    lo, hi = DEAM_EXCHANGED_IDS
-    path = Path(data_dir) / "deam" / "deam_librosa_features.csv"
-    ids, xs, ys = [], [], []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            ids.append(row["song_id"])
-            xs.append([float(row[k]) for k in FEATURE_NAMES])
-            va = [float(row["valence"]), float(row["arousal"])]
-            number = _song_number(row["song_id"])
-            if labels == "corrected" and number is not None and lo <= number <= hi:
-                va.reverse()
-            ys.append(va)
-            if limit is not None and len(ids) >= limit:
-                break
-    return ids, np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
-
-
-def _song_number(song_id: str) -> int | None:
-    try:
-        return int(float(song_id))
-    except ValueError:
-        return None
-
-
-def _cache_key(path: Path) -> str:
-    st = path.stat()
-    tag = f"{path.name}|{st.st_size}|{int(st.st_mtime)}|w{WINDOW_SECONDS}"
-    return f"{path.name}.{hashlib.sha1(tag.encode()).hexdigest()[:10]}.npz"
-
-
-def clip_features(path: Path, cache_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Whole-clip features (199,) and timeline (t, 199) of one audio file, via
-    load_audio and the extractor (cached in cache_dir if given)."""
-    from emobrowser.media.audio import load_audio
-
-    if cache_dir is not None:
-        for cached in (Path(cache_dir) / _cache_key(path), Path(cache_dir) / f"{path.name}.npz"):
-            if cached.exists():
-                with np.load(cached) as z:
-                    return z["whole"].astype(np.float64), z["frames"].astype(np.float32)
-    samples = load_audio(path, sr=22050)
-    whole, frames, times, duration = extract_features(samples, 22050)
-    if cache_dir is not None:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        np.savez(Path(cache_dir) / _cache_key(path), whole=whole, frames=frames, times=times, duration=duration)
-    return whole.astype(np.float64), frames
-
-
-def crop_rows(frames: np.ndarray, n: int, rng: np.random.Generator, min_steps: int = 20) -> np.ndarray:
-    """``n`` augmented whole-clip vectors: means of random contiguous runs of timeline
-    rows (>= min_steps steps of 0.5 s, i.e. >= 10 s excerpts of the clip)."""
-    t = len(frames)
-    if t < min_steps + 2:
-        return np.repeat(frames.mean(axis=0, keepdims=True), n, axis=0).astype(np.float64)
-    out = []
-    for _ in range(n):
-        length = int(rng.integers(min_steps, t + 1))
-        start = int(rng.integers(0, t - length + 1))
-        out.append(frames[start : start + length].mean(axis=0))
-    return np.asarray(out, dtype=np.float64)
-
-
-def load_4q(data_dir: Path, cache_dir: Path | None = None, limit: int | None = None, log=print):
-    """Return (files, raw features (n, 199), signs (n, 2) in {-1, +1}, quadrants, artists,
-    timelines (list of (t, 199) arrays))."""
-    root = Path(data_dir) / "audio4q"
-    with open(root / "labels.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    if limit is not None:
-        rows = rows[:limit]
-    files, xs, signs, quads, artists, timelines = [], [], [], [], [], []
-    t0 = time.time()
-    for i, row in enumerate(rows):
-        try:
-            x, frames = clip_features(root / row["file"], cache_dir)
-        except Exception as exc:  # noqa: BLE001 - a bad clip must not stop training
-            log(f"skipping {row['file']}: {exc}")
-            continue
-        files.append(row["file"])
-        xs.append(x)
-        timelines.append(frames)
-        signs.append([float(np.sign(float(row["valence_sign"]))), float(np.sign(float(row["arousal_sign"])))])
-        quads.append(row["quadrant"])
-        artists.append(row.get("artist") or row["file"])
-        if (i + 1) % 100 == 0:
-            log(f"4Q features: {i + 1}/{len(rows)} ({time.time() - t0:.0f} s)")
-    x = np.asarray(xs, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
-    return files, x, np.asarray(signs, dtype=np.float64).reshape(-1, 2), quads, artists, timelines
-
-
-# ------------------------------------------------------------------------ folds
-def deam_folds(n: int, folds: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    fold = np.empty(n, dtype=int)
-    fold[rng.permutation(n)] = np.arange(n) % folds
-    return fold
-
-
-def q4_folds(quads: list[str], artists: list[str], folds: int, seed: int) -> np.ndarray:
-    """Stratified by quadrant, grouped by artist (no artist in two folds)."""
-    n = len(quads)
-    if n == 0:
-        return np.zeros(0, dtype=int)
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    try:
-        k = min(folds, n)
-        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-        fold = np.zeros(n, dtype=int)
-        for i, (_, te) in enumerate(splitter.split(np.zeros(n), quads, artists)):
-            fold[te] = i
-        return fold
-    except ValueError:  # tiny sets (fewer artists than folds): plain round-robin
-        rng = np.random.default_rng(seed)
-        fold = np.empty(n, dtype=int)
-        fold[rng.permutation(n)] = np.arange(n) % folds
-        return fold
-
 
 # ------------------------------------------------------------------------ model
 def norm_stats(x: np.ndarray, kind: str = "standard") -> dict:
@@ -501,8 +354,8 @@ def train(
     t0 = time.time()
     _setup_tf(threads)
 
-    _, xd_raw, yd = load_deam(data_dir, limit, cfg["deam_labels"])
-    label_sets = {kind: load_deam(data_dir, limit, kind)[2] for kind in ("as_given", "corrected")}
+    _, xd_raw, yd = load_deam(data_dir, limit, labels=cfg["deam_labels"])
+    label_sets = {kind: load_deam(data_dir, limit, labels=kind)[2] for kind in ("as_given", "corrected")}
     log(f"DEAM: {len(yd)} songs, labels {cfg['deam_labels']}")
     has_4q = (data_dir / "audio4q" / "labels.csv").is_file()
     if has_4q:
@@ -542,9 +395,10 @@ def train(
         calibrate(oof_d, calibration[DOMAIN_DEAM]), yd, calibrate(oof_q, calibration[DOMAIN_AUDIO]), sq, quads
     )
     # The same held-out predictions against both DEAM label sets (see DEAM_EXCHANGED_IDS).
+    deam_pred = calibrate(oof_d, calibration[DOMAIN_DEAM])
     for kind, labels in label_sets.items():
         if len(yd):
-            cv[f"deam_{kind}"] = evaluate(calibrate(oof_d, calibration[DOMAIN_DEAM]), labels, oof_q[:0], sq[:0], [])["deam"]
+            cv[f"deam_{kind}"] = evaluate(deam_pred, labels, oof_q[:0], sq[:0], [])["deam"]
     log(f"CV (calibrated): {json.dumps(cv)}")
 
     metrics = {

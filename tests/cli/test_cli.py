@@ -203,7 +203,7 @@ def test_predict_features_and_audio_score_with_the_trained_model(tmp_path):
         fh.write("14" + ",nan" * len(FEATURE_NAMES) + "\n")
     partly = run_cli("predict-features", "audio", str(csv), "--json", check=False)
     assert partly.returncode == 1 and len(partly.stdout.splitlines()) == 3
-    assert "row 4 (song_id 14) not scored: mfcc_0 is not a finite number" in partly.stderr
+    assert "line 5 (song_id 14): not scored: mfcc_0 is not a finite number" in partly.stderr
     missing = run_cli("predict-features", "audio", str(tmp_path / "nope.csv"), "--json", check=False)
     assert missing.returncode == 2 and "no such file" in missing.stderr and "Traceback" not in missing.stderr
 

@@ -65,13 +65,13 @@ def test_a_video_container_with_only_sound_is_audio(store, tmp_path):
     assert len(store.segments(item.id)) >= 5  # the audio timeline
     (result,) = score_paths([str(song)], "baseline", "baseline")
     assert result.error is None and result.modality.value == "audio" and result.model == "baseline-audio"
-    empty = root / "nothing.mp4"
-    import av
-
-    with av.open(str(empty), "w", format="mp4") as out:
-        out.metadata["title"] = "no streams"
-    (result,) = score_paths([str(empty)], "baseline", "baseline")
-    assert result.error and result.valence is None
+    silent = synth.write_audio(tmp_path / "silent.mp4", synth.synth_music(2.0) * 0)
+    (result,) = score_paths([str(silent)], "baseline", "baseline")
+    assert result.error == "no video stream, and no usable audio: audio is digital silence (nothing to score)"
+    # A library that recorded such a file as failed by an earlier version tries it again.
+    store.conn.execute("UPDATE items SET status='failed', error='no video stream' WHERE id=?", (item.id,))
+    again = index_library(store, **BASE)
+    assert again.indexed == 1 and store.item_by_path(song).status == "indexed"
 
 
 def test_cancel_then_resume_loses_and_duplicates_nothing(store, media_dir):

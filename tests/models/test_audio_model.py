@@ -138,7 +138,8 @@ def test_shipped_model_predicts_in_range(monkeypatch):
     assert np.allclose(model.predict(silent.whole[None, :]), [am.SILENCE_VA])
     # a loud pure tone puts its power in few mel bands: it is not silence anywhere
     t = np.arange(5 * SR) / SR
-    tone = model.extract((0.31 * np.sin(2 * np.pi * 440 * t) + 0.31 * np.sin(2 * np.pi * 660 * t)).astype(np.float32), SR)
+    chord = 0.31 * np.sin(2 * np.pi * 440 * t) + 0.31 * np.sin(2 * np.pi * 660 * t)
+    tone = model.extract(chord.astype(np.float32), SR)
     va = model.predict(np.vstack([tone.whole[None, :], tone.frames]))
     assert not np.any(np.all(np.isclose(va, am.SILENCE_VA), axis=1))
     # nor is a quiet noise floor at -60 dBFS; at -80 dBFS it is
@@ -172,12 +173,13 @@ def test_feature_table_rejects_unusable_rows_and_files(tmp_path):
     cells[2][5] = "nan"
     cells[3][FEATURE_NAMES.index("tempo") + 1] = "abc"
     cells[5][1] = "inf"
-    lines = [",".join(c) for c in cells] + ["short,0.1,0.2"]
-    path.write_text("\n".join(lines) + "\n")
+    lines = [",".join(c) for c in cells] + ["", "short,0.1,0.2"]  # a blank line before the last row
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")  # with a byte-order mark
     ids, table, rejected = am.read_feature_table(path)
     assert ids == ["ok1", "ok2"] and table.shape == (2, len(FEATURE_NAMES))
     assert np.allclose(table, x[[0, 3]])
-    assert [(r["row"], r["song_id"]) for r in rejected] == [(2, "nan"), (3, "text"), (5, "inf"), (6, "short")]
+    assert [(r["row"], r["line"], r["song_id"]) for r in rejected] == [
+        (2, 3, "nan"), (3, 4, "text"), (5, 6, "inf"), (6, 8, "short")]
     assert "mfcc_4 is not a finite number" in rejected[0]["error"]
     assert rejected[1]["error"] == "tempo is not a number: 'abc'"
     assert rejected[3]["error"].startswith("no value for")
@@ -196,13 +198,13 @@ def test_feature_table_rejects_unusable_rows_and_files(tmp_path):
 
 
 def test_deam_labels_of_the_2013_songs_are_exchanged_only_when_asked(tmp_path):
-    from emobrowser.models.train_audio import load_deam
+    from emobrowser.models.audio_data import load_deam
 
     x = np.random.default_rng(0).uniform(0.01, 1.0, (5, len(FEATURE_NAMES)))
     y = np.array([[0.5, -0.25], [0.1, 0.2], [-0.3, 0.4], [0.6, 0.7], [0.0, -0.5]])
     (tmp_path / "deam").mkdir()
     write_feature_csv(tmp_path / "deam" / "deam_librosa_features.csv", ["2", "1000", "1001", "2050", "s7"], x, y)
-    ids, raw, given = load_deam(tmp_path)
+    ids, raw, given = load_deam(tmp_path, labels="as_given")
     assert ids == ["2", "1000", "1001", "2050", "s7"] and np.allclose(given, y) and np.allclose(raw, x)
     _, _, corrected = load_deam(tmp_path, labels="corrected")
     assert np.allclose(corrected[:2], y[:2, ::-1]) and np.allclose(corrected[2:], y[2:])
