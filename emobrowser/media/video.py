@@ -42,7 +42,8 @@ class DecodedVideo:
 
 
 class NoVideoStream(MediaError):
-    """The container holds no pictures (an audio-only MP4, say); it may still hold sound."""
+    """The container holds no moving pictures (an audio-only MP4, say, or one with only
+    a cover picture); it may still hold sound."""
 
 
 def segment_bounds(duration: float, segment_seconds: float = DEFAULT_SEGMENT_SECONDS) -> list[tuple[float, float]]:
@@ -65,7 +66,10 @@ def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.nda
     """Decode the first video stream, keeping one frame per second of timestamps."""
     import av
 
-    streams = [s for s in container.streams if s.type == "video"]
+    # A cover picture stored as a one-frame "video" stream (music in an .mp4 or .mkv)
+    # is not a video.
+    streams = [s for s in container.streams
+               if s.type == "video" and not s.disposition & av.stream.Disposition.attached_pic]
     if not streams:
         raise NoVideoStream("no video stream")
     stream = streams[0]
