@@ -5,6 +5,9 @@ shown by ``emobrowser failures``, so it must say specifically what is wrong.
 """
 
 
+DANGLING_SYMLINK = "dangling symlink (its target does not exist)"
+
+
 class EmobrowserError(Exception):
     """Base class for errors the project raises on purpose."""
 

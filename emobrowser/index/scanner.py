@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from emobrowser.core.errors import MediaError, read_failure
+from emobrowser.core.errors import DANGLING_SYMLINK, MediaError, read_failure
 from emobrowser.index.store import Store, display
 from emobrowser.media.sniff import MEDIA_EXTENSIONS, extension_modality, sniff
 
@@ -67,7 +67,7 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
     """
     visited: set[tuple[int, int]] = set()
     files: set[tuple[int, int]] = set()  # (device, inode) of the plain files yielded
-    linked: list[bytes] = []  # symlinked files, yielded last
+    linked: list[tuple[bytes, os.stat_result]] = []  # symlinked files (stat of the target), yielded last
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -108,7 +108,7 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
                 if exc.errno == errno.ELOOP:
                     yield FileEntry(entry.path, error="symlink loop")
                 elif entry.is_symlink():
-                    yield FileEntry(entry.path, error="dangling symlink (its target does not exist)")
+                    yield FileEntry(entry.path, error=DANGLING_SYMLINK)
                 elif exc.errno == errno.ENOENT:
                     continue  # deleted between listing and stat
                 else:
@@ -117,23 +117,20 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
             if not stat_mod.S_ISREG(st.st_mode):
                 continue
             if entry.is_symlink():
-                linked.append(entry.path)
+                linked.append((entry.path, st))
                 continue
             if st.st_ino:  # 0 where DirEntry does not report inodes (Windows)
                 files.add((st.st_dev, st.st_ino))
             yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
         stack.extend(sorted(subdirs, reverse=True))
     # A symlink to a file listed under its own name would make a second item of it.
-    for path in linked:
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue  # gone since the listing
+    for path, st in linked:
         key = (st.st_dev, st.st_ino)
-        if not st.st_ino or key not in files:
-            if st.st_ino:
-                files.add(key)
-            yield FileEntry(path, st.st_size, st.st_mtime_ns)
+        if st.st_ino and key in files:
+            continue
+        if st.st_ino:
+            files.add(key)
+        yield FileEntry(path, st.st_size, st.st_mtime_ns)
 
 
 def fingerprint(path: bytes, size: int) -> tuple[str, bytes]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from emobrowser.core.errors import MediaError
+from emobrowser.core.errors import DANGLING_SYMLINK, MediaError
 from emobrowser.core.types import Modality, ScoreResult
 from emobrowser.index.extract import extract_file, score_extracted
 from emobrowser.index.procpool import ProcessPool
@@ -42,8 +42,7 @@ def score_paths(paths: list[str], image_model: str | None = None, audio_model: s
             if os.path.isdir(path):
                 raise MediaError("is a directory, not a file")
             if not os.path.exists(path):
-                raise MediaError("dangling symlink (its target does not exist)" if os.path.islink(path)
-                                 else "no such file")
+                raise MediaError(DANGLING_SYMLINK if os.path.islink(path) else "no such file")
             modality, _fmt = sniff(read_header(path), path)
         except MediaError as exc:
             results[index] = ScoreResult(path=path, modality=None, model="", error=str(exc))

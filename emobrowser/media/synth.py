@@ -148,8 +148,10 @@ def synth_rock(seconds: float = 4.0, sr: int = 22050, bpm: float = 150.0, major:
     return (loudness * out / max(1e-9, float(np.max(np.abs(out))))).astype(np.float32)
 
 
-def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050) -> Path:
-    """Encode mono float audio; the codec follows the extension (wav, flac, ogg, mp3, m4a, opus)."""
+def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050, cover: np.ndarray | None = None) -> Path:
+    """Encode mono float audio; the codec follows the extension (wav, flac, ogg, mp3, m4a,
+    mp4, opus). ``cover`` (a BGR picture) adds it as cover art: a one-frame MJPEG stream
+    marked as an attached picture (mp4 and m4a)."""
     import av
 
     path = Path(path)
@@ -170,6 +172,14 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050) -> Path:
         samples = resample(np.asarray(samples, np.float32), sr, rate)
     with av.open(str(path), "w", format=container_fmt) as out:
         stream = out.add_stream(codec, rate=rate, layout="mono")
+        if cover is not None:
+            art = out.add_stream("mjpeg", rate=1)
+            art.height, art.width = cover.shape[:2]
+            art.pix_fmt = "yuvj420p"
+            art.disposition = av.stream.Disposition.attached_pic
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(cover), format="bgr24")
+            for packet in [*art.encode(picture.reformat(format="yuvj420p")), *art.encode(None)]:
+                out.mux(packet)
         data = np.asarray(samples, np.float32)
         if fmt == "s16":
             data = (np.clip(data, -1, 1) * 32767).astype(np.int16)

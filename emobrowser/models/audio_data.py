@@ -38,29 +38,38 @@ def load_deam(data_dir: Path, limit: int | None = None, *, labels: str):
     """
     if labels not in ("as_given", "corrected"):
         raise ValueError(f"unknown DEAM label choice {labels!r}")
-    lo, hi = DEAM_EXCHANGED_IDS
     path = Path(data_dir) / "deam" / "deam_librosa_features.csv"
     ids, xs, ys = [], [], []
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             ids.append(row["song_id"])
             xs.append([float(row[k]) for k in FEATURE_NAMES])
-            va = [float(row["valence"]), float(row["arousal"])]
-            number = _song_number(row["song_id"])
-            if labels == "corrected" and number is not None and lo <= number <= hi:
-                va.reverse()
-            ys.append(va)
+            ys.append([float(row["valence"]), float(row["arousal"])])
             if limit is not None and len(ids) >= limit:
                 break
-    return ids, np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    y = np.asarray(ys, dtype=np.float64).reshape(-1, 2)
+    return ids, np.asarray(xs, dtype=np.float64), corrected_labels(ids, y) if labels == "corrected" else y
 
 
-def _song_number(song_id: str) -> int | None:
-    """A DEAM song id as a number, or None for an id that is not one."""
-    try:
-        return int(float(song_id))
-    except ValueError:
-        return None
+def song_numbers(ids: list[str]) -> np.ndarray:
+    """DEAM song ids as numbers; 0 for an id that is not a number (no DEAM set has it)."""
+    out = np.zeros(len(ids), dtype=np.int64)
+    for i, song_id in enumerate(ids):
+        try:
+            out[i] = int(float(song_id))
+        except ValueError:
+            pass
+    return out
+
+
+def corrected_labels(ids: list[str], y: np.ndarray) -> np.ndarray:
+    """``y`` (n, 2) with valence and arousal exchanged for the ids in DEAM_EXCHANGED_IDS."""
+    lo, hi = DEAM_EXCHANGED_IDS
+    number = song_numbers(ids)
+    exchanged = (number >= lo) & (number <= hi)
+    out = np.array(y, dtype=np.float64)
+    out[exchanged] = out[exchanged][:, ::-1]
+    return out
 
 
 def _cache_key(path: Path) -> str:
@@ -131,6 +140,7 @@ def load_4q(data_dir: Path, cache_dir: Path | None = None, limit: int | None = N
 
 # ------------------------------------------------------------------------ folds
 def deam_folds(n: int, folds: int, seed: int) -> np.ndarray:
+    """Shuffled round-robin fold numbers for n items."""
     rng = np.random.default_rng(seed)
     fold = np.empty(n, dtype=int)
     fold[rng.permutation(n)] = np.arange(n) % folds
@@ -151,8 +161,5 @@ def q4_folds(quads: list[str], artists: list[str], folds: int, seed: int) -> np.
         for i, (_, te) in enumerate(splitter.split(np.zeros(n), quads, artists)):
             fold[te] = i
         return fold
-    except ValueError:  # tiny sets (fewer artists than folds): plain round-robin
-        rng = np.random.default_rng(seed)
-        fold = np.empty(n, dtype=int)
-        fold[rng.permutation(n)] = np.arange(n) % folds
-        return fold
+    except ValueError:  # tiny sets (fewer artists than folds): shuffled round-robin
+        return deam_folds(n, folds, seed)

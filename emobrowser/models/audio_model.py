@@ -203,7 +203,7 @@ class AudioVAModel(AudioModel):
         norm = self.norm()
         stats = norm["domains"][domain]
         t = transform_features(x[:, :N_FEATURES])
-        mel_power = np.nan_to_num(np.asarray(x[:, MEL_SLICE], np.float64)).mean(axis=1)
+        mel_power = np.nan_to_num(x[:, MEL_SLICE]).mean(axis=1)
         silent = np.log10(np.maximum(mel_power, 1e-10)) < SILENCE_LOG10_MEL
         z = normalise(t, stats)
         g = None

@@ -29,7 +29,7 @@ import numpy as np
 from emobrowser.features import librosa_loader
 from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE, key_fits
 from emobrowser.models.audio_model import transform_features
-from emobrowser.models.audio_data import DEAM_EXCHANGED_IDS, _song_number, deam_folds, load_4q, load_deam
+from emobrowser.models.audio_data import DEAM_EXCHANGED_IDS, deam_folds, load_4q, load_deam, song_numbers
 from emobrowser.models.train_audio import _pearson
 
 CHROMA = [FEATURE_NAMES.index(f"chroma_{i}") for i in range(12)]
@@ -53,16 +53,20 @@ def derived_features(raw: np.ndarray) -> np.ndarray:
     return np.column_stack([np.log10(total[:, 0]), centroid, spread, bands, entropy, major, minor, major - minor])
 
 
-def cross_validate(x: np.ndarray, y: np.ndarray, make, folds: np.ndarray) -> np.ndarray:
+def fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, make) -> np.ndarray:
+    """Standardise on the training rows, fit one ``make()`` per target column, predict."""
     from sklearn.preprocessing import StandardScaler
 
+    scaler = StandardScaler().fit(x_train)
+    a, b = scaler.transform(x_train), scaler.transform(x_test)
+    return np.column_stack([make().fit(a, y_train[:, j]).predict(b) for j in range(y_train.shape[1])])
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, make, folds: np.ndarray) -> np.ndarray:
     pred = np.zeros_like(y)
     for k in np.unique(folds):
         tr, te = folds != k, folds == k
-        scaler = StandardScaler().fit(x[tr])
-        for j in range(y.shape[1]):
-            model = make().fit(scaler.transform(x[tr]), y[tr, j])
-            pred[te, j] = model.predict(scaler.transform(x[te]))
+        pred[te] = fit_predict(x[tr], y[tr], x[te], make)
     return pred
 
 
@@ -81,12 +85,13 @@ def check_labels(data_dir: Path, log=print, cache_dir: Path | None = None) -> di
     from sklearn.svm import SVR
 
     ids, raw, y = load_deam(data_dir, labels="as_given")
-    number = np.array([_song_number(i) or 0 for i in ids])  # ids that are not numbers belong to no set
-    x = np.hstack([transform_features(raw), derived_features(raw)])
+    number = song_numbers(ids)
+    recipe = transform_features(raw)
+    x = np.hstack([recipe, derived_features(raw)])
     lo, hi = DEAM_EXCHANGED_IDS
     sets = {"2013 (songs 1-1000)": (number >= lo) & (number <= hi),
             "2014 (songs 1001-2000)": (number > hi) & (number <= 2000)}
-    loudness = x[:, len(FEATURE_NAMES)]  # log10 of the total mel power (derived_features' first column)
+    loudness = x[:, recipe.shape[1]]  # log10 of the total mel power (derived_features' first column)
     zcr = raw[:, FEATURE_NAMES.index("zcr")]
     out: dict = {"n": {k: int(m.sum()) for k, m in sets.items()}}
     for name, m in sets.items():
@@ -102,16 +107,14 @@ def check_labels(data_dir: Path, log=print, cache_dir: Path | None = None) -> di
         log(json.dumps(row))
     (a, ma), (b, mb) = sets.items()
     for (src, msrc), (dst, mdst) in (((a, ma), (b, mb)), ((b, mb), (a, ma))):
-        scaler = StandardScaler().fit(x[msrc])
-        pred = np.column_stack([SVR(C=0.5, epsilon=0.05).fit(scaler.transform(x[msrc]), y[msrc, j])
-                                .predict(scaler.transform(x[mdst])) for j in range(2)])
+        pred = fit_predict(x[msrc], y[msrc], x[mdst], lambda: SVR(C=0.5, epsilon=0.05))
         row = {f"model of {src} {pc} -> {dst} {tc}": round(_pearson(pred[:, i], y[mdst, j]), 3)
                for i, pc in enumerate(("valence", "arousal")) for j, tc in enumerate(("valence", "arousal"))}
         out[f"trained on {src}, tested on {dst}"] = row
         log(json.dumps(row))
     if (Path(data_dir) / "audio4q" / "labels.csv").is_file():
         _, q_raw, signs, _, _, _ = load_4q(data_dir, cache_dir, log=lambda *_: None)
-        zd = StandardScaler().fit_transform(transform_features(raw)[ma])
+        zd = StandardScaler().fit_transform(recipe[ma])
         zq = StandardScaler().fit_transform(transform_features(q_raw))
         for lname, make in (("svr", lambda: SVR(C=0.5, epsilon=0.05)), ("ridge", lambda: Ridge(30.0))):
             row = {}

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from emobrowser.features.audio_features import FEATURE_NAMES, N_TRACK, TRACK_NAMES, WINDOW_SECONDS, track_vector
-from emobrowser.models.audio_data import crop_rows, deam_folds, load_4q, load_deam, q4_folds
+from emobrowser.models.audio_data import corrected_labels, crop_rows, deam_folds, load_4q, load_deam, q4_folds
 from emobrowser.models.audio_model import (
     AudioVAModel,
     DOMAIN_AUDIO,
@@ -354,8 +354,11 @@ def train(
     t0 = time.time()
     _setup_tf(threads)
 
-    _, xd_raw, yd = load_deam(data_dir, limit, labels=cfg["deam_labels"])
-    label_sets = {kind: load_deam(data_dir, limit, labels=kind)[2] for kind in ("as_given", "corrected")}
+    deam_ids, xd_raw, yd_given = load_deam(data_dir, limit, labels="as_given")
+    label_sets = {"as_given": yd_given, "corrected": corrected_labels(deam_ids, yd_given)}
+    if cfg["deam_labels"] not in label_sets:
+        raise ValueError(f"unknown DEAM label choice {cfg['deam_labels']!r}")
+    yd = label_sets[cfg["deam_labels"]]
     log(f"DEAM: {len(yd)} songs, labels {cfg['deam_labels']}")
     has_4q = (data_dir / "audio4q" / "labels.csv").is_file()
     if has_4q:

@@ -51,31 +51,9 @@ def test_failures_are_stored_and_indexing_goes_on(store, tmp_path):
     assert "random.wav" in reasons
 
 
-def _song_with_cover(path, samples, sr=22050):
-    """An .mp4 of AAC sound plus a one-frame MJPEG cover picture (disposition attached_pic)."""
-    import av
-    import numpy as np
-
-    with av.open(str(path), "w", format="mp4") as out:
-        sound = out.add_stream("aac", rate=sr, layout="mono")
-        cover = out.add_stream("mjpeg", rate=1)
-        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
-        cover.disposition = av.stream.Disposition.attached_pic
-        picture = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
-        for packet in [*cover.encode(picture.reformat(format="yuvj420p")), *cover.encode()]:
-            out.mux(packet)
-        data = np.asarray(samples, np.float32)[None, :]
-        for i in range(0, data.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data[:, i:i + 1024]), format="fltp", layout="mono")
-            frame.sample_rate = sr
-            for packet in sound.encode(frame):
-                out.mux(packet)
-        for packet in sound.encode():
-            out.mux(packet)
-    return path
-
-
 def test_a_video_container_with_only_sound_is_audio(store, tmp_path):
+    import av
+
     from emobrowser.index.scoring import score_paths
 
     root = tmp_path / "lib"
@@ -89,7 +67,10 @@ def test_a_video_container_with_only_sound_is_audio(store, tmp_path):
     assert len(store.segments(item.id)) >= 5  # the audio timeline
     (result,) = score_paths([str(song)], "baseline", "baseline")
     assert result.error is None and result.modality.value == "audio" and result.model == "baseline-audio"
-    covered = _song_with_cover(tmp_path / "covered.mp4", synth.synth_music(3.0))
+    covered = synth.write_audio(tmp_path / "covered.mp4", synth.synth_music(3.0),
+                                cover=synth.draw_image("warm", (64, 64)))
+    assert [s.disposition for s in av.open(str(covered)).streams if s.type == "video"] == [
+        av.stream.Disposition.attached_pic]
     (result,) = score_paths([str(covered)], "baseline", "baseline")
     assert result.error is None and result.modality.value == "audio"  # the cover picture is not a video
     silent = synth.write_audio(tmp_path / "silent.mp4", synth.synth_music(2.0) * 0)
