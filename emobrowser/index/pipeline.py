@@ -54,11 +54,6 @@ class Progress:
     failed: int = 0
 
 
-# Failure reasons stored by earlier versions for files the extractor now handles
-# (an .mp4 with sound only); such items are tried again.
-RETRY_REASONS = ("no video stream",)
-
-
 @dataclass
 class IndexSummary:
     indexed: int = 0
@@ -207,7 +202,7 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
             return summary
     stale = store.requeue_stale(model_tags(imodel, amodel))
     summary.unchanged = max(0, summary.unchanged - stale)  # rescored with a new model: not unchanged
-    summary.requeued = stale + store.retry_failed(RETRY_REASONS)
+    summary.requeued = stale
     pending = store.pending(root_ids)
     total = len(pending)
     # Items that failed during the scan (unreadable, not media) are counted as failed.

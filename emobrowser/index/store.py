@@ -77,6 +77,14 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 2: failures recorded by earlier versions for files the extractor now handles, tried
+    # again once: an .mp4 with sound only ("no video stream"), and a music .mp4 whose only
+    # video stream is its cover picture ("truncated video: decoded 0.0 s of ..."). A file
+    # that still fails is recorded again with its current reason.
+    """
+    UPDATE items SET status = 'pending', error = NULL WHERE status = 'failed'
+        AND (error = 'no video stream' OR error LIKE 'truncated video: decoded 0.0 s of %');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -266,17 +274,6 @@ class Store:
                     "AND (scored_with IS NULL OR scored_with != ?)", (modality, tag))
                 total += cur.rowcount
         return total
-
-    def retry_failed(self, reasons: tuple[str, ...]) -> int:
-        """Set failed items whose error is one of ``reasons`` back to pending (failures
-        a newer extractor can handle); returns how many."""
-        if not reasons:
-            return 0
-        marks = ", ".join("?" * len(reasons))
-        with self.transaction():
-            cur = self.conn.execute(
-                f"UPDATE items SET status = 'pending' WHERE status = 'failed' AND error IN ({marks})", reasons)
-        return cur.rowcount
 
     def failures(self) -> Iterator[tuple[str, str | None, str]]:
         cur = self.conn.execute("SELECT path, modality, error FROM items WHERE status = 'failed' ORDER BY path")

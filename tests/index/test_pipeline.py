@@ -67,19 +67,35 @@ def test_a_video_container_with_only_sound_is_audio(store, tmp_path):
     assert len(store.segments(item.id)) >= 5  # the audio timeline
     (result,) = score_paths([str(song)], "baseline", "baseline")
     assert result.error is None and result.modality.value == "audio" and result.model == "baseline-audio"
-    covered = synth.write_audio(tmp_path / "covered.mp4", synth.synth_music(3.0),
+    more = tmp_path / "more"
+    more.mkdir()
+    covered = synth.write_audio(more / "covered.mp4", synth.synth_music(3.0),
                                 cover=synth.draw_image("warm", (64, 64)))
     assert [s.disposition for s in av.open(str(covered)).streams if s.type == "video"] == [
         av.stream.Disposition.attached_pic]
     (result,) = score_paths([str(covered)], "baseline", "baseline")
     assert result.error is None and result.modality.value == "audio"  # the cover picture is not a video
-    silent = synth.write_audio(tmp_path / "silent.mp4", synth.synth_music(2.0) * 0)
+    silent = synth.write_audio(more / "silent.mp4", synth.synth_music(2.0) * 0)
     (result,) = score_paths([str(silent)], "baseline", "baseline")
     assert result.error == "no video stream, and no usable audio: audio is digital silence (nothing to score)"
-    # A library that recorded such a file as failed by an earlier version tries it again.
-    store.conn.execute("UPDATE items SET status='failed', error='no video stream' WHERE id=?", (item.id,))
-    again = index_library(store, **BASE)
-    assert again.indexed == 1 and store.item_by_path(song).status == "indexed"
+    # A library that recorded such files as failed, by a version before schema 2, tries
+    # them again once.
+    from emobrowser.index.store import Store
+
+    index_library(store, [str(more)], **BASE)
+    assert store.item_by_path(covered).status == "indexed"
+    errors = {song: "no video stream", covered: "truncated video: decoded 0.0 s of the 3.0 s the file states"}
+    for path, error in errors.items():
+        store.conn.execute("UPDATE items SET status='failed', error=? WHERE id=?",
+                           (error, store.item_by_path(path).id))
+    store.conn.execute("PRAGMA user_version = 1")
+    reopened = Store(store.path)
+    assert {store.item_by_path(p).status for p in errors} == {"pending"}
+    again = index_library(reopened, **BASE)
+    assert again.indexed == 2
+    assert {reopened.item_by_path(p).status for p in errors} == {"indexed"}
+    assert reopened.item_by_path(silent).status == "failed"  # its current reason is not retried
+    reopened.close()
 
 
 def test_cancel_then_resume_loses_and_duplicates_nothing(store, media_dir):

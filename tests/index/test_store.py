@@ -29,6 +29,26 @@ def test_migrations_run_in_order_and_only_once(tmp_path, monkeypatch):
     Store(path).close()  # reopening must not re-run the migration (it would fail: duplicate column)
 
 
+def test_schema_2_retries_only_the_failures_newer_extractors_handle(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    s = Store(path)
+    reasons = ["no video stream", "truncated video: decoded 0.0 s of the 3.0 s the file states",
+               "truncated video: decoded 1.5 s of the 3.0 s the file states", "not a media file"]
+    for i, reason in enumerate(reasons):
+        s.conn.execute("INSERT INTO items (raw_path, path, size, mtime_ns, status, error, updated) "
+                       "VALUES (?, ?, 1, 1, 'failed', ?, 0)", (f"/m/{i}".encode(), f"/m/{i}", reason))
+    s.conn.execute("PRAGMA user_version = 1")
+    s.close()
+    s = Store(path)
+    rows = s.conn.execute("SELECT status, error FROM items ORDER BY id").fetchall()
+    assert rows == [("pending", None), ("pending", None), ("failed", reasons[2]), ("failed", reasons[3])]
+    s.conn.execute("UPDATE items SET status='failed', error=? WHERE id=1", (reasons[0],))
+    s.close()
+    s = Store(path)  # only once: a file that fails again keeps its failure
+    assert s.conn.execute("SELECT status FROM items WHERE id=1").fetchone()[0] == "failed"
+    s.close()
+
+
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "db.sqlite3"
     conn = sqlite3.connect(path)
