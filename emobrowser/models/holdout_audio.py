@@ -18,6 +18,7 @@ of symbolic links plus a filtered labels.csv. Prints a JSON summary as the last 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -52,7 +53,9 @@ def score_with_cli(paths: list[Path], models: Path, home: Path) -> list[dict]:
     env = dict(os.environ, EMOBROWSER_MODELS=str(models), EMOBROWSER_HOME=str(home))
     cmd = [sys.executable, "-m", "emobrowser", "score", "--json", "--audio-model", "audio-va",
            *[str(p) for p in paths]]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode not in (0, 1):  # 1: some files failed; they are in the output
+        raise RuntimeError(f"emobrowser score exited {done.returncode}: {done.stderr[-2000:]}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
@@ -90,27 +93,45 @@ def summarise(results: list[dict], labels: dict[str, dict]) -> dict:
     }
 
 
-def run(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_dir: Path | None = None,
-        work: Path | None = None, log=print) -> dict:
-    data_dir = Path(data_dir)
-    with open(data_dir / "audio4q" / "labels.csv", newline="", encoding="utf-8") as fh:
+def split_4q(data_dir: Path, fold: int, folds: int = 5, seed: int = 0):
+    """The 4Q rows, their field names, and the training and held-out rows of ``fold``
+    (artist-grouped, as the trainer groups them)."""
+    with open(Path(data_dir) / "audio4q" / "labels.csv", newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         fieldnames = list(reader.fieldnames or [])
         rows = list(reader)
-    groups = [r.get("artist") or r["file"] for r in rows]  # as the trainer groups them
+    groups = [r.get("artist") or r["file"] for r in rows]
     split = q4_folds([r["quadrant"] for r in rows], groups, folds, seed)
-    train_rows = [r for r, k in zip(rows, split) if k != fold]
-    held = [r for r, k in zip(rows, split) if k == fold]
     if {g for g, k in zip(groups, split) if k == fold} & {g for g, k in zip(groups, split) if k != fold}:
         raise RuntimeError("an artist is on both sides of the split")
+    train_rows = [r for r, k in zip(rows, split) if k != fold]
+    held = [r for r, k in zip(rows, split) if k == fold]
+    return fieldnames, train_rows, held
 
-    t0 = time.time()
+
+@contextlib.contextmanager
+def fold_model(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_dir: Path | None = None,
+               work: Path | None = None, log=print):
+    """Train a model exactly as the shipped one, without the held-out 4Q fold ``fold``.
+
+    Yields ``(models, held, tmp)``: the folder holding the trained model, the held-out
+    label rows, and a scratch folder that is removed afterwards."""
+    data_dir = Path(data_dir)
+    fieldnames, train_rows, held = split_4q(data_dir, fold, folds, seed)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         tmp = Path(tmp)
         view = _training_view(data_dir, train_rows, fieldnames, tmp / "data")
         models = tmp / "models"
         log(f"training on DEAM + {len(train_rows)} 4Q clips; holding out {len(held)} (fold {fold})")
         train(view, models, seed=seed, folds=folds, cache_dir=cache_dir, log=log)
+        yield models, held, tmp
+
+
+def run(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_dir: Path | None = None,
+        work: Path | None = None, log=print) -> dict:
+    data_dir = Path(data_dir)
+    t0 = time.time()
+    with fold_model(data_dir, fold, folds, seed, cache_dir, work, log) as (models, held, tmp):
         t1 = time.time()
         results = score_with_cli([data_dir / "audio4q" / r["file"] for r in held], models, tmp / "home")
         t2 = time.time()

@@ -1,0 +1,125 @@
+"""The spliced-clip timeline check's bookkeeping: pairing, the files it writes, and the
+direction, part-sign and step-response figures it derives from the CLI's JSON."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emobrowser.media.audio import load_audio
+from emobrowser.media.synth import write_audio
+from emobrowser.models import timeline_check as tc
+
+SIGNS = {"Q1": (1, 1), "Q2": (-1, 1), "Q3": (-1, -1), "Q4": (1, -1)}
+
+
+def _row(name, quadrant):
+    v, a = SIGNS[quadrant]
+    return {"file": name, "quadrant": quadrant, "valence_sign": str(v), "arousal_sign": str(a)}
+
+
+def _timeline(va_a, va_b, part=15.0, window=3.0, hop=0.5):
+    """What a perfect timeline of a splice looks like: a step from A's value to B's,
+    smoothed by a centred box of ``window`` seconds."""
+    segs = []
+    for k in range(int(2 * part / hop)):
+        mid = k * hop + hop / 2
+        lo, hi = max(0.0, mid - window / 2), min(2 * part, mid + window / 2)
+        w_b = max(0.0, hi - max(lo, part)) / (hi - lo)
+        v, a = (1 - w_b) * np.array(va_a) + w_b * np.array(va_b)
+        segs.append({"start": k * hop, "end": (k + 1) * hop, "valence": float(v), "arousal": float(a)})
+    return {"segments": segs, "error": None}
+
+
+def _whole(v, a):
+    return {"valence": v, "arousal": a, "error": None}
+
+
+def test_pairs_cross_quadrants_and_respect_the_cap():
+    held = [_row(f"{q}{i}.mp3", q) for q in SIGNS for i in range(5)]
+    pairs = tc.choose_pairs(held, per_pair=3, seed=1)
+    assert len(pairs) == 12 * 3
+    assert all(a["quadrant"] != b["quadrant"] for a, b in pairs)
+    assert len({(a["quadrant"], b["quadrant"]) for a, b in pairs}) == 12
+    assert tc.choose_pairs(held, per_pair=3, seed=1) == pairs
+    few = tc.choose_pairs([_row("x.mp3", "Q1"), _row("y.mp3", "Q3")], per_pair=4)
+    assert [(a["file"], b["file"]) for a, b in few] == [("x.mp3", "y.mp3"), ("y.mp3", "x.mp3")]
+
+
+def test_a_timeline_that_follows_the_labels_scores_full_marks():
+    a, b = _row("a.mp3", "Q3"), _row("b.mp3", "Q1")
+    c, d = _row("c.mp3", "Q2"), _row("d.mp3", "Q4")
+    scores = {"s1": _timeline((-0.4, -0.5), (0.3, 0.6)), "s2": _timeline((-0.2, 0.4), (0.5, -0.3))}
+    parts = {"a.mp3": _whole(-0.3, -0.4), "b.mp3": _whole(0.2, 0.5), "c.mp3": _whole(0.1, 0.3),
+             "d.mp3": _whole(0.3, -0.2)}
+    s = tc.summarise([("s1", a, b), ("s2", c, d)], scores, parts, part=15.0, margin=2.0)
+    assert (s["splices"], s["skipped"]) == (2, 0)
+    for dim in ("valence", "arousal"):
+        assert s[dim]["pairs"] == 2
+        assert s[dim]["direction_acc_timeline"] == 1.0
+        assert s[dim]["direction_acc_separate"] == 1.0
+        assert s[dim]["part_sign_acc_timeline"] == 1.0
+        # a 3 s centred box rises over the 3 s around the join
+        assert -1.5 <= s[dim]["rise_10_s"] < 0 < s[dim]["rise_90_s"] <= 1.5
+    # c's separate valence (+0.1) has the wrong sign: 3 of the 4 part signs are right
+    assert s["valence"]["part_sign_acc_separate"] == 0.75
+
+
+def test_a_timeline_that_moves_the_wrong_way_is_caught():
+    a, b = _row("a.mp3", "Q3"), _row("b.mp3", "Q2")  # valence same (-), arousal rises
+    scores = {"s": _timeline((-0.3, 0.5), (-0.3, -0.5))}  # arousal falls instead
+    parts = {"a.mp3": _whole(-0.3, -0.4), "b.mp3": _whole(-0.2, 0.5)}
+    s = tc.summarise([("s", a, b)], scores, parts, part=15.0, margin=2.0)
+    assert s["valence"]["pairs"] == 0 and s["valence"]["direction_acc_timeline"] is None
+    assert s["arousal"]["pairs"] == 1
+    assert s["arousal"]["direction_acc_timeline"] == 0.0
+    assert s["arousal"]["direction_acc_separate"] == 1.0
+    assert s["arousal"]["rise_10_s"] is None  # no splice with the right direction
+
+
+def test_failed_scores_are_skipped():
+    a, b = _row("a.mp3", "Q3"), _row("b.mp3", "Q1")
+    s = tc.summarise([("s", a, b)], {"s": {"error": "boom", "segments": []}},
+                     {"a.mp3": _whole(0, 0), "b.mp3": _whole(0, 0)}, part=15.0, margin=2.0)
+    assert (s["splices"], s["skipped"]) == (0, 1)
+
+
+def test_splices_join_the_first_seconds_of_each_clip(tmp_path):
+    sr = tc.SR
+    t = np.arange(int(3.0 * sr)) / sr
+    write_audio(tmp_path / "quiet.wav", 0.05 * np.sin(2 * np.pi * 220 * t), sr)
+    write_audio(tmp_path / "loud.wav", 0.5 * np.sin(2 * np.pi * 440 * t), sr)
+    write_audio(tmp_path / "short.wav", 0.5 * np.sin(2 * np.pi * 440 * t[: sr // 2]), sr)
+    pairs = [(_row("quiet.wav", "Q3"), _row("loud.wav", "Q1")), (_row("loud.wav", "Q1"), _row("short.wav", "Q3"))]
+    logged = []
+    splices, parts = tc.write_splices(pairs, tmp_path, tmp_path / "out", part=1.0, log=logged.append)
+    assert len(splices) == 1 and set(parts) == {"quiet.wav", "loud.wav"}
+    assert any("short.wav" in m for m in logged)
+    joined = load_audio(splices[0][0], sr=sr)
+    assert joined.size == pytest.approx(2 * sr, abs=2)
+    rms = [float(np.sqrt(np.mean(h ** 2))) for h in (joined[: sr - 100], joined[sr + 100: 2 * sr])]
+    assert rms[0] == pytest.approx(0.05 / np.sqrt(2), rel=0.05)
+    assert rms[1] == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+    assert load_audio(parts["loud.wav"], sr=sr).size == pytest.approx(sr, abs=2)
+
+
+def test_window_sweep_scores_like_the_cli_at_the_default_window():
+    from emobrowser.features.audio_features import WINDOW_SECONDS
+    from emobrowser.media.synth import synth_music, synth_rock
+    from emobrowser.models.audio_model import AudioVAModel
+
+    model = AudioVAModel()
+    x = np.concatenate([synth_music(6.0, major=True), synth_rock(6.0, major=False)])
+    segs = tc.window_segments(model, x, WINDOW_SECONDS)
+    feats = model.extract(x, tc.SR)
+    assert [(s["start"], s["end"]) for s in segs] == [tuple(t) for t in feats.times]
+    np.testing.assert_allclose([[s["valence"], s["arousal"]] for s in segs], model.predict(feats.frames),
+                               atol=1e-5)
+    default = [[s["valence"], s["arousal"]] for s in segs]
+    short = np.array([[s["valence"], s["arousal"]] for s in tc.window_segments(model, x, 1.0)])
+    assert not np.allclose(short, default, atol=1e-3)
+    # descriptors over a context longer than the track are the whole track's; shorter ones differ
+    wide = [[s["valence"], s["arousal"]] for s in tc.window_segments(model, x, WINDOW_SECONDS, 100.0)]
+    np.testing.assert_allclose(wide, default, atol=1e-5)
+    local = [[s["valence"], s["arousal"]] for s in tc.window_segments(model, x, WINDOW_SECONDS, 4.0)]
+    assert not np.allclose(local, default, atol=1e-3)
