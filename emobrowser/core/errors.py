@@ -24,10 +24,17 @@ class InputError(EmobrowserError):
     """A file or value the user handed to a command is not usable; the message says why."""
 
 
+# Reasons recorded for files that vanished or changed while being indexed; they say
+# nothing about the file itself, so the indexer tries such files again.
+FILE_VANISHED = "file vanished before it could be read"
+VANISHED_WHILE_INDEXED = "file vanished while it was being indexed"
+CHANGED_WHILE_INDEXED = "file changed while it was being indexed"
+
+
 def read_failure(exc: OSError) -> MediaError:
     """The MediaError that says why reading a file failed."""
     if isinstance(exc, FileNotFoundError):
-        return MediaError("file vanished before it could be read")
+        return MediaError(FILE_VANISHED)
     if isinstance(exc, PermissionError):
         return MediaError("permission denied (file is unreadable)")
     if isinstance(exc, IsADirectoryError):

@@ -6,6 +6,7 @@ the store (for the current models) and answers with balanced, mixed results.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +164,8 @@ def parse_region(spec: str) -> tuple:
         values = tuple(float(x) for x in numbers.split(","))
     except ValueError:
         values = ()
+    if not all(math.isfinite(x) for x in values[:2 if kind == "circle" else 4]):
+        values = ()
     if kind == "rect" and len(values) == 4:
         return ("rect", *values)
     if kind == "circle" and len(values) == 3 and values[2] > 0:
@@ -257,8 +260,8 @@ def run_query(db: Path, args) -> list[Hit]:
     if args.k < 1:
         raise QueryError("-k must be at least 1")
     balance = DEFAULT_BALANCE if args.balance is None else args.balance
-    if balance < 1.0:
-        raise QueryError("--balance must be at least 1")
+    if not (balance >= 1.0 and math.isfinite(balance)):
+        raise QueryError("--balance must be a finite number of at least 1")
     modalities = parse_modalities(args.modality)
     region = parse_region(args.region) if args.region else None
     with Store(db) as store:

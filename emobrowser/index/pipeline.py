@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from emobrowser.core.errors import CHANGED_WHILE_INDEXED, FILE_VANISHED, VANISHED_WHILE_INDEXED
 from emobrowser.index.extract import Extracted, Scored, extract_file, score_extracted
 from emobrowser.index.procpool import ProcessPool
 from emobrowser.index.scanner import sync_root
@@ -52,6 +53,12 @@ class Progress:
     rate: float = 0.0
     eta: float | None = None
     failed: int = 0
+
+
+# Failure reasons that say nothing about the file itself: the file vanished or changed
+# mid-run (a folder renamed or a drive unmounted while indexing). Such items are tried
+# again on every run; a file that is still gone has been marked missing by the scan.
+TRANSIENT_REASONS = (FILE_VANISHED, VANISHED_WHILE_INDEXED, CHANGED_WHILE_INDEXED)
 
 
 @dataclass
@@ -132,9 +139,13 @@ class _Writer(threading.Thread):
         with self.store.transaction():
             for item_id, stat_key, ok, value in batch:
                 if ok and stat_key is not None and _changed_since(stat_key):
-                    ok, value = False, "file changed while it was being indexed"
+                    ok, value = False, CHANGED_WHILE_INDEXED
                 outcomes.append((item_id, ok))
                 if not ok:
+                    # Old scores describe content the file no longer has: drop them, so a
+                    # later move/rename cannot bring them back as 'indexed'.
+                    conn.execute("DELETE FROM scores WHERE item_id=?", (item_id,))
+                    conn.execute("DELETE FROM segments WHERE item_id=?", (item_id,))
                     conn.execute("UPDATE items SET status='failed', error=?, updated=? WHERE id=?",
                                  (value, now, item_id))
                     continue
@@ -202,7 +213,7 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
             return summary
     stale = store.requeue_stale(model_tags(imodel, amodel))
     summary.unchanged = max(0, summary.unchanged - stale)  # rescored with a new model: not unchanged
-    summary.requeued = stale
+    summary.requeued = stale + store.retry_failed(TRANSIENT_REASONS)
     pending = store.pending(root_ids)
     total = len(pending)
     # Items that failed during the scan (unreadable, not media) are counted as failed.
@@ -250,7 +261,7 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
             for item_id, ok, value in pool.run(tasks(), lambda: cancelled() or writer.error is not None):
                 key = stat_keys.pop(item_id, None)
                 if ok and key is None:
-                    ok, value = False, "file vanished while it was being indexed"
+                    ok, value = False, VANISHED_WHILE_INDEXED
                 writer.inbox.put((item_id, key, ok, value))
         finally:
             writer.inbox.put(None)

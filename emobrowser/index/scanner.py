@@ -190,6 +190,10 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
     def flush_updates() -> None:
         if updates:
             with store.transaction():
+                # The content changed: its old scores no longer describe it (and must
+                # not come back as 'indexed' if the file is then moved).
+                conn.executemany("DELETE FROM scores WHERE item_id=?", [(u[-1],) for u in updates])
+                conn.executemany("DELETE FROM segments WHERE item_id=?", [(u[-1],) for u in updates])
                 conn.executemany(
                     "UPDATE items SET size=?, mtime_ns=?, fingerprint=?, modality=?, format=?, status=?, "
                     "error=?, updated=? WHERE id=?", updates)
@@ -242,7 +246,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                 if moved_id is not None:
                     conn.execute("UPDATE items SET raw_path=?, path=?, root_id=?, mtime_ns=?, status=CASE WHEN "
                                  "EXISTS (SELECT 1 FROM scores WHERE item_id=?) THEN 'indexed' ELSE 'pending' END, "
-                                 "updated=? WHERE id=?",
+                                 "error=NULL, updated=? WHERE id=?",
                                  (entry.raw_path, display(entry.raw_path), root_id, entry.mtime_ns, moved_id,
                                   time.time(), moved_id))
                     stats.moved += 1

@@ -275,6 +275,17 @@ class Store:
                 total += cur.rowcount
         return total
 
+    def retry_failed(self, reasons: tuple[str, ...]) -> int:
+        """Set failed items whose error is one of ``reasons`` back to pending; returns
+        how many."""
+        if not reasons:
+            return 0
+        marks = ", ".join("?" * len(reasons))
+        with self.transaction():
+            cur = self.conn.execute(
+                f"UPDATE items SET status = 'pending' WHERE status = 'failed' AND error IN ({marks})", reasons)
+        return cur.rowcount
+
     def failures(self) -> Iterator[tuple[str, str | None, str]]:
         cur = self.conn.execute("SELECT path, modality, error FROM items WHERE status = 'failed' ORDER BY path")
         yield from ((r[0], r[1], r[2] or "unknown error") for r in cur)

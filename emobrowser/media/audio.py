@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.core.errors import MediaError, read_failure
+from emobrowser.core.errors import FILE_VANISHED, MediaError, read_failure
 
 # A guard against files that claim absurd lengths; 3 hours of audio is ~240M samples.
 MAX_SECONDS = 3 * 3600.0
@@ -24,7 +24,7 @@ def _open(path: str | Path):
     except av.error.InvalidDataError as exc:
         raise MediaError("corrupt or truncated file (FFmpeg cannot parse the container)") from exc
     except av.error.FileNotFoundError as exc:
-        raise MediaError("file vanished before it could be read") from exc
+        raise MediaError(FILE_VANISHED) from exc
     except av.error.PermissionError as exc:
         raise MediaError("permission denied (file is unreadable)") from exc
     except av.error.FFmpegError as exc:

@@ -2,7 +2,7 @@ import os
 import threading
 
 from emobrowser.index import pipeline
-from emobrowser.index.pipeline import index_library
+from emobrowser.index.pipeline import TRANSIENT_REASONS, index_library
 from emobrowser.media import synth
 
 BASE = {"image_model": "baseline", "audio_model": "baseline", "workers": 2}
@@ -115,6 +115,44 @@ def test_cancel_then_resume_loses_and_duplicates_nothing(store, media_dir):
     assert store.conn.execute("SELECT COUNT(*) FROM (SELECT item_id, model, version FROM scores "
                               "GROUP BY 1, 2, 3 HAVING COUNT(*) > 1)").fetchone()[0] == 0
     assert store.integrity_ok()
+
+
+def test_a_folder_that_vanishes_mid_run_is_indexed_when_it_is_back(store, media_dir, tmp_path):
+    import shutil
+
+    root = tmp_path / "lib"
+    shutil.copytree(media_dir, root)
+    away = tmp_path / "lib.away"
+
+    def progress(p):
+        if p.phase == "index" and p.done >= 1 and root.exists():
+            os.rename(root, away)
+
+    first = index_library(store, [str(root)], progress=progress, **BASE)
+    assert first.failed > 0  # the rest of the run found nothing to read
+    reasons = {r[0] for r in store.conn.execute("SELECT error FROM items WHERE status='failed'")}
+    assert reasons <= set(TRANSIENT_REASONS), reasons
+    os.rename(away, root)
+    again = index_library(store, **BASE)
+    assert again.failed == 0 and again.indexed == first.failed
+    assert store.conn.execute("SELECT COUNT(*) FROM items WHERE status != 'indexed'").fetchone()[0] == 0
+
+
+def test_a_file_that_fails_keeps_no_old_scores_and_stays_failed_when_moved(store, tmp_path):
+    root = tmp_path / "lib"
+    root.mkdir()
+    synth.write_image(root / "a.png", synth.draw_image("warm", (40, 40)))
+    synth.write_image(root / "b.png", synth.draw_image("dark", (40, 40)))
+    index_library(store, [str(root)], **BASE)
+    (root / "a.png").write_bytes((root / "b.png").read_bytes()[:300])  # now a truncated PNG
+    index_library(store, **BASE)
+    item = store.item_by_path(root / "a.png")
+    assert item.status == "failed"
+    assert store.conn.execute("SELECT COUNT(*) FROM scores WHERE item_id=?", (item.id,)).fetchone()[0] == 0
+    os.rename(root / "a.png", root / "renamed.png")
+    index_library(store, **BASE)
+    moved = store.item_by_path(root / "renamed.png")
+    assert moved.status == "failed" and "truncated" in moved.error
 
 
 def test_crash_inside_a_write_rolls_back_the_batch(store, media_dir, monkeypatch):

@@ -94,6 +94,23 @@ def test_moved_file_keeps_its_scores(store, tmp_path):
     assert store.conn.execute("SELECT valence FROM scores WHERE item_id=?", (item.id,)).fetchone()[0] == 0.5
 
 
+def test_a_changed_file_drops_its_scores_so_a_move_cannot_bring_them_back(store, tmp_path):
+    root = make_tree(tmp_path / "lib")
+    rid = store.add_root(root)
+    sync_root(store, rid, os.fsencode(root))
+    item = store.item_by_path(root / "two.png")
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO scores VALUES (?, 'm', '1', 0.5, -0.5)", (item.id,))
+        conn.execute("UPDATE items SET status='indexed' WHERE id=?", (item.id,))
+    synth.write_image(root / "two.png", synth.draw_image("vivid", (30, 30)))
+    sync_root(store, rid, os.fsencode(root))  # changed: pending, old scores gone
+    os.rename(root / "two.png", root / "a" / "renamed.png")
+    sync_root(store, rid, os.fsencode(root))
+    moved = store.item_by_path(root / "a" / "renamed.png")
+    assert moved.status == "pending"
+    assert store.conn.execute("SELECT COUNT(*) FROM scores WHERE item_id=?", (moved.id,)).fetchone()[0] == 0
+
+
 def test_deleted_file_is_missing_and_leaves_results(store, tmp_path):
     root = make_tree(tmp_path / "lib")
     rid = store.add_root(root)
