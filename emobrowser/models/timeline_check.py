@@ -30,7 +30,8 @@ window trades: a sharper step against noisier part means. ``--contexts 10,20`` d
 same with the track descriptors (dynamics, tonality) computed over that many seconds
 around each step instead of over the whole track.
 
-The data folder is never written to. Prints a JSON summary as the last line.
+The data folder is never written to. Prints a JSON summary as the last line. Saved
+outputs of several folds are pooled with ``--pool fold0.log fold1.log ...``.
 """
 
 from __future__ import annotations
@@ -262,9 +263,38 @@ def run(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, per_pair: int 
     return summary
 
 
+def _pool_block(blocks: list[dict]) -> dict:
+    """Accuracies of one dimension pooled over folds, weighted by their counts; rise
+    times as the median over folds."""
+    out: dict = {"pairs": sum(b["pairs"] for b in blocks)}
+    for key in ("direction_acc_timeline", "direction_acc_separate"):
+        have = [b for b in blocks if b[key] is not None]
+        n = sum(b["pairs"] for b in have)
+        out[key] = round(sum(b[key] * b["pairs"] for b in have) / n, 4) if n else None
+    for key in ("part_sign_acc_timeline", "part_sign_acc_separate"):
+        n = sum(b["parts"] for b in blocks)
+        out[key] = round(sum(b[key] * b["parts"] for b in blocks) / n, 4) if n else None
+    for key in ("rise_10_s", "rise_90_s"):
+        have = [b[key] for b in blocks if b[key] is not None]
+        out[key + "_median"] = float(np.median(have)) if have else None
+    return out
+
+
+def pool(summaries: list[dict]) -> dict:
+    """Figures of several folds' summaries pooled (the CLI run and every sweep setting)."""
+    def blocks(get) -> dict:
+        return {d: _pool_block([{**get(s)[d], "parts": 2 * s["splices"]} for s in summaries]) for d in DIMS}
+
+    out = {"folds": [s["fold"] for s in summaries], "splices": sum(s["splices"] for s in summaries),
+           "cli": blocks(lambda s: s)}
+    for key in summaries[0].get("window_sweep", {}):
+        out[key] = blocks(lambda s, key=key: s["window_sweep"][key])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, required=True, help="folder with deam/ and audio4q/")
+    p.add_argument("--data", type=Path, help="folder with deam/ and audio4q/")
     p.add_argument("--fold", type=int, default=0, help="which artist-grouped fold of 4Q to hold out")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
@@ -276,7 +306,14 @@ def main(argv: list[str] | None = None) -> int:
                    "separated), scored in this process")
     p.add_argument("--contexts", default="", help="also sweep computing the track descriptors over this "
                    "many seconds around each step (comma-separated), with the default window")
+    p.add_argument("--pool", type=Path, nargs="+", default=None, metavar="LOG",
+                   help="instead of running, pool the JSON summaries these runs' outputs end with")
     args = p.parse_args(argv)
+    if args.pool:
+        print(json.dumps(pool([json.loads(f.read_text().strip().splitlines()[-1]) for f in args.pool])))
+        return 0
+    if args.data is None:
+        p.error("--data is required")
     settings = [(float(w), None) for w in args.windows.split(",") if w.strip()]
     settings += [(WINDOW_SECONDS, float(c)) for c in args.contexts.split(",") if c.strip()]
     summary = run(args.data, args.fold, args.folds, args.seed, args.per_pair, args.part, args.margin, args.cache,

@@ -123,3 +123,21 @@ def test_window_sweep_scores_like_the_cli_at_the_default_window():
     np.testing.assert_allclose(wide, default, atol=1e-5)
     local = [[s["valence"], s["arousal"]] for s in tc.window_segments(model, x, WINDOW_SECONDS, 4.0)]
     assert not np.allclose(local, default, atol=1e-3)
+
+
+def test_pooling_weights_folds_by_their_counts():
+    def block(pairs, direction, part, rise):
+        return {"pairs": pairs, "direction_acc_timeline": direction, "direction_acc_separate": direction,
+                "part_sign_acc_timeline": part, "part_sign_acc_separate": part,
+                "rise_10_s": None if rise is None else -rise,
+                "rise_90_s": rise}
+
+    first = {"fold": 0, "splices": 10, "valence": block(4, 1.0, 0.5, 1.0), "arousal": block(6, 0.5, 1.0, 2.0)}
+    second = {"fold": 1, "splices": 30, "valence": block(12, 0.5, 1.0, 3.0), "arousal": block(0, None, 0.5, None)}
+    pooled = tc.pool([first, second])
+    assert pooled["splices"] == 40 and pooled["folds"] == [0, 1]
+    v, a = pooled["cli"]["valence"], pooled["cli"]["arousal"]
+    assert v["pairs"] == 16 and v["direction_acc_timeline"] == pytest.approx((4 + 6) / 16)
+    assert v["part_sign_acc_timeline"] == pytest.approx((10 + 60) / 80)
+    assert v["rise_90_s_median"] == 2.0
+    assert a["direction_acc_timeline"] == 0.5 and a["rise_10_s_median"] == -2.0
