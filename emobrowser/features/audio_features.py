@@ -45,6 +45,12 @@ HOP_SECONDS = 0.5
 # the timeline responsive to section changes while staying close to the statistics
 # the model was trained on.
 WINDOW_SECONDS = 3.0
+# Track descriptors (dynamics, tonality) of a timeline step: computed over the 10 s
+# around it, not over the whole track, so a step describes the music near it. On
+# spliced held-out 4Q clips this raised the timeline's part-sign accuracy from 0.60 to
+# 0.67 (valence) and 0.78 to 0.83 (arousal), close to scoring each part as its own
+# file, for a slower step (10-90% over about 7 s instead of 3 s); see the model card.
+DESCRIPTOR_CONTEXT_SECONDS = 10.0
 
 FEATURE_NAMES: list[str] = (
     [f"mfcc_{i}" for i in range(40)]
@@ -334,6 +340,20 @@ def tonality_vector(timeline: np.ndarray) -> np.ndarray:
 def track_vector(timeline: np.ndarray) -> np.ndarray:
     """Track descriptors (N_TRACK,): dynamics then tonality, from a default timeline."""
     return np.concatenate([dynamics_vector(timeline), tonality_vector(timeline)])
+
+
+def local_track_vectors(timeline: np.ndarray, context_seconds: float,
+                        hop_seconds: float = HOP_SECONDS) -> np.ndarray:
+    """Track descriptors (t, N_TRACK) for every step of a default timeline (t, 199),
+    each computed from the steps within ``context_seconds`` centred on it (clipped at
+    the track's ends), so a timeline step describes the music around it rather than
+    the whole track."""
+    tl = np.asarray(timeline, dtype=np.float64).reshape(-1, N_FEATURES)
+    half = max(0, int(round(context_seconds / hop_seconds / 2)))
+    out = np.empty((len(tl), N_TRACK), dtype=np.float32)
+    for k in range(len(tl)):
+        out[k] = track_vector(tl[max(0, k - half): k + half + 1])
+    return out
 
 
 def extract_features(

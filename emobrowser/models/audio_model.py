@@ -23,6 +23,7 @@ import numpy as np
 from emobrowser.core.errors import InputError
 from emobrowser.core.paths import models_dir
 from emobrowser.features.audio_features import (
+    DESCRIPTOR_CONTEXT_SECONDS,
     FEATURE_NAMES,
     HOP_SECONDS,
     MEL_SLICE,
@@ -32,6 +33,7 @@ from emobrowser.features.audio_features import (
     TEMPO_INDEX,
     TRACK_NAMES,
     extract_features,
+    local_track_vectors,
     track_vector,
 )
 from emobrowser.models.base import AudioFeatures, AudioModel, ModelInfo
@@ -137,7 +139,7 @@ def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
 class AudioVAModel(AudioModel):
     """Valence-arousal of music: whole track plus a 0.5 s timeline."""
 
-    info = ModelInfo(name="audio-va", version="4", modality="audio")
+    info = ModelInfo(name="audio-va", version="5", modality="audio")
     sample_rate = SAMPLE_RATE
     hop_seconds = HOP_SECONDS
 
@@ -159,12 +161,13 @@ class AudioVAModel(AudioModel):
     # -- extraction (worker processes; no TensorFlow) ---------------------------------
     def extract(self, samples: np.ndarray, sr: int) -> AudioFeatures:
         """Recipe features (199) followed by the track descriptors (107: dynamics and
-        tonality), for the whole track and for every timeline step (which carry the
-        whole track's descriptors, as they carry its tempo)."""
+        tonality), for the whole track and for every timeline step. A step's descriptors
+        are those of the DESCRIPTOR_CONTEXT_SECONDS around it; it carries the whole
+        track's tempo."""
         whole, frames, times, duration = extract_features(samples, sr, hop_seconds=self.hop_seconds)
-        track = track_vector(frames)
-        whole = np.concatenate([whole, track]).astype(np.float32)
-        frames = np.hstack([frames, np.broadcast_to(track, (len(frames), N_TRACK))]).astype(np.float32)
+        whole = np.concatenate([whole, track_vector(frames)]).astype(np.float32)
+        local = local_track_vectors(frames, DESCRIPTOR_CONTEXT_SECONDS, self.hop_seconds)
+        frames = np.hstack([frames, local]).astype(np.float32)
         return AudioFeatures(whole=whole, frames=frames, times=times, duration=duration)
 
     # -- inference (one thread) -------------------------------------------------------

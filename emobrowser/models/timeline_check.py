@@ -24,11 +24,11 @@ and per dimension whose sign differs between the two clips:
     python -m emobrowser.models.timeline_check --data /work/shared/data \\
         --cache /tmp/audcache/4q --fold 0
 
-With ``--windows 1,3,6`` the same splices are also scored in this process with other
-timeline window lengths (the track descriptors keep the default window), to show what the
-window trades: a sharper step against noisier part means. ``--contexts 10,20`` does the
-same with the track descriptors (dynamics, tonality) computed over that many seconds
-around each step instead of over the whole track.
+With ``--windows 1.5,3,6`` the same splices are also scored in this process with other
+timeline window lengths (descriptor context as shipped), to show what the window trades:
+a sharper step against noisier part means. ``--contexts 10,20,track`` does the same for
+the span the timeline's track descriptors (dynamics, tonality) are computed over: that
+many seconds around each step, or the whole track (the timeline before version 5).
 
 The data folder is never written to. Prints a JSON summary as the last line. Saved
 outputs of several folds are pooled with ``--pool fold0.log fold1.log ...``.
@@ -45,9 +45,11 @@ from pathlib import Path
 import numpy as np
 
 from emobrowser.features.audio_features import (
+    DESCRIPTOR_CONTEXT_SECONDS,
     N_TRACK,
     WINDOW_SECONDS,
     frame_features,
+    local_track_vectors,
     timeline_vectors,
     track_vector,
 )
@@ -202,11 +204,13 @@ def summarise(splices: list[tuple[str, dict, dict]], scores: dict[str, dict], pa
     return out
 
 
-def window_segments(model, samples: np.ndarray, window: float, context: float | None = None) -> list[dict]:
-    """The timeline of ``samples`` as ``emobrowser score`` gives it, but with the timeline
-    window set to ``window`` seconds. The track descriptors (dynamics, tonality) come from
-    the default window's timeline, as the model was trained; over the whole track, or with
-    ``context`` over the steps within ``context`` seconds centred on each step."""
+def window_segments(model, samples: np.ndarray, window: float = WINDOW_SECONDS,
+                    context: float | None = DESCRIPTOR_CONTEXT_SECONDS) -> list[dict]:
+    """The timeline of ``samples`` as ``emobrowser score`` gives it (with the defaults),
+    but with the timeline window set to ``window`` seconds and the track descriptors
+    (dynamics, tonality, always from the default window's timeline, as the model was
+    trained) computed over the ``context`` seconds centred on each step, or over the
+    whole track if ``context`` is None."""
     track = frame_features(samples, SR)
     duration = samples.size / SR
     default, _ = timeline_vectors(track, duration)
@@ -214,8 +218,7 @@ def window_segments(model, samples: np.ndarray, window: float, context: float | 
     if context is None:
         desc = np.broadcast_to(track_vector(default), (len(steps), N_TRACK))
     else:
-        mids = times.mean(axis=1)
-        desc = np.stack([track_vector(default[np.abs(mids - m) <= context / 2]) for m in mids])
+        desc = local_track_vectors(default, context)
     va = model.predict(np.hstack([steps, desc]))
     return [{"start": float(t0), "end": float(t1), "valence": float(v), "arousal": float(a)}
             for (t0, t1), (v, a) in zip(times, va)]
@@ -305,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--windows", default="", help="also sweep these timeline windows (seconds, comma-"
                    "separated), scored in this process")
     p.add_argument("--contexts", default="", help="also sweep computing the track descriptors over this "
-                   "many seconds around each step (comma-separated), with the default window")
+                   "many seconds around each step, or 'track' for the whole track (comma-separated), "
+                   "with the default window")
     p.add_argument("--pool", type=Path, nargs="+", default=None, metavar="LOG",
                    help="instead of running, pool the JSON summaries these runs' outputs end with")
     args = p.parse_args(argv)
@@ -314,8 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.data is None:
         p.error("--data is required")
-    settings = [(float(w), None) for w in args.windows.split(",") if w.strip()]
-    settings += [(WINDOW_SECONDS, float(c)) for c in args.contexts.split(",") if c.strip()]
+    settings = [(float(w), DESCRIPTOR_CONTEXT_SECONDS) for w in args.windows.split(",") if w.strip()]
+    settings += [(WINDOW_SECONDS, None if c.strip() == "track" else float(c))
+                 for c in args.contexts.split(",") if c.strip()]
     summary = run(args.data, args.fold, args.folds, args.seed, args.per_pair, args.part, args.margin, args.cache,
                   settings)
     print(json.dumps(summary))

@@ -197,3 +197,19 @@ def test_tonality_tells_chords_from_noise_and_major_from_minor():
     for name in ("major_minus_minor_win", "major_minus_minor_track"):
         i = af.TONALITY_NAMES.index(name)
         assert t_major[i] > 0.0 > t_minor[i], name
+
+
+def test_local_track_vectors_describe_the_music_around_each_step():
+    from emobrowser.features.audio_features import N_TRACK, local_track_vectors, track_vector
+
+    rng = np.random.default_rng(0)
+    calm = rng.normal(0, 0.01, (40, 199)) + 1.0
+    busy = rng.normal(0, 1.0, (40, 199)) + 1.0
+    tl = np.vstack([calm, busy])
+    local = local_track_vectors(tl, 10.0)
+    assert local.shape == (80, N_TRACK)
+    np.testing.assert_allclose(local[5], track_vector(tl[0:16]), rtol=1e-5)  # clipped at the start
+    np.testing.assert_allclose(local[40], track_vector(tl[30:51]), rtol=1e-5)
+    # the dynamics (first columns: standard deviations) are low in the calm part, high in the busy one
+    assert local[10, :10].max() < local[70, :10].min()
+    np.testing.assert_allclose(local_track_vectors(tl, 1000.0)[0], track_vector(tl), rtol=1e-5)

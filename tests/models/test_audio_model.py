@@ -104,6 +104,27 @@ def test_shipped_files_exist_and_are_not_pickles():
     assert not list(SHIPPED.glob("*.pkl")) and not list(SHIPPED.glob("*.joblib"))
 
 
+def test_timeline_steps_carry_the_descriptors_of_the_music_around_them():
+    from emobrowser.features.audio_features import (
+        DESCRIPTOR_CONTEXT_SECONDS,
+        local_track_vectors,
+        track_vector,
+    )
+    from emobrowser.media.synth import synth_rock
+
+    calm = 0.1 * music(12.0)
+    busy = synth_rock(12.0, sr=SR)
+    feats = am.AudioVAModel().extract(np.concatenate([calm, busy]).astype(np.float32), SR)
+    recipe = feats.frames[:, :199]
+    np.testing.assert_allclose(feats.whole[199:], track_vector(recipe), rtol=1e-5)
+    np.testing.assert_allclose(feats.frames[:, 199:], local_track_vectors(recipe, DESCRIPTOR_CONTEXT_SECONDS),
+                               rtol=1e-5)
+    first, last = feats.frames[2, 199:], feats.frames[-3, 199:]
+    assert not np.allclose(first, last, rtol=0.05)
+    # the start's descriptors are those of the calm part alone
+    np.testing.assert_allclose(first, track_vector(recipe[: 2 + int(DESCRIPTOR_CONTEXT_SECONDS) + 1]), rtol=1e-5)
+
+
 @pytest.mark.slow
 def test_shipped_model_predicts_in_range(monkeypatch):
     import keras
