@@ -78,7 +78,8 @@ def test_changed_file_goes_back_to_pending(store, tmp_path):
     assert store.item_by_path(root / "two.png").status == "pending"
 
 
-def test_moved_file_keeps_its_scores(store, tmp_path):
+def _scored_tree(store, tmp_path):
+    """A synced tree whose two.png is indexed with a score; (root, root id, that item)."""
     root = make_tree(tmp_path / "lib")
     rid = store.add_root(root)
     sync_root(store, rid, os.fsencode(root))
@@ -86,6 +87,11 @@ def test_moved_file_keeps_its_scores(store, tmp_path):
     with store.transaction() as conn:
         conn.execute("INSERT INTO scores VALUES (?, 'm', '1', 0.5, -0.5)", (item.id,))
         conn.execute("UPDATE items SET status='indexed' WHERE id=?", (item.id,))
+    return root, rid, item
+
+
+def test_moved_file_keeps_its_scores(store, tmp_path):
+    root, rid, item = _scored_tree(store, tmp_path)
     os.rename(root / "two.png", root / "a" / "renamed.png")
     stats = sync_root(store, rid, os.fsencode(root))
     assert stats.moved == 1 and stats.new == 0
@@ -95,13 +101,7 @@ def test_moved_file_keeps_its_scores(store, tmp_path):
 
 
 def test_a_changed_file_drops_its_scores_so_a_move_cannot_bring_them_back(store, tmp_path):
-    root = make_tree(tmp_path / "lib")
-    rid = store.add_root(root)
-    sync_root(store, rid, os.fsencode(root))
-    item = store.item_by_path(root / "two.png")
-    with store.transaction() as conn:
-        conn.execute("INSERT INTO scores VALUES (?, 'm', '1', 0.5, -0.5)", (item.id,))
-        conn.execute("UPDATE items SET status='indexed' WHERE id=?", (item.id,))
+    root, rid, item = _scored_tree(store, tmp_path)
     synth.write_image(root / "two.png", synth.draw_image("vivid", (30, 30)))
     sync_root(store, rid, os.fsencode(root))  # changed: pending, old scores gone
     os.rename(root / "two.png", root / "a" / "renamed.png")
