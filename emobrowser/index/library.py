@@ -164,7 +164,7 @@ def parse_region(spec: str) -> tuple:
         values = tuple(float(x) for x in numbers.split(","))
     except ValueError:
         values = ()
-    if not all(math.isfinite(x) for x in values[:2 if kind == "circle" else 4]):
+    if not all(math.isfinite(x) for x in values):
         values = ()
     if kind == "rect" and len(values) == 4:
         return ("rect", *values)

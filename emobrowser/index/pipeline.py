@@ -57,7 +57,9 @@ class Progress:
 
 # Failure reasons that say nothing about the file itself: the file vanished or changed
 # mid-run (a folder renamed or a drive unmounted while indexing). Such items are tried
-# again on every run; a file that is still gone has been marked missing by the scan.
+# again on every run whose scan found their root folder; a file that is still gone has
+# then been marked missing by the scan. Under a root that is absent (a drive not
+# mounted) they wait, failed, until it is back.
 TRANSIENT_REASONS = (FILE_VANISHED, VANISHED_WHILE_INDEXED, CHANGED_WHILE_INDEXED)
 
 
@@ -198,9 +200,11 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
     store.set_setting("models", json.dumps({"image": [imodel.info.name, imodel.info.version],
                                             "audio": [amodel.info.name, amodel.info.version]}))
 
-    root_ids = []
+    root_ids, present = [], []
     for root_id, root_raw in store.roots():
         root_ids.append(root_id)
+        if os.path.isdir(root_raw):
+            present.append(root_id)
         stats = sync_root(store, root_id, root_raw, include_hidden, cancelled,
                           on_file=lambda n: report(Progress("scan", n, 0, display(root_raw))))
         summary.unchanged += stats.unchanged
@@ -213,7 +217,7 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
             return summary
     stale = store.requeue_stale(model_tags(imodel, amodel))
     summary.unchanged = max(0, summary.unchanged - stale)  # rescored with a new model: not unchanged
-    summary.requeued = stale + store.retry_failed(TRANSIENT_REASONS)
+    summary.requeued = stale + store.retry_failed(TRANSIENT_REASONS, present)
     pending = store.pending(root_ids)
     total = len(pending)
     # Items that failed during the scan (unreadable, not media) are counted as failed.

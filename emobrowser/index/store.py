@@ -275,15 +275,16 @@ class Store:
                 total += cur.rowcount
         return total
 
-    def retry_failed(self, reasons: tuple[str, ...]) -> int:
-        """Set failed items whose error is one of ``reasons`` back to pending; returns
-        how many."""
-        if not reasons:
+    def retry_failed(self, reasons: tuple[str, ...], root_ids: Iterable[int]) -> int:
+        """Set failed items under ``root_ids`` whose error is one of ``reasons`` back to
+        pending; returns how many."""
+        ids = list(root_ids)
+        if not reasons or not ids:
             return 0
-        marks = ", ".join("?" * len(reasons))
+        sql = (f"UPDATE items SET status = 'pending' WHERE status = 'failed' AND error IN "
+               f"({', '.join('?' * len(reasons))}) AND root_id IN ({', '.join('?' * len(ids))})")
         with self.transaction():
-            cur = self.conn.execute(
-                f"UPDATE items SET status = 'pending' WHERE status = 'failed' AND error IN ({marks})", reasons)
+            cur = self.conn.execute(sql, (*reasons, *ids))
         return cur.rowcount
 
     def failures(self) -> Iterator[tuple[str, str | None, str]]:

@@ -176,7 +176,7 @@ def test_query_by_mood_region_folder_and_distance(indexed_db, media_dir):
 def test_query_rejects_non_finite_numbers_in_one_line(indexed_db):
     for args in (["--valence", "0", "--arousal", "0", "--balance", "nan"],
                  ["--valence", "0", "--arousal", "0", "--balance", "inf"],
-                 ["--region", "rect:nan,0,1,1"], ["--region", "circle:0,inf,0.5"]):
+                 ["--region", "rect:nan,0,1,1"], ["--region", "circle:0,inf,0.5"], ["--region", "circle:0,0,inf"]):
         out = run_cli("query", *args, "--db", indexed_db, check=False)
         assert out.returncode == 2, args
         assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1, out.stderr

@@ -132,6 +132,8 @@ def test_a_folder_that_vanishes_mid_run_is_indexed_when_it_is_back(store, media_
     assert first.failed > 0  # the rest of the run found nothing to read
     reasons = {r[0] for r in store.conn.execute("SELECT error FROM items WHERE status='failed'")}
     assert reasons <= set(TRANSIENT_REASONS), reasons
+    still_away = index_library(store, **BASE)  # a drive not mounted: its failures wait
+    assert (still_away.requeued, still_away.indexed, still_away.failed) == (0, 0, first.failed)
     os.rename(away, root)
     again = index_library(store, **BASE)
     assert again.failed == 0 and again.indexed == first.failed
@@ -153,6 +155,25 @@ def test_a_file_that_fails_keeps_no_old_scores_and_stays_failed_when_moved(store
     index_library(store, **BASE)
     moved = store.item_by_path(root / "renamed.png")
     assert moved.status == "failed" and "truncated" in moved.error
+
+
+def test_a_failure_the_scan_did_not_see_coming_also_drops_old_scores(store, tmp_path):
+    root = tmp_path / "lib"
+    root.mkdir()
+    photo = synth.write_image(root / "a.png", synth.draw_image("warm", (40, 40)))
+    index_library(store, [str(root)], **BASE)
+    item = store.item_by_path(photo)
+    assert store.conn.execute("SELECT COUNT(*) FROM scores WHERE item_id=?", (item.id,)).fetchone()[0] > 0
+    # Same size, same modification time: the scan sees no change, but the content is broken.
+    st = photo.stat()
+    data = photo.read_bytes()
+    photo.write_bytes(data[:40] + bytes(len(data) - 40))
+    os.utime(photo, ns=(st.st_atime_ns, st.st_mtime_ns))
+    store.conn.execute("UPDATE items SET status='pending' WHERE id=?", (item.id,))  # as a new model would
+    index_library(store, **BASE)
+    failed = store.item_by_path(photo)
+    assert failed.status == "failed"
+    assert store.conn.execute("SELECT COUNT(*) FROM scores WHERE item_id=?", (item.id,)).fetchone()[0] == 0
 
 
 def test_crash_inside_a_write_rolls_back_the_batch(store, media_dir, monkeypatch):
