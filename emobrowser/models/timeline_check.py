@@ -25,8 +25,8 @@ and per dimension whose sign differs between the two clips:
         --cache /tmp/audcache/4q --fold 0
 
 With ``--windows 1.5,3,6`` the same splices are also scored in this process with other
-timeline window lengths (descriptor context as shipped), to show what the window trades:
-a sharper step against noisier part means. ``--contexts 10,20,track`` does the same for
+timeline window lengths (descriptor context as shipped, or as ``--window-context`` says),
+to show what the window trades: a sharper step against noisier part means. ``--contexts 10,20,track`` does the same for
 the span the timeline's track descriptors (dynamics, tonality) are computed over: that
 many seconds around each step, or the whole track (the timeline before version 5).
 
@@ -238,7 +238,8 @@ def window_sweep(models: Path, splices: list[tuple[Path, dict, dict]], part_scor
                   for p, x in audio.items()}
         s = summarise([(str(p), a, b) for p, a, b in splices], scores, part_scores, part, margin)
         key = f"window {window:g} s, descriptors over " + ("the track" if context is None else f"{context:g} s")
-        out[key] = {d: {k: v for k, v in s[d].items() if k != "step_curve"} for d in DIMS}
+        out[key] = {"splices": s["splices"], **{d: {k: v for k, v in s[d].items() if k != "step_curve"}
+                                                 for d in DIMS}}
     return out
 
 
@@ -286,12 +287,15 @@ def _pool_block(blocks: list[dict]) -> dict:
 def pool(summaries: list[dict]) -> dict:
     """Figures of several folds' summaries pooled (the CLI run and every sweep setting)."""
     def blocks(get) -> dict:
-        return {d: _pool_block([{**get(s)[d], "parts": 2 * s["splices"]} for s in summaries]) for d in DIMS}
+        return {d: _pool_block([{**get(s)[d], "parts": 2 * get(s).get("splices", s["splices"])}
+                                for s in summaries]) for d in DIMS}
 
     out = {"folds": [s["fold"] for s in summaries], "splices": sum(s["splices"] for s in summaries),
            "cli": blocks(lambda s: s)}
+    keys = [set(s.get("window_sweep", {})) for s in summaries]
     for key in summaries[0].get("window_sweep", {}):
-        out[key] = blocks(lambda s, key=key: s["window_sweep"][key])
+        if all(key in k for k in keys):  # settings every fold was run with
+            out[key] = blocks(lambda s, key=key: s["window_sweep"][key])
     return out
 
 
@@ -307,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=None, help="feature cache folder for the 4Q clips")
     p.add_argument("--windows", default="", help="also sweep these timeline windows (seconds, comma-"
                    "separated), scored in this process")
+    p.add_argument("--window-context", default=None, help="descriptor context of the --windows sweep: "
+                   "seconds, or 'track' (default: as shipped)")
     p.add_argument("--contexts", default="", help="also sweep computing the track descriptors over this "
                    "many seconds around each step, or 'track' for the whole track (comma-separated), "
                    "with the default window")
@@ -318,9 +324,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.data is None:
         p.error("--data is required")
-    settings = [(float(w), DESCRIPTOR_CONTEXT_SECONDS) for w in args.windows.split(",") if w.strip()]
-    settings += [(WINDOW_SECONDS, None if c.strip() == "track" else float(c))
-                 for c in args.contexts.split(",") if c.strip()]
+    def context(text: str | None) -> float | None:
+        if text is None:
+            return DESCRIPTOR_CONTEXT_SECONDS
+        return None if text.strip() == "track" else float(text)
+
+    settings = [(float(w), context(args.window_context)) for w in args.windows.split(",") if w.strip()]
+    settings += [(WINDOW_SECONDS, context(c)) for c in args.contexts.split(",") if c.strip()]
     summary = run(args.data, args.fold, args.folds, args.seed, args.per_pair, args.part, args.margin, args.cache,
                   settings)
     print(json.dumps(summary))

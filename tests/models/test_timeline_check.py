@@ -140,3 +140,20 @@ def test_pooling_weights_folds_by_their_counts():
     assert v["part_sign_acc_timeline"] == pytest.approx((10 + 60) / 80)
     assert v["rise_90_s_median"] == 2.0
     assert a["direction_acc_timeline"] == 0.5 and a["rise_10_s_median"] == -2.0
+
+
+def test_pooling_keeps_only_sweep_settings_every_fold_ran():
+    def block(pairs, acc):
+        return {"pairs": pairs, "direction_acc_timeline": acc, "direction_acc_separate": acc,
+                "part_sign_acc_timeline": acc, "part_sign_acc_separate": acc, "rise_10_s": -1.0, "rise_90_s": 1.0}
+
+    def fold(k, sweep):
+        return {"fold": k, "splices": 10, "valence": block(4, 0.5), "arousal": block(4, 0.5), "window_sweep": sweep}
+
+    both = {"splices": 8, "valence": block(4, 1.0), "arousal": block(4, 1.0)}
+    worse = {"splices": 2, "valence": block(4, 0.0), "arousal": block(4, 0.0)}
+    pooled = tc.pool([fold(0, {"both": both, "only first": both}), fold(1, {"both": worse})])
+    assert "only first" not in pooled and "both" in pooled
+    # part signs weighted by each sweep entry's own splice count: 16 parts right, 4 wrong
+    assert pooled["both"]["valence"]["part_sign_acc_timeline"] == 0.8
+    assert pooled["cli"]["valence"]["part_sign_acc_timeline"] == 0.5
