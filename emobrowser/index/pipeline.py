@@ -146,8 +146,7 @@ class _Writer(threading.Thread):
                 if not ok:
                     # Old scores describe content the file no longer has: drop them, so a
                     # later move/rename cannot bring them back as 'indexed'.
-                    conn.execute("DELETE FROM scores WHERE item_id=?", (item_id,))
-                    conn.execute("DELETE FROM segments WHERE item_id=?", (item_id,))
+                    self.store.drop_results([item_id])
                     conn.execute("UPDATE items SET status='failed', error=?, updated=? WHERE id=?",
                                  (value, now, item_id))
                     continue
@@ -203,14 +202,14 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
     root_ids, present = [], []
     for root_id, root_raw in store.roots():
         root_ids.append(root_id)
-        if os.path.isdir(root_raw):
-            present.append(root_id)
         stats = sync_root(store, root_id, root_raw, include_hidden, cancelled,
                           on_file=lambda n: report(Progress("scan", n, 0, display(root_raw))))
         summary.unchanged += stats.unchanged
         summary.missing += stats.missing
         summary.moved += stats.moved
         summary.unreadable_dirs += stats.unreadable_dirs
+        if stats.root_present:
+            present.append(root_id)
         if cancelled():
             summary.cancelled = True
             summary.elapsed = time.monotonic() - started

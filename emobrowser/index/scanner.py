@@ -48,6 +48,7 @@ class ScanStats:
     missing: int = 0
     failed: int = 0
     unreadable_dirs: list[str] = field(default_factory=list)
+    root_present: bool = False  # the root was there, so unseen items were marked missing
 
 
 def _is_media_name(name: bytes) -> bool:
@@ -192,8 +193,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
             with store.transaction():
                 # The content changed: its old scores no longer describe it (and must
                 # not come back as 'indexed' if the file is then moved).
-                conn.executemany("DELETE FROM scores WHERE item_id=?", [(u[-1],) for u in updates])
-                conn.executemany("DELETE FROM segments WHERE item_id=?", [(u[-1],) for u in updates])
+                store.drop_results([u[-1] for u in updates])
                 conn.executemany(
                     "UPDATE items SET size=?, mtime_ns=?, fingerprint=?, modality=?, format=?, status=?, "
                     "error=?, updated=? WHERE id=?", updates)
@@ -225,7 +225,8 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
         return stats
 
     # Items not seen are missing, unless the root or their folder could not be read.
-    if os.path.isdir(root):
+    stats.root_present = os.path.isdir(root)
+    if stats.root_present:
         failed_prefixes = tuple(d.rstrip(b"/") + b"/" for d in failed_dirs)
         stats.unreadable_dirs = [display(d) for d in failed_dirs]
         gone = [v[0] for p, v in known.items()

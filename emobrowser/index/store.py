@@ -275,6 +275,13 @@ class Store:
                 total += cur.rowcount
         return total
 
+    def drop_results(self, item_ids: list[int]) -> None:
+        """Delete the scores and segments of ``item_ids`` (inside the caller's
+        transaction): they describe content the files no longer have."""
+        rows = [(i,) for i in item_ids]
+        self.conn.executemany("DELETE FROM scores WHERE item_id=?", rows)
+        self.conn.executemany("DELETE FROM segments WHERE item_id=?", rows)
+
     def retry_failed(self, reasons: tuple[str, ...], root_ids: Iterable[int]) -> int:
         """Set failed items under ``root_ids`` whose error is one of ``reasons`` back to
         pending; returns how many."""
