@@ -60,11 +60,14 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
     """Yield every media-named file below ``root``.
 
     Directory symlinks are followed once: a directory already visited (same device
-    and inode) is skipped, so symlink loops end. A symlink to a file that this walk
-    also lists under another name is skipped (where the platform reports inodes), so
-    one file does not become two items. Hidden names (starting with a dot) are
-    skipped unless ``include_hidden``. Directories that cannot be listed are appended
-    to ``failed_dirs``.
+    and inode) is skipped, so symlink loops end. One file reached under several names
+    is listed once (where the platform reports inodes), so it does not become several
+    items with the same scores: a symlink to a file that this walk also lists under
+    its own name is skipped, and of a file's hard links only the first name in the
+    walk is listed. The walk is depth-first in name order, a folder's files before its
+    subfolders, so that first name is the same on every run. Hidden names (starting with a dot) are skipped unless
+    ``include_hidden``. Directories that cannot be listed are appended to
+    ``failed_dirs``.
     """
     visited: set[tuple[int, int]] = set()
     files: set[tuple[int, int]] = set()  # (device, inode) of the plain files yielded
@@ -84,7 +87,7 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
         visited.add(key)
         try:
             with os.scandir(folder) as it:
-                entries = list(it)
+                entries = sorted(it, key=lambda e: e.name)
         except OSError:
             if failed_dirs is not None:
                 failed_dirs.append(folder)
@@ -121,7 +124,10 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
                 linked.append((entry.path, st))
                 continue
             if st.st_ino:  # 0 where DirEntry does not report inodes (Windows)
-                files.add((st.st_dev, st.st_ino))
+                file_key = (st.st_dev, st.st_ino)
+                if file_key in files:
+                    continue  # another hard link to a file already listed
+                files.add(file_key)
             yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
         stack.extend(sorted(subdirs, reverse=True))
     # A symlink to a file listed under its own name would make a second item of it.
@@ -226,6 +232,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
 
     # Items not seen are missing, unless the root or their folder could not be read.
     stats.root_present = os.path.isdir(root)
+    gone: list[int] | set[int] = []
     if stats.root_present:
         failed_prefixes = tuple(d.rstrip(b"/") + b"/" for d in failed_dirs)
         stats.unreadable_dirs = [display(d) for d in failed_dirs]
@@ -236,6 +243,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                 conn.executemany("UPDATE items SET status='missing', updated=? WHERE id=?",
                                  [(time.time(), g) for g in gone[i:i + _BATCH]])
         stats.missing = len(gone)
+        gone = set(gone)
 
     for i in range(0, len(fresh), _BATCH):
         if cancelled():
@@ -251,6 +259,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                                  (entry.raw_path, display(entry.raw_path), root_id, entry.mtime_ns, moved_id,
                                   time.time(), moved_id))
                     stats.moved += 1
+                    stats.missing -= moved_id in gone  # found again under its new name
                     continue
                 conn.execute(
                     "INSERT INTO items(raw_path, path, root_id, modality, format, size, mtime_ns, fingerprint, "

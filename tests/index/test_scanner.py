@@ -39,6 +39,35 @@ def test_walk_lists_a_symlinked_file_once_by_its_own_name(tmp_path):
     assert found == ["a/one.jpg", "fake.jpg", "link_out.jpg", "two.png"]  # link_out: reachable only by the link
 
 
+def test_walk_lists_hard_links_once_by_the_first_name(tmp_path):
+    root = make_tree(tmp_path / "lib")
+    (root / "b").mkdir()
+    os.link(root / "a" / "one.jpg", root / "a" / "0_one.jpg")  # sorts before one.jpg
+    os.link(root / "a" / "one.jpg", root / "b" / "also_one.jpg")
+    os.link(root / "two.png", root / "a" / "2.png")  # a folder's own files come first
+    for _ in range(2):  # the same name is kept on every run
+        found = sorted(os.path.relpath(os.fsdecode(e.raw_path), root) for e in walk(os.fsencode(root)) if not e.error)
+        assert found == ["a/0_one.jpg", "fake.jpg", "two.png"]
+
+
+def test_hard_links_become_one_item_that_follows_the_surviving_name(store, tmp_path):
+    root = make_tree(tmp_path / "lib")
+    os.link(root / "two.png", root / "a" / "two_again.png")
+    rid = store.add_root(root)
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert stats.new == 3  # one.jpg, fake.jpg and one item for the two names
+    kept = store.item_by_path(root / "two.png")
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO scores VALUES (?, 'm', '1', 0.5, -0.5)", (kept.id,))
+        conn.execute("UPDATE items SET status='indexed' WHERE id=?", (kept.id,))
+    assert store.item_by_path(root / "a" / "two_again.png") is None
+    os.unlink(root / "two.png")  # the other name lives on
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert (stats.moved, stats.new, stats.missing) == (1, 0, 0)
+    moved = store.item_by_path(root / "a" / "two_again.png")
+    assert (moved.id, moved.status) == (kept.id, "indexed")
+
+
 def test_sync_records_new_broken_and_unchanged(store, tmp_path):
     root = make_tree(tmp_path / "lib")
     rid = store.add_root(root)
@@ -94,7 +123,7 @@ def test_moved_file_keeps_its_scores(store, tmp_path):
     root, rid, item = _scored_tree(store, tmp_path)
     os.rename(root / "two.png", root / "a" / "renamed.png")
     stats = sync_root(store, rid, os.fsencode(root))
-    assert stats.moved == 1 and stats.new == 0
+    assert (stats.moved, stats.new, stats.missing) == (1, 0, 0)  # a move is not also reported missing
     moved = store.item_by_path(root / "a" / "renamed.png")
     assert moved.id == item.id and moved.status == "indexed"
     assert store.conn.execute("SELECT valence FROM scores WHERE item_id=?", (item.id,)).fetchone()[0] == 0.5
