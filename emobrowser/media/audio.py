@@ -51,7 +51,9 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
         raise MediaError("audio stream has 0 channels")
     # One decoding thread per worker process: the number of workers is the core limit.
     stream.codec_context.thread_count = 1
-    resampler = av.AudioResampler(format="fltp", layout=None, rate=None)
+    # Packed float samples, averaged over channels here: PyAV's to_ndarray crashes the
+    # process (SIGSEGV) on planar frames of 8 or more channels (7.1 film soundtracks).
+    resampler = av.AudioResampler(format="flt", layout=None, rate=None)
     chunks: list[np.ndarray] = []
     total = 0
     limit = int(MAX_SECONDS * rate)
@@ -67,8 +69,8 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
         for frame in container.decode(stream):
             got_any_packet = True
             for out in resampler.resample(frame):
-                data = out.to_ndarray()
-                mono = data.mean(axis=0) if data.ndim == 2 else data
+                data = out.to_ndarray().reshape(-1, max(1, len(out.layout.channels)))
+                mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
                 pts_samples = None
                 if out.pts is not None and out.time_base is not None:
                     pts_samples = int(round(float(out.pts * out.time_base) * rate))

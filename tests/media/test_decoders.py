@@ -86,6 +86,20 @@ def test_audio_decodes_to_mono_at_requested_rate(tmp_path, ext):
     assert 0.2 < np.abs(y).max() <= 1.05
 
 
+@pytest.mark.parametrize("channels", [2, 6, 8, 12])
+def test_multichannel_audio_is_the_mean_of_its_channels(tmp_path, channels):
+    # 8 or more channels (a 7.1 film soundtrack) once crashed the decoding process.
+    import soundfile as sf
+
+    sr = 22050
+    rng = np.random.default_rng(channels)
+    x = (rng.random((sr // 2, channels), dtype=np.float32) - 0.5) * 0.4
+    x[:, 0] += synth.synth_music(0.5, sr)[: sr // 2] * 0.5  # channels differ
+    sf.write(tmp_path / "multi.wav", x, sr, subtype="FLOAT")
+    y = load_audio(tmp_path / "multi.wav", sr=sr)
+    np.testing.assert_allclose(y, x.mean(axis=1), atol=1e-6)
+
+
 def test_audio_of_a_text_file_fails_clearly(tmp_path):
     path = tmp_path / "fake.mp3"
     path.write_text("not audio at all " * 50)
