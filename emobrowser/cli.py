@@ -22,8 +22,11 @@ from emobrowser.core.errors import EmobrowserError, InputError
 log = logging.getLogger("emobrowser")
 
 
-def _add_db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="PATH", help="library database file (default: per-user data folder, "
+def _add_db(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # Accepted before or after the command. A subcommand's own default must not
+    # overwrite a --db given before the command, hence SUPPRESS there.
+    p.add_argument("--db", metavar="PATH", default=None if top else argparse.SUPPRESS,
+                   help="library database file (default: per-user data folder, "
                    "or $EMOBROWSER_HOME/library.sqlite3)")
 
 
@@ -33,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"emobrowser {__version__}")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo library")
     parser.add_argument("--self-test", action="store_true", help="check the installation and print JSON")
-    _add_db(parser)
+    _add_db(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", help="add folders to the library and index them")

@@ -90,9 +90,10 @@ def test_query_errors_are_clear(tmp_path):
 
     db = str(tmp_path / "lib.sqlite3")
     for command in (["status"], ["failures"], ["query", "--valence", "0", "--arousal", "0"]):
-        out = run_cli(*command, "--db", db, check=False)
-        assert out.returncode == 2 and f"no library at {db}" in out.stderr, command
-        assert not os.path.exists(db)  # a mistyped --db does not create an empty library
+        for args in ([*command, "--db", db], ["--db", db, *command]):  # after or before the command
+            out = run_cli(*args, check=False)
+            assert out.returncode == 2 and f"no library at {db}" in out.stderr, args
+            assert not os.path.exists(db)  # a mistyped --db does not create an empty library
     Store(db).close()
     out = run_cli("query", "--valence", "3", "--arousal", "0", "--db", db, check=False)
     assert out.returncode == 2 and "valence must be in [-1, 1]" in out.stderr
@@ -223,3 +224,13 @@ def test_predict_features_and_audio_score_with_the_trained_model(tmp_path):
     starts = [s["start"] for s in row["segments"]]
     assert starts == [0.5 * i for i in range(9)]  # ceil(4.2 / 0.5) steps at a 0.5 s hop
     assert all(-1 <= s["valence"] <= 1 and -1 <= s["arousal"] <= 1 for s in row["segments"])
+
+
+def test_db_before_the_command_is_not_overwritten_by_the_command_default():
+    from emobrowser.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--db", "a.sqlite3", "index"]).db == "a.sqlite3"
+    assert parser.parse_args(["index", "--db", "b.sqlite3"]).db == "b.sqlite3"
+    assert parser.parse_args(["index"]).db is None
+    assert parser.parse_args([]).db is None
