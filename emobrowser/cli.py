@@ -162,6 +162,12 @@ def cmd_index(args) -> int:
         if not os.path.isdir(path):
             print(f"emobrowser: not a folder: {path}", file=sys.stderr)
             return 2
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        print(f"emobrowser: --timeout must be a positive number of seconds, not {args.timeout:g}", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers < 1:
+        print(f"emobrowser: --workers must be at least 1, not {args.workers}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *a: stop.set())
     bar = _Bar(sys.stderr.isatty() and not args.quiet)
@@ -172,7 +178,7 @@ def cmd_index(args) -> int:
                       file=sys.stderr)
                 return 2
             summary = index_library(store, args.paths, workers=args.workers,
-                                    timeout=args.timeout or DEFAULT_TIMEOUT,
+                                    timeout=DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
                                     image_model=args.image_model, audio_model=args.audio_model,
                                     include_hidden=args.include_hidden, progress=bar, cancelled=stop.is_set)
     finally:

@@ -30,6 +30,27 @@ FILE_VANISHED = "file vanished before it could be read"
 VANISHED_WHILE_INDEXED = "file vanished while it was being indexed"
 CHANGED_WHILE_INDEXED = "file changed while it was being indexed"
 
+# A file that hit the per-file time limit; the limit is part of the reason, so a later
+# run with a longer limit knows to try it again (see timed_out_limit).
+TIMED_OUT_PREFIX = "timed out after "
+
+
+def timed_out(limit: float) -> str:
+    return f"{TIMED_OUT_PREFIX}{limit:g} s (decoding and scoring took longer)"
+
+
+def timed_out_limit(reason: str) -> float | None:
+    """The limit a ``timed_out`` reason records; None for any other reason.
+
+    Libraries indexed before the limit was recorded this way say "(decoder hung)"
+    after the same number; those parse too."""
+    if not reason.startswith(TIMED_OUT_PREFIX):
+        return None
+    try:
+        return float(reason[len(TIMED_OUT_PREFIX):].split(" ", 1)[0])
+    except ValueError:
+        return None
+
 
 def read_failure(exc: OSError) -> MediaError:
     """The MediaError that says why reading a file failed."""

@@ -216,7 +216,8 @@ def index_library(store: Store, roots: list[str] | None = None, *, workers: int 
             return summary
     stale = store.requeue_stale(model_tags(imodel, amodel))
     summary.unchanged = max(0, summary.unchanged - stale)  # rescored with a new model: not unchanged
-    summary.requeued = stale + store.retry_failed(TRANSIENT_REASONS, present)
+    summary.requeued = (stale + store.retry_failed(TRANSIENT_REASONS, present)
+                        + store.retry_timed_out(timeout, present))
     pending = store.pending(root_ids)
     total = len(pending)
     # Items that failed during the scan (unreadable, not media) are counted as failed.

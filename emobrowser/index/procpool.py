@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from emobrowser.core.errors import timed_out
+
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
                 "VECLIB_MAXIMUM_THREADS")
 
@@ -206,7 +208,7 @@ class ProcessPool:
                     elif now - worker.started > self._limit(worker.task):
                         limit = self._limit(worker.task)
                         self._replace(worker)
-                        yield (task_id, False, f"timed out after {limit:.0f} s (decoder hung)")
+                        yield (task_id, False, timed_out(limit))
         finally:
             self.close()
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from emobrowser.core.errors import EmobrowserError
+from emobrowser.core.errors import TIMED_OUT_PREFIX, EmobrowserError, timed_out_limit
 
 MIGRATIONS: list[str] = [
     # 1: the initial schema.
@@ -293,6 +293,20 @@ class Store:
         with self.transaction():
             cur = self.conn.execute(sql, (*reasons, *ids))
         return cur.rowcount
+
+    def retry_timed_out(self, limit: float, root_ids: Iterable[int]) -> int:
+        """Set failed items under ``root_ids`` that timed out under a shorter limit than
+        ``limit`` back to pending; returns how many."""
+        ids = list(root_ids)
+        if not ids:
+            return 0
+        rows = self.conn.execute(
+            f"SELECT id, error FROM items WHERE status = 'failed' AND error LIKE ? "
+            f"AND root_id IN ({', '.join('?' * len(ids))})", (TIMED_OUT_PREFIX + "%", *ids)).fetchall()
+        retry = [(item_id,) for item_id, error in rows if (timed_out_limit(error) or limit) < limit]
+        with self.transaction():
+            self.conn.executemany("UPDATE items SET status = 'pending' WHERE id = ?", retry)
+        return len(retry)
 
     def failures(self) -> Iterator[tuple[str, str | None, str]]:
         cur = self.conn.execute("SELECT path, modality, error FROM items WHERE status = 'failed' ORDER BY path")

@@ -99,6 +99,13 @@ def test_query_errors_are_clear(tmp_path):
     assert out.returncode == 2 and "valence must be in [-1, 1]" in out.stderr
     out = run_cli("index", str(tmp_path / "nope"), "--db", db, check=False)
     assert out.returncode == 2 and "not a folder" in out.stderr
+    for option, value, message in (("--timeout", "-5", "--timeout must be a positive"),
+                                   ("--timeout", "0", "--timeout must be a positive"),
+                                   ("--timeout", "nan", "--timeout must be a positive"),
+                                   ("--workers", "0", "--workers must be at least 1")):
+        out = run_cli("index", str(tmp_path), option, value, "--db", db, check=False)
+        assert out.returncode == 2 and message in out.stderr, (option, value)
+    assert Store(db).roots() == []  # nothing was added
 
 
 def test_emobrowser_home_sets_the_database(tmp_path, media_dir):

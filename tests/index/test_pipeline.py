@@ -214,8 +214,12 @@ def test_hung_decoder_is_killed_at_the_time_limit(store, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "extract_file", _hang_on_name)
     summary = index_library(store, [str(root)], timeout=3, **BASE)
     reasons = {os.path.basename(p): e for p, _, e in store.failures()}
-    assert reasons == {"hang.jpg": "timed out after 3 s (decoder hung)"}
+    assert reasons == {"hang.jpg": "timed out after 3 s (decoding and scoring took longer)"}
     assert summary.indexed == 1
+    # The same limit again: not retried. A longer limit: tried again, under that limit.
+    assert index_library(store, timeout=3, **BASE).requeued == 0
+    assert index_library(store, timeout=4.5, **BASE).requeued == 1
+    assert [e for _, _, e in store.failures()] == ["timed out after 4.5 s (decoding and scoring took longer)"]
 
 
 def test_crashing_decoder_costs_one_file(store, tmp_path, monkeypatch):
