@@ -100,6 +100,12 @@ def raw(path: str | bytes | os.PathLike) -> bytes:
     return os.fsencode(path)
 
 
+def _within(path: bytes, folder: bytes) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (both absolute, normalised)."""
+    sep = os.fsencode(os.sep)
+    return path == folder or path.startswith(folder.rstrip(sep) + sep)
+
+
 def display(raw_path: bytes) -> str:
     """A readable text form of a stored file name (undecodable bytes become U+FFFD)."""
     return raw_path.decode("utf-8", errors="replace")
@@ -189,6 +195,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open library database {path}: {exc}") from exc
         self._lock = threading.RLock()
+        self._merge_nested_roots()
 
     def close(self) -> None:
         self.conn.close()
@@ -208,11 +215,50 @@ class Store:
     # -- roots ----------------------------------------------------------------------
 
     def add_root(self, path: str | os.PathLike) -> int:
+        """Add a library folder; returns the id of the root that covers it.
+
+        Roots never nest, because one file would then belong to two roots. A folder
+        that is a root already, or lies inside one (also when reached through a
+        symlink), adds nothing: that root's id is returned. A folder that contains
+        roots takes them over, with their items and scores.
+        """
         rp = raw(os.path.abspath(path))
+        real = raw(os.path.realpath(path))
+        for root_id, existing in self.roots():
+            if _within(rp, existing) or _within(real, raw(os.path.realpath(existing))):
+                return root_id
         with self.transaction():
-            self.conn.execute("INSERT OR IGNORE INTO roots(raw_path, path, added) VALUES (?, ?, ?)",
-                              (rp, display(rp), time.time()))
-        return self.conn.execute("SELECT id FROM roots WHERE raw_path = ?", (rp,)).fetchone()[0]
+            cur = self.conn.execute("INSERT INTO roots(raw_path, path, added) VALUES (?, ?, ?)",
+                                    (rp, display(rp), time.time()))
+            new_id = cur.lastrowid
+            inner = [root_id for root_id, existing in self.roots() if root_id != new_id
+                     and (_within(existing, rp) or _within(raw(os.path.realpath(existing)), real))]
+            self._absorb(new_id, inner)
+        return new_id
+
+    def _absorb(self, outer: int, inner: list[int]) -> None:
+        """Move the items of the roots ``inner`` to the root ``outer`` and forget those
+        roots (within the caller's transaction)."""
+        for root_id in inner:
+            self.conn.execute("UPDATE items SET root_id = ? WHERE root_id = ?", (outer, root_id))
+            self.conn.execute("DELETE FROM roots WHERE id = ?", (root_id,))
+
+    def _merge_nested_roots(self) -> None:
+        """Merge roots stored inside other roots into them.
+
+        Earlier versions accepted nested roots, after which every index run failed
+        on a file that both roots listed. Compares stored paths only (no file access).
+        """
+        roots = self.roots()
+        nested = {}
+        for root_id, path in roots:
+            outer = [(len(p), rid) for rid, p in roots if rid != root_id and _within(path, p)]
+            if outer:
+                nested[root_id] = min(outer)[1]  # the outermost
+        if nested:
+            with self.transaction():
+                for inner, outer in nested.items():
+                    self._absorb(outer, [inner])
 
     def remove_root(self, path: str | os.PathLike) -> None:
         """Forget a root and every item under it (the files themselves are untouched)."""

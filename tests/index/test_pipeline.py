@@ -275,3 +275,31 @@ def test_videos_get_a_time_limit_that_grows_with_their_size(store, tmp_path, mon
     size_mib = (root / "v.mp4").stat().st_size / 2**20
     assert limits.get("a.jpg", 7) == 7
     assert abs(limits["v.mp4"] - (7 + 1000.0 * size_mib)) < 1e-6
+
+
+def test_nested_folders_make_one_root_and_keep_their_scores(store, media_dir, tmp_path):
+    first = index_library(store, [str(media_dir / "music")], **BASE)
+    assert first.indexed == 4 and len(store.roots()) == 1
+    outer = index_library(store, [str(media_dir)], **BASE)  # takes the music root over
+    assert [bytes(p) for _, p in store.roots()] == [os.fsencode(media_dir)]
+    assert outer.indexed == 7 and outer.unchanged == 4  # the songs are not scored again
+    os.symlink(media_dir, tmp_path / "alias")
+    for again in (media_dir / "music", tmp_path / "alias", tmp_path / "alias" / "music"):
+        summary = index_library(store, [str(again)], **BASE)  # already covered: nothing new
+        assert (len(store.roots()), summary.indexed, summary.failed) == (1, 0, 0), again
+    assert store.integrity_ok()
+
+
+def test_a_library_with_nested_roots_from_an_earlier_version_is_merged(tmp_path, media_dir):
+    from emobrowser.index.store import Store
+
+    db = tmp_path / "old.sqlite3"
+    with Store(db) as old:
+        index_library(old, [str(media_dir / "music")], **BASE)
+        # What earlier versions stored for 'index DIR/music' followed by 'index DIR'.
+        old.conn.execute("INSERT INTO roots(raw_path, path, added) VALUES (?, ?, 0)",
+                         (os.fsencode(media_dir), str(media_dir)))
+    with Store(db) as store:
+        assert [bytes(p) for _, p in store.roots()] == [os.fsencode(media_dir)]
+        summary = index_library(store, **BASE)  # used to fail: UNIQUE constraint failed: items.raw_path
+        assert (summary.indexed, summary.unchanged, summary.failed) == (7, 4, 0)
