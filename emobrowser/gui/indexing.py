@@ -71,7 +71,7 @@ class IndexingController(QObject):
         self.message_posted.emit(text)
 
     def _on_indexing_failed(self, message: str) -> None:
-        self.panel.show_finished("Indexing stopped with an error")
+        self.panel.show_finished(f"Indexing stopped with an error: {message}", error=True)
         QMessageBox.warning(self.panel.window(), "Indexing stopped",
                             f"Indexing stopped because of an error:\n{message}\n\nThe log file has the details.")
 

@@ -35,6 +35,7 @@ class LibraryPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self._error_shown = False  # the last run failed: keep its message until the next run
         self.roots = QListWidget()
         self.roots.setToolTip("Folders in the library (drop folders onto the window to add them)")
         self.roots.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -60,6 +61,7 @@ class LibraryPanel(QWidget):
         self.progress.setValue(0)
         self.progress.hide()
         self.status = QLabel("")
+        self.status.setWordWrap(True)
         self.current = QLabel()
         self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.current.setTextFormat(Qt.TextFormat.PlainText)  # file names are never markup
@@ -120,7 +122,8 @@ class LibraryPanel(QWidget):
         names = {"image": "photos", "audio": "tracks", "video": "videos"}
         parts = [f"{c.get('indexed', 0)} {names.get(m, m)}" for m, c in counts.items() if m in names]
         pending = sum(c.get("pending", 0) for c in counts.values())
-        if not self.cancel_button.isEnabled():  # not indexing: say where the library stands
+        if not self.cancel_button.isEnabled() and not self._error_shown:
+            # Not indexing, and no error to keep on screen: say where the library stands.
             self.status.setText(f"{pending} files wait to be indexed: Rescan (F5) resumes" if pending
                                 else "Up to date")
         self.counts.setText("Library: " + (", ".join(parts) or "empty") + (f" · {pending} waiting" if pending else ""))
@@ -146,6 +149,8 @@ class LibraryPanel(QWidget):
                 for i in range(self.failures.topLevelItemCount())]
 
     def set_running(self, running: bool, paused: bool = False) -> None:
+        if running:
+            self._error_shown = False
         self.progress.setVisible(running or paused)
         self.pause_button.setEnabled(running or paused)
         self.cancel_button.setEnabled(running or paused)
@@ -170,7 +175,9 @@ class LibraryPanel(QWidget):
         self.current.setText(os.path.basename(p.current) if p.phase == "index" else "")
         self.current.setToolTip(plain_tooltip(p.current) if p.current else "")
 
-    def show_finished(self, message: str) -> None:
+    def show_finished(self, message: str, error: bool = False) -> None:
+        """Show how a run ended; an error stays on screen until the next run starts."""
+        self._error_shown = error
         self.progress.show()
         self.progress.setRange(0, 1)
         self.progress.setValue(1)

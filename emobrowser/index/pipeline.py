@@ -178,17 +178,23 @@ def _changed_since(stat_key) -> bool:
     return st.st_size != size or st.st_mtime_ns != mtime_ns
 
 
-def index_library(store: Store, roots: list[str] | None = None, *, workers: int | None = None,
-                  timeout: float = DEFAULT_TIMEOUT, image_model: str | None = None,
-                  audio_model: str | None = None, include_hidden: bool = False,
-                  segment_seconds: float = 15.0,
-                  progress: Callable[[Progress], None] | None = None,
-                  cancelled: Callable[[], bool] = lambda: False) -> IndexSummary:
+def index_library(store: Store, roots: list[str] | None = None, **options) -> IndexSummary:
     """Add ``roots`` (if given) to the library and index every root.
 
     Returns counts of what happened. Failures are stored per item with their reason;
-    only a problem with the library itself raises.
+    only a problem with the library itself raises, and LibraryBusyError when another
+    process is indexing the same library. Options: see ``_index``.
     """
+    with store.indexing_lock():
+        return _index(store, roots, **options)
+
+
+def _index(store: Store, roots: list[str] | None = None, *, workers: int | None = None,
+           timeout: float = DEFAULT_TIMEOUT, image_model: str | None = None,
+           audio_model: str | None = None, include_hidden: bool = False,
+           segment_seconds: float = 15.0,
+           progress: Callable[[Progress], None] | None = None,
+           cancelled: Callable[[], bool] = lambda: False) -> IndexSummary:
     started = time.monotonic()
     report = progress or (lambda p: None)
     summary = IndexSummary()

@@ -14,6 +14,7 @@ segments, or failed with its reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -93,6 +94,10 @@ STATUSES = ("pending", "indexed", "failed", "missing")
 
 class StoreError(EmobrowserError):
     """The library database cannot be opened or is of an unknown version."""
+
+
+class LibraryBusyError(EmobrowserError):
+    """Another process is indexing the same library."""
 
 
 def raw(path: str | bytes | os.PathLike) -> bytes:
@@ -205,6 +210,35 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def indexing_lock(self):
+        """Hold the library's indexing lock; raise LibraryBusyError if another process
+        (or another Store in this one) holds it.
+
+        Two index runs at once would insert the same new files twice. The lock is an
+        exclusive SQLite lock on a small file beside the database: the operating
+        system drops it when its process ends, even on a kill, so it never goes stale.
+        """
+        if str(self.path) == ":memory:":
+            yield
+            return
+        lock_path = f"{self.path}.indexing"
+        conn = sqlite3.connect(lock_path, timeout=0, isolation_level=None)
+        try:
+            try:
+                conn.execute("BEGIN EXCLUSIVE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
+                raise LibraryBusyError(f"the library {self.path} is being indexed by another emobrowser "
+                                       f"process; wait for it to finish, or stop it first") from None
+            try:
+                yield
+            finally:
+                conn.execute("ROLLBACK")
+        finally:
+            conn.close()
 
     # -- transactions -------------------------------------------------------------
 

@@ -241,3 +241,21 @@ def test_db_before_the_command_is_not_overwritten_by_the_command_default():
     assert parser.parse_args(["index", "--db", "b.sqlite3"]).db == "b.sqlite3"
     assert parser.parse_args(["index"]).db is None
     assert parser.parse_args([]).db is None
+
+
+def test_index_while_another_process_indexes_is_refused_and_a_killed_indexer_frees_the_library(tmp_path, media_dir):
+    db = str(tmp_path / "lib.sqlite3")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom emobrowser.index.store import Store\n"
+         f"s = Store({db!r})\nwith s.indexing_lock():\n    print('held', flush=True)\n    time.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True, cwd=str(REPO))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        out = run_cli("index", str(media_dir / "music"), "--db", db, *BASE, check=False)
+        assert out.returncode == 1 and "is being indexed by another emobrowser process" in out.stderr
+        assert "Traceback" not in out.stderr
+    finally:
+        holder.kill()  # SIGKILL: the lock must not outlive its process
+        holder.wait()
+    out = run_cli("index", str(media_dir / "music"), "--db", db, *BASE)
+    assert "indexed: 4" in out.stdout

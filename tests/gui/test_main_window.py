@@ -307,3 +307,33 @@ def test_creating_the_window_does_not_import_tensorflow(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "NO-TF"
+
+
+def test_an_indexing_error_stays_on_screen_after_the_library_refreshes(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from emobrowser.gui.main_window import MainWindow
+    from emobrowser.index.store import Store
+
+    root = tmp_path / "lib"
+    make_media(root)
+    db = tmp_path / "new.sqlite3"
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
+    with Store(db) as other, other.indexing_lock():  # the command line is indexing this library
+        w = MainWindow(db, auto_index=False, **BASE)
+        qtbot.addWidget(w)
+        w.show()
+        w.add_folders([str(root)])
+        with qtbot.waitSignal(w.indexer.finished, timeout=60000):
+            pass
+    qtbot.waitUntil(lambda: len(warnings) == 1, timeout=10000)
+    assert "being indexed by another emobrowser process" in warnings[0]
+    w.refresh_library()  # what the window does after every run
+    qtbot.wait(500)
+    assert "being indexed by another emobrowser process" in w.library.status.text()
+    w.start_indexing()  # the next run clears it
+    with qtbot.waitSignal(w.indexer.finished, timeout=120000):
+        pass
+    qtbot.waitUntil(lambda: w.library.status.text().startswith("Up to date"), timeout=10000)
+    w.close()

@@ -303,3 +303,15 @@ def test_a_library_with_nested_roots_from_an_earlier_version_is_merged(tmp_path,
         assert [bytes(p) for _, p in store.roots()] == [os.fsencode(media_dir)]
         summary = index_library(store, **BASE)  # used to fail: UNIQUE constraint failed: items.raw_path
         assert (summary.indexed, summary.unchanged, summary.failed) == (7, 4, 0)
+
+
+def test_a_second_indexer_of_the_same_library_is_refused_clearly(store, media_dir):
+    import pytest
+
+    from emobrowser.index.store import LibraryBusyError, Store
+
+    with Store(store.path) as other, other.indexing_lock():  # another process indexing
+        with pytest.raises(LibraryBusyError, match="being indexed by another emobrowser process"):
+            index_library(store, [str(media_dir / "music")], **BASE)
+        assert store.roots() == []  # refused before anything was added
+    assert index_library(store, [str(media_dir / "music")], **BASE).indexed == 4  # free again
