@@ -53,6 +53,12 @@ WINDOW_SECONDS = 3.0
 # file (0.738 / 0.844), for a slower step (10-90 % over about 7.5 s for valence and 5 s
 # for arousal instead of 2.5-3 s); see the model card.
 DESCRIPTOR_CONTEXT_SECONDS = 10.0
+# Recordings longer than this are analysed in blocks of BLOCK_SECONDS, so that memory
+# does not grow with their length (a whole-track pass over two hours needs ~10 GB).
+# Songs stay below it, so their features are exactly the recipe's.
+LONG_AUDIO_SECONDS = 15 * 60.0
+BLOCK_SECONDS = 5 * 60.0
+BLOCK_CONTEXT_FRAMES = 128  # ~3 s either side of a block; the CQT's longest filter is ~1.6 s
 
 FEATURE_NAMES: list[str] = (
     [f"mfcc_{i}" for i in range(40)]
@@ -132,11 +138,64 @@ def _prepare(samples: np.ndarray) -> np.ndarray:
     return y
 
 
-def frame_features(samples: np.ndarray, sr: int = SAMPLE_RATE) -> TrackFeatures:
-    """Compute every frame-level feature of the recipe once, from a single STFT."""
+def frame_features(samples: np.ndarray, sr: int = SAMPLE_RATE,
+                   block_seconds: float | None = None) -> TrackFeatures:
+    """Compute every frame-level feature of the recipe once, from a single STFT.
+
+    Audio longer than ``LONG_AUDIO_SECONDS`` is analysed in blocks (see
+    ``_blocked_frame_features``), which bounds memory; ``block_seconds`` forces a
+    block length (tests).
+    """
+    y = _prepare(samples)
+    if block_seconds is None and y.size > LONG_AUDIO_SECONDS * sr:
+        block_seconds = BLOCK_SECONDS
+    if block_seconds is not None:
+        return _blocked_frame_features(y, sr, block_seconds)
+    frames, onset_env = _frame_parts(y, sr)
+    return TrackFeatures(frames=frames, tempo=_tempo(onset_env, sr), sr=sr)
+
+
+def _tempo(onset_env: np.ndarray, sr: int) -> float:
+    librosa = librosa_loader.load()
+    return float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset_env, sr=sr))[0])
+
+
+def _blocked_frame_features(y: np.ndarray, sr: int, block_seconds: float) -> TrackFeatures:
+    """Frame features of a long recording, computed block by block.
+
+    The whole-track computation holds the STFT, its magnitude and power and a CQT at
+    once: about 10 GB for two hours. Here each block of ``block_seconds`` is analysed
+    with ``BLOCK_CONTEXT_FRAMES`` of audio either side (longer than the CQT's longest
+    filter), and only its own frames are kept, on the whole track's frame grid, so
+    peak memory stays that of one block. Three things are estimated per block
+    instead of over the whole track: the two tuning estimates, the 80 dB floor of the
+    dB mel spectrogram (mfcc, onset envelope), and the tempo, which is the median of
+    the blocks' tempos. For a recording this long (a mix, a concert) that is at least
+    as apt as one estimate over everything.
+    """
+    hop = HOP_LENGTH
+    total = 1 + y.size // hop  # frames of a centred STFT over the whole track
+    per_block = max(1, int(round(block_seconds * sr / hop)))
+    ctx = BLOCK_CONTEXT_FRAMES
+    rows, tempos, weights = [], [], []
+    for first in range(0, total, per_block):
+        last = min(first + per_block, total)  # this block's frames: [first, last)
+        lo, hi = max(0, first - ctx), min(total, last + ctx)
+        frames, onset_env = _frame_parts(y[lo * hop: hi * hop], sr)
+        rows.append(frames[first - lo: first - lo + (last - first)])
+        tempos.append(_tempo(onset_env, sr))
+        weights.append(last - first)
+    # Tempo: the median over blocks, each block counted by its length.
+    order = np.argsort(tempos)
+    cum = np.cumsum(np.asarray(weights, dtype=float)[order])
+    tempo = float(np.asarray(tempos)[order][np.searchsorted(cum, cum[-1] / 2.0)])
+    return TrackFeatures(frames=np.ascontiguousarray(np.concatenate(rows)), tempo=tempo, sr=sr)
+
+
+def _frame_parts(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (n, 198), onset envelope) of prepared mono audio."""
     librosa = librosa_loader.load()
 
-    y = _prepare(samples)
     # One complex STFT with librosa's defaults (n_fft 2048, hop 512, hann, centred,
     # zero padding) - what each default call below would compute for itself.
     stft = librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH)
@@ -170,12 +229,11 @@ def frame_features(samples: np.ndarray, sr: int = SAMPLE_RATE) -> TrackFeatures:
     zcr = librosa.feature.zero_crossing_rate(y)
 
     onset_env = librosa.onset.onset_strength(S=mel_db, sr=sr)
-    tempo = float(np.atleast_1d(librosa.feature.tempo(onset_envelope=onset_env, sr=sr))[0])
 
     parts = [mfcc, chroma, mel, contrast, tonnetz, poly, rolloff, bandwidth, zcr]
     n = min(p.shape[-1] for p in parts)
     frames = np.concatenate([p[:, :n] for p in parts], axis=0).T
-    return TrackFeatures(frames=np.ascontiguousarray(frames, dtype=np.float64), tempo=tempo, sr=sr)
+    return np.ascontiguousarray(frames, dtype=np.float64), onset_env
 
 
 # -- Faster equivalents of a few librosa functions (same numbers; see the tests) --------

@@ -213,3 +213,29 @@ def test_local_track_vectors_describe_the_music_around_each_step():
     # the dynamics (first columns: standard deviations) are low in the calm part, high in the busy one
     assert local[10, :10].max() < local[70, :10].min()
     np.testing.assert_allclose(local_track_vectors(tl, 1000.0)[0], track_vector(tl), rtol=1e-5)
+
+
+def test_long_audio_is_analysed_in_blocks_on_the_same_frame_grid(monkeypatch):
+    from emobrowser.media import synth
+
+    sections = [synth.synth_music(16.0, bpm=bpm, major=major, seed=i)
+                for i, (bpm, major) in enumerate([(90, True), (140, False), (110, True)])]
+    y = np.concatenate(sections).astype(np.float32)
+    whole = af.frame_features(y)
+    blocked = af.frame_features(y, block_seconds=10.0)  # 5 blocks
+    assert blocked.frames.shape == whole.frames.shape
+    names = [n for n in af.FEATURE_NAMES if n != "tempo"]
+    # Features that depend only on the frames around them are the same, block edges
+    # included. (Estimated per block by design: the tuning behind chroma and tonnetz,
+    # the dB floor behind mfcc and contrast, and the tempo, the blocks' median.)
+    local = [i for i, n in enumerate(names) if n.startswith(("mel_", "poly_", "zcr", "rolloff", "bandwidth"))]
+    scale = np.abs(whole.frames[:, local]).mean(axis=0)
+    np.testing.assert_array_less(np.abs(blocked.frames[:, local] - whole.frames[:, local]).max(axis=0),
+                                 1e-4 * scale + 1e-9)
+    assert 60 <= blocked.tempo <= 180
+    # Past LONG_AUDIO_SECONDS the extractor switches to blocks by itself.
+    monkeypatch.setattr(af, "LONG_AUDIO_SECONDS", 30.0)
+    monkeypatch.setattr(af, "BLOCK_SECONDS", 10.0)
+    auto = af.frame_features(y)
+    np.testing.assert_array_equal(auto.frames, blocked.frames)
+    assert auto.tempo == blocked.tempo
