@@ -64,8 +64,43 @@ def header_size(data: bytes, fmt: str) -> tuple[int, int] | None:
                 return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
         if fmt == "jpeg":
             return _jpeg_size(data)
+        if fmt == "tiff":
+            return _tiff_size(data)
     except struct.error:
         return None
+    return None
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first image directory of a TIFF or BigTIFF.
+
+    Only the header is read, so an image that decodes to gigabytes (a few MB of
+    compressed zeros) is refused before decoding, as for the other formats.
+    """
+    order = {b"II": "<", b"MM": ">"}.get(data[:2])
+    if order is None:
+        return None
+    version = struct.unpack(order + "H", data[2:4])[0]
+    if version == 42:  # classic: 32-bit offsets, 12-byte entries
+        offset = struct.unpack(order + "I", data[4:8])[0]
+        count_fmt, entry_size, value_at, count_size = "H", 12, 8, 2
+    elif version == 43:  # BigTIFF: 64-bit offsets, 20-byte entries
+        offset = struct.unpack(order + "Q", data[8:16])[0]
+        count_fmt, entry_size, value_at, count_size = "Q", 20, 12, 8
+    else:
+        return None
+    n = struct.unpack(order + count_fmt, data[offset:offset + count_size])[0]
+    dims = {}
+    for k in range(min(n, 4096)):
+        at = offset + count_size + k * entry_size
+        tag, kind = struct.unpack(order + "HH", data[at:at + 4])
+        if tag in (256, 257):  # ImageWidth, ImageLength: SHORT, LONG or LONG8
+            code = {3: "H", 4: "I", 16: "Q"}.get(kind)
+            if code is None:
+                return None
+            dims[tag] = struct.unpack(order + code, data[at + value_at:at + value_at + struct.calcsize(code)])[0]
+            if len(dims) == 2:
+                return dims[256], dims[257]
     return None
 
 
@@ -102,7 +137,7 @@ def decode_image(data: bytes, fmt: str, min_side: int | None = DEFAULT_MIN_SIDE,
             raise MediaError(f"{fmt.upper()} header states an empty image ({width}×{height})")
         if width * height > max_pixels:
             raise MediaError(f"image {width}×{height} exceeds the pixel limit of {max_pixels // 1_000_000} megapixels")
-    elif fmt in ("jpeg", "png", "gif", "bmp", "webp"):
+    elif fmt in ("jpeg", "png", "gif", "bmp", "webp", "tiff"):
         raise MediaError(f"corrupt {fmt.upper()} header (no image dimensions)")
     _check_complete(data, fmt)
     flags = cv2.IMREAD_COLOR

@@ -5,7 +5,7 @@ from emobrowser.core.errors import MediaError
 from emobrowser.core.types import Modality
 from emobrowser.media import synth
 from emobrowser.media.audio import load_audio
-from emobrowser.media.images import decode_image, load_image, reduction_factor
+from emobrowser.media.images import decode_image, header_size, load_image, reduction_factor
 from emobrowser.media.sniff import sniff
 from emobrowser.media.video import load_video, segment_bounds
 
@@ -64,6 +64,31 @@ def test_decompression_bomb_is_refused_before_decoding():
     data = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
     with pytest.raises(MediaError, match="30000×30000 exceeds the pixel limit"):
         decode_image(data, "png")
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_a_tiff_bomb_is_refused_from_its_header(order):
+    # A TIFF stating 30000 x 30000 pixels: its deflated zeros would be a few MB on disk
+    # but 2.7 GB decoded. The header alone must refuse it.
+    import struct
+
+    entries = [(256, 4, 1, 30000), (257, 3, 1, 30000), (258, 3, 1, 8)]
+    ifd = struct.pack(order + "H", len(entries))
+    for tag, kind, count, value in entries:
+        packed = struct.pack(order + ("I" if kind == 4 else "H"), value).ljust(4, b"\0")
+        ifd += struct.pack(order + "HHI", tag, kind, count) + packed
+    data = (b"II" if order == "<" else b"MM") + struct.pack(order + "HI", 42, 8) + ifd + struct.pack(order + "I", 0)
+    assert header_size(data, "tiff") == (30000, 30000)
+    with pytest.raises(MediaError, match="30000×30000 exceeds the pixel limit"):
+        decode_image(data, "tiff")
+
+
+def test_tiff_dimensions_come_from_the_header():
+    import cv2
+
+    for img in (np.zeros((30, 50, 3), np.uint8), np.zeros((20, 10), np.uint16)):
+        ok, buf = cv2.imencode(".tiff", img)
+        assert ok and header_size(buf.tobytes(), "tiff") == (img.shape[1], img.shape[0])
 
 
 def test_truncated_images_have_specific_reasons(tmp_path):
