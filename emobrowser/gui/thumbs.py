@@ -41,9 +41,11 @@ def poster_frame(path: str):
     """The first decodable video frame as a BGR array (PyAV, imported lazily)."""
     import av
 
+    from emobrowser.media.video import upright
+
     with av.open(str(path), mode="r", metadata_errors="ignore") as container:
         for frame in container.decode(video=0):
-            return frame.to_ndarray(format="bgr24")
+            return upright(frame.to_ndarray(format="bgr24"), getattr(frame, "rotation", 0))
     raise ValueError("no video frame")
 
 

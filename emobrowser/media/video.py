@@ -62,6 +62,18 @@ def segment_bounds(duration: float, segment_seconds: float = DEFAULT_SEGMENT_SEC
     return bounds
 
 
+def upright(img: np.ndarray, rotation: float | None) -> np.ndarray:
+    """A decoded frame turned the way it is meant to be seen.
+
+    ``rotation`` is PyAV's ``VideoFrame.rotation``: the display matrix's angle in
+    degrees, counterclockwise (a phone's portrait video typically says -90: turn the
+    stored landscape picture 90 degrees clockwise). Players apply it; so must we, or a
+    portrait video is scored and shown lying on its side.
+    """
+    turns = int(round((rotation or 0.0) / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(img, turns)) if turns else img
+
+
 def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.ndarray]], int, int, float]:
     """Decode the first video stream, keeping one frame per second of timestamps."""
     import av
@@ -94,7 +106,8 @@ def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.nda
             if t > MAX_VIDEO_SECONDS:
                 raise MediaError(f"video longer than {MAX_VIDEO_SECONDS / 3600:.0f} hours")
             if t + 1e-6 >= next_t:
-                img = frame.to_ndarray(width=out_w, height=out_h, format="bgr24")
+                img = upright(frame.to_ndarray(width=out_w, height=out_h, format="bgr24"),
+                              getattr(frame, "rotation", 0))
                 frames.append((t, img))
                 next_t = np.floor(t) + 1.0
     except av.error.FFmpegError as exc:
@@ -102,6 +115,8 @@ def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.nda
             raise MediaError(f"corrupt video data: {exc.strerror or exc}") from exc
     if not frames:
         raise MediaError("video stream has no decodable frames")
+    if frames[0][1].shape[:2] != (out_h, out_w):  # turned by a quarter: the picture is portrait
+        width, height = height, width
     return frames, width, height, last_t
 
 

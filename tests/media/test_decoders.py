@@ -167,3 +167,36 @@ def test_a_vanished_file_gets_the_same_reason_from_every_decoder(tmp_path):
             load_audio(tmp_path / name)
     with pytest.raises(MediaError, match="^file vanished before it could be read$"):
         load_image(tmp_path / "gone.jpg")
+
+
+@pytest.mark.parametrize("rotate", [None, 90, 270])
+def test_a_rotated_video_is_sampled_upright(tmp_path, rotate):
+    import av
+
+    # Stored landscape, 120 x 160, bright on top: a phone's portrait video with
+    # "rotate 90" shows the stored top on the right.
+    picture = np.zeros((120, 160, 3), np.uint8)
+    picture[:60] = 255
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=10)
+        stream.height, stream.width, stream.pix_fmt = 120, 160, "yuv420p"
+        if rotate is not None:  # the display matrix: "turn {rotate} degrees clockwise"
+            stream.set_display_rotation(-rotate)  # PyAV counts counterclockwise
+        for k in range(20):
+            frame = av.VideoFrame.from_ndarray(picture, format="bgr24")
+            frame.pts = k
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    video = load_video(path, frame_side=160)
+    img = video.segments[0].frames[0]
+    grey = img.mean(axis=2)
+    if rotate is None:
+        assert img.shape[:2] == (120, 160) and (video.width, video.height) == (160, 120)
+        assert grey[:60].mean() > 200 > 50 > grey[60:].mean()
+    else:
+        assert img.shape[:2] == (160, 120) and (video.width, video.height) == (120, 160)
+        bright, dark = (slice(60, None), slice(None, 60)) if rotate == 90 else (slice(None, 60), slice(60, None))
+        assert grey[:, bright].mean() > 200 > 50 > grey[:, dark].mean()
