@@ -281,7 +281,15 @@ def cmd_query(args) -> int:
 # -- train, predict-features, align ----------------------------------------------------
 
 
+# The files each trainer reads, relative to --data (see the data folder's README).
+TRAINING_FILES = {"image": ["ratings.csv"], "audio": ["deam/deam_librosa_features.csv", "audio4q/labels.csv"]}
+
+
 def cmd_train(args) -> int:
+    data = Path(args.data)
+    absent = [name for name in TRAINING_FILES[args.kind] if not (data / name).is_file()]
+    if absent:
+        raise InputError(f"--data {data} is not an {args.kind} training folder: no {', '.join(absent)}")
     if args.kind == "image":
         from emobrowser.models.train_image import train
     else:

@@ -262,6 +262,11 @@ def run_query(db: Path, args) -> list[Hit]:
     balance = DEFAULT_BALANCE if args.balance is None else args.balance
     if not (balance >= 1.0 and math.isfinite(balance)):
         raise QueryError("--balance must be a finite number of at least 1")
+    targets = [name for name, given in (("--valence/--arousal", args.valence is not None or args.arousal is not None),
+                                        ("--mood", bool(args.mood)), ("--like", bool(args.like)),
+                                        ("--region", bool(args.region))) if given]
+    if len(targets) > 1:
+        raise QueryError(f"give one target, not {' and '.join(targets)}")
     modalities = parse_modalities(args.modality)
     region = parse_region(args.region) if args.region else None
     with Store(db) as store:

@@ -97,6 +97,11 @@ def test_query_errors_are_clear(tmp_path):
     Store(db).close()
     out = run_cli("query", "--valence", "3", "--arousal", "0", "--db", db, check=False)
     assert out.returncode == 2 and "valence must be in [-1, 1]" in out.stderr
+    out = run_cli("query", "--mood", "calm", "--valence", "0.9", "--arousal", "0.9", "--db", db, check=False)
+    assert out.returncode == 2 and "give one target, not --valence/--arousal and --mood" in out.stderr
+    out = run_cli("train", "image", "--data", str(tmp_path), "--out", str(tmp_path / "m"), check=False)
+    assert out.returncode == 2 and "is not an image training folder: no ratings.csv" in out.stderr
+    assert "Traceback" not in out.stderr
     out = run_cli("index", str(tmp_path / "nope"), "--db", db, check=False)
     assert out.returncode == 2 and "not a folder" in out.stderr
     for option, value, message in (("--timeout", "-5", "--timeout must be a positive"),
