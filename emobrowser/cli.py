@@ -22,6 +22,13 @@ from emobrowser.core.errors import EmobrowserError, InputError
 log = logging.getLogger("emobrowser")
 
 
+def one_line(path: str) -> str:
+    """A path for line-per-entry text output: line breaks and tabs in a file name are
+    shown escaped (\\n, \\r, \\t), so one entry stays one line. --json gives names exactly."""
+    return path.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") \
+        if any(c in path for c in "\n\r\t") else path
+
+
 def _add_db(p: argparse.ArgumentParser, top: bool = False) -> None:
     # Accepted before or after the command. A subcommand's own default must not
     # overwrite a --db given before the command, hence SUPPRESS there.
@@ -222,7 +229,7 @@ def cmd_failures(args) -> int:
             if args.json:
                 print(json.dumps({"path": path, "modality": modality, "error": error}, ensure_ascii=False))
             else:
-                print(f"{path}\t{error}")
+                print(f"{one_line(path)}\t{error}")
     return 0
 
 
@@ -249,9 +256,9 @@ def cmd_score(args) -> int:
         if args.json:
             print(json.dumps(row, ensure_ascii=False), flush=True)
         elif result.error:
-            print(f"{result.path}\terror: {result.error}", flush=True)
+            print(f"{one_line(result.path)}\terror: {result.error}", flush=True)
         else:
-            print(f"{result.path}\t{row['modality']}\tvalence {row['valence']:+.3f}\tarousal "
+            print(f"{one_line(result.path)}\t{row['modality']}\tvalence {row['valence']:+.3f}\tarousal "
                   f"{row['arousal']:+.3f}\t({result.model})", flush=True)
         failed += result.error is not None
     return 1 if failed else 0
@@ -274,7 +281,8 @@ def cmd_query(args) -> int:
         if args.json:
             print(json.dumps(row, ensure_ascii=False))
         else:
-            print(f"{hit.distance:6.3f}  {hit.modality:5s}  v {hit.valence:+.2f} a {hit.arousal:+.2f}  {hit.path}")
+            print(f"{hit.distance:6.3f}  {hit.modality:5s}  v {hit.valence:+.2f} a {hit.arousal:+.2f}  "
+                  f"{one_line(hit.path)}")
     return 0
 
 

@@ -164,9 +164,13 @@ def write_m3u8(target: str, hits: list[Hit], seconds: dict[int, float]) -> int:
     return len(hits)
 
 
-def copy_files(paths: list[str], folder: str) -> list[str]:
+def copy_files(paths: list[str], folder: str, failed: list[tuple[str, str]] | None = None) -> list[str]:
     """Copy files into ``folder`` (originals untouched; existing names get " (2)" etc.).
-    Returns the new paths."""
+
+    Returns the new paths. A file that cannot be copied (deleted or moved since it was
+    indexed, unreadable, disk full) is skipped and, with ``failed``, listed there as
+    (path, reason); the others are still copied.
+    """
     import shutil
 
     out = []
@@ -176,7 +180,14 @@ def copy_files(paths: list[str], folder: str) -> list[str]:
         dest, n = os.path.join(folder, stem + ext), 2
         while os.path.exists(dest):
             dest, n = os.path.join(folder, f"{stem} ({n}){ext}"), n + 1
-        shutil.copy2(src, dest)
+        try:
+            shutil.copy2(src, dest)
+        except OSError as exc:
+            if os.path.lexists(dest):  # the name was free before: a half-written copy
+                os.remove(dest)
+            if failed is not None:
+                failed.append((src, exc.strerror or str(exc)))
+            continue
         out.append(dest)
     return out
 

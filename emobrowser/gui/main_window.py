@@ -344,8 +344,13 @@ class MainWindow(QMainWindow):
             folder = QFileDialog.getExistingDirectory(self, f"Copy {len(hits)} photos to")
             if not folder:
                 return []
-        copied = data.copy_files([h.path for h in hits], folder)
-        self.statusBar().showMessage(f"Copied {len(copied)} photos to {folder}", 8000)
+        failed: list[tuple[str, str]] = []
+        copied = data.copy_files([h.path for h in hits], folder, failed)
+        message = f"Copied {len(copied)} photos to {folder}"
+        if failed:
+            path, reason = failed[0]
+            message += f"; {len(failed)} could not be copied ({os.path.basename(path)}: {reason})"
+        self.statusBar().showMessage(message, 15000)
         return copied
 
     # -- window --------------------------------------------------------------------------

@@ -264,3 +264,18 @@ def test_index_while_another_process_indexes_is_refused_and_a_killed_indexer_fre
         holder.wait()
     out = run_cli("index", str(media_dir / "music"), "--db", db, *BASE)
     assert "indexed: 4" in out.stdout
+
+
+def test_text_output_keeps_one_line_per_entry_for_names_with_line_breaks(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "two\nlines.jpg").write_text("not a photo")
+    synth.write_image(lib / "tab\there.png", synth.draw_image("warm", (30, 30)))
+    db = str(tmp_path / "lib.sqlite3")
+    run_cli("index", str(lib), "--db", db, *BASE)
+    failures = run_cli("failures", "--db", db).stdout.splitlines()
+    assert len(failures) == 1 and failures[0].startswith(str(lib / "two\\nlines.jpg") + "\t")
+    hits = run_cli("query", "--valence", "0", "--arousal", "0", "--db", db).stdout.splitlines()
+    assert len(hits) == 1 and hits[0].endswith(str(lib / "tab\\there.png"))
+    exact = json.loads(run_cli("failures", "--json", "--db", db).stdout)
+    assert exact["path"] == str(lib / "two\nlines.jpg")  # JSON gives the name exactly

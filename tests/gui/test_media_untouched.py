@@ -37,3 +37,17 @@ def test_thumbnails_and_exports_leave_media_untouched(qtbot, tmp_path):
     copied = data.copy_files([h.path for h in hits if h.modality == "image"], str(tmp_path / "copies"))
     assert copied and playlist.read_text(encoding="utf-8").startswith("#EXTM3U")
     assert _hashes(media) == before
+
+
+def test_a_file_gone_since_indexing_is_skipped_and_reported_by_copy(tmp_path):
+    from emobrowser.media import synth
+    from emobrowser.gui import data
+
+    src = tmp_path / "src"
+    src.mkdir()
+    keep = synth.write_image(src / "keep.png", synth.draw_image("warm", (20, 20)))
+    failed = []
+    copied = data.copy_files([str(src / "deleted.png"), str(keep)], str(tmp_path / "out"), failed)
+    assert [os.path.basename(p) for p in copied] == ["keep.png"]
+    assert failed == [(str(src / "deleted.png"), "No such file or directory")]
+    assert sorted(os.listdir(tmp_path / "out")) == ["keep.png"]  # nothing half-written
