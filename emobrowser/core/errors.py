@@ -6,6 +6,7 @@ shown by ``emobrowser failures``, so it must say specifically what is wrong.
 
 
 DANGLING_SYMLINK = "dangling symlink (its target does not exist)"
+SYMLINK_LOOP = "symlink loop"
 
 
 class EmobrowserError(Exception):

@@ -6,10 +6,11 @@ indexing, so a file that crashes or hangs a decoder costs only its own result.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 
-from emobrowser.core.errors import DANGLING_SYMLINK, MediaError
+from emobrowser.core.errors import DANGLING_SYMLINK, SYMLINK_LOOP, MediaError
 from emobrowser.core.types import Modality, ScoreResult
 from emobrowser.index.extract import extract_file, score_extracted
 from emobrowser.index.procpool import ProcessPool
@@ -23,6 +24,18 @@ def _model_label(modality: str, image_model, audio_model) -> str:
     if modality == "audio":
         return audio_model.info.name
     return f"{image_model.info.name}+{audio_model.info.name}"
+
+
+def symlink_problem(path: str) -> str | None:
+    """Why a path that does not resolve fails, if it is a symlink: a loop or a dangling
+    link (the same reasons the library scan records)."""
+    if not os.path.islink(path):
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return SYMLINK_LOOP if exc.errno == errno.ELOOP else DANGLING_SYMLINK
+    return None
 
 
 def score_paths(paths: list[str], image_model: str | None = None, audio_model: str | None = None,
@@ -42,7 +55,7 @@ def score_paths(paths: list[str], image_model: str | None = None, audio_model: s
             if os.path.isdir(path):
                 raise MediaError("is a directory, not a file")
             if not os.path.exists(path):
-                raise MediaError(DANGLING_SYMLINK if os.path.islink(path) else "no such file")
+                raise MediaError(symlink_problem(path) or "no such file")
             modality, _fmt = sniff(read_header(path), path)
         except MediaError as exc:
             results[index] = ScoreResult(path=path, modality=None, model="", error=str(exc))

@@ -152,6 +152,11 @@ def test_every_kind_gets_its_specific_reason_and_good_files_are_scored(tmp_path)
                      check=False)
     assert scored.returncode == 1 and "Traceback" not in scored.stderr  # two of the three cannot be scored
     assert [json.loads(line)["error"] is None for line in scored.stdout.splitlines()] == [True, False, False]
+    # score gives each broken file the reason the library recorded
+    names = sorted(n for n in bad if "\ufffd" not in n)
+    scored = run_cli("score", "--json", *CLI_BASE, *[str(lib / n) for n in names], check=False)
+    reasons = {os.path.basename(row["path"]): row["error"] for row in map(json.loads, scored.stdout.splitlines())}
+    assert {n: bad[n] in (reasons[n] or "") for n in names} == {n: True for n in names}, reasons
     run_cli("query", "--mood", "calm", "--json", "--db", db)
     assert _hash_tree(lib) == before
 
