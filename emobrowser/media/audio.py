@@ -31,6 +31,33 @@ def _open(path: str | Path):
         raise MediaError(f"cannot open media: {exc.strerror or exc}") from exc
 
 
+class _Samples:
+    """A float32 buffer that decoded frames are appended to.
+
+    Sized from the length the container states, so a long file is held once, not as
+    a list of frames plus their concatenation (two copies at the peak); it grows by
+    doubling if the file is longer than stated.
+    """
+
+    def __init__(self, expected: int) -> None:
+        self.data = np.empty(max(expected, 1 << 16), dtype=np.float32)
+        self.size = 0
+
+    def append(self, chunk: np.ndarray) -> None:
+        end = self.size + chunk.size
+        if end > self.data.size:
+            grown = np.empty(max(end, 2 * self.data.size), dtype=np.float32)
+            grown[:self.size] = self.data[:self.size]
+            self.data = grown
+        self.data[self.size:end] = chunk
+        self.size = end
+
+    def result(self) -> np.ndarray:
+        if self.size < self.data.size // 2:  # far shorter than stated: do not keep the slack
+            return self.data[:self.size].copy()
+        return self.data[:self.size]
+
+
 def decode_stream_audio(container, start: float = 0.0, duration: float | None = None):
     """Decode the first audio stream of an open container.
 
@@ -54,7 +81,9 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
     # Packed float samples, averaged over channels here: PyAV's to_ndarray crashes the
     # process (SIGSEGV) on planar frames of 8 or more channels (7.1 film soundtracks).
     resampler = av.AudioResampler(format="flt", layout=None, rate=None)
-    chunks: list[np.ndarray] = []
+    stated = stated_seconds(container) or 0.0
+    expected = min(stated - start, duration if duration is not None else MAX_SECONDS, MAX_SECONDS)
+    chunks = _Samples(int(max(0.0, expected) * 1.01 * rate) + rate)
     total = 0
     limit = int(MAX_SECONDS * rate)
     stop_at = None if duration is None else int((start + duration) * rate)
@@ -88,14 +117,14 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
             if stop_at is not None and total >= stop_at - int(start * rate):
                 break
     except av.error.InvalidDataError as exc:
-        if not chunks:
+        if not chunks.size:
             raise MediaError("corrupt audio data (cannot decode any frame)") from exc
     except av.error.FFmpegError as exc:
-        if not chunks:
+        if not chunks.size:
             raise MediaError(f"audio decoding failed: {exc.strerror or exc}") from exc
-    if not chunks:
+    if not chunks.size:
         raise MediaError("audio stream is empty (no samples decoded)" if got_any_packet or True else "")
-    samples = np.concatenate(chunks)
+    samples = chunks.result()
     if duration is not None:
         samples = samples[: int(duration * rate)]
     return samples, int(rate)
