@@ -66,7 +66,10 @@ class IndexWorker(QThread):
                                         cancelled=self._cancel.is_set)
         except Exception as exc:  # reported to the user; the log has the traceback
             log.exception("indexing failed")
-            self.indexing_failed.emit(f"{type(exc).__name__}: {exc}")
+            from emobrowser.core.errors import EmobrowserError
+
+            # The project's own errors are written for users; others get their type.
+            self.indexing_failed.emit(str(exc) if isinstance(exc, EmobrowserError) else f"{type(exc).__name__}: {exc}")
             return
         self.indexing_finished.emit(summary)
 

@@ -329,6 +329,7 @@ def test_an_indexing_error_stays_on_screen_after_the_library_refreshes(qtbot, tm
             pass
     qtbot.waitUntil(lambda: len(warnings) == 1, timeout=10000)
     assert "being indexed by another emobrowser process" in warnings[0]
+    assert "LibraryBusyError" not in warnings[0]  # the project's own errors are shown as written
     w.refresh_library()  # what the window does after every run
     qtbot.wait(500)
     assert "being indexed by another emobrowser process" in w.library.status.text()
