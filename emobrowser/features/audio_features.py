@@ -177,19 +177,25 @@ def _blocked_frame_features(y: np.ndarray, sr: int, block_seconds: float) -> Tra
     total = 1 + y.size // hop  # frames of a centred STFT over the whole track
     per_block = max(1, int(round(block_seconds * sr / hop)))
     ctx = BLOCK_CONTEXT_FRAMES
-    rows, tempos, weights = [], [], []
+    out = None  # filled block by block, never concatenated (two copies at the peak)
+    filled = 0
+    tempos, weights = [], []
     for first in range(0, total, per_block):
         last = min(first + per_block, total)  # this block's frames: [first, last)
         lo, hi = max(0, first - ctx), min(total, last + ctx)
         frames, onset_env = _frame_parts(y[lo * hop: hi * hop], sr)
-        rows.append(frames[first - lo: first - lo + (last - first)])
+        rows = frames[first - lo: first - lo + (last - first)]
+        if out is None:
+            out = np.empty((total, frames.shape[1]), dtype=frames.dtype)
+        out[filled: filled + len(rows)] = rows
+        filled += len(rows)
         tempos.append(_tempo(onset_env, sr))
         weights.append(last - first)
     # Tempo: the median over blocks, each block counted by its length.
     order = np.argsort(tempos)
     cum = np.cumsum(np.asarray(weights, dtype=float)[order])
     tempo = float(np.asarray(tempos)[order][np.searchsorted(cum, cum[-1] / 2.0)])
-    return TrackFeatures(frames=np.ascontiguousarray(np.concatenate(rows)), tempo=tempo, sr=sr)
+    return TrackFeatures(frames=out[:filled], tempo=tempo, sr=sr)
 
 
 def _frame_parts(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
@@ -338,7 +344,9 @@ def timeline_vectors(
     hi = np.searchsorted(frame_t, hi_t, side="left")
     lo = np.clip(lo, 0, n - 1)
     hi = np.clip(np.maximum(hi, lo + 1), 1, n)
-    csum = np.vstack([np.zeros((1, frames.shape[1])), np.cumsum(frames, axis=0)])
+    csum = np.empty((n + 1, frames.shape[1]), dtype=np.float64)  # one copy: long tracks have many frames
+    csum[0] = 0.0
+    np.cumsum(frames, axis=0, out=csum[1:])
     means = (csum[hi] - csum[lo]) / (hi - lo)[:, None]
     out = np.empty((n_steps, N_FEATURES), dtype=np.float32)
     out[:, :-1] = means
