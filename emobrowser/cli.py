@@ -289,8 +289,9 @@ def cmd_query(args) -> int:
 # -- train, predict-features, align ----------------------------------------------------
 
 
-# The files each trainer reads, relative to --data (see the data folder's README).
-TRAINING_FILES = {"image": ["ratings.csv"], "audio": ["deam/deam_librosa_features.csv", "audio4q/labels.csv"]}
+# The file each trainer cannot do without, relative to --data (the audio trainer also
+# uses audio4q/labels.csv and its clips when they are there).
+TRAINING_FILES = {"image": ["ratings.csv"], "audio": ["deam/deam_librosa_features.csv"]}
 
 
 def cmd_train(args) -> int:

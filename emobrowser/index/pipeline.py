@@ -39,6 +39,11 @@ VIDEO_SECONDS_PER_MIB = 0.5
 _BATCH = 32
 
 
+def time_limit(timeout: float, modality: str | None, size: int) -> float:
+    """The time limit of one file: ``timeout``, plus the allowance of a video's size."""
+    return timeout + (VIDEO_SECONDS_PER_MIB * size / 2**20 if modality == "video" else 0.0)
+
+
 @dataclass
 class Progress:
     """A progress report: ``done`` of ``total`` files in ``phase`` ("scan" or "index").
@@ -223,7 +228,8 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
     stale = store.requeue_stale(model_tags(imodel, amodel))
     summary.unchanged = max(0, summary.unchanged - stale)  # rescored with a new model: not unchanged
     summary.requeued = (stale + store.retry_failed(TRANSIENT_REASONS, present)
-                        + store.retry_timed_out(timeout, present))
+                        + store.retry_timed_out(lambda modality, size: time_limit(timeout, modality, size),
+                                                present))
     pending = store.pending(root_ids)
     total = len(pending)
     # Items that failed during the scan (unreadable, not media) are counted as failed.
@@ -259,8 +265,7 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
                 try:
                     st = os.stat(raw_path)
                     stat_keys[item_id] = (raw_path, st.st_size, st.st_mtime_ns)
-                    if modality == "video":
-                        limit += VIDEO_SECONDS_PER_MIB * st.st_size / 2**20
+                    limit = time_limit(timeout, modality, st.st_size)
                 except OSError:
                     stat_keys[item_id] = None
                 current["path"] = display(raw_path)

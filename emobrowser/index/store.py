@@ -19,7 +19,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,8 +223,13 @@ class Store:
         if str(self.path) == ":memory:":
             yield
             return
-        lock_path = f"{self.path}.indexing"
-        conn = sqlite3.connect(lock_path, timeout=0, isolation_level=None)
+        # Keyed by the real path, so a symlinked --db shares the lock. The empty file
+        # stays beside the database (removing it could race with another process).
+        lock_path = os.path.realpath(self.path) + ".indexing"
+        try:
+            conn = sqlite3.connect(lock_path, timeout=0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
         try:
             try:
                 conn.execute("BEGIN EXCLUSIVE")
@@ -374,16 +379,19 @@ class Store:
             cur = self.conn.execute(sql, (*reasons, *ids))
         return cur.rowcount
 
-    def retry_timed_out(self, limit: float, root_ids: Iterable[int]) -> int:
-        """Set failed items under ``root_ids`` that timed out under a shorter limit than
-        ``limit`` back to pending; returns how many."""
+    def retry_timed_out(self, limit_of: Callable[[str | None, int], float], root_ids: Iterable[int]) -> int:
+        """Set failed items under ``root_ids`` that timed out under a clearly shorter
+        limit than they would get now, ``limit_of(modality, size)``, back to pending;
+        returns how many."""
         ids = list(root_ids)
         if not ids:
             return 0
         rows = self.conn.execute(
-            f"SELECT id, error FROM items WHERE status = 'failed' AND error LIKE ? "
+            f"SELECT id, error, modality, size FROM items WHERE status = 'failed' AND error LIKE ? "
             f"AND root_id IN ({', '.join('?' * len(ids))})", (TIMED_OUT_PREFIX + "%", *ids)).fetchall()
-        retry = [(item_id,) for item_id, error in rows if (timed_out_limit(error) or limit) < limit]
+        # 1 % slack: the recorded limit is rounded for display.
+        retry = [(item_id,) for item_id, error, modality, size in rows
+                 if (old := timed_out_limit(error)) is not None and limit_of(modality, size) > old * 1.01]
         with self.transaction():
             self.conn.executemany("UPDATE items SET status = 'pending' WHERE id = ?", retry)
         return len(retry)

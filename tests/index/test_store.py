@@ -1,3 +1,4 @@
+import os
 import sqlite3
 
 import pytest
@@ -120,3 +121,34 @@ def test_durations(store):
         conn.execute("INSERT INTO items(id, raw_path, path, size, mtime_ns, status, updated, duration) "
                      "VALUES (1, x'61', 'a', 1, 1, 'indexed', 0, 12.5), (2, x'62', 'b', 1, 1, 'indexed', 0, NULL)")
     assert store.durations([1, 2, 3]) == {1: 12.5}
+
+
+def test_timed_out_items_are_retried_only_under_a_longer_limit_of_their_own(store, tmp_path):
+    from emobrowser.core.errors import timed_out
+    from emobrowser.index.pipeline import time_limit
+
+    rid = store.add_root(tmp_path)
+    size = 2 << 30  # a 2 GiB video: 1,024 s of allowance on top of the base limit
+    with store.transaction() as conn:
+        for name, modality, limit in (("film.mp4", "video", 300 + 1024), ("song.flac", "audio", 0.1234564)):
+            conn.execute("INSERT INTO items(raw_path, path, root_id, modality, size, mtime_ns, status, error, "
+                         "updated) VALUES (?, ?, ?, ?, ?, 1, 'failed', ?, 0)",
+                         (os.fsencode(tmp_path / name), str(tmp_path / name), rid, modality, size,
+                          timed_out(limit)))
+    assert store.retry_timed_out(lambda m, s: time_limit(0.1234564, m, s), [rid]) == 0  # rounded in the text
+    assert store.retry_timed_out(lambda m, s: time_limit(300, m, s), [rid]) == 1  # the song; the film had 1,324 s
+    assert store.status_counts()["audio"]["pending"] == 1
+    assert store.retry_timed_out(lambda m, s: time_limit(600, m, s), [rid]) == 1  # now 1,624 s for the film
+    assert store.status_counts()["video"]["pending"] == 1
+
+
+def test_the_indexing_lock_is_shared_through_a_symlinked_database_path(tmp_path):
+    from emobrowser.index.store import LibraryBusyError
+
+    real = tmp_path / "lib.sqlite3"
+    Store(real).close()
+    os.symlink(real, tmp_path / "alias.sqlite3")
+    with Store(real) as a, Store(tmp_path / "alias.sqlite3") as b, a.indexing_lock():
+        with pytest.raises(LibraryBusyError):
+            with b.indexing_lock():
+                pass
