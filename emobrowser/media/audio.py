@@ -31,28 +31,40 @@ def _open(path: str | Path):
         raise MediaError(f"cannot open media: {exc.strerror or exc}") from exc
 
 
-class _Samples:
-    """A float32 buffer that decoded frames are appended to.
+# The most samples reserved up front from a stated length (30 minutes at 48 kHz): a
+# header may state hours that the file does not hold.
+_MAX_RESERVED = 30 * 60 * 48000
 
-    Sized from the length the container states, so a long file is held once, not as
-    a list of frames plus their concatenation (two copies at the peak); it grows by
-    doubling if the file is longer than stated.
+
+class _Samples:
+    """Decoded mono samples, appended frame by frame.
+
+    With a stated length, they go into one buffer reserved for it (at most
+    ``_MAX_RESERVED`` samples, grown by half when the file runs longer), so a long
+    file is held once rather than as a list of frames plus their concatenation (two
+    copies at the peak). Without one, frames are kept in a list and joined at the end.
     """
 
     def __init__(self, expected: int) -> None:
-        self.data = np.empty(max(expected, 1 << 16), dtype=np.float32)
+        self.data = np.empty(min(expected, _MAX_RESERVED), dtype=np.float32) if expected > 0 else None
+        self.chunks: list[np.ndarray] = []
         self.size = 0
 
     def append(self, chunk: np.ndarray) -> None:
         end = self.size + chunk.size
-        if end > self.data.size:
-            grown = np.empty(max(end, 2 * self.data.size), dtype=np.float32)
-            grown[:self.size] = self.data[:self.size]
-            self.data = grown
-        self.data[self.size:end] = chunk
+        if self.data is None:
+            self.chunks.append(chunk)
+        else:
+            if end > self.data.size:
+                grown = np.empty(max(end, self.data.size + self.data.size // 2), dtype=np.float32)
+                grown[:self.size] = self.data[:self.size]
+                self.data = grown
+            self.data[self.size:end] = chunk
         self.size = end
 
     def result(self) -> np.ndarray:
+        if self.data is None:
+            return np.concatenate(self.chunks)
         if self.size < self.data.size // 2:  # far shorter than stated: do not keep the slack
             return self.data[:self.size].copy()
         return self.data[:self.size]
@@ -81,9 +93,10 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
     # Packed float samples, averaged over channels here: PyAV's to_ndarray crashes the
     # process (SIGSEGV) on planar frames of 8 or more channels (7.1 film soundtracks).
     resampler = av.AudioResampler(format="flt", layout=None, rate=None)
-    stated = stated_seconds(container) or 0.0
-    expected = min(stated - start, duration if duration is not None else MAX_SECONDS, MAX_SECONDS)
-    chunks = _Samples(int(max(0.0, expected) * 1.01 * rate) + rate)
+    stated = stated_seconds(container)
+    expected = 0 if not stated else int(
+        max(0.0, min(stated - start, duration if duration is not None else stated)) * 1.01 * rate) + rate
+    chunks = _Samples(expected)
     total = 0
     limit = int(MAX_SECONDS * rate)
     stop_at = None if duration is None else int((start + duration) * rate)

@@ -200,3 +200,18 @@ def test_a_rotated_video_is_sampled_upright(tmp_path, rotate):
         assert img.shape[:2] == (160, 120) and (video.width, video.height) == (120, 160)
         bright, dark = (slice(60, None), slice(None, 60)) if rotate == 90 else (slice(None, 60), slice(60, None))
         assert grey[:, bright].mean() > 200 > 50 > grey[:, dark].mean()
+
+
+def test_decoded_samples_are_joined_whatever_length_the_header_states(monkeypatch):
+    from emobrowser.media import audio
+
+    monkeypatch.setattr(audio, "_MAX_RESERVED", 1000)
+    chunks = [np.full(300, k, np.float32) for k in range(7)]
+    expected = np.concatenate(chunks)
+    for stated in (0, 2100, 500, 100_000):  # unknown, right, too short, far too long (capped)
+        samples = audio._Samples(stated)
+        for chunk in chunks:
+            samples.append(chunk)
+        out = samples.result()
+        np.testing.assert_array_equal(out, expected)
+        assert out.base is None or out.base.size <= 2 * out.size  # no large slack kept alive
