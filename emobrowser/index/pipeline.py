@@ -211,12 +211,16 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
                                             "audio": [amodel.info.name, amodel.info.version]}))
 
     root_ids, present = [], []
+    missing_ids: set[int] = set()
+    moved_ids: set[int] = set()
     for root_id, root_raw in store.roots():
         root_ids.append(root_id)
         stats = sync_root(store, root_id, root_raw, include_hidden, cancelled,
                           on_file=lambda n: report(Progress("scan", n, 0, display(root_raw))))
         summary.unchanged += stats.unchanged
-        summary.missing += stats.missing
+        missing_ids |= stats.missing_ids
+        moved_ids |= stats.moved_ids
+        summary.missing = len(missing_ids - moved_ids)  # a move from one root to another is a move
         summary.moved += stats.moved
         summary.unreadable_dirs += stats.unreadable_dirs
         if stats.root_present:

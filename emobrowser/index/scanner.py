@@ -49,6 +49,8 @@ class ScanStats:
     failed: int = 0
     unreadable_dirs: list[str] = field(default_factory=list)
     root_present: bool = False  # the root was there, so unseen items were marked missing
+    missing_ids: set[int] = field(default_factory=set)  # marked missing by this scan
+    moved_ids: set[int] = field(default_factory=set)  # found under a new name (from any root)
 
 
 def _is_media_name(name: bytes) -> bool:
@@ -205,16 +207,37 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                     "error=?, updated=? WHERE id=?", updates)
             updates.clear()
 
+    restores: list[int] = []
+
+    def flush_restores() -> None:
+        if restores:
+            marks = ", ".join("?" * len(restores))
+            with store.transaction():
+                conn.execute(
+                    f"UPDATE items SET status = CASE WHEN EXISTS (SELECT 1 FROM scores WHERE item_id = items.id) "
+                    f"THEN 'indexed' ELSE 'pending' END, updated = ? WHERE id IN ({marks})",
+                    (time.time(), *restores))
+                stats.unchanged += conn.execute(
+                    f"SELECT COUNT(*) FROM items WHERE status = 'indexed' AND id IN ({marks})", restores).fetchone()[0]
+            restores.clear()
+
     for entry in walk(root, include_hidden, failed_dirs):
         if cancelled():
             break
         stats.seen += 1
         seen.add(entry.raw_path)
         old = known.get(entry.raw_path)
-        if old is not None and old[3] != "missing" and old[1] == entry.size and old[2] == entry.mtime_ns:
-            # Same file as before. Only finished items count as unchanged: pending ones
-            # are indexed in this run and failed ones are counted as failed.
-            stats.unchanged += old[3] == "indexed"
+        if old is not None and old[1] == entry.size and old[2] == entry.mtime_ns:
+            if old[3] == "missing":
+                # Back unchanged (a drive mounted again, a folder renamed back, the other
+                # name of a hard link): its results still hold.
+                restores.append(old[0])
+                if len(restores) >= _BATCH:
+                    flush_restores()
+            else:
+                # Same file as before. Only finished items count as unchanged: pending
+                # ones are indexed in this run and failed ones are counted as failed.
+                stats.unchanged += old[3] == "indexed"
         elif old is None:
             fresh.append(entry)
         else:
@@ -227,12 +250,12 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
         if on_file is not None and stats.seen % 256 == 0:
             on_file(stats.seen)
     flush_updates()
+    flush_restores()
     if cancelled():
         return stats
 
     # Items not seen are missing, unless the root or their folder could not be read.
     stats.root_present = os.path.isdir(root)
-    gone: list[int] | set[int] = []
     if stats.root_present:
         failed_prefixes = tuple(d.rstrip(b"/") + b"/" for d in failed_dirs)
         stats.unreadable_dirs = [display(d) for d in failed_dirs]
@@ -242,9 +265,20 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
             with store.transaction():
                 conn.executemany("UPDATE items SET status='missing', updated=? WHERE id=?",
                                  [(time.time(), g) for g in gone[i:i + _BATCH]])
-        stats.missing = len(gone)
-        gone = set(gone)
+        stats.missing_ids = set(gone)
 
+    try:
+        _add_fresh(store, root_id, fresh, stats, cancelled)
+    finally:
+        # A move is not also reported missing (moves between roots: see index_library).
+        stats.missing = len(stats.missing_ids - stats.moved_ids)
+    return stats
+
+
+def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanStats,
+               cancelled: Callable[[], bool]) -> None:
+    """Insert new files, or carry a missing item with the same fingerprint over (a move)."""
+    conn = store.conn
     for i in range(0, len(fresh), _BATCH):
         if cancelled():
             break
@@ -259,7 +293,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                                  (entry.raw_path, display(entry.raw_path), root_id, entry.mtime_ns, moved_id,
                                   time.time(), moved_id))
                     stats.moved += 1
-                    stats.missing -= moved_id in gone  # found again under its new name
+                    stats.moved_ids.add(moved_id)
                     continue
                 conn.execute(
                     "INSERT INTO items(raw_path, path, root_id, modality, format, size, mtime_ns, fingerprint, "

@@ -315,3 +315,15 @@ def test_a_second_indexer_of_the_same_library_is_refused_clearly(store, media_di
             index_library(store, [str(media_dir / "music")], **BASE)
         assert store.roots() == []  # refused before anything was added
     assert index_library(store, [str(media_dir / "music")], **BASE).indexed == 4  # free again
+
+
+def test_a_move_from_one_root_to_another_is_reported_as_a_move_only(store, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    synth.write_image(a / "photo.png", synth.draw_image("warm", (40, 40)))
+    index_library(store, [str(a), str(b)], **BASE)
+    os.rename(a / "photo.png", b / "photo.png")
+    summary = index_library(store, **BASE)
+    assert (summary.moved, summary.missing, summary.indexed) == (1, 0, 0)
+    assert store.item_by_path(b / "photo.png").status == "indexed"

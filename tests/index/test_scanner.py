@@ -192,3 +192,39 @@ def test_non_utf8_and_newline_names(store, tmp_path):
     assert stats.new == 2
     raws = {bytes(r[0]) for r in store.conn.execute("SELECT raw_path FROM items")}
     assert os.path.join(os.fsencode(root), b"caf\xe9.jpg") in raws
+
+
+def test_files_back_unchanged_after_going_missing_keep_their_scores(store, tmp_path):
+    root, rid, item = _scored_tree(store, tmp_path)
+    os.rename(root, tmp_path / "away")
+    os.mkdir(root)  # the root is there but empty, like an unmounted drive's mount point
+    sync_root(store, rid, os.fsencode(root))
+    assert store.item_by_path(root / "two.png").status == "missing"
+    os.rmdir(root)
+    os.rename(tmp_path / "away", root)
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert (stats.changed, stats.new, stats.moved, stats.unchanged) == (0, 0, 0, 1)
+    back = store.item_by_path(root / "two.png")
+    assert (back.id, back.status) == (item.id, "indexed")
+    assert store.conn.execute("SELECT valence FROM scores WHERE item_id=?", (item.id,)).fetchone()[0] == 0.5
+    assert store.item_by_path(root / "a" / "one.jpg").status == "pending"  # never scored: indexed this run
+
+
+def test_a_hard_link_indexed_under_both_names_by_an_earlier_version_keeps_its_scores(store, tmp_path):
+    root, rid, item = _scored_tree(store, tmp_path)
+    os.link(root / "two.png", root / "a" / "z_two.png")
+    with store.transaction() as conn:  # what earlier versions stored for the second name
+        st = os.stat(root / "two.png")
+        cur = conn.execute("INSERT INTO items(raw_path, path, root_id, modality, size, mtime_ns, status, updated) "
+                           "VALUES (?, ?, ?, 'image', ?, ?, 'indexed', 0)",
+                           (os.fsencode(root / "a" / "z_two.png"), str(root / "a" / "z_two.png"), rid,
+                            st.st_size, st.st_mtime_ns))
+        conn.execute("INSERT INTO scores VALUES (?, 'm', '1', 0.25, -0.5)", (cur.lastrowid,))
+    second = cur.lastrowid
+    sync_root(store, rid, os.fsencode(root))  # now listed once: the second name's item goes missing
+    assert store.item(second).status == "missing"
+    os.unlink(root / "two.png")
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert (stats.changed, stats.new) == (0, 0)
+    assert store.item(second).status == "indexed"
+    assert store.conn.execute("SELECT valence FROM scores WHERE item_id=?", (second,)).fetchone()[0] == 0.25
