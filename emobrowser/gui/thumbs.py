@@ -14,6 +14,9 @@ from pathlib import Path
 from emobrowser.core.paths import cache_dir
 
 THUMB_SIDE = 160  # longest side in pixels
+# Part of every thumbnail's key: raised when thumbnails are drawn differently, so old
+# ones are not shown again. 2: video posters follow the display rotation.
+THUMB_VERSION = 2
 
 
 def thumbs_dir() -> Path:
@@ -26,7 +29,7 @@ def thumb_path(path: str) -> Path | None:
         st = os.stat(path)
     except OSError:
         return None
-    key = hashlib.blake2b(f"{path}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape"),
+    key = hashlib.blake2b(f"{THUMB_VERSION}\0{path}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape"),
                           digest_size=12).hexdigest()
     return thumbs_dir() / key[:2] / f"{key}.png"
 

@@ -86,6 +86,14 @@ MIGRATIONS: list[str] = [
     UPDATE items SET status = 'pending', error = NULL WHERE status = 'failed'
         AND (error = 'no video stream' OR error LIKE 'truncated video: decoded 0.0 s of %');
     """,
+    # 3: failures that audio with 8 or more channels (a decoder crash) and long
+    # recordings (out of memory, or out of time while analysing) gave earlier versions,
+    # tried again once.
+    """
+    UPDATE items SET status = 'pending', error = NULL WHERE status = 'failed'
+        AND (error LIKE 'decoder crashed (signal %' OR error LIKE 'decoder process exited unexpectedly%'
+             OR error = 'out of memory while decoding' OR error LIKE 'timed out after % s (decoder hung)');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

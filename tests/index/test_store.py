@@ -116,6 +116,27 @@ def test_concurrent_first_opens_migrate_once(tmp_path):
         s.close()
 
 
+def test_schema_3_retries_crashes_memory_and_old_timeouts_once(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    s = Store(path)
+    retried = ["decoder crashed (signal 11)", "decoder process exited unexpectedly (code 1)",
+               "out of memory while decoding", "timed out after 300 s (decoder hung)"]
+    kept = ["timed out after 300 s (decoding and scoring took longer)", "not a media file", "symlink loop"]
+    for i, reason in enumerate(retried + kept):
+        s.conn.execute("INSERT INTO items (raw_path, path, size, mtime_ns, status, error, updated) "
+                       "VALUES (?, ?, 1, 1, 'failed', ?, 0)", (f"/m/{i}".encode(), f"/m/{i}", reason))
+    s.conn.execute("PRAGMA user_version = 2")
+    s.close()
+    s = Store(path)
+    rows = s.conn.execute("SELECT status, error FROM items ORDER BY id").fetchall()
+    assert rows == [("pending", None)] * len(retried) + [("failed", r) for r in kept]
+    s.conn.execute("UPDATE items SET status='failed', error=? WHERE id=1", (retried[0],))
+    s.close()
+    s = Store(path)  # only once
+    assert s.conn.execute("SELECT status FROM items WHERE id=1").fetchone()[0] == "failed"
+    s.close()
+
+
 def test_durations(store):
     with store.transaction() as conn:
         conn.execute("INSERT INTO items(id, raw_path, path, size, mtime_ns, status, updated, duration) "
