@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import math
+import re
 import os
 import signal
 import sys
@@ -22,11 +23,21 @@ from emobrowser.core.errors import EmobrowserError, InputError
 log = logging.getLogger("emobrowser")
 
 
+# Characters that would break a line-per-entry listing: control characters (line
+# breaks, tabs) and Unicode's line and paragraph separators.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def one_line(path: str) -> str:
-    """A path for line-per-entry text output: line breaks and tabs in a file name are
-    shown escaped (\\n, \\r, \\t), so one entry stays one line. --json gives names exactly."""
-    return path.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") \
-        if any(c in path for c in "\n\r\t") else path
+    """A path for line-per-entry text output: control characters and line separators in
+    a file name are shown escaped (\\n, \\t, \\x0b, \\u2028, ...), so one entry stays
+    one line. Where "/" separates folders, a backslash is doubled, so the escapes are
+    unambiguous. --json gives names exactly."""
+    if os.sep == "/":
+        path = path.replace("\\", "\\\\")
+    return _UNPRINTABLE.sub(lambda m: _SHORT_ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                                                           else f"\\u{ord(m.group()):04x}"), path)
 
 
 def _add_db(p: argparse.ArgumentParser, top: bool = False) -> None:
@@ -196,7 +207,7 @@ def cmd_index(args) -> int:
           + (f", moved: {summary.moved}" if summary.moved else "")
           + (" (cancelled; run again to resume)" if summary.cancelled else ""))
     for folder in summary.unreadable_dirs:
-        print(f"warning: could not read folder {folder}", file=sys.stderr)
+        print(f"warning: could not read folder {one_line(folder)}", file=sys.stderr)
     if summary.failed:
         print("see the reasons with: emobrowser failures", file=sys.stderr)
     return 130 if summary.cancelled else 0

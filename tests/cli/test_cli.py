@@ -270,12 +270,12 @@ def test_text_output_keeps_one_line_per_entry_for_names_with_line_breaks(tmp_pat
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "two\nlines.jpg").write_text("not a photo")
-    synth.write_image(lib / "tab\there.png", synth.draw_image("warm", (30, 30)))
+    synth.write_image(lib / "tab\there\u2028.png", synth.draw_image("warm", (30, 30)))
     db = str(tmp_path / "lib.sqlite3")
     run_cli("index", str(lib), "--db", db, *BASE)
     failures = run_cli("failures", "--db", db).stdout.splitlines()
     assert len(failures) == 1 and failures[0].startswith(str(lib / "two\\nlines.jpg") + "\t")
     hits = run_cli("query", "--valence", "0", "--arousal", "0", "--db", db).stdout.splitlines()
-    assert len(hits) == 1 and hits[0].endswith(str(lib / "tab\\there.png"))
+    assert len(hits) == 1 and hits[0].endswith(str(lib / "tab\\there\\u2028.png"))
     exact = json.loads(run_cli("failures", "--json", "--db", db).stdout)
     assert exact["path"] == str(lib / "two\nlines.jpg")  # JSON gives the name exactly
