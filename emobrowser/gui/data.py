@@ -178,16 +178,20 @@ def copy_files(paths: list[str], folder: str, failed: list[tuple[str, str]] | No
     for src in paths:
         stem, ext = os.path.splitext(os.path.basename(src))
         dest, n = os.path.join(folder, stem + ext), 2
-        while os.path.exists(dest):
+        while os.path.lexists(dest):  # a dangling symlink's name is taken too
             dest, n = os.path.join(folder, f"{stem} ({n}){ext}"), n + 1
         try:
-            shutil.copy2(src, dest)
+            shutil.copyfile(src, dest)
         except OSError as exc:
             if os.path.lexists(dest):  # the name was free before: a half-written copy
                 os.remove(dest)
             if failed is not None:
                 failed.append((src, exc.strerror or str(exc)))
             continue
+        try:
+            shutil.copystat(src, dest)  # times and mode, where the target allows them
+        except OSError:
+            pass
         out.append(dest)
     return out
 

@@ -62,6 +62,7 @@ class LibraryPanel(QWidget):
         self.progress.hide()
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # error messages may hold any text
         self.current = QLabel()
         self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.current.setTextFormat(Qt.TextFormat.PlainText)  # file names are never markup

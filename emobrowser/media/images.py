@@ -94,8 +94,8 @@ def _tiff_size(data: bytes) -> tuple[int, int] | None:
     for k in range(min(n, 4096)):
         at = offset + count_size + k * entry_size
         tag, kind = struct.unpack(order + "HH", data[at:at + 4])
-        if tag in (256, 257):  # ImageWidth, ImageLength: SHORT, LONG or LONG8
-            code = {3: "H", 4: "I", 16: "Q"}.get(kind)
+        if tag in (256, 257):  # ImageWidth, ImageLength, of any integer type
+            code = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 16: "Q", 17: "q"}.get(kind)
             if code is None:
                 return None
             dims[tag] = struct.unpack(order + code, data[at + value_at:at + value_at + struct.calcsize(code)])[0]

@@ -82,7 +82,7 @@ def sniff(head: bytes, name: str) -> tuple[Modality, str]:
         return Modality.IMAGE, "png"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return Modality.IMAGE, "gif"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # TIFF, BigTIFF
         return Modality.IMAGE, "tiff"
     if head[:4] == b"RIFF" and len(head) >= 12:
         kind = head[8:12]

@@ -233,6 +233,15 @@ def test_long_audio_is_analysed_in_blocks_on_the_same_frame_grid(monkeypatch):
     np.testing.assert_array_less(np.abs(blocked.frames[:, local] - whole.frames[:, local]).max(axis=0),
                                  1e-4 * scale + 1e-9)
     assert 60 <= blocked.tempo <= 180
+    # With the tuning held fixed, chroma and tonnetz (the CQT, whose filters reach ~1.6 s
+    # into the neighbouring block) match too.
+    with monkeypatch.context() as m:
+        m.setattr(af, "estimate_tuning", lambda *a, **k: 0.0)
+        whole_t, blocked_t = af.frame_features(y), af.frame_features(y, block_seconds=10.0)
+    tonal = [i for i, n in enumerate(names) if n.startswith(("chroma_", "tonnetz_"))]
+    scale = np.abs(whole_t.frames[:, tonal]).mean(axis=0)
+    np.testing.assert_array_less(np.abs(blocked_t.frames[:, tonal] - whole_t.frames[:, tonal]).max(axis=0),
+                                 1e-4 * scale + 1e-9)
     # Past LONG_AUDIO_SECONDS the extractor switches to blocks by itself.
     monkeypatch.setattr(af, "LONG_AUDIO_SECONDS", 30.0)
     monkeypatch.setattr(af, "BLOCK_SECONDS", 10.0)

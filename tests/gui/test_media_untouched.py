@@ -1,5 +1,6 @@
 """GUI actions read the user's media and never change it: thumbnails, posters, export."""
 
+import errno
 import hashlib
 import os
 
@@ -49,5 +50,5 @@ def test_a_file_gone_since_indexing_is_skipped_and_reported_by_copy(tmp_path):
     failed = []
     copied = data.copy_files([str(src / "deleted.png"), str(keep)], str(tmp_path / "out"), failed)
     assert [os.path.basename(p) for p in copied] == ["keep.png"]
-    assert failed == [(str(src / "deleted.png"), "No such file or directory")]
+    assert failed == [(str(src / "deleted.png"), os.strerror(errno.ENOENT))]
     assert sorted(os.listdir(tmp_path / "out")) == ["keep.png"]  # nothing half-written
