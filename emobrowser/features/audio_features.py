@@ -13,6 +13,10 @@ This module computes the frame-level features ONCE per track and aggregates them
 * whole track: mean over all frames (exactly the DEAM table's numbers);
 * timeline: means over a 3 s window centred on each 0.5 s step.
 
+Recordings longer than ``LONG_AUDIO_SECONDS`` (15 min; no song or training clip) are
+analysed in 5-minute blocks to bound memory; there the tuning, the dB floor and the
+tempo are estimated per block (``_blocked_frame_features``).
+
 Economy: librosa would compute six STFTs, a second mel spectrogram (for the onset
 envelope) and two tuning estimates. Here one STFT feeds every STFT-based function
 through ``S=`` (magnitude or power as each default call would build it), the mel
@@ -118,7 +122,7 @@ class TrackFeatures:
     """Frame-level features of one track (all but tempo) and its global tempo."""
 
     frames: np.ndarray  # (n_frames, 198) in FEATURE_NAMES order without tempo
-    tempo: float  # BPM, librosa.feature.tempo of the whole track
+    tempo: float  # BPM, librosa.feature.tempo of the whole track (blocked: the blocks' median)
     sr: int
     hop_length: int = HOP_LENGTH
 
@@ -140,7 +144,8 @@ def _prepare(samples: np.ndarray) -> np.ndarray:
 
 def frame_features(samples: np.ndarray, sr: int = SAMPLE_RATE,
                    block_seconds: float | None = None) -> TrackFeatures:
-    """Compute every frame-level feature of the recipe once, from a single STFT.
+    """Compute every frame-level feature of the recipe once, from a single STFT
+    (one per block for long recordings).
 
     Audio longer than ``LONG_AUDIO_SECONDS`` is analysed in blocks (see
     ``_blocked_frame_features``), which bounds memory; ``block_seconds`` forces a
@@ -166,12 +171,14 @@ def _blocked_frame_features(y: np.ndarray, sr: int, block_seconds: float) -> Tra
     The whole-track computation holds the STFT, its magnitude and power and a CQT at
     once: about 10 GB for two hours. Here each block of ``block_seconds`` is analysed
     with ``BLOCK_CONTEXT_FRAMES`` of audio either side (longer than the CQT's longest
-    filter), and only its own frames are kept, on the whole track's frame grid, so
-    peak memory stays that of one block. Three things are estimated per block
-    instead of over the whole track: the two tuning estimates, the 80 dB floor of the
-    dB mel spectrogram (mfcc, onset envelope), and the tempo, which is the median of
-    the blocks' tempos. For a recording this long (a mix, a concert) that is at least
-    as apt as one estimate over everything.
+    filter), and only its own frames are kept, on the whole track's frame grid. The
+    spectrograms then never exceed one block's; what still grows with the length is
+    the audio and the frame features (about 4 MB per minute). Three things are
+    estimated per block instead of over the whole track: the two tuning estimates
+    (chroma, tonnetz), the 80 dB floor of the dB spectrograms (mfcc, spectral
+    contrast, onset envelope), and the tempo, the length-weighted median of the
+    blocks' tempos. For a recording this long (a mix, a concert) that is at least as
+    apt as one estimate over everything.
     """
     hop = HOP_LENGTH
     total = 1 + y.size // hop  # frames of a centred STFT over the whole track
