@@ -35,6 +35,7 @@ class MainWindow(QMainWindow):
         self.db_path = Path(db_path)
         self.image_model, self.audio_model = image_model, audio_model
         self.demo, self.auto_index = demo, auto_index
+        self._closing = False  # set by closeEvent: no new background work after it
         self.settings = open_settings()
         from emobrowser.index.store import Store
 
@@ -180,6 +181,8 @@ class MainWindow(QMainWindow):
         return self.indexing.worker
 
     def start_indexing(self, roots: list[str] | None = None, demo: bool = False) -> None:
+        if self._closing:
+            return  # an answer that arrives while closing must not start a thread Qt then destroys
         self.indexing.start(roots, demo)
 
     def is_indexing(self) -> bool:
@@ -380,6 +383,7 @@ class MainWindow(QMainWindow):
                 splitter.setSizes([580, 240])
 
     def closeEvent(self, event) -> None:
+        self._closing = True
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/splitter", self.splitter.saveState())
@@ -389,7 +393,8 @@ class MainWindow(QMainWindow):
         if self.is_indexing():
             self.statusBar().showMessage("Stopping indexing…")
         self.stop_indexing()
-        for lane in (self.query_lane, self.points_lane, self.timeline_lane, self.moodbar_lane):
+        for lane in (self.query_lane, self.points_lane, self.timeline_lane, self.moodbar_lane, self.status_lane,
+                     self.models_lane, self.jobs_lane):
             lane.cancel()
         self.thumbs.wait(3000)
         QThreadPool.globalInstance().waitForDone(3000)

@@ -338,3 +338,15 @@ def test_an_indexing_error_stays_on_screen_after_the_library_refreshes(qtbot, tm
         pass
     qtbot.waitUntil(lambda: w.library.status.text().startswith("Up to date"), timeout=10000)
     w.close()
+
+
+def test_closing_right_after_start_starts_no_indexing_thread(qtbot, library, tmp_path):
+    from emobrowser.gui.main_window import MainWindow
+
+    db = copy_db(library[0], tmp_path)
+    w = MainWindow(db, **BASE)  # auto_index: the library status, once loaded, resumes indexing
+    qtbot.addWidget(w)
+    w.show()
+    w.close()  # before the status has arrived
+    qtbot.wait(3000)  # the status answer arrives after the close
+    assert w.indexer is None  # a thread started now would be destroyed while running (SIGABRT)
