@@ -17,6 +17,12 @@ and is too noisy to lead, but it is the right judge between methods that are
 equally close -- it says whether the map keeps distinct moments distinct, which is
 what browsing needs. Identity is a candidate like any other, so a method that does
 not beat it on held-out videos is never chosen.
+
+A method that squeezes the photos together is never stored, chosen or asked for:
+``spread_kept`` is the spread (root of the summed variances) of the library's photo
+and anchor image values after the fitted map, over their spread before. Below
+MIN_SPREAD_KEPT the map would merge photos that differ (degenerate anchors, e.g.
+videos whose soundtracks all score the same, give such maps a residual of 0).
 """
 
 from __future__ import annotations
@@ -31,15 +37,25 @@ from emobrowser.align.anchors import load_anchors, library_values
 from emobrowser.align.evaluate import MIN_CANDIDATES, evaluate_methods
 from emobrowser.align.methods import METHOD_NAMES, fit_method, procrustes_disparity
 from emobrowser.align.transform import SETTING_KEY, stored_transform
-from emobrowser.core.errors import EmobrowserError
+from emobrowser.core.errors import EmobrowserError, InputError
 
 MIN_ANCHORS = 20
 MIN_VIDEOS = 3
 RESIDUAL_TOLERANCE = 0.02
+MIN_SPREAD_KEPT = 0.25
 
 
 class AlignmentError(EmobrowserError):
     """The alignment cannot be fitted (too few anchors, unknown method); nothing is stored."""
+
+
+class AlignmentInputError(AlignmentError, InputError):
+    """The command asked for something that does not exist (an unknown method)."""
+
+
+def spread(values: np.ndarray) -> float:
+    """Root of the summed variances of (n, 2) values."""
+    return float(np.sqrt(np.var(values, axis=0).sum())) if len(values) > 1 else 0.0
 
 
 def _model_key(model) -> tuple[str, str]:
@@ -48,8 +64,11 @@ def _model_key(model) -> tuple[str, str]:
 
 def choose_method(metrics: dict[str, dict[str, float]], tolerance: float = RESIDUAL_TOLERANCE) -> str:
     """The best method by the rule in this module's docstring."""
-    best = min(m["residual"] for m in metrics.values())
-    tied = [name for name, m in metrics.items() if m["residual"] <= best * (1.0 + tolerance) + 1e-12]
+    usable = {name: m for name, m in metrics.items() if m.get("spread_kept", 1.0) >= MIN_SPREAD_KEPT}
+    if not usable:
+        return "identity"
+    best = min(m["residual"] for m in usable.values())
+    tied = [name for name, m in usable.items() if m["residual"] <= best * (1.0 + tolerance) + 1e-12]
     order = {name: i for i, name in enumerate(METHOD_NAMES)}
 
     def key(name: str):
@@ -57,6 +76,21 @@ def choose_method(metrics: dict[str, dict[str, float]], tolerance: float = RESID
         return (-m["recall_at_1"], -m["recall_at_5"], m["median_rank"], order.get(name, len(order)))
 
     return min(tied, key=key)
+
+
+def _store_identity(store, models: dict, anchors) -> dict:
+    """Store the identity alignment (a new version); the summary has no metrics."""
+    from emobrowser.align.transform import Transform
+
+    previous = stored_transform(store)
+    transform = Transform(method="identity")
+    transform.version = (previous.version if previous is not None else 0) + 1
+    transform.models = {k: list(v) for k, v in models.items()}
+    record = transform.to_dict()
+    record.update({"anchors": len(anchors), "videos": anchors.n_videos, "fitted_at": time.time(), "metrics": {}})
+    store.set_setting(SETTING_KEY, json.dumps(record, allow_nan=False))
+    return {"anchors": len(anchors), "videos": anchors.n_videos, "procrustes_disparity": None, "methods": {},
+            "chosen": "identity"}
 
 
 def _round(metrics: dict[str, float]) -> dict[str, float]:
@@ -80,7 +114,7 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
     names = list(methods) if methods is not None else list(METHOD_NAMES)
     for name in ([method] if method else []) + names:
         if name not in METHOD_NAMES:
-            raise AlignmentError(f"unknown alignment method {name!r}; known: {', '.join(METHOD_NAMES)}")
+            raise AlignmentInputError(f"unknown alignment method {name!r}; known: {', '.join(METHOD_NAMES)}")
     if method and method not in names:
         names.append(method)
     with Store(db_path) as store:
@@ -92,6 +126,8 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
             imodel, amodel = registry.image_model(image_model), registry.audio_model(audio_model)
             models = {"image": _model_key(imodel), "audio": _model_key(amodel)}
         anchors = load_anchors(store, models["image"], models["audio"])
+        if method == "identity":  # going back to no alignment needs no anchors
+            return _store_identity(store, models, anchors)
         if len(anchors) < MIN_ANCHORS or anchors.n_videos < MIN_VIDEOS:
             raise AlignmentError(
                 f"too few anchors to align images with audio: found {len(anchors)} video segments with both "
@@ -101,8 +137,20 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
         extra_image = library_values(store, "image", models["image"])
         extra_audio = library_values(store, "audio", models["audio"])
         metrics = evaluate_methods(anchors, names, extra_image, extra_audio, min_candidates, seed)
+        # Each method fitted on every anchor: how much of the photos' spread it keeps.
+        probe = np.concatenate([anchors.image] + ([extra_image] if extra_image is not None else []))
+        fits = {name: fit_method(name, anchors.image, anchors.audio, extra_image, extra_audio, seed=seed)
+                for name in metrics}
+        before = spread(probe)
+        for name, fitted in fits.items():
+            metrics[name]["spread_kept"] = spread(fitted.apply(probe)) / before if before > 0 else 1.0
         chosen = method or choose_method(metrics)
-        transform = fit_method(chosen, anchors.image, anchors.audio, extra_image, extra_audio, seed=seed)
+        if metrics[chosen]["spread_kept"] < MIN_SPREAD_KEPT:
+            raise AlignmentError(
+                f"the {chosen} alignment would squeeze the photos into {metrics[chosen]['spread_kept']:.0%} of "
+                f"their spread (the anchors are degenerate, e.g. every soundtrack scores the same); nothing "
+                f"stored")
+        transform = fits[chosen]
         previous = stored_transform(store)
         transform.version = (previous.version if previous is not None else 0) + 1
         transform.models = {k: list(v) for k, v in models.items()}

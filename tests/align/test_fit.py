@@ -15,7 +15,7 @@ from emobrowser.core.errors import EmobrowserError
 
 FAST = ("identity", "statistical", "quantile", "procrustes")  # no TensorFlow import
 KEYS = {"anchors", "videos", "procrustes_disparity", "methods", "chosen"}
-METRIC_KEYS = {"residual", "recall_at_1", "recall_at_5", "median_rank"}
+METRIC_KEYS = {"residual", "recall_at_1", "recall_at_5", "median_rank", "spread_kept"}
 
 
 def test_align_library_returns_format_and_stores_transform(store):
@@ -75,8 +75,34 @@ def test_anchors_of_other_models_do_not_count(store):
 
 
 def test_unknown_method(store):
-    with pytest.raises(AlignmentError, match="unknown alignment method 'magic'"):
+    from emobrowser.core.errors import InputError
+
+    with pytest.raises(AlignmentError, match="unknown alignment method 'magic'") as info:
         align_library(store.path, method="magic")
+    assert isinstance(info.value, InputError)  # a usage error: exit status 2
+
+
+def test_a_map_that_squeezes_the_photos_together_is_never_chosen_or_stored(store):
+    # Every soundtrack scores the same: quantile and Procrustes map all photos to that
+    # one point, with a held-out residual of 0.
+    fill_synthetic_library(store, videos=4, segments=8, photos=30, songs=0, image_noise=0.0, audio_noise=0.0)
+    store.conn.execute("UPDATE segments SET valence = -0.5, arousal = 0.5 WHERE source = 'audio'")
+    result = align_library(store.path, methods=FAST)
+    assert min(m["residual"] for m in result["methods"].values()) < result["methods"]["identity"]["residual"]
+    assert result["chosen"] == "identity"
+    assert all(m["spread_kept"] < 0.25 for name, m in result["methods"].items() if name != "identity")
+    with pytest.raises(AlignmentError, match="squeeze the photos"):
+        align_library(store.path, method="quantile", methods=("identity",))
+    assert active_transform(store).is_identity
+
+
+def test_identity_can_be_restored_without_anchors(store):
+    fill_synthetic_library(store, videos=4, segments=6, angle_degrees=30, scale=0.8, shift=(0.1, 0))
+    align_library(store.path, method="procrustes", methods=("identity",))
+    assert not active_transform(store).is_identity
+    store.conn.execute("DELETE FROM segments")  # no anchors left
+    assert align_library(store.path, method="identity")["chosen"] == "identity"
+    assert active_transform(store).is_identity
 
 
 def test_choose_method_rule():
