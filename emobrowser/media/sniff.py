@@ -8,6 +8,7 @@ and a text file named ``.jpg`` fails with a reason that says so.
 from __future__ import annotations
 
 import os
+import stat
 
 from emobrowser.core.errors import MediaError, read_failure
 from emobrowser.core.types import Modality
@@ -121,9 +122,22 @@ def sniff(head: bytes, name: str) -> tuple[Modality, str]:
 
 
 def read_header(path: str | bytes) -> bytes:
-    """Read the first HEADER_BYTES of a file; MediaError with the OS reason on failure."""
+    """Read the first HEADER_BYTES of a file; MediaError with the OS reason on failure.
+
+    Only regular files are read: a named pipe would block the caller for good, and a
+    device is not media. Opened non-blocking and checked on the open descriptor, so
+    nothing can be swapped in between.
+    """
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise read_failure(exc) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise MediaError("not a regular file (a pipe, device or socket)")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
             return fh.read(HEADER_BYTES)
     except OSError as exc:
         raise read_failure(exc) from exc
+    finally:
+        os.close(fd)

@@ -232,3 +232,15 @@ def test_decoded_samples_are_joined_whatever_length_the_header_states(monkeypatc
         out = samples.result()
         np.testing.assert_array_equal(out, expected)
         assert out.base is None or out.base.size <= 2 * out.size  # no large slack kept alive
+
+
+def test_a_named_pipe_is_refused_without_blocking(tmp_path):
+    import os
+
+    from emobrowser.media.sniff import read_header
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(MediaError, match="not a regular file"):
+        read_header(str(fifo))  # would block for good on a plain open()
+    assert read_header(str(synth.write_image(tmp_path / "a.png", synth.draw_image("warm", (8, 8)))))[:4] == b"\x89PNG"
