@@ -102,8 +102,8 @@ def parse_modalities(text: str | None) -> tuple[str, ...]:
         return MODALITIES
     chosen = tuple(m.strip().lower() for m in text.split(",") if m.strip())
     unknown = [m for m in chosen if m not in MODALITIES]
-    if unknown:
-        raise QueryError(f"unknown modality {unknown[0]!r}; choose from image, audio, video")
+    if unknown or not chosen:
+        raise QueryError(f"unknown modality {(unknown or [text])[0]!r}; choose from image, audio, video")
     return chosen
 
 
@@ -267,6 +267,14 @@ def run_query(db: Path, args) -> list[Hit]:
                                         ("--region", bool(args.region))) if given]
     if len(targets) > 1:
         raise QueryError(f"give one target, not {' and '.join(targets)}")
+    if getattr(args, "at", None) is not None and not args.like:
+        raise QueryError("--at picks a moment of the --like example; give --like too")
+    max_distance = getattr(args, "max_distance", None)
+    if max_distance is not None:
+        if not (math.isfinite(max_distance) and max_distance >= 0):
+            raise QueryError("--max-distance must be a finite number of at least 0")
+        if args.region:
+            raise QueryError("--max-distance applies to a point, a mood or --like; a region is its own limit")
     modalities = parse_modalities(args.modality)
     region = parse_region(args.region) if args.region else None
     with Store(db) as store:

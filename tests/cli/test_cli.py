@@ -99,6 +99,12 @@ def test_query_errors_are_clear(tmp_path):
     assert out.returncode == 2 and "valence must be in [-1, 1]" in out.stderr
     out = run_cli("query", "--mood", "calm", "--valence", "0.9", "--arousal", "0.9", "--db", db, check=False)
     assert out.returncode == 2 and "give one target, not --valence/--arousal and --mood" in out.stderr
+    for extra, message in ((["--mood", "calm", "--at", "3"], "--at picks a moment of the --like example"),
+                           (["--mood", "calm", "--max-distance", "-1"], "--max-distance must be a finite number"),
+                           (["--region", "circle:0,0,1", "--max-distance", "0.3"], "a region is its own limit"),
+                           (["--mood", "calm", "--modality", ","], "unknown modality ','")):
+        out = run_cli("query", *extra, "--db", db, check=False)
+        assert out.returncode == 2 and message in out.stderr, extra
     out = run_cli("train", "image", "--data", str(tmp_path), "--out", str(tmp_path / "m"), check=False)
     assert out.returncode == 2 and "is not an image training folder: no ratings.csv" in out.stderr
     assert "Traceback" not in out.stderr
