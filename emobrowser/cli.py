@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "emotion they evoke. Without a command, starts the desktop app.")
     parser.add_argument("--version", action="version", version=f"emobrowser {__version__}")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo library")
+    parser.add_argument("--add", nargs="*", default=[], metavar="FOLDER",
+                        help="open the app and add these folders to the library (what the desktop launcher "
+                             "passes for folders dropped on it; files are ignored)")
     parser.add_argument("--self-test", action="store_true", help="check the installation and print JSON")
     _add_db(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
