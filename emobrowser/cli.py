@@ -330,12 +330,12 @@ def cmd_predict_features(args) -> int:
     for row in predict_feature_table(Path(args.csv)):
         if "error" in row:
             rejected += 1
-            print(f"emobrowser: {args.csv}, line {row['line']} (song_id {row['song_id']}): not scored: "
+            print(f"emobrowser: {args.csv}, line {row['line']} (song_id {one_line(row['song_id'])}): not scored: "
                   f"{row['error']}", file=sys.stderr)
         elif args.json:
             print(json.dumps(row))
         else:
-            print(f"{row['song_id']}\tvalence {row['valence']:+.3f}\tarousal {row['arousal']:+.3f}")
+            print(f"{one_line(row['song_id'])}\tvalence {row['valence']:+.3f}\tarousal {row['arousal']:+.3f}")
     return 1 if rejected else 0
 
 

@@ -229,8 +229,9 @@ def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray, lis
     Returns (song ids, (n, 199) features in recipe order, rejected rows). A row with
     a missing, empty, non-numeric or non-finite feature value is not guessed at: it
     goes to the rejected list as {"row", "line", "song_id", "error"} (row 1 = the
-    first row after the header; line = where the row ends in the file). A row without
-    a song_id gets its row number as id.
+    first row after the header; line = where the row ends in the file). In a table
+    without a song_id column, each row's id is its row number; in one with it, a row
+    whose song_id is empty is rejected (a row number could be another song's id).
     Raises InputError if the file itself cannot be used.
     """
     path = Path(csv_path)
@@ -247,9 +248,12 @@ def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray, lis
                 raise InputError(f"{path}: missing feature columns: {shown}")
             ids, rows, rejected = [], [], []
             for i, row in enumerate(reader, start=1):
-                song_id = row.get("song_id") or str(i)
+                has_id = "song_id" in header
+                song_id = (row.get("song_id") or "").strip() if has_id else str(i)
                 values, problem = [], None
-                for name in FEATURE_NAMES:
+                if has_id and not song_id:  # a row number would be mistaken for another song's id
+                    song_id, problem = "", "empty song_id"
+                for name in FEATURE_NAMES if problem is None else []:
                     cell = row.get(name)
                     if cell is None or not cell.strip():
                         problem = f"no value for {name}"

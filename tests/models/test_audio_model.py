@@ -196,16 +196,18 @@ def test_feature_table_rejects_unusable_rows_and_files(tmp_path):
     cells[2][5] = "nan"
     cells[3][FEATURE_NAMES.index("tempo") + 1] = "abc"
     cells[5][1] = "inf"
+    cells[4][0] = " "  # ok2 loses its id: rejected, not numbered (row 4 could be song 4)
     lines = [",".join(c) for c in cells] + ["", "short,0.1,0.2"]  # a blank line before the last row
     path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")  # with a byte-order mark
     ids, table, rejected = am.read_feature_table(path)
-    assert ids == ["ok1", "ok2"] and table.shape == (2, len(FEATURE_NAMES))
-    assert np.allclose(table, x[[0, 3]])
+    assert ids == ["ok1"] and table.shape == (1, len(FEATURE_NAMES))
+    assert np.allclose(table, x[[0]])
     assert [(r["row"], r["line"], r["song_id"]) for r in rejected] == [
-        (2, 3, "nan"), (3, 4, "text"), (5, 6, "inf"), (6, 8, "short")]
+        (2, 3, "nan"), (3, 4, "text"), (4, 5, ""), (5, 6, "inf"), (6, 8, "short")]
+    assert rejected[2]["error"] == "empty song_id"
     assert "mfcc_4 is not a finite number" in rejected[0]["error"]
     assert rejected[1]["error"] == "tempo is not a number: 'abc'"
-    assert rejected[3]["error"].startswith("no value for")
+    assert rejected[4]["error"].startswith("no value for")
 
     empty = tmp_path / "empty.csv"
     empty.write_text("")

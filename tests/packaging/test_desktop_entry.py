@@ -1,5 +1,6 @@
 """The desktop entry's command line, as the launcher runs it."""
 
+
 def test_the_launcher_command_line_is_one_the_app_accepts(tmp_path):
     import shlex
 
