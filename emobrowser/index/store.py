@@ -206,6 +206,11 @@ class Store:
             self.conn.execute("PRAGMA foreign_keys=ON")
             _migrate(self.conn)
         except sqlite3.DatabaseError as exc:
+            folder = self.path.parent
+            if str(path) != ":memory:" and folder.is_dir() and not os.access(folder, os.W_OK):
+                raise StoreError(f"cannot open library database {path}: its folder {folder} is read-only, and "
+                                 f"the library needs to write beside its database (journal files); copy it "
+                                 f"to a writable folder") from exc
             raise StoreError(f"cannot open library database {path}: {exc}") from exc
         self._lock = threading.RLock()
         self._merge_nested_roots()

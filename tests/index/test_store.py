@@ -173,3 +173,19 @@ def test_the_indexing_lock_is_shared_through_a_symlinked_database_path(tmp_path)
         with pytest.raises(LibraryBusyError):
             with b.indexing_lock():
                 pass
+
+
+def test_a_library_in_a_read_only_folder_says_so(tmp_path, monkeypatch):
+    # As SQLite fails there (root, which runs CI, can write anywhere, so both are simulated).
+    Store(tmp_path / "lib.sqlite3").close()
+
+    def refuse(*_args, **_kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(store_mod, "_enable_wal", refuse)
+    monkeypatch.setattr(store_mod.os, "access", lambda path, mode: path != tmp_path)
+    with pytest.raises(StoreError, match=f"its folder {tmp_path} is read-only"):
+        Store(tmp_path / "lib.sqlite3")
+    monkeypatch.setattr(store_mod.os, "access", lambda path, mode: True)
+    with pytest.raises(StoreError, match="unable to open database file"):  # otherwise SQLite's own words
+        Store(tmp_path / "lib.sqlite3")
