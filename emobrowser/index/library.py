@@ -173,6 +173,31 @@ def parse_region(spec: str) -> tuple:
     raise QueryError(f"cannot read region {spec!r}; use rect:V0,A0,V1,A1 or circle:V,A,RADIUS")
 
 
+def library_forms(store: Store, path: str) -> list[str]:
+    """The ways ``path`` may be written in the library: as given (absolute), and as it
+    lies under each library folder reached by another route (a symlink to the folder,
+    or the folder's real path when it was added through a symlink)."""
+    forms = [os.path.abspath(path)]
+    real = os.path.realpath(path)
+    for _root_id, root_raw in store.roots():
+        root = os.fsdecode(root_raw)
+        real_root = os.path.realpath(root)
+        if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+            form = os.path.normpath(os.path.join(root, os.path.relpath(real, real_root)))
+            if form not in forms:
+                forms.append(form)
+    return forms
+
+
+def library_item(store: Store, path: str):
+    """The library's item for ``path`` written any of its ways (see library_forms), or None."""
+    for form in library_forms(store, path):
+        item = store.item_by_path(form)
+        if item is not None:
+            return item
+    return None
+
+
 def like_point(store: Store, points: LibraryPoints, path: str,
                at: float | None = None) -> tuple[str, float, float]:
     """(modality, valence, arousal) of an example file.
@@ -180,7 +205,7 @@ def like_point(store: Store, points: LibraryPoints, path: str,
     An indexed file uses its point in ``points`` (the library's loaded points) or,
     with ``at``, the timeline moment at that time; any other file is scored now.
     """
-    item = store.item_by_path(os.path.abspath(path))
+    item = library_item(store, path)
     if item is not None and item.status == "indexed":
         rows = np.flatnonzero(points.ids == item.id)
         if rows.size:
@@ -280,12 +305,13 @@ def run_query(db: Path, args) -> list[Hit]:
     with Store(db) as store:
         points = load_points(store)
         version = alignment_version(store)
+        folder_forms = library_forms(store, args.folder) if args.folder else []
         exclude = None
         if args.like:
             example_modality, valence, arousal = like_point(store, points, args.like, args.at)
             if not args.modality:  # a photo finds songs, a song finds photos
                 modalities = tuple(m for m in MODALITIES if m != example_modality)
-            item = store.item_by_path(os.path.abspath(args.like))
+            item = library_item(store, args.like)
             exclude = [item.id] if item is not None else None
         elif region is None:
             valence, arousal = resolve_target(args)
@@ -293,7 +319,10 @@ def run_query(db: Path, args) -> list[Hit]:
         return []
     allowed = None
     if args.folder:
-        allowed = points.ids[_under(points.paths, args.folder)].tolist()
+        inside = np.zeros(len(points), bool)
+        for form in folder_forms:
+            inside |= _under(points.paths, form)
+        allowed = points.ids[inside].tolist()
     engine = open_engine(points, db, version)
     try:
         if region is not None:

@@ -211,6 +211,19 @@ def test_query_like_crosses_modalities(indexed_db, media_dir):
     assert rows and all(r["modality"] != "audio" for r in rows)
 
 
+def test_like_and_folder_recognise_library_paths_written_through_a_symlink(indexed_db, media_dir, tmp_path):
+    alias = tmp_path / "alias"
+    os.symlink(media_dir, alias)
+    photo = "warm.jpg"
+    for like in (media_dir / photo, alias / photo):
+        rows = _rows(run_cli("query", "--like", str(like), "--modality", "image", "-k", "100", "--json",
+                             "--db", indexed_db))
+        assert rows and str(media_dir / photo) not in {r["path"] for r in rows}  # the example itself is left out
+    music = _rows(run_cli("query", "--mood", "calm", "-k", "100", "--folder", str(alias / "music"), "--json",
+                          "--db", indexed_db))
+    assert len(music) == 4 and all(r["path"].startswith(str(media_dir / "music")) for r in music)
+
+
 @pytest.mark.slow
 def test_predict_features_and_audio_score_with_the_trained_model(tmp_path):
     import numpy as np
