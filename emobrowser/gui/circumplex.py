@@ -86,7 +86,7 @@ class CircumplexWidget(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
         self.plot.setMouseTracking(True)
-        self.plot.setMinimumSize(320, 320)
+        self.plot.setMinimumSize(240, 240)  # the window must fit a 1366 px screen at 125 % scaling
         self.scatter = PointCloudItem([MODALITY_COLOURS[m] for m in MODALITIES], size=6)
         self.results = pg.ScatterPlotItem(pxMode=True, size=13, symbol="o")
         self.marker = pg.ScatterPlotItem(pxMode=True, size=20, symbol="+")

@@ -100,14 +100,17 @@ class ResultsPanel(QWidget):
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary.setWordWrap(True)  # long hints take two lines instead of being cut off
         self.summary.setMinimumWidth(80)
+        # The summary above the buttons, so the panel can be as narrow as its buttons.
         bar = QHBoxLayout()
-        bar.setContentsMargins(4, 2, 4, 0)
-        bar.addWidget(self.summary, 1)
+        bar.setContentsMargins(4, 0, 4, 0)
+        bar.addStretch(1)
         for w in (self.play_button, self.grid_button, export, copy):
             bar.addWidget(w)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
+        self.summary.setContentsMargins(4, 2, 4, 0)
+        layout.addWidget(self.summary)
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
 
