@@ -30,24 +30,34 @@ def test_migrations_run_in_order_and_only_once(tmp_path, monkeypatch):
     Store(path).close()  # reopening must not re-run the migration (it would fail: duplicate column)
 
 
-def test_schema_2_retries_only_the_failures_newer_extractors_handle(tmp_path):
-    path = tmp_path / "db.sqlite3"
+def _failures_after_upgrade(path, version: int, reasons: list[str]) -> list[tuple]:
+    """(status, error) of failed items recorded with ``reasons`` by a library at schema
+    ``version``, after opening it with this version."""
     s = Store(path)
-    reasons = ["no video stream", "truncated video: decoded 0.0 s of the 3.0 s the file states",
-               "truncated video: decoded 1.5 s of the 3.0 s the file states", "not a media file"]
     for i, reason in enumerate(reasons):
         s.conn.execute("INSERT INTO items (raw_path, path, size, mtime_ns, status, error, updated) "
                        "VALUES (?, ?, 1, 1, 'failed', ?, 0)", (f"/m/{i}".encode(), f"/m/{i}", reason))
-    s.conn.execute("PRAGMA user_version = 1")
+    s.conn.execute(f"PRAGMA user_version = {version}")
     s.close()
-    s = Store(path)
-    rows = s.conn.execute("SELECT status, error FROM items ORDER BY id").fetchall()
+    with Store(path) as s:
+        return s.conn.execute("SELECT status, error FROM items ORDER BY id").fetchall()
+
+
+def _assert_retried_only_once(path, reason: str) -> None:
+    """Item 1 fails again with ``reason``: the next open leaves it failed."""
+    with Store(path) as s:
+        s.conn.execute("UPDATE items SET status='failed', error=? WHERE id=1", (reason,))
+    with Store(path) as s:
+        assert s.conn.execute("SELECT status FROM items WHERE id=1").fetchone()[0] == "failed"
+
+
+def test_schema_2_retries_only_the_failures_newer_extractors_handle(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    reasons = ["no video stream", "truncated video: decoded 0.0 s of the 3.0 s the file states",
+               "truncated video: decoded 1.5 s of the 3.0 s the file states", "not a media file"]
+    rows = _failures_after_upgrade(path, 1, reasons)
     assert rows == [("pending", None), ("pending", None), ("failed", reasons[2]), ("failed", reasons[3])]
-    s.conn.execute("UPDATE items SET status='failed', error=? WHERE id=1", (reasons[0],))
-    s.close()
-    s = Store(path)  # only once: a file that fails again keeps its failure
-    assert s.conn.execute("SELECT status FROM items WHERE id=1").fetchone()[0] == "failed"
-    s.close()
+    _assert_retried_only_once(path, reasons[0])
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -118,23 +128,12 @@ def test_concurrent_first_opens_migrate_once(tmp_path):
 
 def test_schema_3_retries_crashes_memory_and_old_timeouts_once(tmp_path):
     path = tmp_path / "db.sqlite3"
-    s = Store(path)
     retried = ["decoder crashed (signal 11)", "decoder process exited unexpectedly (code 1)",
                "out of memory while decoding", "timed out after 300 s (decoder hung)"]
     kept = ["timed out after 300 s (decoding and scoring took longer)", "not a media file", "symlink loop"]
-    for i, reason in enumerate(retried + kept):
-        s.conn.execute("INSERT INTO items (raw_path, path, size, mtime_ns, status, error, updated) "
-                       "VALUES (?, ?, 1, 1, 'failed', ?, 0)", (f"/m/{i}".encode(), f"/m/{i}", reason))
-    s.conn.execute("PRAGMA user_version = 2")
-    s.close()
-    s = Store(path)
-    rows = s.conn.execute("SELECT status, error FROM items ORDER BY id").fetchall()
+    rows = _failures_after_upgrade(path, 2, retried + kept)
     assert rows == [("pending", None)] * len(retried) + [("failed", r) for r in kept]
-    s.conn.execute("UPDATE items SET status='failed', error=? WHERE id=1", (retried[0],))
-    s.close()
-    s = Store(path)  # only once
-    assert s.conn.execute("SELECT status FROM items WHERE id=1").fetchone()[0] == "failed"
-    s.close()
+    _assert_retried_only_once(path, retried[0])
 
 
 def test_durations(store):
