@@ -26,6 +26,10 @@ from emobrowser.media.sniff import MEDIA_EXTENSIONS, extension_modality, sniff
 _EXTS = frozenset(e.encode() for e in MEDIA_EXTENSIONS)
 _CHUNK = 65536
 _BATCH = 500
+# The status of an item found again (moved, or back after going missing): its scores
+# still describe it, so it is indexed if it has any and waits to be indexed if not.
+_STATUS_FROM_SCORES = ("CASE WHEN EXISTS (SELECT 1 FROM scores WHERE item_id = items.id) "
+                       "THEN 'indexed' ELSE 'pending' END")
 
 
 @dataclass
@@ -44,13 +48,21 @@ class ScanStats:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
-    moved: int = 0
-    missing: int = 0
     failed: int = 0
     unreadable_dirs: list[str] = field(default_factory=list)
     root_present: bool = False  # the root was there, so unseen items were marked missing
     missing_ids: set[int] = field(default_factory=set)  # marked missing by this scan
     moved_ids: set[int] = field(default_factory=set)  # found under a new name (from any root)
+
+    @property
+    def moved(self) -> int:
+        return len(self.moved_ids)
+
+    @property
+    def missing(self) -> int:
+        """Items marked missing and not found again under a new name in this root (a
+        move between roots: see index_library)."""
+        return len(self.missing_ids - self.moved_ids)
 
 
 def _is_media_name(name: bytes) -> bool:
@@ -67,9 +79,9 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
     items with the same scores: a symlink to a file that this walk also lists under
     its own name is skipped, and of a file's hard links only the first name in the
     walk is listed. The walk is depth-first in name order, a folder's files before its
-    subfolders, so that first name is the same on every run. Hidden names (starting with a dot) are skipped unless
-    ``include_hidden``. Directories that cannot be listed are appended to
-    ``failed_dirs``.
+    subfolders, so that first name is the same on every run. Hidden names (starting
+    with a dot) are skipped unless ``include_hidden``. Directories that cannot be
+    listed are appended to ``failed_dirs``.
     """
     visited: set[tuple[int, int]] = set()
     files: set[tuple[int, int]] = set()  # (device, inode) of the plain files yielded
@@ -213,10 +225,8 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
         if restores:
             marks = ", ".join("?" * len(restores))
             with store.transaction():
-                conn.execute(
-                    f"UPDATE items SET status = CASE WHEN EXISTS (SELECT 1 FROM scores WHERE item_id = items.id) "
-                    f"THEN 'indexed' ELSE 'pending' END, updated = ? WHERE id IN ({marks})",
-                    (time.time(), *restores))
+                conn.execute(f"UPDATE items SET status = {_STATUS_FROM_SCORES}, updated = ? WHERE id IN ({marks})",
+                             (time.time(), *restores))
                 stats.unchanged += conn.execute(
                     f"SELECT COUNT(*) FROM items WHERE status = 'indexed' AND id IN ({marks})", restores).fetchone()[0]
             restores.clear()
@@ -267,11 +277,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                                  [(time.time(), g) for g in gone[i:i + _BATCH]])
         stats.missing_ids = set(gone)
 
-    try:
-        _add_fresh(store, root_id, fresh, stats, cancelled)
-    finally:
-        # A move is not also reported missing (moves between roots: see index_library).
-        stats.missing = len(stats.missing_ids - stats.moved_ids)
+    _add_fresh(store, root_id, fresh, stats, cancelled)
     return stats
 
 
@@ -287,12 +293,10 @@ def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanSt
                 fp, modality, fmt, error = _probe(entry)
                 moved_id = store.missing_with_fingerprint(fp, entry.size) if fp and not error else None
                 if moved_id is not None:
-                    conn.execute("UPDATE items SET raw_path=?, path=?, root_id=?, mtime_ns=?, status=CASE WHEN "
-                                 "EXISTS (SELECT 1 FROM scores WHERE item_id=?) THEN 'indexed' ELSE 'pending' END, "
-                                 "error=NULL, updated=? WHERE id=?",
-                                 (entry.raw_path, display(entry.raw_path), root_id, entry.mtime_ns, moved_id,
-                                  time.time(), moved_id))
-                    stats.moved += 1
+                    conn.execute(f"UPDATE items SET raw_path=?, path=?, root_id=?, mtime_ns=?, "
+                                 f"status={_STATUS_FROM_SCORES}, error=NULL, updated=? WHERE id=?",
+                                 (entry.raw_path, display(entry.raw_path), root_id, entry.mtime_ns, time.time(),
+                                  moved_id))
                     stats.moved_ids.add(moved_id)
                     continue
                 conn.execute(
