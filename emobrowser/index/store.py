@@ -25,7 +25,8 @@ from pathlib import Path
 
 from emobrowser.core.errors import TIMED_OUT_PREFIX, EmobrowserError, timed_out_limit
 
-MIGRATIONS: list[str] = [
+# Each entry is an SQL script, or a function of the connection for what SQL cannot say.
+MIGRATIONS: list = [
     # 1: the initial schema.
     """
     CREATE TABLE roots (
@@ -94,6 +95,8 @@ MIGRATIONS: list[str] = [
         AND (error LIKE 'decoder crashed (signal %' OR error LIKE 'decoder process exited unexpectedly%'
              OR error = 'out of memory while decoding' OR error LIKE 'timed out after % s (decoder hung)');
     """,
+    # 4: roots stored inside other roots merged into them (_merge_nested_roots, below).
+    lambda conn: _merge_nested_roots(conn),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -138,6 +141,28 @@ class ItemRow:
     error: str | None
 
 
+def _absorb(conn: sqlite3.Connection, outer: int, inner: list[int]) -> None:
+    """Move the items of the roots ``inner`` to the root ``outer`` and forget those
+    roots (within the caller's transaction)."""
+    for root_id in inner:
+        conn.execute("UPDATE items SET root_id = ? WHERE root_id = ?", (outer, root_id))
+        conn.execute("DELETE FROM roots WHERE id = ?", (root_id,))
+
+
+def _merge_nested_roots(conn: sqlite3.Connection) -> None:
+    """Merge roots stored inside other roots into the outermost one.
+
+    Earlier versions accepted nested roots, after which every index run failed on a
+    file that both roots listed; add_root no longer makes them. Compares stored paths
+    only (no file access).
+    """
+    roots = [(r[0], bytes(r[1])) for r in conn.execute("SELECT id, raw_path FROM roots")]
+    for root_id, path in roots:
+        outer = [(len(p), rid) for rid, p in roots if rid != root_id and _within(path, p)]
+        if outer:
+            _absorb(conn, min(outer)[1], [root_id])
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring the schema up to date, one migration per transaction.
 
@@ -154,8 +179,12 @@ def _migrate(conn: sqlite3.Connection) -> None:
             if version == SCHEMA_VERSION:
                 conn.execute("COMMIT")
                 return
-            for statement in _statements(MIGRATIONS[version]):
-                conn.execute(statement)
+            step = MIGRATIONS[version]
+            if callable(step):
+                step(conn)
+            else:
+                for statement in _statements(step):
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
@@ -213,7 +242,6 @@ class Store:
                                  f"to a writable folder") from exc
             raise StoreError(f"cannot open library database {path}: {exc}") from exc
         self._lock = threading.RLock()
-        self._merge_nested_roots()
 
     def close(self) -> None:
         self.conn.close()
@@ -285,32 +313,8 @@ class Store:
             new_id = cur.lastrowid
             inner = [root_id for root_id, existing in self.roots() if root_id != new_id
                      and (_within(existing, rp) or _within(raw(os.path.realpath(existing)), real))]
-            self._absorb(new_id, inner)
+            _absorb(self.conn, new_id, inner)
         return new_id
-
-    def _absorb(self, outer: int, inner: list[int]) -> None:
-        """Move the items of the roots ``inner`` to the root ``outer`` and forget those
-        roots (within the caller's transaction)."""
-        for root_id in inner:
-            self.conn.execute("UPDATE items SET root_id = ? WHERE root_id = ?", (outer, root_id))
-            self.conn.execute("DELETE FROM roots WHERE id = ?", (root_id,))
-
-    def _merge_nested_roots(self) -> None:
-        """Merge roots stored inside other roots into them.
-
-        Earlier versions accepted nested roots, after which every index run failed
-        on a file that both roots listed. Compares stored paths only (no file access).
-        """
-        roots = self.roots()
-        nested = {}
-        for root_id, path in roots:
-            outer = [(len(p), rid) for rid, p in roots if rid != root_id and _within(path, p)]
-            if outer:
-                nested[root_id] = min(outer)[1]  # the outermost
-        if nested:
-            with self.transaction():
-                for inner, outer in nested.items():
-                    self._absorb(outer, [inner])
 
     def remove_root(self, path: str | os.PathLike) -> None:
         """Forget a root and every item under it (the files themselves are untouched)."""

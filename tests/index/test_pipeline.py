@@ -299,6 +299,7 @@ def test_a_library_with_nested_roots_from_an_earlier_version_is_merged(tmp_path,
         # What earlier versions stored for 'index DIR/music' followed by 'index DIR'.
         old.conn.execute("INSERT INTO roots(raw_path, path, added) VALUES (?, ?, 0)",
                          (os.fsencode(media_dir), str(media_dir)))
+        old.conn.execute("PRAGMA user_version = 3")  # the schema those versions had
     with Store(db) as store:
         assert [bytes(p) for _, p in store.roots()] == [os.fsencode(media_dir)]
         summary = index_library(store, **BASE)  # used to fail: UNIQUE constraint failed: items.raw_path
