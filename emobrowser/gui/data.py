@@ -13,7 +13,7 @@ import numpy as np
 
 from emobrowser.index.balance import DEFAULT_BALANCE
 from emobrowser.index.library import (MODALITIES, Hit, LibraryPoints, alignment_version, hits_with_paths,
-                                      load_points, open_engine)
+                                      load_points, open_engine, under_folder)
 from emobrowser.index.store import Store
 
 # The retrieval engine of the points most recently loaded: (points, engine).
@@ -78,8 +78,7 @@ def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
     engine = _engine_for(points)
     allowed = None
     if spec.folder:
-        prefix = os.path.abspath(spec.folder).rstrip(os.sep) + os.sep
-        allowed = [int(i) for i, p in zip(points.ids.tolist(), points.paths) if p.startswith(prefix)]
+        allowed = points.ids[under_folder(points.paths, spec.folder)].tolist()
     options = {"modalities": spec.modalities, "balance": spec.balance, "allowed": allowed,
                "exclude": list(spec.exclude) or None}
     if spec.region is None:

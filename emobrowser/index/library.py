@@ -15,7 +15,7 @@ import numpy as np
 
 from emobrowser.core.errors import EmobrowserError
 from emobrowser.index.balance import DEFAULT_BALANCE
-from emobrowser.index.store import Store
+from emobrowser.index.store import ItemRow, Store, within
 
 MODALITIES = ("image", "audio", "video")
 
@@ -107,9 +107,10 @@ def parse_modalities(text: str | None) -> tuple[str, ...]:
     return chosen
 
 
-def _under(paths: list[str], folder: str) -> np.ndarray:
-    prefix = os.path.abspath(folder).rstrip(os.sep) + os.sep
-    return np.fromiter((p.startswith(prefix) for p in paths), bool, len(paths))
+def under_folder(paths: list[str], folder: str) -> np.ndarray:
+    """Which of ``paths`` lie below ``folder``."""
+    folder = os.path.abspath(folder)
+    return np.fromiter((within(p, folder) for p in paths), bool, len(paths))
 
 
 def engine_cache_dir(db: Path, alignment_version: int = 0) -> Path:
@@ -173,39 +174,43 @@ def parse_region(spec: str) -> tuple:
     raise QueryError(f"cannot read region {spec!r}; use rect:V0,A0,V1,A1 or circle:V,A,RADIUS")
 
 
-def library_forms(store: Store, path: str) -> list[str]:
+def real_roots(store: Store) -> list[tuple[str, str]]:
+    """(stored path, real path) of every library folder."""
+    return [(root, os.path.realpath(root)) for root in (os.fsdecode(r) for _, r in store.roots())]
+
+
+def library_forms(path: str, roots: list[tuple[str, str]]) -> list[str]:
     """The ways ``path`` may be written in the library: as given (absolute), and as it
-    lies under each library folder reached by another route (a symlink to the folder,
-    or the folder's real path when it was added through a symlink)."""
+    lies under each library folder of ``roots`` (see real_roots) reached by another
+    route (a symlink to the folder, or the folder's real path when it was added
+    through a symlink)."""
     forms = [os.path.abspath(path)]
     real = os.path.realpath(path)
-    for _root_id, root_raw in store.roots():
-        root = os.fsdecode(root_raw)
-        real_root = os.path.realpath(root)
-        if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+    for root, real_root in roots:
+        if within(real, real_root):
             form = os.path.normpath(os.path.join(root, os.path.relpath(real, real_root)))
             if form not in forms:
                 forms.append(form)
     return forms
 
 
-def library_item(store: Store, path: str):
+def library_item(store: Store, path: str, roots: list[tuple[str, str]]):
     """The library's item for ``path`` written any of its ways (see library_forms), or None."""
-    for form in library_forms(store, path):
+    for form in library_forms(path, roots):
         item = store.item_by_path(form)
         if item is not None:
             return item
     return None
 
 
-def like_point(store: Store, points: LibraryPoints, path: str,
+def like_point(store: Store, points: LibraryPoints, path: str, item: ItemRow | None,
                at: float | None = None) -> tuple[str, float, float]:
-    """(modality, valence, arousal) of an example file.
+    """(modality, valence, arousal) of an example file; ``item`` is the library's item
+    for it (library_item), or None.
 
     An indexed file uses its point in ``points`` (the library's loaded points) or,
     with ``at``, the timeline moment at that time; any other file is scored now.
     """
-    item = library_item(store, path)
     if item is not None and item.status == "indexed":
         rows = np.flatnonzero(points.ids == item.id)
         if rows.size:
@@ -292,9 +297,9 @@ def run_query(db: Path, args) -> list[Hit]:
                                         ("--region", bool(args.region))) if given]
     if len(targets) > 1:
         raise QueryError(f"give one target, not {' and '.join(targets)}")
-    if getattr(args, "at", None) is not None and not args.like:
+    if args.at is not None and not args.like:
         raise QueryError("--at picks a moment of the --like example; give --like too")
-    max_distance = getattr(args, "max_distance", None)
+    max_distance = args.max_distance
     if max_distance is not None:
         if not (math.isfinite(max_distance) and max_distance >= 0):
             raise QueryError("--max-distance must be a finite number of at least 0")
@@ -305,13 +310,14 @@ def run_query(db: Path, args) -> list[Hit]:
     with Store(db) as store:
         points = load_points(store)
         version = alignment_version(store)
-        folder_forms = library_forms(store, args.folder) if args.folder else []
+        roots = real_roots(store) if args.folder or args.like else []
+        folder_forms = library_forms(args.folder, roots) if args.folder else []
         exclude = None
         if args.like:
-            example_modality, valence, arousal = like_point(store, points, args.like, args.at)
+            item = library_item(store, args.like, roots)
+            example_modality, valence, arousal = like_point(store, points, args.like, item, args.at)
             if not args.modality:  # a photo finds songs, a song finds photos
                 modalities = tuple(m for m in MODALITIES if m != example_modality)
-            item = library_item(store, args.like)
             exclude = [item.id] if item is not None else None
         elif region is None:
             valence, arousal = resolve_target(args)
@@ -321,7 +327,7 @@ def run_query(db: Path, args) -> list[Hit]:
     if args.folder:
         inside = np.zeros(len(points), bool)
         for form in folder_forms:
-            inside |= _under(points.paths, form)
+            inside |= under_folder(points.paths, form)
         allowed = points.ids[inside].tolist()
     engine = open_engine(points, db, version)
     try:
@@ -334,7 +340,7 @@ def run_query(db: Path, args) -> list[Hit]:
                                            limit=args.k)
         else:
             hits = engine.query(valence, arousal, k=args.k, modalities=modalities, balance=balance,
-                                max_distance=args.max_distance, allowed=allowed, exclude=exclude)
+                                max_distance=max_distance, allowed=allowed, exclude=exclude)
     finally:
         engine.close()
     return hits_with_paths(points, hits)

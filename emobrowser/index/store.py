@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import AnyStr
 
 from emobrowser.core.errors import TIMED_OUT_PREFIX, EmobrowserError, timed_out_limit
 
@@ -116,9 +117,10 @@ def raw(path: str | bytes | os.PathLike) -> bytes:
     return os.fsencode(path)
 
 
-def _within(path: bytes, folder: bytes) -> bool:
-    """Whether ``path`` is ``folder`` or lies below it (both absolute, normalised)."""
-    sep = os.fsencode(os.sep)
+def within(path: AnyStr, folder: AnyStr) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (both absolute, normalised; both
+    text or both bytes)."""
+    sep = os.sep if isinstance(path, str) else os.fsencode(os.sep)
     return path == folder or path.startswith(folder.rstrip(sep) + sep)
 
 
@@ -158,7 +160,7 @@ def _merge_nested_roots(conn: sqlite3.Connection) -> None:
     """
     roots = [(r[0], bytes(r[1])) for r in conn.execute("SELECT id, raw_path FROM roots")]
     for root_id, path in roots:
-        outer = [(len(p), rid) for rid, p in roots if rid != root_id and _within(path, p)]
+        outer = [(len(p), rid) for rid, p in roots if rid != root_id and within(path, p)]
         if outer:
             _absorb(conn, min(outer)[1], [root_id])
 
@@ -304,16 +306,15 @@ class Store:
         """
         rp = raw(os.path.abspath(path))
         real = raw(os.path.realpath(path))
-        for root_id, existing in self.roots():
-            if _within(rp, existing) or _within(real, raw(os.path.realpath(existing))):
+        existing = [(root_id, stored, raw(os.path.realpath(stored))) for root_id, stored in self.roots()]
+        for root_id, stored, stored_real in existing:
+            if within(rp, stored) or within(real, stored_real):
                 return root_id
         with self.transaction():
-            cur = self.conn.execute("INSERT INTO roots(raw_path, path, added) VALUES (?, ?, ?)",
-                                    (rp, display(rp), time.time()))
-            new_id = cur.lastrowid
-            inner = [root_id for root_id, existing in self.roots() if root_id != new_id
-                     and (_within(existing, rp) or _within(raw(os.path.realpath(existing)), real))]
-            _absorb(self.conn, new_id, inner)
+            new_id = self.conn.execute("INSERT INTO roots(raw_path, path, added) VALUES (?, ?, ?)",
+                                       (rp, display(rp), time.time())).lastrowid
+            _absorb(self.conn, new_id, [root_id for root_id, stored, stored_real in existing
+                                        if within(stored, rp) or within(stored_real, real)])
         return new_id
 
     def remove_root(self, path: str | os.PathLike) -> None:
