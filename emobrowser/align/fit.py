@@ -36,7 +36,7 @@ import numpy as np
 from emobrowser.align.anchors import load_anchors, library_values
 from emobrowser.align.evaluate import MIN_CANDIDATES, evaluate_methods
 from emobrowser.align.methods import METHOD_NAMES, fit_method, procrustes_disparity
-from emobrowser.align.transform import SETTING_KEY, stored_transform
+from emobrowser.align.transform import SETTING_KEY, Transform, stored_transform
 from emobrowser.core.errors import EmobrowserError, InputError
 
 MIN_ANCHORS = 20
@@ -78,19 +78,19 @@ def choose_method(metrics: dict[str, dict[str, float]], tolerance: float = RESID
     return min(tied, key=key)
 
 
-def _store_identity(store, models: dict, anchors) -> dict:
-    """Store the identity alignment (a new version); the summary has no metrics."""
-    from emobrowser.align.transform import Transform
-
+def _save(store, transform: Transform, models: dict, anchors, metrics: dict) -> None:
+    """Store ``transform`` as the library's alignment, as the next version."""
     previous = stored_transform(store)
-    transform = Transform(method="identity")
     transform.version = (previous.version if previous is not None else 0) + 1
     transform.models = {k: list(v) for k, v in models.items()}
     record = transform.to_dict()
-    record.update({"anchors": len(anchors), "videos": anchors.n_videos, "fitted_at": time.time(), "metrics": {}})
-    store.set_setting(SETTING_KEY, json.dumps(record, allow_nan=False))
-    return {"anchors": len(anchors), "videos": anchors.n_videos, "procrustes_disparity": None, "methods": {},
-            "chosen": "identity"}
+    record.update({"anchors": len(anchors), "videos": anchors.n_videos, "fitted_at": time.time(),
+                   "metrics": {k: _round(v) for k, v in metrics.items()}})
+    try:  # JSON refuses NaN/inf (allow_nan=False) so a broken fit can never be stored
+        text = json.dumps(record, allow_nan=False)
+    except ValueError as exc:
+        raise AlignmentError(f"the {transform.method} alignment has non-finite parameters; nothing stored") from exc
+    store.set_setting(SETTING_KEY, text)
 
 
 def _round(metrics: dict[str, float]) -> dict[str, float]:
@@ -127,7 +127,9 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
             models = {"image": _model_key(imodel), "audio": _model_key(amodel)}
         anchors = load_anchors(store, models["image"], models["audio"])
         if method == "identity":  # going back to no alignment needs no anchors
-            return _store_identity(store, models, anchors)
+            _save(store, Transform(method="identity"), models, anchors, {})
+            return {"anchors": len(anchors), "videos": anchors.n_videos, "procrustes_disparity": None,
+                    "methods": {}, "chosen": "identity"}
         if len(anchors) < MIN_ANCHORS or anchors.n_videos < MIN_VIDEOS:
             raise AlignmentError(
                 f"too few anchors to align images with audio: found {len(anchors)} video segments with both "
@@ -151,20 +153,9 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
                 f"their spread (the anchors are degenerate, e.g. every soundtrack scores the same); nothing "
                 f"stored")
         transform = fits[chosen]
-        previous = stored_transform(store)
-        transform.version = (previous.version if previous is not None else 0) + 1
-        transform.models = {k: list(v) for k, v in models.items()}
-        record = transform.to_dict()
-        record.update({"anchors": len(anchors), "videos": anchors.n_videos, "fitted_at": time.time(),
-                       "metrics": {k: _round(v) for k, v in metrics.items()}})
-        # JSON refuses NaN/inf (allow_nan=False) so a broken fit can never be stored.
         if not np.all(np.isfinite(transform.apply(anchors.image))):
             raise AlignmentError(f"the {chosen} alignment produced non-finite values; nothing stored")
-        try:
-            text = json.dumps(record, allow_nan=False)
-        except ValueError as exc:
-            raise AlignmentError(f"the {chosen} alignment has non-finite parameters; nothing stored") from exc
-        store.set_setting(SETTING_KEY, text)
+        _save(store, transform, models, anchors, metrics)
         disparity = procrustes_disparity(anchors.image, anchors.audio)
     return {"anchors": len(anchors), "videos": anchors.n_videos,
             "procrustes_disparity": None if disparity is None else round(disparity, 4),
