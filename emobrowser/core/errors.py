@@ -4,6 +4,8 @@ A MediaError's message is stored in the library as the item's failure reason and
 shown by ``emobrowser failures``, so it must say specifically what is wrong.
 """
 
+import errno
+
 
 DANGLING_SYMLINK = "dangling symlink (its target does not exist)"
 SYMLINK_LOOP = "symlink loop"
@@ -51,6 +53,14 @@ def timed_out_limit(reason: str) -> float | None:
         return float(reason[len(TIMED_OUT_PREFIX):].split(" ", 1)[0])
     except ValueError:
         return None
+
+
+def link_failure(exc: OSError, is_symlink: bool) -> str | None:
+    """Why stat failed on a name, when a symlink is the reason: a loop of links, or a
+    link whose target does not exist; None for any other failure."""
+    if exc.errno == errno.ELOOP:
+        return SYMLINK_LOOP
+    return DANGLING_SYMLINK if is_symlink else None
 
 
 def read_failure(exc: OSError) -> MediaError:

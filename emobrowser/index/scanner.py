@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from emobrowser.core.errors import DANGLING_SYMLINK, SYMLINK_LOOP, MediaError, read_failure
+from emobrowser.core.errors import MediaError, link_failure, read_failure
 from emobrowser.index.store import Store, display
 from emobrowser.media.sniff import MEDIA_EXTENSIONS, extension_modality, sniff
 
@@ -123,10 +123,9 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
             try:
                 st = entry.stat()
             except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    yield FileEntry(entry.path, error=SYMLINK_LOOP)
-                elif entry.is_symlink():
-                    yield FileEntry(entry.path, error=DANGLING_SYMLINK)
+                reason = link_failure(exc, entry.is_symlink())
+                if reason:
+                    yield FileEntry(entry.path, error=reason)
                 elif exc.errno == errno.ENOENT:
                     continue  # deleted between listing and stat
                 else:

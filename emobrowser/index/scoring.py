@@ -6,11 +6,11 @@ indexing, so a file that crashes or hangs a decoder costs only its own result.
 
 from __future__ import annotations
 
-import errno
 import os
+import stat
 from collections.abc import Iterator
 
-from emobrowser.core.errors import DANGLING_SYMLINK, SYMLINK_LOOP, MediaError
+from emobrowser.core.errors import MediaError, link_failure
 from emobrowser.core.types import Modality, ScoreResult
 from emobrowser.index.extract import extract_file, score_extracted
 from emobrowser.index.procpool import ProcessPool
@@ -24,18 +24,6 @@ def _model_label(modality: str, image_model, audio_model) -> str:
     if modality == "audio":
         return audio_model.info.name
     return f"{image_model.info.name}+{audio_model.info.name}"
-
-
-def symlink_problem(path: str) -> str | None:
-    """Why a path that does not resolve fails, if it is a symlink: a loop or a dangling
-    link (the same reasons the library scan records)."""
-    if not os.path.islink(path):
-        return None
-    try:
-        os.stat(path)
-    except OSError as exc:
-        return SYMLINK_LOOP if exc.errno == errno.ELOOP else DANGLING_SYMLINK
-    return None
 
 
 def score_paths(paths: list[str], image_model: str | None = None, audio_model: str | None = None,
@@ -52,10 +40,11 @@ def score_paths(paths: list[str], image_model: str | None = None, audio_model: s
     tasks = []
     for index, path in enumerate(paths):
         try:
-            if os.path.isdir(path):
-                raise MediaError("is a directory, not a file")
-            if not os.path.exists(path):
-                raise MediaError(symlink_problem(path) or "no such file")
+            try:
+                if stat.S_ISDIR(os.stat(path).st_mode):
+                    raise MediaError("is a directory, not a file")
+            except OSError as exc:
+                raise MediaError(link_failure(exc, os.path.islink(path)) or "no such file") from None
             modality, _fmt = sniff(read_header(path), path)
         except MediaError as exc:
             results[index] = ScoreResult(path=path, modality=None, model="", error=str(exc))
