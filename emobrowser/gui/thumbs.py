@@ -44,11 +44,11 @@ def poster_frame(path: str):
     """The first decodable video frame as a BGR array (PyAV, imported lazily)."""
     import av
 
-    from emobrowser.media.video import upright
+    from emobrowser.media.video import upright_bgr
 
     with av.open(str(path), mode="r", metadata_errors="ignore") as container:
         for frame in container.decode(video=0):
-            return upright(frame.to_ndarray(format="bgr24"), getattr(frame, "rotation", 0))
+            return upright_bgr(frame)
     raise ValueError("no video frame")
 
 

@@ -62,15 +62,17 @@ def segment_bounds(duration: float, segment_seconds: float = DEFAULT_SEGMENT_SEC
     return bounds
 
 
-def upright(img: np.ndarray, rotation: float | None) -> np.ndarray:
-    """A decoded frame turned the way it is meant to be seen.
+def upright_bgr(frame, **size) -> np.ndarray:
+    """A decoded PyAV video frame as a BGR array (``size``: to_ndarray's width and
+    height), turned the way it is meant to be seen.
 
-    ``rotation`` is PyAV's ``VideoFrame.rotation``: the display matrix's angle in
-    degrees, counterclockwise (a phone's portrait video typically says -90: turn the
-    stored landscape picture 90 degrees clockwise). Players apply it; so must we, or a
+    The frame's ``rotation`` is its display matrix's angle in degrees,
+    counterclockwise (a phone's portrait video typically says -90: turn the stored
+    landscape picture 90 degrees clockwise). Players apply it; so must we, or a
     portrait video is scored and shown lying on its side.
     """
-    turns = int(round((rotation or 0.0) / 90.0)) % 4
+    img = frame.to_ndarray(format="bgr24", **size)
+    turns = int(round((getattr(frame, "rotation", 0) or 0.0) / 90.0)) % 4
     return np.ascontiguousarray(np.rot90(img, turns)) if turns else img
 
 
@@ -106,8 +108,7 @@ def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.nda
             if t > MAX_VIDEO_SECONDS:
                 raise MediaError(f"video longer than {MAX_VIDEO_SECONDS / 3600:.0f} hours")
             if t + 1e-6 >= next_t:
-                img = upright(frame.to_ndarray(width=out_w, height=out_h, format="bgr24"),
-                              getattr(frame, "rotation", 0))
+                img = upright_bgr(frame, width=out_w, height=out_h)
                 frames.append((t, img))
                 next_t = np.floor(t) + 1.0
     except av.error.FFmpegError as exc:
