@@ -367,9 +367,16 @@ def dynamics_vector(timeline: np.ndarray) -> np.ndarray:
     The timeline must come from ``timeline_vectors`` with the default hop and window
     (the statistics depend on both). A timeline of one step has no dynamics: zeros.
     """
-    tl = np.asarray(timeline, dtype=np.float64).reshape(-1, N_FEATURES)
+    return _dynamics(_streams(np.asarray(timeline, dtype=np.float64).reshape(-1, N_FEATURES)))
+
+
+def _streams(tl: np.ndarray) -> np.ndarray:
+    """Per step: the dynamics' streams (the stream columns and the log mel energy)."""
     energy = np.log10(np.maximum(tl[:, MEL_SLICE].sum(axis=1), 1e-10))
-    streams = np.column_stack([tl[:, _STREAM_COLUMNS], energy])
+    return np.column_stack([tl[:, _STREAM_COLUMNS], energy])
+
+
+def _dynamics(streams: np.ndarray) -> np.ndarray:
     if len(streams) < 2:
         return np.zeros(N_DYNAMICS, dtype=np.float32)
     std = streams.std(axis=0)
@@ -397,11 +404,19 @@ def key_fits(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def tonality_vector(timeline: np.ndarray) -> np.ndarray:
     """Tonality (N_TONALITY,) from a timeline of recipe vectors (t, 199): Pearson
     correlations in [-1, 1] of chroma with the best-fitting major and minor keys."""
-    tl = np.asarray(timeline, dtype=np.float64).reshape(-1, N_FEATURES)
-    if len(tl) == 0:
-        return np.zeros(N_TONALITY, dtype=np.float32)
+    return _tonality(*_key_rows(np.asarray(timeline, dtype=np.float64).reshape(-1, N_FEATURES)))
+
+
+def _key_rows(tl: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per step: chroma, and the fit of the best major and of the best minor key."""
     chroma = tl[:, _CHROMA_COLUMNS]
     major, minor = (fits.max(axis=1) for fits in key_fits(chroma))
+    return chroma, major, minor
+
+
+def _tonality(chroma: np.ndarray, major: np.ndarray, minor: np.ndarray) -> np.ndarray:
+    if len(chroma) == 0:
+        return np.zeros(N_TONALITY, dtype=np.float32)
     track_major, track_minor = key_fits(chroma.mean(axis=0))
     key = int(track_major.argmax())
     relative_minor = (key + 9) % 12  # A minor for C major
@@ -425,9 +440,12 @@ def local_track_vectors(timeline: np.ndarray, context_seconds: float,
     the whole track."""
     tl = np.asarray(timeline, dtype=np.float64).reshape(-1, N_FEATURES)
     half = max(0, int(round(context_seconds / hop_seconds / 2)))
+    # The per-step parts once for the whole timeline; each window only slices them.
+    streams, (chroma, major, minor) = _streams(tl), _key_rows(tl)
     out = np.empty((len(tl), N_TRACK), dtype=np.float32)
     for k in range(len(tl)):
-        out[k] = track_vector(tl[max(0, k - half): k + half + 1])
+        w = slice(max(0, k - half), k + half + 1)
+        out[k] = np.concatenate([_dynamics(streams[w]), _tonality(chroma[w], major[w], minor[w])])
     return out
 
 
