@@ -25,7 +25,7 @@ log = logging.getLogger("emobrowser")
 
 # Characters that would break a line-per-entry listing: control characters (line
 # breaks, tabs) and Unicode's line and paragraph separators.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -36,8 +36,25 @@ def one_line(path: str) -> str:
     unambiguous. --json gives names exactly."""
     if os.sep == "/":
         path = path.replace("\\", "\\\\")
-    return _UNPRINTABLE.sub(lambda m: _SHORT_ESCAPES.get(m.group(), f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
-                                                           else f"\\u{ord(m.group()):04x}"), path)
+    return _UNPRINTABLE.sub(_escape, path)
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not valid UTF-8 (os.fsdecode)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+
+
+def json_line(row: dict) -> str:
+    """One JSON object on one line, names as they are. A byte of a file name that is not
+    valid UTF-8 is written as the JSON escape of its surrogate (``"\\udce9"``), which
+    strict UTF-8 output can carry and ``json.loads`` + ``os.fsencode`` turn back into
+    the exact name."""
+    return json.dumps(row, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _add_db(p: argparse.ArgumentParser, top: bool = False) -> None:
@@ -241,7 +258,7 @@ def cmd_failures(args) -> int:
     with open_store(args) as store:
         for path, modality, error in store.failures():
             if args.json:
-                print(json.dumps({"path": path, "modality": modality, "error": error}, ensure_ascii=False))
+                print(json_line({"path": path, "modality": modality, "error": error}))
             else:
                 print(f"{one_line(path)}\t{error}")
     return 0
@@ -268,7 +285,7 @@ def cmd_score(args) -> int:
                                                              else {})}
                             for s in result.segments]}
         if args.json:
-            print(json.dumps(row, ensure_ascii=False), flush=True)
+            print(json_line(row), flush=True)
         elif result.error:
             print(f"{one_line(result.path)}\terror: {result.error}", flush=True)
         else:
@@ -293,7 +310,7 @@ def cmd_query(args) -> int:
         row = {"path": hit.path, "modality": hit.modality, "valence": _num(hit.valence),
                "arousal": _num(hit.arousal), "distance": _num(hit.distance)}
         if args.json:
-            print(json.dumps(row, ensure_ascii=False))
+            print(json_line(row))
         else:
             print(f"{hit.distance:6.3f}  {hit.modality:5s}  v {hit.valence:+.2f} a {hit.arousal:+.2f}  "
                   f"{one_line(hit.path)}")

@@ -14,7 +14,7 @@ import numpy as np
 from emobrowser.index.balance import DEFAULT_BALANCE
 from emobrowser.index.library import (MODALITIES, Hit, LibraryPoints, alignment_version, hits_with_paths,
                                       load_points, open_engine, under_folder)
-from emobrowser.index.store import Store
+from emobrowser.index.store import Store, shown
 
 # The retrieval engine of the points most recently loaded: (points, engine).
 _engine: tuple[LibraryPoints, object] | None = None
@@ -153,11 +153,12 @@ def write_m3u8(target: str, hits: list[Hit], seconds: dict[int, float]) -> int:
     lines = ["#EXTM3U"]
     for hit in hits:
         dur = seconds.get(hit.id)
-        title = os.path.splitext(os.path.basename(hit.path))[0].replace("\n", " ")
+        title = shown(os.path.splitext(os.path.basename(hit.path))[0]).replace("\n", " ")
         lines.append(f"#EXTINF:{round(dur) if dur is not None else -1},{title}")
         lines.append(os.path.abspath(hit.path))
     tmp = f"{target}.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+    # a name that is not UTF-8 is written as its own bytes, which is what a player opens
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(tmp, target)
     return len(hits)

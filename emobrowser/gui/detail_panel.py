@@ -12,6 +12,7 @@ from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from emobrowser.gui.style import MODALITY_LABELS, palette_colour, plain_tooltip
+from emobrowser.index.store import shown
 
 VALENCE_COLOUR = (46, 160, 90)
 AROUSAL_COLOUR = (220, 80, 60)
@@ -79,10 +80,11 @@ class DetailPanel(QWidget):
             self.info.clear()
             self.picture.clear()
             return
-        self.title.setText(os.path.basename(hit.path))
-        self.title.setToolTip(plain_tooltip(hit.path))
+        path = shown(hit.path)
+        self.title.setText(os.path.basename(path))
+        self.title.setToolTip(plain_tooltip(path))
         self.info.setText(f"{MODALITY_LABELS.get(hit.modality, hit.modality)}\n"
-                          f"valence {hit.valence:+.2f}   arousal {hit.arousal:+.2f}\n{os.path.dirname(hit.path)}")
+                          f"valence {hit.valence:+.2f}   arousal {hit.arousal:+.2f}\n{os.path.dirname(path)}")
         self.set_thumbnail(thumbnail)
         if not thumbnail:
             self.picture.setText({"audio": "♪", "video": "▶"}.get(hit.modality, ""))

@@ -13,12 +13,14 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 from emobrowser.gui import data
 from emobrowser.gui.circumplex import CircumplexWidget
 from emobrowser.gui.detail_panel import DetailPanel
+from emobrowser.gui.files import url_path
 from emobrowser.gui.library_panel import LibraryPanel
 from emobrowser.gui.results_panel import OTHER, ResultsPanel
 from emobrowser.gui.search_panel import SearchPanel
 from emobrowser.gui.settings import open_settings
 from emobrowser.gui.indexing import IndexingController
 from emobrowser.gui.workers import Lane, ThumbnailLoader
+from emobrowser.index.store import shown
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +354,7 @@ class MainWindow(QMainWindow):
         message = f"Copied {len(copied)} photos to {folder}"
         if failed:
             path, reason = failed[0]
-            message += f"; {len(failed)} could not be copied ({os.path.basename(path)}: {reason})"
+            message += f"; {len(failed)} could not be copied ({shown(os.path.basename(path))}: {reason})"
         self.statusBar().showMessage(message, 15000)
         return copied
 
@@ -401,15 +403,19 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def dragEnterEvent(self, event) -> None:
-        if any(u.isLocalFile() and os.path.isdir(u.toLocalFile()) for u in event.mimeData().urls()):
+        if _dropped_folders(event):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        folders = [u.toLocalFile() for u in event.mimeData().urls()
-                   if u.isLocalFile() and os.path.isdir(u.toLocalFile())]
+        folders = _dropped_folders(event)
         if folders:
             event.acceptProposedAction()
             self.add_folders(folders)
+
+
+def _dropped_folders(event) -> list[str]:
+    paths = (url_path(u) for u in event.mimeData().urls())
+    return [p for p in paths if p is not None and os.path.isdir(p)]
 
 
 def _remove_root(db_path, folder: str) -> None:

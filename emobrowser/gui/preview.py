@@ -7,7 +7,9 @@ file in the system player.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtCore import QObject, Signal
+
+from emobrowser.gui.files import file_url, playable_path
 
 try:
     from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
@@ -21,7 +23,7 @@ UNAVAILABLE_TIP = ("Audio preview needs QtMultimedia (pip install PySide6-Addons
 class AudioPreview(QObject):
     """Plays one file at a time; ``playing_changed(path, playing)`` follows the state."""
 
-    playing_changed = Signal(str, bool)
+    playing_changed = Signal(object, bool)  # path: an object, see gui/files.py
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -43,7 +45,7 @@ class AudioPreview(QObject):
             return False
         if path != self._path:
             self._path = path
-            self._player.setSource(QUrl.fromLocalFile(path))
+            self._player.setSource(file_url(playable_path(path)))
         self._player.play()
         return True
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import html
 import os
 
-from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QRect, QSize, Qt, QUrl
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
+from emobrowser.gui.files import file_url
 from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, va_colour
+from emobrowser.index.store import shown
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 _GLYPHS = {"image": "▣", "audio": "♪", "video": "▶"}
@@ -60,7 +62,7 @@ class ResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return os.path.basename(hit.path)
+            return shown(os.path.basename(hit.path))
         if role == Qt.ItemDataRole.DecorationRole:
             return self._pixmaps.get(hit.path)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -80,8 +82,8 @@ class ResultsModel(QAbstractListModel):
         """Dragged results are file URLs, so any file manager or player accepts them."""
         mime = QMimeData()
         paths = [self.hits[i.row()].path for i in indexes if i.isValid()]
-        mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
-        mime.setText("\n".join(paths))
+        mime.setUrls([file_url(p) for p in paths])
+        mime.setText("\n".join(shown(p) for p in paths))
         return mime
 
     def supportedDragActions(self):
@@ -90,7 +92,8 @@ class ResultsModel(QAbstractListModel):
 
 def tooltip_html(hit) -> str:
     """Rich-text tooltip of a hit; every piece of the file name is escaped."""
-    return (f"<b>{html.escape(os.path.basename(hit.path))}</b><br>{html.escape(os.path.dirname(hit.path))}<br>"
+    path = shown(hit.path)
+    return (f"<b>{html.escape(os.path.basename(path))}</b><br>{html.escape(os.path.dirname(path))}<br>"
             f"{html.escape(MODALITY_LABELS.get(hit.modality, hit.modality))} · valence {hit.valence:+.2f} · "
             f"arousal {hit.arousal:+.2f} · distance {hit.distance:.2f}")
 
@@ -137,7 +140,7 @@ class ResultsDelegate(QStyledItemDelegate):
                 QRect(text_rect.left() + 160, text_rect.bottom() + 6, min(200, text_rect.width() - 160), 8)
             paint_moodbar(painter, bar, timeline)
         painter.setPen(text_colour)
-        name = option.fontMetrics.elidedText(os.path.basename(hit.path), Qt.TextElideMode.ElideMiddle,
+        name = option.fontMetrics.elidedText(shown(os.path.basename(hit.path)), Qt.TextElideMode.ElideMiddle,
                                              text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         small = QColor(text_colour)

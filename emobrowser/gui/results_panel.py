@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
+from emobrowser.gui.files import file_url
 from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
 from emobrowser.gui.results_model import HIT_ROLE, ResultsDelegate, ResultsModel
 from emobrowser.gui.style import tool_button
+from emobrowser.index.store import shown
 
 OTHER = {"image": ("audio", "video"), "audio": ("image", "video"), "video": ("image", "audio")}
 
@@ -190,16 +192,16 @@ class ResultsPanel(QWidget):
     def _on_double_clicked(self, index) -> None:
         hit = index.data(HIT_ROLE)
         if hit is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(hit.path))
+            QDesktopServices.openUrl(file_url(hit.path))
 
     def _on_context_menu_requested(self, pos) -> None:
         index = self.view.indexAt(pos)
         hit = index.data(HIT_ROLE) if index.isValid() else None
         menu = QMenu(self)
         if hit is not None:
-            menu.addAction("Open", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(hit.path)))
+            menu.addAction("Open", lambda: QDesktopServices.openUrl(file_url(hit.path)))
             menu.addAction("Show in folder",
-                           lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(hit.path))))
+                           lambda: QDesktopServices.openUrl(file_url(os.path.dirname(hit.path))))
             if hit.modality == "audio":
                 play = menu.addAction("Play preview", self.toggle_playback)
                 play.setEnabled(self.preview.available)
@@ -211,7 +213,7 @@ class ResultsPanel(QWidget):
             menu.addAction(f"Find matching {others}", lambda: self.other_modality_requested.emit(hit))
             menu.addSeparator()
             menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(
-                "\n".join(h.path for h in self.selected_hits()) or hit.path))
+                "\n".join(shown(h.path) for h in self.selected_hits()) or shown(hit.path)))
         export = QAction("Export playlist…", menu)
         export.triggered.connect(self.export_playlist_requested)
         export.setEnabled(bool(self.model.hits))

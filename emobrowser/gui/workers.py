@@ -176,7 +176,9 @@ class _ThumbJob(QRunnable):
 class ThumbnailLoader(QObject):
     """Makes thumbnails in the background; ``thumbnail_ready(item_path, png_path)`` says when."""
 
-    thumbnail_ready = Signal(str, str)  # png_path "" when the file has no thumbnail
+    # item_path is an object: a str signal would drop the surrogate escapes of a name
+    # that is not UTF-8 (see gui/files.py); png_path is "" when the file has no thumbnail
+    thumbnail_ready = Signal(object, str)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)

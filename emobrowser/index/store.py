@@ -129,6 +129,16 @@ def display(raw_path: bytes) -> str:
     return raw_path.decode("utf-8", errors="replace")
 
 
+def shown(path: str | bytes) -> str:
+    """The readable text of a file-system path, for labels and messages only.
+
+    Paths handed around for opening files keep undecodable bytes as surrogate escapes
+    (``os.fsdecode``), which Qt and strict UTF-8 text cannot carry; here they become
+    U+FFFD.
+    """
+    return display(path if isinstance(path, bytes) else os.fsencode(path))
+
+
 @dataclass
 class ItemRow:
     id: int
@@ -465,11 +475,16 @@ class Store:
         return ids[order], codes[order], sources[order], valence[order], arousal[order]
 
     def paths_of(self, ids) -> list[str]:
-        """Display paths of the given item ids (sorted ascending), in the same order."""
+        """File-system paths of the given item ids (sorted ascending), in the same order.
+
+        These open the files: a name that is not valid UTF-8 keeps its bytes as
+        surrogate escapes (``os.fsdecode``). Show them to people through ``shown``.
+        """
         import numpy as np
 
         ids = np.asarray(ids, np.int64)
-        rows = self.conn.execute("SELECT id, path FROM items WHERE status = 'indexed' ORDER BY id").fetchall()
+        rows = [(r[0], os.fsdecode(bytes(r[1]))) for r in self.conn.execute(
+            "SELECT id, raw_path FROM items WHERE status = 'indexed' ORDER BY id")]
         if len(rows) == len(ids):
             all_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
             if np.array_equal(all_ids, ids):

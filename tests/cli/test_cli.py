@@ -298,3 +298,31 @@ def test_text_output_keeps_one_line_per_entry_for_names_with_line_breaks(tmp_pat
     assert len(hits) == 1 and hits[0].endswith(str(lib / "tab\\there\\u2028.png"))
     exact = json.loads(run_cli("failures", "--json", "--db", db).stdout)
     assert exact["path"] == str(lib / "two\nlines.jpg")  # JSON gives the name exactly
+
+
+def test_names_that_are_not_utf8_print_on_a_strict_utf8_terminal_and_round_trip(tmp_path):
+    # A desktop's UTF-8 locale makes stdout strict: a name's undecodable byte used to
+    # end the command with UnicodeEncodeError. Text shows the byte as \xe9; JSON
+    # carries it as "\udce9", which json.loads + os.fsencode turn back into the name.
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    raw_name = os.path.join(os.fsencode(lib), b"caf\xe9.png")
+    synth.write_image(os.fsdecode(raw_name), synth.draw_image("warm", (30, 30)))
+    strict = {"PYTHONIOENCODING": "utf-8:strict"}
+    db = str(tmp_path / "lib.sqlite3")
+    run_cli("index", str(lib), "--db", db, *BASE, env=strict)
+    text = str(lib / "caf\\xe9.png")
+    hits = run_cli("query", "--valence", "0", "--arousal", "0", "--db", db, env=strict).stdout.splitlines()
+    assert len(hits) == 1 and hits[0].endswith(text)
+    row = json.loads(run_cli("query", "--valence", "0", "--arousal", "0", "--json", "--db", db, env=strict).stdout)
+    assert os.fsencode(row["path"]) == raw_name
+    scored = run_cli("score", os.fsdecode(raw_name), *BASE, env=strict).stdout
+    assert scored.startswith(text + "\t")
+    row = json.loads(run_cli("score", "--json", os.fsdecode(raw_name), *BASE, env=strict).stdout)
+    assert os.fsencode(row["path"]) == raw_name and row["error"] is None
+    # the folder filter and --like reach it too
+    row = json.loads(run_cli("query", "--like", os.fsdecode(raw_name), "--json", "--db", db, env=strict).stdout
+                     or "null")
+    assert row is None  # the example itself is not among its own results, and nothing else is indexed
+    inside = run_cli("query", "--valence", "0", "--arousal", "0", "--folder", str(lib), "--db", db, env=strict)
+    assert inside.stdout.splitlines() == hits
