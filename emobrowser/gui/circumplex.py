@@ -151,6 +151,9 @@ class CircumplexWidget(QWidget):
     def set_points(self, points) -> None:
         """Show the library's points (a LibraryPoints)."""
         self._all = points
+        if self._hover_row >= 0:  # its row number means another item (or none) now
+            self._hover_row = -1
+            QToolTip.hideText()
         n = len(points)
         codes = np.zeros(n, np.int8)
         for i, m in enumerate(MODALITIES):

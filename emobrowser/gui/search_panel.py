@@ -74,7 +74,7 @@ class SearchPanel(QWidget):
         self.modality_boxes: dict[str, QCheckBox] = {}
         kinds = QHBoxLayout()
         for m in MODALITIES:
-            box = modality_box(m, self._on_control_changed)
+            box = modality_box(m, self._on_modality_toggled)
             self.modality_boxes[m] = box
             kinds.addWidget(box)
         kinds.addStretch(1)
@@ -119,6 +119,11 @@ class SearchPanel(QWidget):
 
         self._region = None
         self._exclude: tuple[int, ...] = ()
+        # The point of a click or of "more like this" as given; the sliders hold it only
+        # to 0.01. None once a slider moves.
+        self._exact: tuple[float, float] | None = None
+        # The modalities of one "find matching" search; the boxes stay as the user set them.
+        self._only: tuple[str, ...] | None = None
         self._debounce = QTimer(self, singleShot=True, interval=120)
         self._debounce.timeout.connect(self._emit_query)
         for w in (self.valence_slider, self.arousal_slider):
@@ -146,7 +151,8 @@ class SearchPanel(QWidget):
 
     def set_point(self, valence: float, arousal: float, run: bool = True) -> None:
         """Move the sliders to a point (without a query per slider) and optionally search."""
-        self._region, self._exclude = None, ()
+        self._region, self._exclude, self._only = None, (), None
+        self._exact = (max(-1.0, min(1.0, float(valence))), max(-1.0, min(1.0, float(arousal))))
         for slider, label, x in ((self.valence_slider, self.valence_value, valence),
                                  (self.arousal_slider, self.arousal_value, arousal)):
             slider.blockSignals(True)
@@ -157,7 +163,7 @@ class SearchPanel(QWidget):
             self._emit_query()
 
     def set_region(self, region) -> None:
-        self._region, self._exclude = region, ()
+        self._region, self._exclude, self._only = region, (), None
         self._emit_query()
 
     def set_modalities(self, modalities) -> None:
@@ -167,17 +173,20 @@ class SearchPanel(QWidget):
             box.blockSignals(False)
 
     def spec(self) -> QuerySpec:
-        return QuerySpec(valence=self.valence_slider.value() / _SLIDER_SCALE,
-                         arousal=self.arousal_slider.value() / _SLIDER_SCALE, region=self._region,
-                         k=self.k_spin.value(), balance=self.balance_spin.value(),
-                         modalities=tuple(m for m, b in self.modality_boxes.items() if b.isChecked()),
+        valence, arousal = self._exact or (self.valence_slider.value() / _SLIDER_SCALE,
+                                           self.arousal_slider.value() / _SLIDER_SCALE)
+        modalities = self._only if self._only is not None else tuple(
+            m for m, b in self.modality_boxes.items() if b.isChecked())
+        return QuerySpec(valence=valence, arousal=arousal, region=self._region,
+                         k=self.k_spin.value(), balance=self.balance_spin.value(), modalities=modalities,
                          folder=self.folder_edit.text().strip() or None, exclude=self._exclude)
 
     def search_like(self, valence: float, arousal: float, exclude: tuple[int, ...], modalities=None) -> None:
-        """Search around an item's point, leaving the item itself out."""
+        """Search around an item's point, leaving the item itself out; ``modalities``
+        limits this one search (the next click searches the ticked ones again)."""
         self.set_point(valence, arousal, run=False)
         if modalities is not None:
-            self.set_modalities(modalities)
+            self._only = tuple(modalities)
         self._exclude = tuple(exclude)
         self._emit_query()
 
@@ -188,12 +197,16 @@ class SearchPanel(QWidget):
         self.query_requested.emit(self.spec())
 
     def _on_slider_moved(self, _value: int) -> None:
-        self._region, self._exclude = None, ()
+        self._region, self._exclude, self._exact, self._only = None, (), None, None
         self.valence_value.setText(f"{self.valence_slider.value() / _SLIDER_SCALE:+.2f}")
         self.arousal_value.setText(f"{self.arousal_slider.value() / _SLIDER_SCALE:+.2f}")
         self._debounce.start()
 
     def _on_control_changed(self, *_args) -> None:
+        self._debounce.start()
+
+    def _on_modality_toggled(self, *_args) -> None:
+        self._only = None  # the boxes rule again
         self._debounce.start()
 
     def _on_search_clicked(self) -> None:
@@ -233,8 +246,10 @@ class SearchPanel(QWidget):
 
     def _on_suggestion_clicked(self, word: str) -> None:
         text, unknown = self.mood_edit.text(), getattr(self, "_unknown_word", "")
-        self.mood_edit.setText(re.sub(re.escape(unknown), word, text, count=1, flags=re.IGNORECASE)
-                               if unknown and unknown.lower() in text.lower() else word)
+        # the unknown word as a whole token (as mood_terms splits them), never a piece of
+        # a known word: "relax" in "relaxed and relax" is the second one
+        token = re.compile(rf"(?<![a-z'\-]){re.escape(unknown)}(?![a-z'\-])", re.IGNORECASE)
+        self.mood_edit.setText(token.sub(word, text, count=1) if unknown and token.search(text) else word)
         self._on_mood_entered()
 
     def _on_browse_clicked(self) -> None:

@@ -141,7 +141,7 @@ _NEGATION_SCALE = -0.5
 _FILLER = {"feeling", "feel", "feels", "mood", "moods", "vibe", "vibes", "i", "am", "i'm", "im", "me",
            "the", "a", "an", "something", "kind", "of"}
 _SPLIT = re.compile(r"\s*(?:[,;/+&]|\band\b|\bbut\b|\byet\b|\bwith\b)\s*")
-_MAX_PHRASE = max(len(w.split()) for w in list(MOOD_WORDS) + list(_MODIFIERS))
+_MAX_PHRASE = max(len(w.split()) for w in [*MOOD_WORDS, *_MODIFIERS, *_NEGATIONS])
 
 
 def vocabulary() -> list[str]:

@@ -88,6 +88,13 @@ def test_unknown_mood_shows_suggestions(qtbot, window):
         window.search.mood_error.linkActivated.emit("happy")
     assert window.search.mood_edit.text() == "happy but calm"
     assert window.search.mood_error.isHidden()
+    # the suggestion replaces the unknown word itself, not a known word it is part of
+    window.search.mood_edit.setText("relaxed and relax")
+    qtbot.keyClick(window.search.mood_edit, Qt.Key.Key_Return)
+    assert 'href="relaxed"' in window.search.mood_error.text()
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.mood_error.linkActivated.emit("relaxed")
+    assert window.search.mood_edit.text() == "relaxed and relaxed"
 
 
 def test_exported_playlist_lists_the_music_with_durations(qtbot, window, tmp_path):
@@ -126,6 +133,16 @@ def test_more_like_this_and_other_modality(qtbot, window):
     with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
         window.results.more_like_this_requested.emit(song)
     assert song.id not in [h.id for h in window.results.model.hits]
+    # searched at the song's own point, not the sliders' 0.01 steps
+    assert (window.search.spec().valence, window.search.spec().arousal) == (song.valence, song.arousal)
+    # "find matching photos" limits that one search; the next click searches everything ticked
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.results.other_modality_requested.emit(song)
+    assert {h.modality for h in window.results.model.hits} == {"image"}
+    assert all(box.isChecked() for box in window.search.modality_boxes.values())
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    assert {h.modality for h in window.results.model.hits} == {"image", "audio"}
 
 
 def test_a_new_search_starts_at_its_best_hit_unless_the_user_picked_one(qtbot, window):

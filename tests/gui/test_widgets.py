@@ -86,6 +86,22 @@ def test_hover_tooltip_escapes_the_name_and_shows_the_thumbnail(qtbot, window):
     assert blocker.args[0] == int(window.points.ids[row]) or blocker.args[0] in set(window.points.ids.tolist())
 
 
+def test_a_thumbnail_after_the_points_shrank_is_harmless(qtbot, window):
+    # hover the last point, then a rescan leaves fewer points before its thumbnail comes
+    from emobrowser.index.library import LibraryPoints
+
+    c, p = window.circumplex, window.points
+    last = len(p) - 1
+    scene = c._vb.mapViewToScene(QPointF(p.valence[last], p.arousal[last]))
+    c._on_mouse_moved((scene,))
+    assert c._hover_row >= 0
+    fewer = LibraryPoints(p.ids[:3], p.paths[:3], p.modality[:3], p.valence[:3], p.arousal[:3])
+    c.set_points(fewer)
+    window.thumbs.thumbnail_ready.emit(p.paths[last], "/nonexistent.png")  # raised IndexError in the slot
+    window.thumbs.thumbnail_ready.emit(p.paths[0], "/nonexistent.png")
+    assert c._hover_row == -1
+
+
 def test_failures_list_shows_markup_names_as_plain_text(qtbot):
     from emobrowser.gui.library_panel import LibraryPanel
 

@@ -54,6 +54,9 @@ def test_phrases():
     assert parse_mood("happiness") == happy and parse_mood("calmly") == calm
     assert [t[0].word for t in mood_terms("a bit tense, tired")] == ["tense", "tired"]
     assert parse_mood("neutral") == (0.0, 0.0)
+    # every negation is recognised, the three-word one included
+    assert parse_mood("not at all calm") == parse_mood("not calm") == pytest.approx(
+        (-0.5 * calm[0], -0.5 * calm[1]))
 
 
 def test_unknown_word_lists_suggestions():
