@@ -75,7 +75,11 @@ def load_points(store: Store, models: dict[str, tuple[str, str]] | None = None,
     ``emobrowser align`` has fitted one); audio values are the reference. A video's
     point is the mean of its aligned image value and its audio value.
     """
-    models = models or current_models(store)
+    with store.snapshot():  # scores and paths of the same items, even while indexing runs
+        return _load_points(store, models or current_models(store), align)
+
+
+def _load_points(store: Store, models: dict[str, tuple[str, str]], align: bool) -> LibraryPoints:
     ids, codes, source, valence, arousal = store.score_columns(models)
     if align and len(ids):
         from emobrowser.align.transform import active_transform

@@ -227,6 +227,20 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float = OPEN_TIMEOUT) -> None
             delay = min(delay * 2, 0.25)
 
 
+def _refuse_foreign(conn: sqlite3.Connection, path) -> None:
+    """Raise StoreError, before anything is written, for an SQLite database of another
+    program: schema version 0 (never migrated here) but tables already in it. A
+    library's first migration creates its tables and sets the version in one
+    transaction, so a library never looks like this."""
+    # one statement, so another connection's first migration cannot land between the reads
+    version, table = conn.execute("SELECT (SELECT user_version FROM pragma_user_version), "
+                                  "(SELECT name FROM sqlite_master WHERE type = 'table' LIMIT 1)").fetchone()
+    if version == 0 and table is not None:
+        conn.close()
+        raise StoreError(f"{path} is not an emobrowser library (it is an SQLite database with other "
+                         f"tables, such as {table!r}); it was left untouched. Choose another --db file")
+
+
 def _statements(script: str) -> list[str]:
     """Split a migration script into statements (migrations hold no literal ';')."""
     return [s.strip() for s in script.split(";") if s.strip()]
@@ -242,6 +256,7 @@ class Store:
         try:
             self.conn = sqlite3.connect(str(path), timeout=OPEN_TIMEOUT, isolation_level=None,
                                         check_same_thread=False)
+            _refuse_foreign(self.conn, path)
             _enable_wal(self.conn)
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -303,6 +318,20 @@ class Store:
     def transaction(self):
         """A context manager for one write transaction (BEGIN IMMEDIATE ... COMMIT)."""
         return _Transaction(self)
+
+    @contextlib.contextmanager
+    def snapshot(self):
+        """Reads that must agree with each other: they all see the library as it was at
+        the first of them, whatever an indexer commits meanwhile (one WAL read
+        transaction). Inside a transaction already, that one serves."""
+        if self.conn.in_transaction:
+            yield self
+            return
+        self.conn.execute("BEGIN DEFERRED")
+        try:
+            yield self
+        finally:
+            self.conn.execute("COMMIT")
 
     # -- roots ----------------------------------------------------------------------
 

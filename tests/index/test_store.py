@@ -188,3 +188,44 @@ def test_a_library_in_a_read_only_folder_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(store_mod.os, "access", lambda path, mode: True)
     with pytest.raises(StoreError, match="unable to open database file"):  # otherwise SQLite's own words
         Store(tmp_path / "lib.sqlite3")
+
+
+def test_library_points_are_read_from_one_snapshot_while_an_indexer_writes(tmp_path, monkeypatch):
+    # An indexer (another connection) takes an item out of the indexed set between
+    # the score and the path reads of load_points; before, that raised KeyError.
+    from emobrowser.align.synthetic import fill_synthetic_library
+    from emobrowser.index.library import load_points
+
+    db = tmp_path / "lib.sqlite3"
+    with Store(db) as store:
+        fill_synthetic_library(store, videos=2, segments=3, photos=5, songs=5)
+        before = load_points(store)
+        victim = int(before.ids[0])
+        original = Store.score_columns
+
+        def score_columns_then_indexer_commits(self, models):
+            out = original(self, models)
+            other = sqlite3.connect(db, timeout=5, isolation_level=None)
+            other.execute("UPDATE items SET status = 'pending' WHERE id = ?", (victim,))
+            other.close()
+            return out
+
+        monkeypatch.setattr(Store, "score_columns", score_columns_then_indexer_commits)
+        during = load_points(store)
+        assert during.ids.tolist() == before.ids.tolist() and during.paths == before.paths
+        monkeypatch.setattr(Store, "score_columns", original)
+        assert victim not in load_points(store).ids.tolist()  # the next read sees the change
+
+
+def test_an_sqlite_database_of_another_program_is_refused_and_left_untouched(tmp_path):
+    other = tmp_path / "places.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    conn.execute("INSERT INTO moz_places(url) VALUES ('https://example.org')")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match="not an emobrowser library.*moz_places"):
+        Store(other)
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["places.sqlite"]  # no journal left beside it
