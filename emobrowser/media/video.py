@@ -114,11 +114,31 @@ def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.nda
     except av.error.FFmpegError as exc:
         if not frames:
             raise MediaError(f"corrupt video data: {exc.strerror or exc}") from exc
-    if not frames:
-        raise MediaError("video stream has no decodable frames")
+    if not frames:  # a declared picture stream that holds nothing: sound only, if any
+        raise NoVideoStream("video stream has no frames")
     if frames[0][1].shape[:2] != (out_h, out_w):  # turned by a quarter: the picture is portrait
         width, height = height, width
     return frames, width, height, last_t
+
+
+def _first_audio_time(path: str | Path) -> float | None:
+    """When the first audio stream's first decoded samples play, in seconds (None if
+    unknown). Decoded, not the stream's stated start: decoders drop the encoder
+    priming (e.g. AAC's 1,024 samples) that the stated start includes."""
+    import av
+
+    try:
+        container = _open(path)
+    except MediaError:
+        return None
+    try:
+        for frame in container.decode(audio=0):
+            return float(frame.time) if frame.time is not None else None
+    except (av.error.FFmpegError, IndexError, ValueError):
+        return None
+    finally:
+        container.close()
+    return None
 
 
 def load_video(path: str | Path, sr: int = 22050, segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
@@ -131,28 +151,41 @@ def load_video(path: str | Path, sr: int = 22050, segment_seconds: float = DEFAU
     container = _open(path)
     try:
         frames, width, height, last_t = _sample_frames(container, frame_side)
-        check_truncation(last_t, stated_seconds(container), "video")
+        stated = stated_seconds(container)
     finally:
         container.close()
     audio = None
     rate = sr
+    audio_start = None
     container = _open(path)
     try:
         samples, native = decode_stream_audio(container)
         audio = resample(samples, native, sr)
+        audio_start = _first_audio_time(path)
     except MediaError:
         audio = None
     finally:
         container.close()
+    # Times count from the first picture or sound, whichever comes first: streams may
+    # start at any timestamp (a cut from a longer recording starts at 30 s), and the
+    # sound may start later than the picture.
+    video_start = frames[0][0]
+    origin = min(video_start, audio_start) if audio_start is not None else video_start
+    audio_offset = (audio_start - origin) if audio_start is not None else 0.0
+    frames = [(t - origin, img) for t, img in frames]
+    last_t -= origin
     duration = max(last_t + 1.0 / 25, frames[-1][0] + 1e-3)
     if audio is not None:
-        duration = max(duration, audio.size / rate)
+        duration = max(duration, audio_offset + audio.size / rate)
+    # Cut off only if picture and sound both end early: a still picture over a song
+    # (one frame) or a recording whose picture stops before its sound is complete.
+    check_truncation(duration, stated, "video")
     segments = []
     for start, end in segment_bounds(duration, segment_seconds):
         seg = VideoSegment(start=start, end=end)
         seg.frames = [img for t, img in frames if start <= t < end or (end == duration and t >= start)]
         if audio is not None:
-            a = audio[int(start * rate): int(end * rate)]
+            a = audio[max(0, int((start - audio_offset) * rate)): max(0, int((end - audio_offset) * rate))]
             seg.audio = a if a.size >= rate // 10 else None
         if seg.frames or seg.audio is not None:
             segments.append(seg)

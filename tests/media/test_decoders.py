@@ -244,3 +244,77 @@ def test_a_named_pipe_is_refused_without_blocking(tmp_path):
     with pytest.raises(MediaError, match="not a regular file"):
         read_header(str(fifo))  # would block for good on a plain open()
     assert read_header(str(synth.write_image(tmp_path / "a.png", synth.draw_image("warm", (8, 8)))))[:4] == b"\x89PNG"
+
+
+def _write_av(path, frame_times, audio_seconds, audio_start=0.0, fmt="mp4", sr=22050, fps=10):
+    """A video whose pictures are shown at ``frame_times`` (s) and whose sound (a tone)
+    plays from ``audio_start`` for ``audio_seconds``; timestamps are kept as given."""
+    import av
+    from fractions import Fraction
+
+    with av.open(str(path), "w", format=fmt) as out:
+        vs = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
+        vs.height, vs.width, vs.pix_fmt = 60, 80, "yuv420p"
+        vs.codec_context.time_base = Fraction(1, fps)
+        aus = out.add_stream("aac", rate=sr, layout="mono") if audio_seconds else None
+        for t in frame_times:
+            frame = av.VideoFrame.from_ndarray(synth.draw_image("warm", (60, 80)), format="bgr24")
+            frame.pts = int(round(t * fps))
+            frame.time_base = Fraction(1, fps)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+        if aus is not None:
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(audio_seconds * sr)) / sr)).astype(np.float32)
+            first = int(round(audio_start * sr))
+            for j in range(0, tone.size, 1024):
+                af = av.AudioFrame.from_ndarray(tone[None, j:j + 1024], format="flt", layout="mono")
+                af.sample_rate, af.pts, af.time_base = sr, first + j, Fraction(1, sr)
+                for packet in aus.encode(af):
+                    out.mux(packet)
+            for packet in aus.encode(None):
+                out.mux(packet)
+    return path
+
+
+def test_a_still_picture_over_a_longer_sound_is_not_called_truncated(tmp_path):
+    # one picture and 20 s of sound, as music uploads are made; the file states 20 s
+    path = _write_av(tmp_path / "still.mp4", [0.0], 20.0)
+    video = load_video(path, segment_seconds=5.0)
+    assert abs(video.duration - 20.0) < 0.3
+    assert [len(s.frames) for s in video.segments] == [1, 0, 0, 0]
+    assert all(s.audio is not None and s.audio.size >= 4.9 * 22050 for s in video.segments)
+    # a picture that stops early, sound to the end
+    video = load_video(_write_av(tmp_path / "short.mp4", np.arange(0, 5, 0.1), 32.0), segment_seconds=15.0)
+    assert abs(video.duration - 32.0) < 0.3 and len(video.segments) == 2
+
+
+def test_a_file_cut_off_in_both_streams_is_still_called_truncated(tmp_path):
+    cut = _write_av(tmp_path / "cut.mkv", np.arange(0, 20, 0.1), 20.0, fmt="matroska")
+    assert abs(load_video(cut).duration - 20.0) < 0.3
+    raw = cut.read_bytes()
+    cut.write_bytes(raw[: len(raw) // 3])  # the header still states 20 s
+    with pytest.raises(MediaError, match="truncated video"):
+        load_video(cut)
+
+
+def test_times_count_from_the_first_picture_or_sound(tmp_path):
+    # both streams start at 30 s, as in a cut from a longer recording
+    video = load_video(_write_av(tmp_path / "late.mp4", np.arange(30, 50, 0.1), 20.0, audio_start=30.0),
+                       segment_seconds=5.0)
+    assert abs(video.duration - 20.0) < 0.3 and len(video.segments) == 4
+    assert all(len(s.frames) == 5 and s.audio is not None and s.audio.size >= 4.9 * 22050 for s in video.segments)
+    # the sound starts 3 s after the picture: the first 5 s segment holds 2 s of it
+    video = load_video(_write_av(tmp_path / "lag.mp4", np.arange(0, 20, 0.1), 17.0, audio_start=3.0),
+                       segment_seconds=5.0)
+    sizes = [0 if s.audio is None else s.audio.size / 22050 for s in video.segments]
+    assert abs(sizes[0] - 2.0) < 0.1 and all(abs(x - 5.0) < 0.1 for x in sizes[1:]), sizes
+
+
+def test_an_empty_picture_stream_with_sound_is_audio(tmp_path):
+    from emobrowser.index.extract import extract_file
+
+    path = _write_av(tmp_path / "sound.mkv", [], 8.0, fmt="matroska")
+    got = extract_file(str(path), Modality.VIDEO.value, "baseline", "baseline")
+    assert got.modality == Modality.AUDIO.value and abs(got.duration - 8.0) < 0.3
