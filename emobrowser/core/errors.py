@@ -30,6 +30,8 @@ class InputError(EmobrowserError):
 # Reasons recorded for files that vanished or changed while being indexed; they say
 # nothing about the file itself, so the indexer tries such files again.
 FILE_VANISHED = "file vanished before it could be read"
+UNREADABLE = "permission denied (file is unreadable)"
+READ_ERROR_PREFIX = "cannot read file: "
 VANISHED_WHILE_INDEXED = "file vanished while it was being indexed"
 CHANGED_WHILE_INDEXED = "file changed while it was being indexed"
 
@@ -68,7 +70,7 @@ def read_failure(exc: OSError) -> MediaError:
     if isinstance(exc, FileNotFoundError):
         return MediaError(FILE_VANISHED)
     if isinstance(exc, PermissionError):
-        return MediaError("permission denied (file is unreadable)")
+        return MediaError(UNREADABLE)
     if isinstance(exc, IsADirectoryError):
         return MediaError("is a directory, not a file")
-    return MediaError(f"cannot read file: {exc.strerror or exc}")
+    return MediaError(f"{READ_ERROR_PREFIX}{exc.strerror or exc}")

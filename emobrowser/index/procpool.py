@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from emobrowser.core.errors import timed_out
+from emobrowser.core.errors import EmobrowserError, timed_out
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
                 "VECLIB_MAXIMUM_THREADS")
@@ -76,8 +76,8 @@ def _worker_main(conn: Connection, func: Callable, nice: int) -> None:
             return
 
 
-class WorkerStartError(RuntimeError):
-    """Worker processes cannot be started at all."""
+class WorkerStartError(EmobrowserError, RuntimeError):
+    """Worker processes cannot be started at all (the command says so, without a traceback)."""
 
 
 @dataclass

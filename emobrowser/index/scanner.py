@@ -182,7 +182,8 @@ def _probe(entry: FileEntry) -> tuple[str | None, str | None, str | None, str | 
     try:
         fp, head = fingerprint(entry.raw_path, entry.size)
     except OSError as exc:
-        return None, None, None, str(read_failure(exc))
+        hint = extension_modality(os.fsdecode(entry.raw_path))
+        return None, hint.value if hint else None, None, str(read_failure(exc))
     try:
         modality, fmt = sniff(head, os.fsdecode(entry.raw_path))
     except MediaError as exc:
@@ -201,6 +202,8 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
     """
     stats = ScanStats()
     known = store.items_under(root_id)
+    # Unreadable before: permissions can change without touching size or time.
+    unreadable = store.unreadable_under(root_id)
     seen: set[bytes] = set()
     fresh: list[FileEntry] = []
     failed_dirs: list[bytes] = []
@@ -243,6 +246,14 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                 restores.append(old[0])
                 if len(restores) >= _BATCH:
                     flush_restores()
+            elif entry.raw_path in unreadable:
+                fp, modality, fmt, error = _probe(entry)
+                if error is None:  # readable now
+                    stats.changed += 1
+                    updates.append((entry.size, entry.mtime_ns, fp, modality, fmt, "pending", None, time.time(),
+                                    old[0]))
+                    if len(updates) >= _BATCH:
+                        flush_updates()
             else:
                 # Same file as before. Only finished items count as unchanged: pending
                 # ones are indexed in this run and failed ones are counted as failed.

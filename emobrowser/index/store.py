@@ -376,6 +376,16 @@ class Store:
         cur = self.conn.execute("SELECT raw_path, id, size, mtime_ns, status FROM items WHERE root_id = ?", (root_id,))
         return {bytes(r[0]): (r[1], r[2], r[3], r[4]) for r in cur}
 
+    def unreadable_under(self, root_id: int) -> set[bytes]:
+        """raw_path of the items of a root that failed because they could not be read
+        (permissions, I/O errors): a later scan tries them again."""
+        from emobrowser.core.errors import READ_ERROR_PREFIX, UNREADABLE
+
+        cur = self.conn.execute("SELECT raw_path FROM items WHERE root_id = ? AND status = 'failed' AND "
+                                "(error = ? OR substr(error, 1, ?) = ?)",
+                                (root_id, UNREADABLE, len(READ_ERROR_PREFIX), READ_ERROR_PREFIX))
+        return {bytes(r[0]) for r in cur}
+
     def item(self, item_id: int) -> ItemRow | None:
         r = self.conn.execute(
             "SELECT id, raw_path, path, modality, format, size, mtime_ns, fingerprint, status, error "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.core.errors import FILE_VANISHED, MediaError, read_failure
+from emobrowser.core.errors import FILE_VANISHED, UNREADABLE, MediaError, read_failure
 
 # A guard against files that claim absurd lengths; 3 hours of audio is ~240M samples.
 MAX_SECONDS = 3 * 3600.0
@@ -26,7 +26,7 @@ def _open(path: str | Path):
     except av.error.FileNotFoundError as exc:
         raise MediaError(FILE_VANISHED) from exc
     except av.error.PermissionError as exc:
-        raise MediaError("permission denied (file is unreadable)") from exc
+        raise MediaError(UNREADABLE) from exc
     except av.error.FFmpegError as exc:
         raise MediaError(f"cannot open media: {exc.strerror or exc}") from exc
 

@@ -39,3 +39,19 @@ def test_a_task_that_kills_every_process_is_blamed_after_its_retry(tmp_path):
     results = _run(tmp_path, [("bad", (str(tmp_path), "bad", 99)), ("ok", (str(tmp_path), "ok", 0))])
     assert results == {"bad": (False, "decoder crashed (signal 11)"), "ok": (True, "OK")}
     assert _tries(tmp_path, "bad") == 2
+
+
+def test_workers_that_cannot_start_end_the_command_with_a_message(tmp_path, monkeypatch, capsys):
+    from emobrowser import cli
+    from emobrowser.index import procpool
+    from emobrowser.media import synth
+
+    def cannot_start(self):
+        raise procpool.WorkerStartError("an indexing worker process failed to start (exit code 1)")
+
+    monkeypatch.setattr(procpool.ProcessPool, "_start", cannot_start)
+    synth.write_image(tmp_path / "a.jpg", synth.draw_image("warm", (20, 20)))
+    code = cli.run(["index", str(tmp_path), "--db", str(tmp_path / "lib.sqlite3"),
+                     "--image-model", "baseline", "--audio-model", "baseline"])
+    err = capsys.readouterr().err
+    assert code == 1 and "worker process failed to start" in err and "Traceback" not in err

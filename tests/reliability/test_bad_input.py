@@ -181,6 +181,15 @@ def test_unreadable_file_is_recorded(store, tmp_path, monkeypatch):
     sync_root(store, rid, os.fsencode(root))
     assert dict((os.path.basename(p), e) for p, _, e in store.failures()) == {
         "locked.jpg": "permission denied (file is unreadable)"}
+    assert store.status_counts()["image"]["failed"] == 1  # the name says photo until it can be read
+    # the next scan, still unreadable: still failed
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert len(list(store.failures())) == 1 and stats.changed == 0
+    # permissions fixed (size and time unchanged): the next scan queues it
+    monkeypatch.setattr(builtins, "open", real_open)
+    stats = sync_root(store, rid, os.fsencode(root))
+    assert list(store.failures()) == [] and stats.changed == 1
+    assert store.status_counts()["image"]["pending"] == 2
 
 
 def test_file_deleted_or_replaced_while_being_indexed(store, tmp_path, monkeypatch):
