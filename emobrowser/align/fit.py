@@ -97,6 +97,17 @@ def _round(metrics: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in metrics.items()}
 
 
+def _in_force(store, models) -> str:
+    """What a failed fit leaves in use, for its message."""
+    from emobrowser.align.transform import active_transform
+
+    current = active_transform(store, models)
+    if current.is_identity:
+        return "until then the identity alignment stays in use"
+    return (f"the {current.method} alignment stored earlier stays in use "
+            f"(emobrowser align --method identity removes it)")
+
+
 def align_library(db_path: str | Path, method: str | None = None, *, methods: tuple[str, ...] | None = None,
                   image_model: str | None = None, audio_model: str | None = None, seed: int = 0,
                   min_candidates: int = MIN_CANDIDATES) -> dict:
@@ -135,7 +146,7 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
                 f"too few anchors to align images with audio: found {len(anchors)} video segments with both "
                 f"an image and an audio score in {anchors.n_videos} videos (for {'/'.join(models['image'])} "
                 f"and {'/'.join(models['audio'])}); at least {MIN_ANCHORS} segments in {MIN_VIDEOS} videos "
-                f"are needed. Index more videos; until then the identity alignment stays in use")
+                f"are needed. Index more videos; {_in_force(store, models)}")
         extra_image = library_values(store, "image", models["image"])
         extra_audio = library_values(store, "audio", models["audio"])
         metrics = evaluate_methods(anchors, names, extra_image, extra_audio, min_candidates, seed)
@@ -151,7 +162,7 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
             raise AlignmentError(
                 f"the {chosen} alignment would squeeze the photos into {metrics[chosen]['spread_kept']:.0%} of "
                 f"their spread (the anchors are degenerate, e.g. every soundtrack scores the same); nothing "
-                f"stored")
+                f"stored; {_in_force(store, models)}")
         transform = fits[chosen]
         if not np.all(np.isfinite(transform.apply(anchors.image))):
             raise AlignmentError(f"the {chosen} alignment produced non-finite values; nothing stored")

@@ -118,14 +118,33 @@ def under_folder(paths: list[str], folder: str) -> np.ndarray:
 
 
 def engine_cache_dir(db: Path, alignment_version: int = 0) -> Path:
-    """The cache folder of a library's Annoy indices (rebuildable at any time)."""
+    """The cache folder of a library's Annoy indices (rebuildable at any time):
+    ``<cache>/index/<library key>/align-<version>``. A new alignment moves every
+    image, so it gets an index of its own."""
     import hashlib
 
     from emobrowser.core.paths import cache_dir
 
-    # A new alignment moves every image, so it gets an index of its own.
-    key = hashlib.blake2b(f"{Path(db).resolve()}|{alignment_version}".encode(), digest_size=8).hexdigest()
-    return cache_dir() / "index" / key
+    key = hashlib.blake2b(f"{Path(db).resolve()}".encode(), digest_size=8).hexdigest()
+    return cache_dir() / "index" / key / f"align-{int(alignment_version)}"
+
+
+def _drop_older_indexes(db: Path, alignment_version: int) -> None:
+    """Delete a library's index folders of older alignments: nothing reads them once
+    a newer alignment exists (a process still searching one keeps its open files).
+    Also the folders of the earlier layout, one per (library, alignment) directly
+    under ``<cache>/index``."""
+    import hashlib
+    import shutil
+
+    folder = engine_cache_dir(db, alignment_version)
+    for other in folder.parent.glob("align-*"):
+        version = other.name.removeprefix("align-")
+        if version.isdigit() and int(version) < alignment_version:
+            shutil.rmtree(other, ignore_errors=True)
+    for version in range(int(alignment_version) + 1):
+        key = hashlib.blake2b(f"{Path(db).resolve()}|{version}".encode(), digest_size=8).hexdigest()
+        shutil.rmtree(folder.parent.parent / key, ignore_errors=True)
 
 
 def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version: int = 0,
@@ -144,6 +163,7 @@ def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version
         folder = engine_cache_dir(db, alignment_version)
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            _drop_older_indexes(db, alignment_version)
         except OSError:
             folder = None  # an unwritable cache: the index lives in memory
     engine = RetrievalEngine(points.ids, points.modality, points.valence, points.arousal, cache_dir=folder)

@@ -65,7 +65,16 @@ def test_too_few_anchors_raises_and_stores_nothing(store):
     assert isinstance(info.value, EmobrowserError)
     assert store.get_setting(SETTING_KEY) is None
     fill_synthetic_library(store, videos=2, segments=5)  # 4 videos but 40 anchors -> fine
-    assert align_library(store.path, methods=FAST)["videos"] == 4
+    fitted = align_library(store.path, methods=FAST)
+    assert fitted["videos"] == 4
+    # videos deleted since: the fit fails, and the message names the alignment still in force
+    store.conn.execute("UPDATE items SET status = 'missing' WHERE modality = 'video' AND id IN "
+                       "(SELECT id FROM items WHERE modality = 'video' ORDER BY id LIMIT 2)")
+    with pytest.raises(AlignmentError) as info:
+        align_library(store.path, methods=FAST)
+    assert fitted["chosen"] != "identity"  # the synthetic library is turned and shifted
+    assert f"the {fitted['chosen']} alignment stored earlier stays in use" in str(info.value)
+    assert not active_transform(store).is_identity
 
 
 def test_anchors_of_other_models_do_not_count(store):

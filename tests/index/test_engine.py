@@ -267,3 +267,27 @@ def test_unwritable_cache_is_not_fatal(tmp_path):
     e = make(live, cache_dir=blocker / "index")
     assert e.rebuild_if_needed() is True and e.is_built
     assert ids_of(e.query(0.2, -0.2)) == brute(live, 0.2, -0.2)
+
+
+def test_a_new_alignment_drops_the_indexes_of_older_ones(tmp_path):
+    import hashlib
+
+    from emobrowser.core.paths import cache_dir
+    from emobrowser.index.library import LibraryPoints, engine_cache_dir, open_engine
+
+    rng = np.random.default_rng(0)
+    n = 300
+    points = LibraryPoints(np.arange(1, n + 1), [f"/m/{i}" for i in range(n)],
+                           np.array(["image", "audio"] * (n // 2), dtype=object),
+                           rng.uniform(-1, 1, n), rng.uniform(-1, 1, n))
+    db = tmp_path / "lib.sqlite3"
+    # a folder of the earlier layout (one per library and alignment)
+    old_key = hashlib.blake2b(f"{db.resolve()}|0".encode(), digest_size=8).hexdigest()
+    (cache_dir() / "index" / old_key).mkdir(parents=True)
+    for version in (1, 3, 2):  # an older process opening version 2 after 3 keeps 3
+        engine = open_engine(points, db, version)
+        engine.rebuild_if_needed()
+    library = engine_cache_dir(db, 0).parent
+    assert sorted(p.name for p in library.iterdir()) == ["align-2", "align-3"]
+    assert any(engine_cache_dir(db, 3).iterdir())  # holds the index files
+    assert not (cache_dir() / "index" / old_key).exists()
