@@ -401,6 +401,43 @@ def key_fits(chroma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unit @ _KEYS_MAJOR.T, unit @ _KEYS_MINOR.T
 
 
+# Values computed from a recipe vector's own means (so the DEAM table has them too):
+# loudness, the mel spectrum's shape without its level, chroma spread and mode.
+DERIVED_NAMES = (["log10_mel_total", "mel_centroid_khz", "mel_spread_khz"]
+                 + [f"mel_band_share_{i:02d}" for i in range(16)]
+                 + ["chroma_entropy", "key_major_fit", "key_minor_fit", "key_major_minus_minor"])
+N_DERIVED = len(DERIVED_NAMES)  # 23
+
+
+def mel_band_hz() -> np.ndarray:
+    """The frequency (Hz) that stands for each of the recipe's 128 mel bands in
+    ``derived_features``: 128 points evenly spaced on librosa's mel scale up to
+    11,025 Hz. Training stores these in the model's norm file, so scoring does not
+    import librosa for them."""
+    return librosa_loader.load().mel_frequencies(n_mels=MEL_SLICE.stop - MEL_SLICE.start, fmax=11025.0)
+
+
+def derived_features(raw: np.ndarray, mel_hz) -> np.ndarray:
+    """(n, N_DERIVED) values from recipe vectors (n, 199), mel bands as power:
+    log10 of the total mel power; the mel spectrum's centroid and spread (kHz, from
+    the band shares, so independent of level); the log share of each of 16 groups of
+    8 bands; the entropy of the normalised chroma; the best major and minor key-profile
+    fits and their difference."""
+    raw = np.nan_to_num(np.atleast_2d(np.asarray(raw, dtype=np.float64)), nan=0.0, posinf=0.0, neginf=0.0)
+    mel = np.maximum(raw[:, MEL_SLICE], 1e-10)
+    total = mel.sum(axis=1, keepdims=True)
+    share = mel / total
+    khz = np.asarray(mel_hz, dtype=np.float64) / 1000.0
+    centroid = share @ khz
+    spread = np.sqrt(np.maximum(share @ khz**2 - centroid**2, 0.0))
+    bands = np.log10(share.reshape(len(share), 16, -1).sum(axis=2))
+    chroma = np.maximum(raw[:, _CHROMA_COLUMNS], 1e-9)
+    chroma = chroma / chroma.sum(axis=1, keepdims=True)
+    entropy = -(chroma * np.log(chroma)).sum(axis=1)
+    major, minor = (fits.max(axis=1) for fits in key_fits(chroma))
+    return np.column_stack([np.log10(total[:, 0]), centroid, spread, bands, entropy, major, minor, major - minor])
+
+
 def tonality_vector(timeline: np.ndarray) -> np.ndarray:
     """Tonality (N_TONALITY,) from a timeline of recipe vectors (t, 199): Pearson
     correlations in [-1, 1] of chroma with the best-fitting major and minor keys."""

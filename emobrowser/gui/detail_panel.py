@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from emobrowser.gui.style import MODALITY_LABELS, palette_colour, plain_tooltip
+from emobrowser.gui.style import MODALITY_LABELS, ElidedLabel, palette_colour, plain_tooltip
 from emobrowser.index.store import shown
 
 VALENCE_COLOUR = (46, 160, 90)
@@ -29,15 +29,11 @@ class DetailPanel(QWidget):
         glyph = self.picture.font()
         glyph.setPixelSize(56)
         self.picture.setFont(glyph)
-        self.title = QLabel("Nothing selected")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)
-        self.title.setWordWrap(True)
+        self.title = ElidedLabel("Nothing selected")
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
-        self.info = QLabel()
-        self.info.setTextFormat(Qt.TextFormat.PlainText)
-        self.info.setWordWrap(True)
+        self.info = ElidedLabel()
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         text = QVBoxLayout()
         text.addWidget(self.title)
@@ -76,14 +72,15 @@ class DetailPanel(QWidget):
     def show_hit(self, hit, thumbnail: str | None) -> None:
         self.set_timeline(None)
         if hit is None:
-            self.title.setText("Nothing selected")
-            self.info.clear()
+            self.title.set_full_text("Nothing selected")
+            self.title.setToolTip("")
+            self.info.set_full_text("")
             self.picture.clear()
             return
         path = shown(hit.path)
-        self.title.setText(os.path.basename(path))
+        self.title.set_full_text(os.path.basename(path))
         self.title.setToolTip(plain_tooltip(path))
-        self.info.setText(f"{MODALITY_LABELS.get(hit.modality, hit.modality)}\n"
+        self.info.set_full_text(f"{MODALITY_LABELS.get(hit.modality, hit.modality)}\n"
                           f"valence {hit.valence:+.2f}   arousal {hit.arousal:+.2f}\n{os.path.dirname(path)}")
         self.set_thumbnail(thumbnail)
         if not thumbnail:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
-from PySide6.QtWidgets import QApplication, QCheckBox, QToolButton
+from PySide6.QtWidgets import QApplication, QCheckBox, QLabel, QSizePolicy, QToolButton
 
 MODALITY_COLOURS = {"image": QColor(66, 133, 244), "audio": QColor(240, 128, 32), "video": QColor(46, 170, 90)}
 MODALITY_LABELS = {"image": "Photos", "audio": "Music", "video": "Videos"}
@@ -68,3 +69,43 @@ def plain_tooltip(text: str) -> str:
     import html
 
     return f"<p style='white-space:pre'>{html.escape(text)}</p>"
+
+
+class ElidedLabel(QLabel):
+    """Plain text cut in the middle ("…") to the label's width, line by line.
+
+    A long file or folder name has no spaces to wrap at, so a wrapping label would
+    set the window's minimum width to the name's; this one never asks for more
+    width than its layout gives it. ``full_text`` keeps the whole text.
+    """
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._full = ""
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._elide()
+
+    def _elide(self) -> None:
+        metrics, width = self.fontMetrics(), max(1, self.contentsRect().width())
+        self.setText("\n".join(metrics.elidedText(line, Qt.TextElideMode.ElideMiddle, width)
+                               for line in self._full.split("\n")))

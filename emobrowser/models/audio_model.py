@@ -23,6 +23,7 @@ import numpy as np
 from emobrowser.core.errors import InputError
 from emobrowser.core.paths import models_dir
 from emobrowser.features.audio_features import (
+    DERIVED_NAMES,
     DESCRIPTOR_CONTEXT_SECONDS,
     FEATURE_NAMES,
     HOP_SECONDS,
@@ -32,6 +33,7 @@ from emobrowser.features.audio_features import (
     SAMPLE_RATE,
     TEMPO_INDEX,
     TRACK_NAMES,
+    derived_features,
     extract_features,
     local_track_vectors,
     track_vector,
@@ -60,18 +62,22 @@ SILENCE_LOG10_MEL = -6.0
 SILENCE_VA = (0.0, -1.0)
 
 
-def transform_features(x: np.ndarray) -> np.ndarray:
+def transform_features(x: np.ndarray, mel_hz=None) -> np.ndarray:
     """Raw recipe features (n, 199) -> model inputs before standardisation.
 
     Mel band means are power: log10 with a floor (as the DEAM baseline does); tempo
-    is taken on a log scale (tempo doublings are the usual estimation error).
+    is taken on a log scale (tempo doublings are the usual estimation error). With
+    ``mel_hz`` (the bands' frequencies; version 6 and later), the N_DERIVED values of
+    ``audio_features.derived_features`` follow.
     """
-    x = np.array(np.atleast_2d(x), dtype=np.float64)
-    if x.shape[1] != len(FEATURE_NAMES):
-        raise ValueError(f"expected {len(FEATURE_NAMES)} features, got {x.shape[1]}")
-    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+    raw = np.nan_to_num(np.array(np.atleast_2d(x), dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if raw.shape[1] != len(FEATURE_NAMES):
+        raise ValueError(f"expected {len(FEATURE_NAMES)} features, got {raw.shape[1]}")
+    x = raw.copy()
     x[:, MEL_SLICE] = np.log10(np.maximum(x[:, MEL_SLICE], 1e-10))
     x[:, TEMPO_INDEX] = np.log2(np.maximum(x[:, TEMPO_INDEX], 30.0) / 120.0)
+    if mel_hz is not None:
+        x = np.hstack([x, derived_features(raw, mel_hz)])
     return x
 
 
@@ -179,6 +185,8 @@ class AudioVAModel(AudioModel):
                 raise ValueError("audio_va_norm.json was made for other features")
             if norm.get("dynamics") and norm.get("dynamics_names") != TRACK_NAMES:
                 raise ValueError("audio_va_norm.json was made for other track descriptors")
+            if norm.get("derived_mel_hz") and norm.get("derived_names") != DERIVED_NAMES:
+                raise ValueError("audio_va_norm.json was made for other derived features")
             self._norm = norm
         return self._norm
 
@@ -205,7 +213,7 @@ class AudioVAModel(AudioModel):
             raise ValueError(f"expected {N_FEATURES} or {N_FEATURES + N_TRACK} features, got {x.shape[1]}")
         norm = self.norm()
         stats = norm["domains"][domain]
-        t = transform_features(x[:, :N_FEATURES])
+        t = transform_features(x[:, :N_FEATURES], norm.get("derived_mel_hz"))
         mel_power = np.nan_to_num(x[:, MEL_SLICE]).mean(axis=1)
         silent = np.log10(np.maximum(mel_power, 1e-10)) < SILENCE_LOG10_MEL
         z = normalise(t, stats)

@@ -26,31 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.features import librosa_loader
-from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE, key_fits
+from emobrowser.features import audio_features
+from emobrowser.features.audio_features import FEATURE_NAMES
 from emobrowser.models.audio_model import transform_features
 from emobrowser.models.audio_data import DEAM_EXCHANGED_IDS, deam_folds, load_4q, load_deam, song_numbers
 from emobrowser.models.train_audio import _pearson
 
-CHROMA = [FEATURE_NAMES.index(f"chroma_{i}") for i in range(12)]
-
 
 def derived_features(raw: np.ndarray) -> np.ndarray:
-    """Features computed from the 199 recipe means alone (so the DEAM table has them)."""
-    librosa = librosa_loader.load()
-
-    mel = np.maximum(raw[:, MEL_SLICE], 1e-10)
-    total = mel.sum(axis=1, keepdims=True)
-    share = mel / total
-    freqs = librosa.mel_frequencies(n_mels=mel.shape[1], fmax=11025.0) / 1000.0
-    centroid = share @ freqs
-    spread = np.sqrt(np.maximum(share @ freqs**2 - centroid**2, 0.0))
-    bands = np.log10(share.reshape(len(share), 16, -1).sum(axis=2))
-    chroma = np.maximum(raw[:, CHROMA], 1e-9)
-    chroma = chroma / chroma.sum(axis=1, keepdims=True)
-    entropy = -(chroma * np.log(chroma)).sum(axis=1)
-    major, minor = (fits.max(axis=1) for fits in key_fits(chroma))
-    return np.column_stack([np.log10(total[:, 0]), centroid, spread, bands, entropy, major, minor, major - minor])
+    """Features computed from the 199 recipe means alone (so the DEAM table has them);
+    audio-va uses the same ones since version 6."""
+    return audio_features.derived_features(raw, audio_features.mel_band_hz())
 
 
 def fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, make) -> np.ndarray:

@@ -37,7 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.features.audio_features import FEATURE_NAMES, N_TRACK, TRACK_NAMES, WINDOW_SECONDS, track_vector
+from emobrowser.features.audio_features import (
+    DERIVED_NAMES,
+    FEATURE_NAMES,
+    N_TRACK,
+    TRACK_NAMES,
+    WINDOW_SECONDS,
+    mel_band_hz,
+    track_vector,
+)
 from emobrowser.models.audio_data import corrected_labels, crop_rows, deam_folds, load_4q, load_deam, q4_folds
 from emobrowser.models.audio_model import (
     AudioVAModel,
@@ -72,6 +80,7 @@ DEFAULTS = {
     "crops": 0,  # augmented excerpts per 4Q training clip (tried: 4 made CV worse)
     "dynamics": 64,  # width of the track-descriptor branch (decoded audio only); 0 = none
     "deam_labels": "corrected",  # "corrected": songs 1-1000 get their two rating columns exchanged; or "as_given"
+    "derived": True,  # the N_DERIVED values computed from the recipe means (version 6)
 }
 
 # ------------------------------------------------------------------------ model
@@ -233,9 +242,16 @@ def _prepare_dynamics(gq_raw, cfg, tr_q):
     return normalise(np.asarray(gq_raw, np.float64), stats), stats
 
 
+def _mel_hz(cfg) -> list[float] | None:
+    """The mel bands' frequencies for the derived features, if the settings use them."""
+    return mel_band_hz().tolist() if cfg.get("derived") else None
+
+
 def _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q):
     """Transform + per-domain standardisation fitted on the training rows only."""
-    td, tq = transform_features(xd_raw), transform_features(xq_raw) if len(xq_raw) else np.zeros((0, xd_raw.shape[1]))
+    mel_hz = _mel_hz(cfg)
+    td = transform_features(xd_raw, mel_hz)
+    tq = transform_features(xq_raw, mel_hz) if len(xq_raw) else np.zeros((0, td.shape[1]))
     kind = cfg.get("norm", "standard")
     deam_stats = norm_stats(td[tr_d], kind)
     if cfg["per_domain_norm"] and tr_q.sum() >= 2:
@@ -252,10 +268,11 @@ def _crops(timelines, sq, idx, cfg, stats, seed, gq):
     each keeps its clip's (normalised) dynamics ``gq``."""
     n = int(cfg.get("crops", 0))
     if n <= 0 or len(idx) == 0:
-        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros((0, 2)), np.zeros((0, N_TRACK), np.float32)
+        return np.zeros((0, len(stats["mean"])), np.float32), np.zeros((0, 2)), np.zeros((0, N_TRACK), np.float32)
     rng = np.random.default_rng(seed + 7)
     raw = np.concatenate([crop_rows(timelines[i], n, rng) for i in idx])
-    return normalise(transform_features(raw), stats), np.repeat(sq[idx], n, axis=0), np.repeat(gq[idx], n, axis=0)
+    return (normalise(transform_features(raw, _mel_hz(cfg)), stats), np.repeat(sq[idx], n, axis=0),
+            np.repeat(gq[idx], n, axis=0))
 
 
 def _fit_gain(pred: np.ndarray, target_std: float) -> float:
@@ -431,7 +448,10 @@ def train(
     model.save(out_dir / WEIGHTS_FILE)
     norm = {
         "feature_names": FEATURE_NAMES,
-        "transform": "mel_*: log10(max(x, 1e-10)); tempo: log2(max(x, 30) / 120)",
+        "transform": "mel_*: log10(max(x, 1e-10)); tempo: log2(max(x, 30) / 120)"
+                     + ("; then audio_features.derived_features(x, derived_mel_hz)" if cfg.get("derived") else ""),
+        "derived_names": DERIVED_NAMES if cfg.get("derived") else None,
+        "derived_mel_hz": _mel_hz(cfg),
         "domains": {DOMAIN_DEAM: deam_stats, DOMAIN_AUDIO: audio_stats},
         "dynamics_names": TRACK_NAMES,
         "dynamics": dyn_stats,

@@ -216,7 +216,7 @@ def test_markup_in_file_names_is_escaped(qtbot, window):
     assert "&lt;b&gt;evil&lt;i&gt;&amp;amp;.jpg" in window.circumplex.tooltip_html(row)
     # the detail view shows the name as plain text
     window.detail.show_hit(evil, None)
-    assert window.detail.title.textFormat() == Qt.TextFormat.PlainText and window.detail.title.text() == EVIL_NAME
+    assert window.detail.title.textFormat() == Qt.TextFormat.PlainText and window.detail.title.full_text() == EVIL_NAME
 
 
 def test_drag_out_gives_file_urls(window, qtbot):

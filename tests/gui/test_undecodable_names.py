@@ -77,7 +77,7 @@ def test_results_reach_the_files_and_show_readable_names(window, library):
         assert "\ufffd" in mime.text()
     # the detail view's title is readable text too
     window.detail.show_hit(_hit(window, PHOTO), None)
-    assert window.detail.title.text() == PHOTO.decode("utf-8", "replace")
+    assert window.detail.title.full_text() == PHOTO.decode("utf-8", "replace")
 
 
 def test_thumbnails_of_undecodable_names_arrive(qtbot, window):

@@ -160,3 +160,33 @@ def test_the_last_library_is_reopened(tmp_path):
     assert choose_db(SimpleNamespace(db=None, demo=False), settings) == mine
     assert choose_db(SimpleNamespace(db=str(tmp_path / "x.db"), demo=False), settings) == tmp_path / "x.db"
     assert choose_db(SimpleNamespace(db=None, demo=True), settings) == demo_db_path()
+
+
+def test_a_very_long_name_does_not_widen_the_window(qtbot, tmp_path):
+    from emobrowser.gui.main_window import MainWindow
+    from emobrowser.index.pipeline import index_library
+    from emobrowser.index.store import Store
+    from emobrowser.media import synth
+
+    media = tmp_path / ("folder" * 30)  # a long folder name too
+    media.mkdir()
+    name = "x" * 240 + ".jpg"
+    synth.write_image(media / name, synth.draw_image("warm", (40, 40)))
+    db = tmp_path / "lib.sqlite3"
+    with Store(db) as store:
+        index_library(store, [str(media)], workers=1, **BASE)
+    w = MainWindow(db, auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.resize(1000, 600)
+    w.show()
+    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 1, timeout=15000)
+    with qtbot.waitSignal(w.query_lane.job_finished, timeout=5000):
+        w.search.set_point(0.0, 0.0)
+    qtbot.wait(300)  # the layout settles
+    width = w.width()
+    w.results.view.setCurrentIndex(w.results.model.index(0))
+    qtbot.wait(200)
+    assert w.width() == width and w.minimumSizeHint().width() < 1200
+    assert w.detail.title.full_text() == name and w.detail.title.text() != name  # shown cut short
+    assert "…" in w.detail.title.text() and str(media) in w.detail.info.full_text()
+    w.close()
