@@ -23,6 +23,7 @@ class IndexingController(QObject):
         self.db_path, self.panel, self.settings = db_path, panel, settings
         self.image_model, self.audio_model = image_model, audio_model
         self.worker: IndexWorker | None = None
+        self.stopped_early = False  # the last run was stopped or failed before it finished
         self._paused = False
         self._restart_roots: list[str] | None = None
         self._timer = QTimer(self, interval=_REFRESH_MS)
@@ -44,6 +45,7 @@ class IndexingController(QObject):
         self.worker.indexing_finished.connect(self._on_indexing_finished)
         self.worker.indexing_failed.connect(self._on_indexing_failed)
         self.worker.finished.connect(self._on_worker_stopped)
+        self.stopped_early = False
         self.panel.set_running(True)
         self.panel.status.setText("Starting…")
         self.worker.start()
@@ -67,10 +69,12 @@ class IndexingController(QObject):
                     else "Stopped — Rescan (F5) resumes where it stopped")
         else:
             text = f"Up to date: {summary.indexed} indexed, {summary.unchanged} unchanged, {summary.failed} failed"
-        self.panel.show_finished(text)
+        self.stopped_early = bool(summary.cancelled)
+        self.panel.show_finished(text, keep=self.stopped_early)
         self.message_posted.emit(text)
 
     def _on_indexing_failed(self, message: str) -> None:
+        self.stopped_early = True
         self.panel.show_finished(f"Indexing stopped with an error: {message}", error=True)
         QMessageBox.warning(self.panel.window(), "Indexing stopped",
                             f"Indexing stopped because of an error:\n{message}\n\nThe log file has the details.")
@@ -99,7 +103,7 @@ class IndexingController(QObject):
             self.worker.cancel()
         else:
             self.panel.set_running(False)
-            self.panel.show_finished("Stopped — Rescan (F5) resumes where it stopped")
+            self.panel.show_finished("Stopped — Rescan (F5) resumes where it stopped", keep=True)
 
     def _on_workers_changed(self, n: int) -> None:
         self.settings.setValue("indexing/workers", n)

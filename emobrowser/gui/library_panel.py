@@ -35,7 +35,7 @@ class LibraryPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._error_shown = False  # the last run failed: keep its message until the next run
+        self._keep_message = False  # the last run failed or was stopped: its message stays until the next
         self.roots = QListWidget()
         self.roots.setToolTip("Folders in the library (drop folders onto the window to add them)")
         self.roots.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -123,7 +123,7 @@ class LibraryPanel(QWidget):
         names = {"image": "photos", "audio": "tracks", "video": "videos"}
         parts = [f"{c.get('indexed', 0)} {names.get(m, m)}" for m, c in counts.items() if m in names]
         pending = sum(c.get("pending", 0) for c in counts.values())
-        if not self.cancel_button.isEnabled() and not self._error_shown:
+        if not self.cancel_button.isEnabled() and not self._keep_message:
             # Not indexing, and no error to keep on screen: say where the library stands.
             self.status.setText(f"{pending} files wait to be indexed: Rescan (F5) resumes" if pending
                                 else "Up to date")
@@ -151,7 +151,7 @@ class LibraryPanel(QWidget):
 
     def set_running(self, running: bool, paused: bool = False) -> None:
         if running:
-            self._error_shown = False
+            self._keep_message = False
         self.progress.setVisible(running or paused)
         self.pause_button.setEnabled(running or paused)
         self.cancel_button.setEnabled(running or paused)
@@ -176,9 +176,11 @@ class LibraryPanel(QWidget):
         self.current.setText(os.path.basename(p.current) if p.phase == "index" else "")
         self.current.setToolTip(plain_tooltip(p.current) if p.current else "")
 
-    def show_finished(self, message: str, error: bool = False) -> None:
-        """Show how a run ended; an error stays on screen until the next run starts."""
-        self._error_shown = error
+    def show_finished(self, message: str, error: bool = False, keep: bool = False) -> None:
+        """Show how a run ended. An error, or with ``keep`` a run stopped early, stays on
+        screen until the next run starts: the library's counts cannot say "up to date"
+        for files a stopped scan never reached."""
+        self._keep_message = error or keep
         self.progress.show()
         self.progress.setRange(0, 1)
         self.progress.setValue(1)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 EMPTY_LIBRARY_HINT = "Your library is empty: add a folder (Ctrl+O) or drop one onto the window."
 NO_MEDIA_HINT = "No photos, music or videos were found in the library's folders. Add another folder (Ctrl+O)."
+STOPPED_HINT = "Indexing was stopped before it reached any photos, music or videos. Rescan (F5) carries on."
 
 
 class MainWindow(QMainWindow):
@@ -46,6 +47,7 @@ class MainWindow(QMainWindow):
         self.points = None
         self._pending_spec = None
         self._last_spec = None
+        self._shown_spec = None  # the query whose results are on screen
         self.setWindowTitle("Emobrowser — demo library" if demo else f"Emobrowser — {self.db_path.name}")
         self.setAcceptDrops(True)
 
@@ -225,8 +227,8 @@ class MainWindow(QMainWindow):
             self.start_indexing([])  # resume whatever the last session left pending
         found = sum(sum(c.values()) for c in counts.values())
         if roots and not found and not self.is_indexing():
-            self.results.summary.setText(NO_MEDIA_HINT)
-        elif roots and self.results.summary.text() in (EMPTY_LIBRARY_HINT, NO_MEDIA_HINT):
+            self.results.summary.setText(STOPPED_HINT if self.indexing.stopped_early else NO_MEDIA_HINT)
+        elif roots and self.results.summary.text() in (EMPTY_LIBRARY_HINT, NO_MEDIA_HINT, STOPPED_HINT):
             self.results.summary.setText("Click the map or type a mood to search.")
 
     def _on_points_loaded(self, points, _seconds) -> None:
@@ -262,7 +264,11 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Search cancelled", 3000)
 
     def _on_query_finished(self, hits, seconds: float) -> None:
-        self.results.set_hits(hits, seconds)
+        # The same query again (the library changed while indexing): the user stays
+        # where they were in the results.
+        refreshed = self._last_spec is not None and self._last_spec == self._shown_spec
+        self._shown_spec = self._last_spec
+        self.results.set_hits(hits, seconds, keep_scroll=refreshed)
         self.circumplex.set_results(hits)
         timed = [h.id for h in hits if h.modality in ("audio", "video")]
         if timed and self.models is not None:

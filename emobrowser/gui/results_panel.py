@@ -118,9 +118,11 @@ class ResultsPanel(QWidget):
 
     # -- public ---------------------------------------------------------------------------
 
-    def set_hits(self, hits, seconds: float | None = None) -> None:
-        """Show new hits from the top. An item the user picked stays current if it is
+    def set_hits(self, hits, seconds: float | None = None, keep_scroll: bool = False) -> None:
+        """Show new hits from the top (with ``keep_scroll``, where the view was: new
+        results of the same search). An item the user picked stays current if it is
         among them; otherwise the best hit becomes current (without selecting it)."""
+        scrolled = self.view.verticalScrollBar().value()
         current = self.view.currentIndex()
         picked = current.isValid() and self.view.selectionModel().isSelected(current)
         keep = self._current_id if picked else None
@@ -141,7 +143,11 @@ class ResultsPanel(QWidget):
         else:
             self._current_id = None
             self.selection_changed.emit(None)
-        self.view.scrollToTop()
+        if keep_scroll:
+            self.view.doItemsLayout()  # the scroll range of the new rows
+            self.view.verticalScrollBar().setValue(scrolled)
+        else:
+            self.view.scrollToTop()
         self.visible_items_changed.emit(self.visible_hits())
 
     def visible_hits(self) -> list:

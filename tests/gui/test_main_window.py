@@ -367,3 +367,55 @@ def test_closing_right_after_start_starts_no_indexing_thread(qtbot, library, tmp
     w.close()  # before the status has arrived
     qtbot.wait(3000)  # the status answer arrives after the close
     assert w.indexer is None  # a thread started now would be destroyed while running (SIGABRT)
+
+
+def test_new_results_of_the_same_search_keep_the_scroll_position(qtbot, window):
+    # while indexing, the library is reloaded every 2 s and the search runs again
+    window.resize(700, 420)
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    bar = window.results.view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=5000)
+    bar.setValue(bar.maximum())
+    bottom = bar.value()
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.refresh_library()
+    assert bottom > 0 and bar.value() == bottom
+    # a new search starts at the top
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.5, -0.5)
+    assert bar.value() == 0
+
+
+def test_stopping_during_the_scan_does_not_claim_the_library_is_up_to_date(qtbot, tmp_path, monkeypatch):
+    import time
+
+    from emobrowser.gui.main_window import STOPPED_HINT, MainWindow
+    from emobrowser.index import scanner
+    from emobrowser.media import synth
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(30):
+        synth.write_image(folder / f"p{i:02d}.png", synth.draw_image("warm", (20, 20), seed=i))
+    walk = scanner.walk
+
+    def slow_walk(*args, **kwargs):  # a large folder on a slow drive
+        for entry in walk(*args, **kwargs):
+            time.sleep(0.1)
+            yield entry
+
+    monkeypatch.setattr(scanner, "walk", slow_walk)
+    w = MainWindow(tmp_path / "new.sqlite3", **BASE)
+    qtbot.addWidget(w)
+    w.show()
+    w.add_folders([str(folder)])
+    qtbot.waitUntil(lambda: w.indexer is not None and w.indexer.isRunning(), timeout=15000)
+    qtbot.wait(800)  # into the scan (30 files at 0.1 s each)
+    with qtbot.waitSignal(w.indexer.finished, timeout=30000):
+        w.library.cancel_button.click()
+    qtbot.waitUntil(lambda: w.results.summary.text() == STOPPED_HINT, timeout=10000)
+    w.refresh_library()  # the counts arrive again: the message stays
+    qtbot.wait(500)
+    assert w.library.status.text().startswith("Stopped") and w.results.summary.text() == STOPPED_HINT
+    w.close()
