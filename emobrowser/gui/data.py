@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emobrowser.index.balance import DEFAULT_BALANCE
-from emobrowser.index.library import (MODALITIES, Hit, LibraryPoints, alignment_version, hits_with_paths,
-                                      load_points, open_engine, under_folder)
+from emobrowser.index.library import (MODALITIES, Hit, LibraryPoints, alignment_version, folder_mask,
+                                      hits_with_paths, load_points, open_engine)
 from emobrowser.index.store import Store, shown
 
 # The retrieval engine of the points most recently loaded: (points, engine).
@@ -78,7 +78,7 @@ def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
     engine = _engine_for(points)
     allowed = None
     if spec.folder:
-        allowed = points.ids[under_folder(points.paths, spec.folder)].tolist()
+        allowed = points.ids[folder_mask(points, spec.folder)].tolist()
     options = {"modalities": spec.modalities, "balance": spec.balance, "allowed": allowed,
                "exclude": list(spec.exclude) or None}
     if spec.region is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,8 @@ class LibraryPoints:
     modality: np.ndarray  # object array of "image"/"audio"/"video"
     valence: np.ndarray
     arousal: np.ndarray
+    # (stored path, real path) of the library folders (real_roots), for folder filters
+    roots: list[tuple[str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -98,7 +100,7 @@ def _load_points(store: Store, models: dict[str, tuple[str, str]], align: bool) 
         codes = codes[start]
     names = np.array(MODALITIES, dtype=object)
     return LibraryPoints(unique.astype(np.int64), store.paths_of(unique), names[codes],
-                         np.asarray(valence, np.float64), np.asarray(arousal, np.float64))
+                         np.asarray(valence, np.float64), np.asarray(arousal, np.float64), real_roots(store))
 
 
 def parse_modalities(text: str | None) -> tuple[str, ...]:
@@ -109,6 +111,19 @@ def parse_modalities(text: str | None) -> tuple[str, ...]:
     if unknown or not chosen:
         raise QueryError(f"unknown modality {(unknown or [text])[0]!r}; choose from image, audio, video")
     return chosen
+
+
+def folder_mask(points: LibraryPoints, folder: str) -> np.ndarray:
+    """Which points lie under ``folder``, written any of its ways (``~`` expanded; a
+    symlink to a library folder, or a library folder's real path: library_forms).
+    QueryError if there is no such folder."""
+    folder = os.path.expanduser(folder)
+    if not os.path.isdir(folder):
+        raise QueryError(f"no folder {folder!r}")
+    inside = np.zeros(len(points), bool)
+    for form in library_forms(folder, points.roots):
+        inside |= under_folder(points.paths, form)
+    return inside
 
 
 def under_folder(paths: list[str], folder: str) -> np.ndarray:
@@ -334,8 +349,7 @@ def run_query(db: Path, args) -> list[Hit]:
     with Store(db) as store:
         points = load_points(store)
         version = alignment_version(store)
-        roots = real_roots(store) if args.folder or args.like else []
-        folder_forms = library_forms(args.folder, roots) if args.folder else []
+        roots = points.roots
         exclude = None
         if args.like:
             item = library_item(store, args.like, roots)
@@ -347,12 +361,7 @@ def run_query(db: Path, args) -> list[Hit]:
             valence, arousal = resolve_target(args)
     if len(points) == 0:
         return []
-    allowed = None
-    if args.folder:
-        inside = np.zeros(len(points), bool)
-        for form in folder_forms:
-            inside |= under_folder(points.paths, form)
-        allowed = points.ids[inside].tolist()
+    allowed = points.ids[folder_mask(points, args.folder)].tolist() if args.folder else None
     engine = open_engine(points, db, version)
     try:
         if region is not None:

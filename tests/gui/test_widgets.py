@@ -37,6 +37,23 @@ def test_folder_filter_keeps_only_items_under_the_folder(qtbot, window, library)
     assert len(hits) == 3 and all(h.path.startswith(music + os.sep) for h in hits)
 
 
+def test_folder_filter_follows_links_and_home_and_reports_a_missing_folder(qtbot, window, library, tmp_path,
+                                                                           monkeypatch):
+    link = tmp_path / "link_media"
+    link.symlink_to(library[1])
+    monkeypatch.setenv("HOME", str(library[1].parent))
+    for typed in (str(link / "music"), os.path.join("~", library[1].name, "music")):
+        window.search.folder_edit.setText(typed)
+        with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+            window.search.set_point(0.0, 0.0)
+        hits = window.results.model.hits
+        assert len(hits) == 3 and {h.modality for h in hits} == {"audio"}, typed
+    window.search.folder_edit.setText(str(tmp_path / "no such folder"))
+    with qtbot.waitSignal(window.query_lane.job_failed, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    assert "no folder" in window.statusBar().currentMessage()
+
+
 def test_unticking_a_modality_limits_the_search(qtbot, window):
     window.search.modality_boxes["image"].setChecked(False)
     with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
