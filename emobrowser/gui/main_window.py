@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 EMPTY_LIBRARY_HINT = "Your library is empty: add a folder (Ctrl+O) or drop one onto the window."
 NO_MEDIA_HINT = "No photos, music or videos were found in the library's folders. Add another folder (Ctrl+O)."
 STOPPED_HINT = "Indexing was stopped before it reached any photos, music or videos. Rescan (F5) carries on."
+ALL_FAILED_HINT = "None of the library's files could be indexed: the Library panel lists each one with the reason."
+NO_MODALITY_HINT = "Tick Photos, Music or Videos in the Search panel to search them."
+START_HINT = "Click the map or type a mood to search."
+_HINTS = (EMPTY_LIBRARY_HINT, NO_MEDIA_HINT, STOPPED_HINT, ALL_FAILED_HINT, NO_MODALITY_HINT)
 
 
 class MainWindow(QMainWindow):
@@ -48,6 +52,7 @@ class MainWindow(QMainWindow):
         self._pending_spec = None
         self._last_spec = None
         self._shown_spec = None  # the query whose results are on screen
+        self._hint: str | None = None  # why the library has nothing to show, if it has not
         self.setWindowTitle("Emobrowser — demo library" if demo else f"Emobrowser — {self.db_path.name}")
         self.setAcceptDrops(True)
 
@@ -221,15 +226,26 @@ class MainWindow(QMainWindow):
         self.library.set_failures(failures)
         indexed = sum(c.get("indexed", 0) for c in counts.values())
         self.count_label.setText(f"{indexed} items")
-        if not roots and not self.demo and not self.is_indexing():
-            self.results.summary.setText(EMPTY_LIBRARY_HINT)
-        elif self.auto_index and roots and not self.demo and self.indexer is None:
+        if self.auto_index and roots and not self.demo and self.indexer is None:
             self.start_indexing([])  # resume whatever the last session left pending
+        self._hint = self._library_hint(roots, counts)
+        if self._hint is not None:
+            self.results.summary.setText(self._hint)
+        elif self.results.summary.text() in _HINTS:
+            self.results.summary.setText(START_HINT)
+
+    def _library_hint(self, roots, counts) -> str | None:
+        """What to tell a user whose library has nothing to search yet, or None."""
+        if self.is_indexing() or self.demo:
+            return None
+        if not roots:
+            return EMPTY_LIBRARY_HINT
         found = sum(sum(c.values()) for c in counts.values())
-        if roots and not found and not self.is_indexing():
-            self.results.summary.setText(STOPPED_HINT if self.indexing.stopped_early else NO_MEDIA_HINT)
-        elif roots and self.results.summary.text() in (EMPTY_LIBRARY_HINT, NO_MEDIA_HINT, STOPPED_HINT):
-            self.results.summary.setText("Click the map or type a mood to search.")
+        if not found:
+            return STOPPED_HINT if self.indexing.stopped_early else NO_MEDIA_HINT
+        if not any(c.get("indexed", 0) or c.get("pending", 0) for c in counts.values()):
+            return ALL_FAILED_HINT
+        return None
 
     def _on_points_loaded(self, points, _seconds) -> None:
         self.points = points
@@ -269,6 +285,10 @@ class MainWindow(QMainWindow):
         refreshed = self._last_spec is not None and self._last_spec == self._shown_spec
         self._shown_spec = self._last_spec
         self.results.set_hits(hits, seconds, keep_scroll=refreshed)
+        if not hits and self._hint is not None:
+            self.results.summary.setText(self._hint)
+        elif not hits and self._last_spec is not None and not self._last_spec.modalities:
+            self.results.summary.setText(NO_MODALITY_HINT)
         self.circumplex.set_results(hits)
         timed = [h.id for h in hits if h.modality in ("audio", "video")]
         if timed and self.models is not None:
@@ -340,8 +360,14 @@ class MainWindow(QMainWindow):
                                                     "Playlists (*.m3u8)")
             if not target:
                 return 0
+        gone = [h for h in hits if not os.path.isfile(h.path)]  # deleted or moved since indexing
+        hits = [h for h in hits if h not in gone]
         n = data.write_m3u8(target, hits, data.durations(self.db_path, [h.id for h in hits]))
-        self.statusBar().showMessage(f"Saved a playlist of {n} items to {target}", 8000)
+        message = f"Saved a playlist of {n} items to {target}"
+        if gone:
+            message += f"; left out {len(gone)} no longer on disk ({shown(os.path.basename(gone[0].path))}" + \
+                       (", …)" if len(gone) > 1 else ")")
+        self.statusBar().showMessage(message, 15000)
         return n
 
     def copy_images(self, folder: str | None = None) -> list[str]:

@@ -419,3 +419,53 @@ def test_stopping_during_the_scan_does_not_claim_the_library_is_up_to_date(qtbot
     qtbot.wait(500)
     assert w.library.status.text().startswith("Stopped") and w.results.summary.text() == STOPPED_HINT
     w.close()
+
+
+def test_an_all_failed_or_empty_library_keeps_saying_why_nothing_is_found(qtbot, tmp_path):
+    from emobrowser.gui.main_window import ALL_FAILED_HINT, EMPTY_LIBRARY_HINT, MainWindow
+    from emobrowser.index.pipeline import index_library
+    from emobrowser.index.store import Store
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.jpg").write_bytes(b"not a photo")
+    (broken / "b.mp3").write_bytes(b"\xff\xfb" + b"\x00" * 100)
+    db = tmp_path / "lib.sqlite3"
+    with Store(db) as store:
+        summary = index_library(store, [str(broken)], workers=1, **BASE)
+    assert summary.failed == 2 and summary.indexed == 0
+    for path, hint in ((db, ALL_FAILED_HINT), (tmp_path / "empty.sqlite3", EMPTY_LIBRARY_HINT)):
+        w = MainWindow(path, auto_index=False, **BASE)
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitUntil(lambda w=w, hint=hint: w.results.summary.text() == hint, timeout=15000)
+        qtbot.waitUntil(lambda w=w: w.points is not None, timeout=10000)
+        w.search.set_point(0.3, 0.3)  # a click on the map
+        qtbot.wait(300)
+        assert w.results.summary.text() == hint
+        w.close()
+
+
+def test_no_ticked_modality_says_so(qtbot, window):
+    from emobrowser.gui.main_window import NO_MODALITY_HINT
+
+    for box in window.search.modality_boxes.values():
+        box.setChecked(False)
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    assert window.results.summary.text() == NO_MODALITY_HINT
+
+
+def test_a_playlist_leaves_out_tracks_deleted_since_indexing(qtbot, window, tmp_path):
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    song = next(h for h in window.results.model.hits if h.modality == "audio")
+    aside = tmp_path / "aside.wav"
+    os.rename(song.path, aside)
+    try:
+        assert window.export_playlist(str(tmp_path / "list.m3u8")) == 2
+        message = window.statusBar().currentMessage()
+    finally:
+        os.rename(aside, song.path)
+    assert song.path not in (tmp_path / "list.m3u8").read_text(encoding="utf-8")
+    assert "left out 1 no longer on disk" in message and os.path.basename(song.path) in message
