@@ -46,6 +46,21 @@ def make_library(folder: Path) -> tuple[Path, Path]:
     return db, media
 
 
+def open_window(qtbot, db, items: int, size: tuple[int, int] = (1200, 800)):
+    """A shown MainWindow on ``db`` once its ``items`` points are loaded and a search at
+    the centre has answered."""
+    from emobrowser.gui.main_window import MainWindow
+
+    w = MainWindow(db, auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == items, timeout=15000)
+    with qtbot.waitSignal(w.query_lane.job_finished, timeout=5000):
+        w.search.set_point(0.0, 0.0)
+    return w
+
+
 def copy_db(db: Path, target_dir: Path) -> Path:
     target = target_dir / "library.sqlite3"
     shutil.copy(db, target)

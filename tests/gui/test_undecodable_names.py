@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from gui_helpers import BASE
+from gui_helpers import BASE, open_window
 
 from emobrowser.media import synth
 
@@ -41,15 +41,7 @@ def library(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, library):
-    from emobrowser.gui.main_window import MainWindow
-
-    w = MainWindow(library[0], auto_index=False, **BASE)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 4, timeout=15000)
-    with qtbot.waitSignal(w.query_lane.job_finished, timeout=5000):
-        w.search.set_point(0.0, 0.0)
+    w = open_window(qtbot, library[0], items=4)
     yield w
     w.close()
 

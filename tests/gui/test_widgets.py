@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from gui_helpers import BASE, EVIL_NAME, copy_db, make_library
+from gui_helpers import BASE, EVIL_NAME, copy_db, make_library, open_window
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
@@ -180,7 +180,6 @@ def test_the_last_library_is_reopened(tmp_path):
 
 
 def test_a_very_long_name_does_not_widen_the_window(qtbot, tmp_path):
-    from emobrowser.gui.main_window import MainWindow
     from emobrowser.index.pipeline import index_library
     from emobrowser.index.store import Store
     from emobrowser.media import synth
@@ -192,13 +191,7 @@ def test_a_very_long_name_does_not_widen_the_window(qtbot, tmp_path):
     db = tmp_path / "lib.sqlite3"
     with Store(db) as store:
         index_library(store, [str(media)], workers=1, **BASE)
-    w = MainWindow(db, auto_index=False, **BASE)
-    qtbot.addWidget(w)
-    w.resize(1000, 600)
-    w.show()
-    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 1, timeout=15000)
-    with qtbot.waitSignal(w.query_lane.job_finished, timeout=5000):
-        w.search.set_point(0.0, 0.0)
+    w = open_window(qtbot, db, items=1, size=(1000, 600))
     qtbot.wait(300)  # the layout settles
     width = w.width()
     w.results.view.setCurrentIndex(w.results.model.index(0))
