@@ -20,7 +20,9 @@ def setup_logging() -> str:
     folder = log_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "emobrowser.log"
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    # A file name that is not UTF-8 (a surrogate escape) is logged as \udcXX, not lost.
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8",
+                                                   errors="backslashreplace")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)

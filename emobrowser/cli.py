@@ -31,9 +31,10 @@ _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 def one_line(path: str) -> str:
     """A path for line-per-entry text output: control characters and line separators in
-    a file name are shown escaped (\\n, \\t, \\x0b, \\u2028, ...), so one entry stays
-    one line. Where "/" separates folders, a backslash is doubled, so the escapes are
-    unambiguous. --json gives names exactly."""
+    a file name are shown escaped (\\n, \\t, \\x0b, \\u0085, \\u2028, ...), so one entry
+    stays one line, and a byte that is not UTF-8 as \\xNN (\\xe9). Where "/" separates
+    folders, a backslash is doubled, so the escapes are unambiguous. --json gives names
+    exactly."""
     if os.sep == "/":
         path = path.replace("\\", "\\\\")
     return _UNPRINTABLE.sub(_escape, path)
@@ -46,7 +47,8 @@ def _escape(match: re.Match) -> str:
         return _SHORT_ESCAPES[char]
     if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not valid UTF-8 (os.fsdecode)
         return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+    # \xNN only below 0x80, so \x85 is always a byte and U+0085 is \u0085
+    return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}"
 
 
 def json_line(row: dict) -> str:

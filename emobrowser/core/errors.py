@@ -31,7 +31,6 @@ class InputError(EmobrowserError):
 # nothing about the file itself, so the indexer tries such files again.
 FILE_VANISHED = "file vanished before it could be read"
 UNREADABLE = "permission denied (file is unreadable)"
-READ_ERROR_PREFIX = "cannot read file: "
 VANISHED_WHILE_INDEXED = "file vanished while it was being indexed"
 CHANGED_WHILE_INDEXED = "file changed while it was being indexed"
 
@@ -73,4 +72,4 @@ def read_failure(exc: OSError) -> MediaError:
         return MediaError(UNREADABLE)
     if isinstance(exc, IsADirectoryError):
         return MediaError("is a directory, not a file")
-    return MediaError(f"{READ_ERROR_PREFIX}{exc.strerror or exc}")
+    return MediaError(f"cannot read file: {exc.strerror or exc}")

@@ -54,7 +54,7 @@ def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
     cache or build in a background thread, and until then it searches exactly.
     """
     global _engine
-    with Store(db_path) as store:
+    with Store(db_path) as store, store.snapshot():  # the points and the alignment they went through
         points = load_points(store, models)
         version = alignment_version(store, models)
     engine = open_engine(points, db_path, version, background=True)
@@ -137,11 +137,10 @@ def durations(db_path, item_ids: list[int]) -> dict[int, float]:
 
 
 def library_status(db_path) -> tuple[list[str], dict[str, dict[str, int]], list[tuple[str, str]]]:
-    """(root folders, status counts per modality, failures as (path, reason))."""
-    from emobrowser.index.store import display
-
+    """(root folders, status counts per modality, failures as (path, reason)); paths are
+    file-system paths (see Store.paths_of)."""
     with Store(db_path) as store:
-        roots = [display(r) for _, r in store.roots()]
+        roots = [os.fsdecode(r) for _, r in store.roots()]
         return roots, store.status_counts(), [(p, reason) for p, _m, reason in store.failures()]
 
 

@@ -33,8 +33,7 @@ class DetailPanel(QWidget):
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
-        self.info = ElidedLabel()
-        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info = ElidedLabel()  # not selectable: a selection would copy the cut text
         text = QVBoxLayout()
         text.addWidget(self.title)
         text.addWidget(self.info)
@@ -74,12 +73,14 @@ class DetailPanel(QWidget):
         if hit is None:
             self.title.set_full_text("Nothing selected")
             self.title.setToolTip("")
+            self.info.setToolTip("")
             self.info.set_full_text("")
             self.picture.clear()
             return
         path = shown(hit.path)
         self.title.set_full_text(os.path.basename(path))
         self.title.setToolTip(plain_tooltip(path))
+        self.info.setToolTip(plain_tooltip(os.path.dirname(path)))
         self.info.set_full_text(f"{MODALITY_LABELS.get(hit.modality, hit.modality)}\n"
                           f"valence {hit.valence:+.2f}   arousal {hit.arousal:+.2f}\n{os.path.dirname(path)}")
         self.set_thumbnail(thumbnail)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QL
                                QWidget)
 
 from emobrowser.gui.style import plain_tooltip
+from emobrowser.index.store import shown
 
 
 def _format_eta(seconds: float | None) -> str:
@@ -27,7 +28,7 @@ class LibraryPanel(QWidget):
     """Shows the library's folders and indexing state; the window does the work."""
 
     folders_added = Signal(list)  # list[str]
-    folder_removed = Signal(str)
+    folder_removed = Signal(object)  # str: a file-system path (see gui/files.py)
     pause_toggled = Signal(bool)  # True = pause
     cancel_requested = Signal()
     rescan_requested = Signal()
@@ -35,6 +36,8 @@ class LibraryPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self._roots: list[str] | None = None  # as last shown; None before the first
+        self._failures: list[tuple[str, str]] | None = None
         self._keep_message = False  # the last run failed or was stopped: its message stays until the next
         self.roots = QListWidget()
         self.roots.setToolTip("Folders in the library (drop folders onto the window to add them)")
@@ -112,12 +115,15 @@ class LibraryPanel(QWidget):
             self.folders_added.emit([folder])
 
     def set_roots(self, roots: list[str]) -> None:
-        if roots == [self.roots.item(i).text() for i in range(self.roots.count())]:
+        """Show the library folders (file-system paths; the list keeps them, as Qt text
+        cannot hold a name that is not UTF-8)."""
+        if roots == self._roots:
             return  # unchanged: keep the user's selection
+        self._roots = list(roots)
         self.roots.clear()
-        self.roots.addItems(roots)
+        self.roots.addItems([shown(r) for r in roots])
         for i, r in enumerate(roots):
-            self.roots.item(i).setToolTip(plain_tooltip(r))
+            self.roots.item(i).setToolTip(plain_tooltip(shown(r)))
 
     def set_counts(self, counts: dict[str, dict[str, int]]) -> None:
         names = {"image": "photos", "audio": "tracks", "video": "videos"}
@@ -131,23 +137,21 @@ class LibraryPanel(QWidget):
 
     def set_failures(self, failures: list[tuple[str, str]]) -> None:
         """Show (path, reason) pairs as plain-text items (file names are never interpreted as markup)."""
-        if failures == getattr(self, "_failures", None):
+        if failures == self._failures:
             return  # unchanged: keep the scroll position and selection
         self._failures = list(failures)
         self.failures.clear()
         items = []
         for path, reason in failures:
-            item = QTreeWidgetItem([os.path.basename(path), reason])
-            item.setData(0, Qt.ItemDataRole.UserRole, path)
-            item.setToolTip(0, plain_tooltip(path))
+            item = QTreeWidgetItem([shown(os.path.basename(path)), reason])
+            item.setToolTip(0, plain_tooltip(shown(path)))
             item.setToolTip(1, plain_tooltip(reason))
             items.append(item)
         self.failures.addTopLevelItems(items)
         self.failures_label.setText(f"Failures ({len(failures)})" if failures else "No failures")
 
     def failure_paths(self) -> list[str]:
-        return [self.failures.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
-                for i in range(self.failures.topLevelItemCount())]
+        return [path for path, _reason in self._failures or []]
 
     def set_running(self, running: bool, paused: bool = False) -> None:
         if running:
@@ -194,9 +198,9 @@ class LibraryPanel(QWidget):
         self.remove_button.setEnabled(row >= 0)
 
     def _on_remove_clicked(self) -> None:
-        item = self.roots.currentItem()
-        if item is not None:
-            self.folder_removed.emit(item.text())
+        row = self.roots.currentRow()
+        if self._roots and 0 <= row < len(self._roots):
+            self.folder_removed.emit(self._roots[row])
 
     def _on_pause_toggled(self, paused: bool) -> None:
         self.pause_button.setText("Resume" if paused else "Pause")

@@ -30,7 +30,7 @@ STOPPED_HINT = "Indexing was stopped before it reached any photos, music or vide
 ALL_FAILED_HINT = "None of the library's files could be indexed: the Library panel lists each one with the reason."
 NO_MODALITY_HINT = "Tick Photos, Music or Videos in the Search panel to search them."
 START_HINT = "Click the map or type a mood to search."
-_HINTS = (EMPTY_LIBRARY_HINT, NO_MEDIA_HINT, STOPPED_HINT, ALL_FAILED_HINT, NO_MODALITY_HINT)
+_LIBRARY_HINTS = (EMPTY_LIBRARY_HINT, NO_MEDIA_HINT, STOPPED_HINT, ALL_FAILED_HINT)
 
 
 class MainWindow(QMainWindow):
@@ -204,7 +204,7 @@ class MainWindow(QMainWindow):
         self.start_indexing([], demo=self.demo)
 
     def _on_folder_removed(self, folder: str) -> None:
-        if QMessageBox.question(self, "Remove folder", f"Remove this folder from the library?\n\n{folder}\n\n"
+        if QMessageBox.question(self, "Remove folder", f"Remove this folder from the library?\n\n{shown(folder)}\n\n"
                                 "Its files are not touched.") != QMessageBox.StandardButton.Yes:
             return
         self.stop_indexing()
@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
         self._hint = self._library_hint(roots, counts)
         if self._hint is not None:
             self.results.summary.setText(self._hint)
-        elif self.results.summary.text() in _HINTS:
+        elif self.results.summary.text() in _LIBRARY_HINTS:
             self.results.summary.setText(START_HINT)
 
     def _library_hint(self, roots, counts) -> str | None:

@@ -116,10 +116,13 @@ def parse_modalities(text: str | None) -> tuple[str, ...]:
 def folder_mask(points: LibraryPoints, folder: str) -> np.ndarray:
     """Which points lie under ``folder``, written any of its ways (``~`` expanded; a
     symlink to a library folder, or a library folder's real path: library_forms).
-    QueryError if there is no such folder."""
+    QueryError if the folder is neither on disk nor in or around a library folder (a
+    drive that is not mounted keeps its items)."""
     folder = os.path.expanduser(folder)
     if not os.path.isdir(folder):
-        raise QueryError(f"no folder {folder!r}")
+        given = os.path.abspath(folder)
+        if not any(within(given, root) or within(root, given) for root, _real in points.roots):
+            raise QueryError(f"no folder {folder!r}")
     inside = np.zeros(len(points), bool)
     for form in library_forms(folder, points.roots):
         inside |= under_folder(points.paths, form)
@@ -346,7 +349,7 @@ def run_query(db: Path, args) -> list[Hit]:
             raise QueryError("--max-distance applies to a point, a mood or --like; a region is its own limit")
     modalities = parse_modalities(args.modality)
     region = parse_region(args.region) if args.region else None
-    with Store(db) as store:
+    with Store(db) as store, store.snapshot():  # the points and the alignment they went through
         points = load_points(store)
         version = alignment_version(store)
         roots = points.roots

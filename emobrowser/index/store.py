@@ -331,7 +331,8 @@ class Store:
         try:
             yield self
         finally:
-            self.conn.execute("COMMIT")
+            if self.conn.in_transaction:  # SQLite may have ended it on an error already
+                self.conn.execute("COMMIT")
 
     # -- roots ----------------------------------------------------------------------
 
@@ -377,13 +378,13 @@ class Store:
         return {bytes(r[0]): (r[1], r[2], r[3], r[4]) for r in cur}
 
     def unreadable_under(self, root_id: int) -> set[bytes]:
-        """raw_path of the items of a root that failed because they could not be read
-        (permissions, I/O errors): a later scan tries them again."""
-        from emobrowser.core.errors import READ_ERROR_PREFIX, UNREADABLE
+        """raw_path of the items of a root that failed for want of permission to read
+        them: a later scan tries them again. (An I/O error is not retried this way: a
+        bad block in the middle passes the scan's quick read and fails again.)"""
+        from emobrowser.core.errors import UNREADABLE
 
-        cur = self.conn.execute("SELECT raw_path FROM items WHERE root_id = ? AND status = 'failed' AND "
-                                "(error = ? OR substr(error, 1, ?) = ?)",
-                                (root_id, UNREADABLE, len(READ_ERROR_PREFIX), READ_ERROR_PREFIX))
+        cur = self.conn.execute("SELECT raw_path FROM items WHERE root_id = ? AND status = 'failed' AND error = ?",
+                                (root_id, UNREADABLE))
         return {bytes(r[0]) for r in cur}
 
     def item(self, item_id: int) -> ItemRow | None:
@@ -464,8 +465,9 @@ class Store:
         return len(retry)
 
     def failures(self) -> Iterator[tuple[str, str | None, str]]:
-        cur = self.conn.execute("SELECT path, modality, error FROM items WHERE status = 'failed' ORDER BY path")
-        yield from ((r[0], r[1], r[2] or "unknown error") for r in cur)
+        """(file-system path, modality, reason) of every failed item (paths as in paths_of)."""
+        cur = self.conn.execute("SELECT raw_path, modality, error FROM items WHERE status = 'failed' ORDER BY path")
+        yield from ((os.fsdecode(bytes(r[0])), r[1], r[2] or "unknown error") for r in cur)
 
     def status_counts(self) -> dict[str, dict[str, int]]:
         """{modality: {indexed, failed, pending}} over items that are not missing."""

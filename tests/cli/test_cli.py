@@ -330,3 +330,11 @@ def test_names_that_are_not_utf8_print_on_a_strict_utf8_terminal_and_round_trip(
     assert row is None  # the example itself is not among its own results, and nothing else is indexed
     inside = run_cli("query", "--valence", "0", "--arousal", "0", "--folder", str(lib), "--db", db, env=strict)
     assert inside.stdout.splitlines() == hits
+
+
+def test_one_line_tells_a_stray_byte_from_a_control_character():
+    from emobrowser.cli import one_line
+
+    byte, control = os.fsdecode(b"/m/a\x85.jpg"), os.fsdecode(b"/m/a\xc2\x85.jpg")  # U+0085 in UTF-8
+    assert one_line(byte) == "/m/a\\x85.jpg" and one_line(control) == "/m/a\\u0085.jpg"
+    assert one_line("/m/tab\there") == "/m/tab\\there" and one_line("/m/caf\u00e9") == "/m/caf\u00e9"

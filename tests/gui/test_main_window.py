@@ -454,6 +454,10 @@ def test_no_ticked_modality_says_so(qtbot, window):
     with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
         window.search.set_point(0.0, 0.0)
     assert window.results.summary.text() == NO_MODALITY_HINT
+    with qtbot.waitSignal(window.status_lane.job_finished, timeout=5000):
+        window.refresh_library()  # the library's counts arrive again
+    qtbot.wait(300)
+    assert window.results.summary.text() == NO_MODALITY_HINT
 
 
 def test_a_playlist_leaves_out_tracks_deleted_since_indexing(qtbot, window, tmp_path):

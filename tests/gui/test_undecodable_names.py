@@ -123,3 +123,40 @@ def test_a_photo_gone_since_indexing_is_reported_by_its_readable_name(window, li
         os.rename(aside, gone)
     assert [os.path.basename(p) for p in copied] == ["plain.png"]
     assert "1 could not be copied" in message and PHOTO.decode("utf-8", "replace") in message
+
+
+def test_failures_and_library_folders_with_undecodable_names(qtbot, tmp_path):
+    import json
+
+    from conftest import run_cli
+    from emobrowser.gui.main_window import MainWindow
+    from emobrowser.index.pipeline import index_library
+    from emobrowser.index.store import Store
+
+    folder = os.path.join(os.fsencode(tmp_path), b"d\xe9j\xe0")
+    os.mkdir(folder)
+    broken = os.path.join(folder, b"bad\xff.jpg")
+    with open(broken, "wb") as fh:
+        fh.write(b"not a photo")
+    db = tmp_path / "lib.sqlite3"
+    with Store(db) as store:
+        index_library(store, [os.fsdecode(folder)], workers=1, **BASE)
+    row = json.loads(run_cli("failures", "--json", "--db", str(db), env={"PYTHONIOENCODING": "utf-8:strict"}).stdout)
+    assert os.fsencode(row["path"]) == broken  # exact, not a U+FFFD copy
+    w = MainWindow(db, auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.library.failure_paths() == [os.fsdecode(broken)], timeout=15000)
+    assert w.library.failures.topLevelItem(0).text(0) == "bad\ufffd.jpg"
+    assert w.library.roots.item(0).text() == os.fsdecode(folder).encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace")
+    removed = []
+    w.library.folder_removed.disconnect(w._on_folder_removed)  # no confirmation dialog here
+    w.library.folder_removed.connect(removed.append)
+    w.library.roots.setCurrentRow(0)
+    w.library.remove_button.click()
+    assert removed == [os.fsdecode(folder)]  # the path that names the folder, for Store.remove_root
+    with Store(db) as store:
+        store.remove_root(removed[0])
+        assert store.roots() == []
+    w.close()

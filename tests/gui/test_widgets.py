@@ -52,6 +52,16 @@ def test_folder_filter_follows_links_and_home_and_reports_a_missing_folder(qtbot
     with qtbot.waitSignal(window.query_lane.job_failed, timeout=5000):
         window.search.set_point(0.0, 0.0)
     assert "no folder" in window.statusBar().currentMessage()
+    # a library folder that is away (a drive not mounted) still filters its items
+    away = library[1].with_name("away")
+    library[1].rename(away)
+    try:
+        window.search.folder_edit.setText(str(library[1] / "music"))
+        with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+            window.search.set_point(0.0, 0.0)
+    finally:
+        away.rename(library[1])
+    assert len(window.results.model.hits) == 3
 
 
 def test_unticking_a_modality_limits_the_search(qtbot, window):
