@@ -145,7 +145,7 @@ def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
 class AudioVAModel(AudioModel):
     """Valence-arousal of music: whole track plus a 0.5 s timeline."""
 
-    info = ModelInfo(name="audio-va", version="5", modality="audio")
+    info = ModelInfo(name="audio-va", version="6", modality="audio")
     sample_rate = SAMPLE_RATE
     hop_seconds = HOP_SECONDS
 

@@ -128,13 +128,44 @@ def test_timeline_steps_carry_the_descriptors_of_the_music_around_them():
 
 
 @pytest.mark.slow
+def test_derived_values_follow_loudness_brightness_and_mode():
+    from emobrowser.features.audio_features import DERIVED_NAMES, N_DERIVED, derived_features, mel_band_hz
+
+    hz = mel_band_hz()
+    assert len(DERIVED_NAMES) == N_DERIVED == 23 and hz.shape == (128,) and np.all(np.diff(hz) > 0)
+    base = np.ones((1, 199))
+    names = {n: i for i, n in enumerate(DERIVED_NAMES)}
+    quiet, loud = base.copy(), base.copy()
+    loud[:, MEL_SLICE] *= 100.0
+    bright = base.copy()
+    bright[:, MEL_SLICE.start + 96:MEL_SLICE.stop] *= 50.0  # power in the top bands
+    major = base.copy()
+    chroma = [FEATURE_NAMES.index(f"chroma_{i}") for i in range(12)]
+    major[:, chroma] = [1.0, 0.1, 0.5, 0.1, 0.9, 0.6, 0.1, 1.0, 0.1, 0.5, 0.1, 0.5]  # C major triad and scale
+    d = derived_features(np.vstack([quiet, loud, bright, major, np.zeros((1, 199))]), hz)
+    assert d.shape == (5, 23) and np.all(np.isfinite(d))
+    assert d[1, names["log10_mel_total"]] == pytest.approx(d[0, names["log10_mel_total"]] + 2)
+    assert d[1, names["mel_centroid_khz"]] == pytest.approx(d[0, names["mel_centroid_khz"]])  # level-free
+    assert d[2, names["mel_centroid_khz"]] > d[0, names["mel_centroid_khz"]] + 1.0
+    assert d[3, names["key_major_minus_minor"]] > 0.1 and d[3, names["chroma_entropy"]] < d[0, names["chroma_entropy"]]
+    # the model takes them after the recipe values
+    t = am.transform_features(np.vstack([quiet, loud]), hz)
+    assert t.shape == (2, 222) and np.allclose(t[:, 199:], d[:2])
+
+
 def test_shipped_model_predicts_in_range(monkeypatch):
     import keras
 
     monkeypatch.delenv("EMOBROWSER_MODELS", raising=False)
     assert am.AudioVAModel.available()
-    keras.saving.load_model(SHIPPED / am.WEIGHTS_FILE, compile=False, safe_mode=True)
+    network = keras.saving.load_model(SHIPPED / am.WEIGHTS_FILE, compile=False, safe_mode=True)
     model = am.AudioVAModel()
+    # its norm file carries the derived values' band frequencies, as computed now
+    from emobrowser.features.audio_features import mel_band_hz
+
+    norm = model.norm()
+    assert np.allclose(norm["derived_mel_hz"], mel_band_hz())
+    assert len(norm["domains"]["deam"]["mean"]) == network.inputs[0].shape[1] == 222
     feats = model.extract(music(6.0), SR)
     va = model.predict(np.vstack([feats.whole[None, :], feats.frames]))
     assert va.shape == (13, 2) and va.dtype == np.float32
