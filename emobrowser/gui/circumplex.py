@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QGraphicsRectItem, QHBoxLayout, QToolT
 from emobrowser.gui.point_cloud import PointCloudItem
 from emobrowser.gui.style import (MODALITY_COLOURS, MODALITY_LABELS, modality_box, palette_colour,
                                    tool_button)
-from emobrowser.index.store import shown
+from emobrowser.index.store import shown_name
 
 MODALITIES = ("image", "audio", "video")
 MAX_DRAWN = 1_000_000  # beyond this a random subset is drawn (hover finds drawn points only)
@@ -292,7 +291,7 @@ class CircumplexWidget(QWidget):
         modality = str(self._all.modality[row])
         thumb = self._thumbs.request(path, modality) if self._thumbs is not None else None
         img = f'<br><img src="{html.escape(thumb, quote=True)}">' if thumb else ""
-        return (f"<b>{html.escape(shown(os.path.basename(path)))}</b><br>"
+        return (f"<b>{html.escape(shown_name(path))}</b><br>"
                 f"{html.escape(MODALITY_LABELS.get(modality, modality))} · valence {self._all.valence[row]:+.2f}"
                 f" · arousal {self._all.arousal[row]:+.2f}{img}")
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QL
                                QWidget)
 
 from emobrowser.gui.style import plain_tooltip
-from emobrowser.index.store import shown
+from emobrowser.index.store import shown, shown_name
 
 
 def _format_eta(seconds: float | None) -> str:
@@ -143,7 +143,7 @@ class LibraryPanel(QWidget):
         self.failures.clear()
         items = []
         for path, reason in failures:
-            item = QTreeWidgetItem([shown(os.path.basename(path)), reason])
+            item = QTreeWidgetItem([shown_name(path), reason])
             item.setToolTip(0, plain_tooltip(shown(path)))
             item.setToolTip(1, plain_tooltip(reason))
             items.append(item)

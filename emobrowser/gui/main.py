@@ -91,9 +91,8 @@ def run_gui(args) -> int:
     window = MainWindow(db, image_model=os.environ.get("EMOBROWSER_IMAGE_MODEL") or None,
                         audio_model=os.environ.get("EMOBROWSER_AUDIO_MODEL") or None, demo=demo)
     window.show()
-    folders = [os.path.abspath(p) for p in getattr(args, "add", None) or [] if os.path.isdir(p)]
-    if folders and not demo:
-        window.add_folders(folders)
+    if getattr(args, "add", None) and not demo:
+        window.add_folders(args.add)  # keeps the folders that exist, as absolute paths
     _close_on_signals(window)
     return app.exec()
 

@@ -20,7 +20,7 @@ from emobrowser.gui.search_panel import SearchPanel
 from emobrowser.gui.settings import open_settings
 from emobrowser.gui.indexing import IndexingController
 from emobrowser.gui.workers import Lane, ThumbnailLoader
-from emobrowser.index.store import shown
+from emobrowser.index.store import shown, shown_name
 
 log = logging.getLogger(__name__)
 
@@ -360,12 +360,13 @@ class MainWindow(QMainWindow):
                                                     "Playlists (*.m3u8)")
             if not target:
                 return 0
-        gone = [h for h in hits if not os.path.isfile(h.path)]  # deleted or moved since indexing
-        hits = [h for h in hits if h not in gone]
+        on_disk = [os.path.isfile(h.path) for h in hits]  # not deleted or moved since indexing
+        gone = [h for h, there in zip(hits, on_disk) if not there]
+        hits = [h for h, there in zip(hits, on_disk) if there]
         n = data.write_m3u8(target, hits, data.durations(self.db_path, [h.id for h in hits]))
         message = f"Saved a playlist of {n} items to {target}"
         if gone:
-            message += f"; left out {len(gone)} no longer on disk ({shown(os.path.basename(gone[0].path))}" + \
+            message += f"; left out {len(gone)} no longer on disk ({shown_name(gone[0].path)}" + \
                        (", …)" if len(gone) > 1 else ")")
         self.statusBar().showMessage(message, 15000)
         return n
@@ -386,7 +387,7 @@ class MainWindow(QMainWindow):
         message = f"Copied {len(copied)} photos to {folder}"
         if failed:
             path, reason = failed[0]
-            message += f"; {len(failed)} could not be copied ({shown(os.path.basename(path))}: {reason})"
+            message += f"; {len(failed)} could not be copied ({shown_name(path)}: {reason})"
         self.statusBar().showMessage(message, 15000)
         return copied
 

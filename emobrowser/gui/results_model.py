@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from emobrowser.gui.files import file_url
 from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, va_colour
-from emobrowser.index.store import shown
+from emobrowser.index.store import shown, shown_name
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 _GLYPHS = {"image": "▣", "audio": "♪", "video": "▶"}
@@ -62,7 +62,7 @@ class ResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return shown(os.path.basename(hit.path))
+            return shown_name(hit.path)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._pixmaps.get(hit.path)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -140,7 +140,7 @@ class ResultsDelegate(QStyledItemDelegate):
                 QRect(text_rect.left() + 160, text_rect.bottom() + 6, min(200, text_rect.width() - 160), 8)
             paint_moodbar(painter, bar, timeline)
         painter.setPen(text_colour)
-        name = option.fontMetrics.elidedText(shown(os.path.basename(hit.path)), Qt.TextElideMode.ElideMiddle,
+        name = option.fontMetrics.elidedText(shown_name(hit.path), Qt.TextElideMode.ElideMiddle,
                                              text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         small = QColor(text_colour)

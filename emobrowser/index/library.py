@@ -123,16 +123,15 @@ def folder_mask(points: LibraryPoints, folder: str) -> np.ndarray:
         given = os.path.abspath(folder)
         if not any(within(given, root) or within(root, given) for root, _real in points.roots):
             raise QueryError(f"no folder {folder!r}")
-    inside = np.zeros(len(points), bool)
-    for form in library_forms(folder, points.roots):
-        inside |= under_folder(points.paths, form)
-    return inside
+    return under_folder(points.paths, *library_forms(folder, points.roots))
 
 
-def under_folder(paths: list[str], folder: str) -> np.ndarray:
-    """Which of ``paths`` lie below ``folder``."""
-    folder = os.path.abspath(folder)
-    return np.fromiter((within(p, folder) for p in paths), bool, len(paths))
+def under_folder(paths: list[str], *folders: str) -> np.ndarray:
+    """Which of ``paths`` are one of ``folders`` or lie below one (as ``store.within``,
+    with each folder's prefix built once: this runs over the whole library)."""
+    folders = tuple(os.path.abspath(f) for f in folders)
+    prefixes = tuple(f.rstrip(os.sep) + os.sep for f in folders)
+    return np.fromiter((p in folders or p.startswith(prefixes) for p in paths), bool, len(paths))
 
 
 def engine_cache_dir(db: Path, alignment_version: int = 0) -> Path:
@@ -180,8 +179,9 @@ def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version
     if db is not None:
         folder = engine_cache_dir(db, alignment_version)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            _drop_older_indexes(db, alignment_version)
+            if not folder.is_dir():  # the first open of this alignment: older ones are done with
+                folder.mkdir(parents=True, exist_ok=True)
+                _drop_older_indexes(db, alignment_version)
         except OSError:
             folder = None  # an unwritable cache: the index lives in memory
     engine = RetrievalEngine(points.ids, points.modality, points.valence, points.arousal, cache_dir=folder)

@@ -221,7 +221,7 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
         missing_ids |= stats.missing_ids
         moved_ids |= stats.moved_ids
         summary.missing = len(missing_ids - moved_ids)  # a move from one root to another is a move
-        summary.moved += stats.moved
+        summary.moved = len(moved_ids)
         summary.unreadable_dirs += stats.unreadable_dirs
         if stats.root_present:
             present.append(root_id)

@@ -233,6 +233,15 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                     f"SELECT COUNT(*) FROM items WHERE status = 'indexed' AND id IN ({marks})", restores).fetchone()[0]
             restores.clear()
 
+    def queue_update(entry: FileEntry, item_id: int, probed: tuple) -> None:
+        """Record a changed file (new content, or readable again) with what _probe found."""
+        fp, modality, fmt, error = probed
+        stats.changed += 1
+        updates.append((entry.size, entry.mtime_ns, fp, modality, fmt, "failed" if error else "pending", error,
+                        time.time(), item_id))
+        if len(updates) >= _BATCH:
+            flush_updates()
+
     for entry in walk(root, include_hidden, failed_dirs):
         if cancelled():
             break
@@ -247,13 +256,9 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                 if len(restores) >= _BATCH:
                     flush_restores()
             elif entry.raw_path in unreadable:
-                fp, modality, fmt, error = _probe(entry)
-                if error is None:  # readable now
-                    stats.changed += 1
-                    updates.append((entry.size, entry.mtime_ns, fp, modality, fmt, "pending", None, time.time(),
-                                    old[0]))
-                    if len(updates) >= _BATCH:
-                        flush_updates()
+                probed = _probe(entry)
+                if probed[3] is None:  # readable now
+                    queue_update(entry, old[0], probed)
             else:
                 # Same file as before. Only finished items count as unchanged: pending
                 # ones are indexed in this run and failed ones are counted as failed.
@@ -261,12 +266,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
         elif old is None:
             fresh.append(entry)
         else:
-            stats.changed += 1
-            fp, modality, fmt, error = _probe(entry)
-            updates.append((entry.size, entry.mtime_ns, fp, modality, fmt, "failed" if error else "pending",
-                            error, time.time(), old[0]))
-            if len(updates) >= _BATCH:
-                flush_updates()
+            queue_update(entry, old[0], _probe(entry))
         if on_file is not None and stats.seen % 256 == 0:
             on_file(stats.seen)
     flush_updates()
@@ -316,4 +316,3 @@ def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanSt
                      fp, "failed" if error else "pending", error, time.time()))
                 stats.new += 1
                 stats.failed += bool(error)
-    return stats

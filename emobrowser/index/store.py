@@ -139,6 +139,11 @@ def shown(path: str | bytes) -> str:
     return display(path if isinstance(path, bytes) else os.fsencode(path))
 
 
+def shown_name(path: str) -> str:
+    """The readable text of a path's last part (see ``shown``)."""
+    return shown(os.path.basename(path))
+
+
 @dataclass
 class ItemRow:
     id: int

@@ -73,7 +73,10 @@ class _Samples:
 def decode_stream_audio(container, start: float = 0.0, duration: float | None = None):
     """Decode the first audio stream of an open container.
 
-    Returns (samples, native_rate): float32 mono at the stream's own rate.
+    Returns (samples, native_rate, first_time): float32 mono at the stream's own rate,
+    and when the first decoded samples play, in seconds (None if unknown). That is the
+    decoded time, not the stream's stated start: decoders drop the encoder priming
+    (e.g. AAC's 1,024 samples) that the stated start includes.
     Raises MediaError("no audio stream") when the container has none.
     """
     import av
@@ -100,7 +103,6 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
     expected = 0 if not stated else int(
         max(0.0, min(stated - start, duration if duration is not None else stated)) * 1.01 * rate) + rate
     chunks = _Samples(expected)
-    total = 0
     limit = int(MAX_SECONDS * rate)
     stop_at = None if duration is None else int((start + duration) * rate)
     start_sample = int(start * rate)
@@ -109,10 +111,11 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
             container.seek(int(start / stream.time_base), stream=stream, any_frame=False, backward=True)
         except (av.error.FFmpegError, OverflowError):
             pass
-    got_any_packet = False
+    first_time = None
     try:
         for frame in container.decode(stream):
-            got_any_packet = True
+            if first_time is None and frame.time is not None:
+                first_time = float(frame.time)
             for out in resampler.resample(frame):
                 data = out.to_ndarray()
                 if packed:
@@ -131,10 +134,9 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
                         mono = mono[skip:]
                     start_sample = -(10**18)  # only trim the first kept frame
                 chunks.append(mono.astype(np.float32, copy=False))
-                total += mono.size
-            if total > limit:
+            if chunks.size > limit:
                 raise MediaError(f"audio longer than {MAX_SECONDS / 3600:.0f} hours")
-            if stop_at is not None and total >= stop_at - int(start * rate):
+            if stop_at is not None and chunks.size >= stop_at - int(start * rate):
                 break
     except av.error.InvalidDataError as exc:
         if not chunks.size:
@@ -143,11 +145,11 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
         if not chunks.size:
             raise MediaError(f"audio decoding failed: {exc.strerror or exc}") from exc
     if not chunks.size:
-        raise MediaError("audio stream is empty (no samples decoded)" if got_any_packet or True else "")
+        raise MediaError("audio stream is empty (no samples decoded)")
     samples = chunks.result()
     if duration is not None:
         samples = samples[: int(duration * rate)]
-    return samples, int(rate)
+    return samples, int(rate), first_time
 
 
 def stated_seconds(container) -> float | None:
@@ -221,7 +223,7 @@ def load_audio(path: str | Path, sr: int = 22050, start: float = 0.0,
         raise read_failure(exc) from exc
     container = _open(path)
     try:
-        samples, rate = decode_stream_audio(container, start=start, duration=duration)
+        samples, rate, _first = decode_stream_audio(container, start=start, duration=duration)
         if start == 0 and duration is None:
             check_truncation(samples.size / rate, stated_seconds(container))
     finally:

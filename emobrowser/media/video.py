@@ -121,26 +121,6 @@ def _sample_frames(container, frame_side: int) -> tuple[list[tuple[float, np.nda
     return frames, width, height, last_t
 
 
-def _first_audio_time(path: str | Path) -> float | None:
-    """When the first audio stream's first decoded samples play, in seconds (None if
-    unknown). Decoded, not the stream's stated start: decoders drop the encoder
-    priming (e.g. AAC's 1,024 samples) that the stated start includes."""
-    import av
-
-    try:
-        container = _open(path)
-    except MediaError:
-        return None
-    try:
-        for frame in container.decode(audio=0):
-            return float(frame.time) if frame.time is not None else None
-    except (av.error.FFmpegError, IndexError, ValueError):
-        return None
-    finally:
-        container.close()
-    return None
-
-
 def load_video(path: str | Path, sr: int = 22050, segment_seconds: float = DEFAULT_SEGMENT_SECONDS,
                frame_side: int = 384) -> DecodedVideo:
     """Decode a video into segments with frames at 1 fps and mono audio at ``sr``.
@@ -154,16 +134,14 @@ def load_video(path: str | Path, sr: int = 22050, segment_seconds: float = DEFAU
         stated = stated_seconds(container)
     finally:
         container.close()
-    audio = None
+    audio = audio_start = None
     rate = sr
-    audio_start = None
     container = _open(path)
     try:
-        samples, native = decode_stream_audio(container)
+        samples, native, audio_start = decode_stream_audio(container)
         audio = resample(samples, native, sr)
-        audio_start = _first_audio_time(path)
     except MediaError:
-        audio = None
+        audio = audio_start = None
     finally:
         container.close()
     # Times count from the first picture or sound, whichever comes first: streams may

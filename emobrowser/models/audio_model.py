@@ -255,12 +255,12 @@ def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray, lis
                 shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
                 raise InputError(f"{path}: missing feature columns: {shown}")
             ids, rows, rejected = [], [], []
+            has_id = "song_id" in header
             for i, row in enumerate(reader, start=1):
-                has_id = "song_id" in header
                 song_id = (row.get("song_id") or "").strip() if has_id else str(i)
                 values, problem = [], None
                 if has_id and not song_id:  # a row number would be mistaken for another song's id
-                    song_id, problem = "", "empty song_id"
+                    problem = "empty song_id"
                 for name in FEATURE_NAMES if problem is None else []:
                     cell = row.get(name)
                     if cell is None or not cell.strip():
