@@ -158,8 +158,9 @@ class CircumplexWidget(QWidget):
         for i, m in enumerate(MODALITIES):
             codes[points.modality == m] = i
         self._codes = codes
-        for i, m in enumerate(MODALITIES):
-            self._toggles[m].setText(f"{MODALITY_LABELS[m]} ({int(np.count_nonzero(codes == i))})")
+        for i, m in enumerate(MODALITIES):  # counts go in the tip: in the text they widen the window
+            count = int(np.count_nonzero(codes == i))
+            self._toggles[m].setToolTip(f"Show {MODALITY_LABELS[m].lower()} on the map ({count:,} in the library)")
         self._redraw()
 
     def visible_modalities(self) -> tuple[str, ...]:

@@ -210,3 +210,11 @@ def test_a_very_long_name_does_not_widen_the_window(qtbot, tmp_path):
     assert w.detail.title.full_text() == name and w.detail.title.text() != name  # shown cut short
     assert "…" in w.detail.title.text() and str(media) in w.detail.info.full_text()
     w.close()
+
+
+def test_the_window_fits_a_1366_px_screen_at_125_percent_once_points_load(qtbot, window):
+    # 1366 / 1.25 = 1093 logical pixels; the map's counts once pushed it to 1146
+    assert window.minimumSizeHint().width() <= 1093
+    for m, box in window.circumplex._toggles.items():
+        count = int((window.points.modality == m).sum())
+        assert f"({count:,} in the library)" in box.toolTip()
