@@ -13,8 +13,10 @@ Consequences that the tests check:
   the other's next item is taken as soon as it is less than F**n times as far.
 * With equal distances the modalities alternate (ties go to the modality picked
   fewer times, then to the fixed order image, audio, video, then any other keys in
-  ``str`` order). Keys equal after adding the floor (e.g. 1e-20 vs 0) fall back to
-  the raw distance first, so F = 1 is exactly the global distance order.
+  ``str`` order). Before the fixed order, keys equal after adding the floor fall
+  back to the current distance without it, d_j * F**j; with F = 1 (where picks do
+  not count) that comes first, so F = 1 is exactly the global distance order even
+  for distances the floor makes equal (e.g. 1e-20 vs 0).
 
 Implementation. The multiplier of a modality is F**picks, and its head is the
 picks-th item of its list, so the j-th item of list m is taken with the key
@@ -120,21 +122,24 @@ def balanced_merge(
     keys = {m: _log_keys(d, floor) for m, d in dists.items()}
     total = sum(len(v) for v in keys.values())
     limit = total if k is None else min(k, total)
-    heap: list[tuple[float, float, int, tuple[int, str], Any]] = []
+    bare = {m: _log_keys(d, 0.0) for m, d in dists.items()}
+    counts = log_f > 0  # whether the number of picks breaks a tie
+    heap: list[tuple[float, int, float, int, tuple[int, str], Any]] = []
     for m, lk in keys.items():
         if len(lk):
-            heap.append((float(lk[0]), float(dists[m][0]), 0, modality_rank(m), m))
+            heap.append((float(lk[0]), 0, float(bare[m][0]), 0, modality_rank(m), m))
     heapq.heapify(heap)
     out: list[tuple[Any, int]] = []
     while len(out) < limit:
-        _, _, picks, rank, m = heapq.heappop(heap)
+        _, _, _, picks, rank, m = heapq.heappop(heap)
         out.append((m, picks))
         nxt = picks + 1
         lk = keys[m]
         if nxt < len(lk):
             # the head's current distance: its own times F**picks (log domain);
             # must be computed exactly as in balanced_order (float(lk[j]) + j*log_f).
-            heapq.heappush(heap, (float(lk[nxt]) + nxt * log_f, float(dists[m][nxt]), nxt, rank, m))
+            heapq.heappush(heap, (float(lk[nxt]) + nxt * log_f, nxt * counts, float(bare[m][nxt]) + nxt * log_f,
+                                  nxt, rank, m))
     return out
 
 
@@ -157,8 +162,8 @@ def balanced_order(
     for mi, m in enumerate(mods):
         d = _as_distances(candidates[m])
         lk = _log_keys(d, floor)
-        parts_d.append(d)
         j = np.arange(len(lk), dtype=np.int64)
+        parts_d.append(_log_keys(d, 0.0) + j.astype(np.float64) * log_f)
         parts_key.append(lk + j.astype(np.float64) * log_f)
         parts_j.append(j)
         parts_m.append(np.full(len(lk), mi, dtype=np.int64))
@@ -168,11 +173,12 @@ def balanced_order(
     raw = np.concatenate(parts_d)
     jj = np.concatenate(parts_j)
     mm = np.concatenate(parts_m)
-    # tie order: smaller raw distance, then fewer picks, then the fixed modality rank
+    # tie order as in balanced_merge: fewer picks (when F > 1), smaller current
+    # distance without the floor, then the fixed modality rank
     ranks = sorted(range(len(mods)), key=lambda i: modality_rank(mods[i]))
     rank_of = np.empty(len(mods), dtype=np.int64)
     rank_of[ranks] = np.arange(len(mods))
-    order = np.lexsort((rank_of[mm], jj, raw, key))
+    order = np.lexsort((rank_of[mm], jj, raw, jj * (log_f > 0), key))
     if k is not None:
         order = order[:k]
     if not len(order):

@@ -46,6 +46,10 @@ class UnknownMoodError(ValueError, EmobrowserError):
         super().__init__(f"unknown mood word {word!r}{hint}")
 
 
+class MoodPhraseError(ValueError, EmobrowserError):
+    """A mood phrase is malformed, e.g. a modifier with no mood word after it."""
+
+
 @dataclass(frozen=True)
 class MoodWord:
     word: str
@@ -177,17 +181,22 @@ def mood_terms(text: str) -> list[tuple[MoodWord, float]]:
     terms: list[tuple[MoodWord, float]] = []
     for clause in _SPLIT.split(text.lower().strip()):
         tokens = re.findall(r"[a-z][a-z'\-]*", clause)
-        scale, i = 1.0, 0
+        negation, intensity, pending, i = 1.0, 1.0, "", 0
         while i < len(tokens):
             for n in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):  # longest match first
                 phrase = " ".join(tokens[i:i + n])
                 if phrase in _NEGATIONS:
-                    scale *= _NEGATION_SCALE
+                    negation *= _NEGATION_SCALE
+                    pending = phrase
                 elif phrase in _MODIFIERS:
-                    scale *= _MODIFIERS[phrase]
+                    intensity *= _MODIFIERS[phrase]
+                    pending = phrase
                 elif _normalise(phrase) is not None:
+                    # Under a negation an intensifier weakens: "not very calm" is
+                    # nearer neutral than "not calm", "not slightly calm" farther.
+                    scale = negation * (intensity if negation > 0 else 1.0 / intensity)
                     terms.append((MOOD_WORDS[_normalise(phrase)], scale))
-                    scale = 1.0
+                    negation, intensity, pending = 1.0, 1.0, ""
                 elif n == 1 and phrase in _FILLER:
                     pass
                 elif n == 1:
@@ -196,6 +205,8 @@ def mood_terms(text: str) -> list[tuple[MoodWord, float]]:
                     continue
                 i += n
                 break
+        if pending:
+            raise MoodPhraseError(f"{pending!r} must come before a mood word, as in {pending + ' calm'!r}")
     if not terms:
         raise UnknownMoodError(text, []) if text.strip() else ValueError("empty mood description")
     return terms

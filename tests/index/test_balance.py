@@ -129,3 +129,12 @@ def test_huge_lists_do_not_overflow():
     d = np.linspace(0, 1, 5000)
     runs = balanced_order({IMAGE: d, AUDIO: d}, None, 2.0)
     assert sum(len(i) for _, i in runs) == 10000
+
+
+@pytest.mark.parametrize("floor", [0.0, 0.01])
+def test_a_tie_after_a_pick_goes_to_the_modality_picked_fewer_times(floor):
+    # after one image, image's next current distance equals audio's: audio comes next
+    lists = {"image": [0.25 - floor, 0.25 - floor], "audio": [0.5 - floor]}
+    expected = [("image", 0), ("audio", 0), ("image", 1)]
+    assert balanced_merge(lists, factor=2.0, floor=floor) == expected
+    assert [(m, int(j)) for m, run in balanced_order(lists, factor=2.0, floor=floor) for j in run] == expected

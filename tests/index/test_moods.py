@@ -10,6 +10,7 @@ from emobrowser.core.errors import EmobrowserError
 from emobrowser.index.moods import (
     CIRCLE_LABELS,
     MOOD_WORDS,
+    MoodPhraseError,
     UnknownMoodError,
     circle_labels,
     lookup,
@@ -57,6 +58,20 @@ def test_phrases():
     # every negation is recognised, the three-word one included
     assert parse_mood("not at all calm") == parse_mood("not calm") == pytest.approx(
         (-0.5 * calm[0], -0.5 * calm[1]))
+
+
+def test_an_intensifier_under_a_negation_weakens_it():
+    strength = {t: math.hypot(*parse_mood(t)) for t in ("not calm", "not very calm", "not slightly calm")}
+    assert strength["not very calm"] < strength["not calm"] < strength["not slightly calm"]
+    assert parse_mood("not very calm")[0] < 0 < parse_mood("very calm")[0]  # still the opposite side
+    assert parse_mood("not not calm")[0] > 0  # a double negation stays on calm's side
+
+
+@pytest.mark.parametrize("text,word", [("happy, very", "very"), ("calm not", "not"), ("extremely", "extremely"),
+                                       ("sad but a bit", "a bit")])
+def test_a_modifier_without_a_mood_word_is_an_error(text, word):
+    with pytest.raises(MoodPhraseError, match=f"{word!r} must come before a mood word"):
+        parse_mood(text)
 
 
 def test_unknown_word_lists_suggestions():
