@@ -232,7 +232,18 @@ def cmd_index(args) -> int:
         print(f"warning: could not read folder {one_line(folder)}", file=sys.stderr)
     if summary.failed:
         print("see the reasons with: emobrowser failures", file=sys.stderr)
+    if note := _alignment_note(args):
+        print(f"warning: {note}", file=sys.stderr)
     return 130 if summary.cancelled else 0
+
+
+def _alignment_note(args) -> str | None:
+    """Why the library's stored alignment no longer applies (after indexing with new models), or None."""
+    from emobrowser.align.transform import alignment_status
+    from emobrowser.index.library import current_models
+
+    with open_store(args) as store:
+        return alignment_status(store, current_models(store)).get("note")
 
 
 # -- status, failures -------------------------------------------------------------------
@@ -241,18 +252,26 @@ def cmd_index(args) -> int:
 def cmd_status(args) -> int:
     from emobrowser.index.library import current_models
 
+    from emobrowser.align.transform import alignment_status
+
     with open_store(args) as store:
         counts = store.status_counts()
-        models = {k: f"{name}/{version}" for k, (name, version) in current_models(store).items()}
+        keys = current_models(store)
+        alignment = alignment_status(store, keys)
+    models = {k: f"{name}/{version}" for k, (name, version) in keys.items()}
     for modality in ("image", "audio", "video"):
         counts.setdefault(modality, {"indexed": 0, "failed": 0, "pending": 0})
-    out = {"items": {k: counts[k] for k in sorted(counts)}, "models": models}
+    out = {"items": {k: counts[k] for k in sorted(counts)}, "models": models, "alignment": alignment}
     if args.json:
         print(json.dumps(out, sort_keys=True))
     else:
         for modality, c in out["items"].items():
             print(f"{modality:6s} indexed {c['indexed']:7d}  failed {c['failed']:6d}  pending {c['pending']:6d}")
         print(f"models: image {out['models']['image']}, audio {out['models']['audio']}")
+        print(f"alignment: {alignment['method']}" + (f" (version {alignment['version']})" if alignment["version"] else "")
+              + ("" if alignment["in_force"] else ", not applied"))
+    if "note" in alignment:
+        print(f"warning: {alignment['note']}", file=sys.stderr)
     return 0
 
 

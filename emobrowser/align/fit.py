@@ -114,6 +114,8 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
     """Fit the alignment of the library at ``db_path``; returns the evaluation summary.
 
     Returns {"anchors": n, "videos": m, "procrustes_disparity": x (or None),
+    "procrustes_disparity_no_reflection": x (or None; higher than the first when the
+    anchors' best match is a mirror image, which no method may use),
     "methods": {name: {"residual", "recall_at_1", "recall_at_5", "median_rank"}},
     "chosen": name}. ``methods`` limits which methods are evaluated (all by
     default; "identity" and ``method`` are always included). Raises AlignmentError,
@@ -140,7 +142,7 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
         if method == "identity":  # going back to no alignment needs no anchors
             _save(store, Transform(method="identity"), models, anchors, {})
             return {"anchors": len(anchors), "videos": anchors.n_videos, "procrustes_disparity": None,
-                    "methods": {}, "chosen": "identity"}
+                    "procrustes_disparity_no_reflection": None, "methods": {}, "chosen": "identity"}
         if len(anchors) < MIN_ANCHORS or anchors.n_videos < MIN_VIDEOS:
             raise AlignmentError(
                 f"too few anchors to align images with audio: found {len(anchors)} video segments with both "
@@ -168,6 +170,8 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
             raise AlignmentError(f"the {chosen} alignment produced non-finite values; nothing stored")
         _save(store, transform, models, anchors, metrics)
         disparity = procrustes_disparity(anchors.image, anchors.audio)
+        proper = procrustes_disparity(anchors.image, anchors.audio, allow_reflection=False)
     return {"anchors": len(anchors), "videos": anchors.n_videos,
             "procrustes_disparity": None if disparity is None else round(disparity, 4),
+            "procrustes_disparity_no_reflection": None if proper is None else round(proper, 4),
             "methods": {k: _round(v) for k, v in metrics.items()}, "chosen": chosen}

@@ -169,3 +169,24 @@ def active_transform(store, models: dict[str, tuple[str, str]] | None = None) ->
     if not transform.applies_to(models or current_model_keys()):
         return IDENTITY
     return transform
+
+
+def alignment_status(store, models: dict[str, tuple[str, str]]) -> dict:
+    """The library's alignment as ``status`` reports it, for the library's ``models``.
+
+    {"method", "version", "in_force"} and, for a stored fit, "fitted_for" and, when
+    it is not applied, "note": why, and what to run. A fit stops applying when the
+    library is scored with another model version, silently until this says so.
+    """
+    stored = stored_transform(store)
+    if stored is None or stored.is_identity:
+        return {"method": "identity", "version": 0 if stored is None else stored.version, "in_force": True}
+    in_force = stored.applies_to(models)
+    fitted_for = {m: "/".join(map(str, stored.models.get(m, ("?", "?")))) for m in ("image", "audio")}
+    out = {"method": stored.method, "version": stored.version, "in_force": in_force, "fitted_for": fitted_for}
+    if not in_force:
+        now = {m: "/".join(map(str, models[m])) for m in ("image", "audio")}
+        changed = [f"{fitted_for[m]} (now {now[m]})" for m in ("image", "audio") if fitted_for[m] != now[m]]
+        out["note"] = (f"the {stored.method} alignment was fitted for {' and '.join(changed)}, so photos are "
+                       f"not aligned with music; run `emobrowser align` again")
+    return out

@@ -136,12 +136,16 @@ def durations(db_path, item_ids: list[int]) -> dict[int, float]:
         return {int(i): float(d) for i, d in store.durations(item_ids).items()}
 
 
-def library_status(db_path) -> tuple[list[str], dict[str, dict[str, int]], list[tuple[str, str]]]:
-    """(root folders, status counts per modality, failures as (path, reason)); paths are
-    file-system paths (see Store.paths_of)."""
+def library_status(db_path, models: dict[str, tuple[str, str]] | None = None):
+    """(root folders, status counts per modality, failures as (path, reason), alignment
+    note); paths are file-system paths (see Store.paths_of). The note says why the
+    stored alignment does not apply to ``models`` (None when it does, or without models)."""
+    from emobrowser.align.transform import alignment_status
+
     with Store(db_path) as store:
         roots = [os.fsdecode(r) for _, r in store.roots()]
-        return roots, store.status_counts(), [(p, reason) for p, _m, reason in store.failures()]
+        note = alignment_status(store, models).get("note") if models is not None else None
+        return roots, store.status_counts(), [(p, reason) for p, _m, reason in store.failures()], note
 
 
 def write_m3u8(target: str, hits: list[Hit], seconds: dict[int, float]) -> int:

@@ -88,6 +88,10 @@ class LibraryPanel(QWidget):
 
         self.counts = QLabel()
         self.counts.setWordWrap(True)
+        self.alignment_note = QLabel()
+        self.alignment_note.setWordWrap(True)
+        self.alignment_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.alignment_note.hide()
         self.failures = QTreeWidget()
         self.failures.setHeaderLabels(["File", "Reason"])
         self.failures.setRootIsDecorated(False)
@@ -104,6 +108,7 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.current)
         layout.addLayout(controls)
         layout.addWidget(self.counts)
+        layout.addWidget(self.alignment_note)
         layout.addWidget(self.failures_label)
         layout.addWidget(self.failures, 1)
 
@@ -134,6 +139,11 @@ class LibraryPanel(QWidget):
             self.status.setText(f"{pending} files wait to be indexed: Rescan (F5) resumes" if pending
                                 else "Up to date")
         self.counts.setText("Library: " + (", ".join(parts) or "empty") + (f" · {pending} waiting" if pending else ""))
+
+    def set_alignment_note(self, note: str | None) -> None:
+        """Say that the library's alignment no longer applies (None hides the note)."""
+        self.alignment_note.setText(f"{note[0].upper()}{note[1:]}." if note else "")
+        self.alignment_note.setVisible(bool(note))
 
     def set_failures(self, failures: list[tuple[str, str]]) -> None:
         """Show (path, reason) pairs as plain-text items (file names are never interpreted as markup)."""

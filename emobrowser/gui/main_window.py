@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
     def refresh_library(self) -> None:
         if self.models is not None:
             self.points_lane.submit(data.load_library, self.db_path, self.models)
-        self.status_lane.submit(data.library_status, self.db_path)
+        self.status_lane.submit(data.library_status, self.db_path, self.models)
 
     def add_folders(self, folders: list[str]) -> None:
         folders = [os.path.abspath(f) for f in folders if os.path.isdir(f)]
@@ -220,10 +220,11 @@ class MainWindow(QMainWindow):
             self.start_indexing([], demo=True)
 
     def _on_status_loaded(self, status, _seconds) -> None:
-        roots, counts, failures = status
+        roots, counts, failures, alignment_note = status
         self.library.set_roots(roots)
         self.library.set_counts(counts)
         self.library.set_failures(failures)
+        self.library.set_alignment_note(alignment_note)
         indexed = sum(c.get("indexed", 0) for c in counts.values())
         self.count_label.setText(f"{indexed} items")
         if self.auto_index and roots and not self.demo and self.indexer is None:

@@ -14,7 +14,7 @@ from emobrowser.align.transform import SETTING_KEY, active_transform
 from emobrowser.core.errors import EmobrowserError
 
 FAST = ("identity", "statistical", "quantile", "procrustes")  # no TensorFlow import
-KEYS = {"anchors", "videos", "procrustes_disparity", "methods", "chosen"}
+KEYS = {"anchors", "videos", "procrustes_disparity", "procrustes_disparity_no_reflection", "methods", "chosen"}
 METRIC_KEYS = {"residual", "recall_at_1", "recall_at_5", "median_rank", "spread_kept"}
 
 

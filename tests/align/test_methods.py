@@ -58,6 +58,31 @@ def test_procrustes_with_noise_and_no_reflection():
                                     .params["rotation"])) < 0
 
 
+def test_procrustes_keeps_the_photos_spread_on_noisy_anchors():
+    # photos that are a pure rotation of the songs, seen through heavy noise: a
+    # least-squares scale would pull them towards the centre (0.58 here)
+    rng = np.random.default_rng(7)
+    audio = rng.uniform(-0.8, 0.8, (400, 2))
+    t = np.radians(45.0)
+    image = audio @ np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]) + rng.normal(0, 0.5, (400, 2))
+    fitted = methods.fit_procrustes(image, audio)
+    assert fitted.params["angle_degrees"] == pytest.approx(45.0, abs=8.0)
+    mapped = fitted.apply(image)
+    assert np.linalg.norm(mapped - mapped.mean(0)) == pytest.approx(np.linalg.norm(audio - audio.mean(0)), rel=0.1)
+
+
+def test_a_mirror_image_is_perfect_only_when_reflections_count():
+    image, audio = _anchors()
+    mirrored = image * np.array([-1.0, 1.0])  # valence flipped: no alignment may undo this
+    assert methods.procrustes_disparity(mirrored, audio) == pytest.approx(0.0, abs=1e-12)
+    assert methods.procrustes_disparity(mirrored, audio, allow_reflection=False) > 0.3
+    # unmirrored, both agree (scipy's own figure and the proper-rotation one)
+    assert methods.procrustes_disparity(image, audio, allow_reflection=False) == pytest.approx(0.0, abs=1e-12)
+    noisy, audio2 = _anchors(noise=0.1, seed=2)
+    assert methods.procrustes_disparity(noisy, audio2, allow_reflection=False) == pytest.approx(
+        methods.procrustes_disparity(noisy, audio2), abs=1e-12)
+
+
 def test_procrustes_disparity_of_unrelated_points_is_large():
     rng = np.random.default_rng(3)
     assert methods.procrustes_disparity(rng.uniform(-1, 1, (100, 2)), rng.uniform(-1, 1, (100, 2))) > 0.8

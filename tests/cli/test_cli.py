@@ -45,7 +45,8 @@ def test_index_status_failures_query(tmp_path):
     status = json.loads(run_cli("status", "--json", "--db", db).stdout)
     assert status["items"]["image"]["indexed"] == 3  # good.jpg, good2.png, misnamed.mp3 (a PNG)
     assert status["items"]["audio"]["indexed"] == 1 and status["items"]["video"]["indexed"] == 1
-    assert set(status) == {"items", "models"}
+    assert set(status) == {"items", "models", "alignment"}
+    assert status["alignment"] == {"method": "identity", "version": 0, "in_force": True}
     failures = [json.loads(line) for line in run_cli("failures", "--json", "--db", db).stdout.splitlines()]
     reasons = {os.path.basename(f["path"]): f["error"] for f in failures}
     assert reasons["empty.jpg"] == "empty file (0 bytes)"

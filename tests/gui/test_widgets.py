@@ -218,3 +218,21 @@ def test_the_window_fits_a_1366_px_screen_at_125_percent_once_points_load(qtbot,
     for m, box in window.circumplex._toggles.items():
         count = int((window.points.modality == m).sum())
         assert f"({count:,} in the library)" in box.toolTip()
+
+
+def test_the_library_panel_says_when_the_alignment_no_longer_applies(qtbot, window):
+    import json
+
+    from emobrowser.align.transform import SETTING_KEY, Transform
+    from emobrowser.index.store import Store
+
+    assert window.library.alignment_note.isHidden()
+    fit = Transform(kind="affine", params={"matrix": [[1, 0], [0, 1]], "offset": [0.1, 0.0]},
+                    method="procrustes", models={"image": list(window.models["image"]), "audio": ["old-audio", "1"]},
+                    version=1)
+    with Store(window.db_path) as store:
+        store.set_setting(SETTING_KEY, json.dumps(fit.to_dict()))
+    window.refresh_library()
+    qtbot.waitUntil(lambda: window.library.alignment_note.isVisible(), timeout=5000)
+    text = window.library.alignment_note.text()
+    assert text.startswith("The procrustes alignment was fitted for old-audio/1 (now ") and "emobrowser align" in text
