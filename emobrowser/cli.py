@@ -233,7 +233,7 @@ def cmd_index(args) -> int:
     if summary.failed:
         print("see the reasons with: emobrowser failures", file=sys.stderr)
     if note := _alignment_note(args):
-        print(f"warning: {note}", file=sys.stderr)
+        print(f"warning: {note}; run `emobrowser align` again", file=sys.stderr)
     return 130 if summary.cancelled else 0
 
 
@@ -271,7 +271,7 @@ def cmd_status(args) -> int:
         print(f"alignment: {alignment['method']}" + (f" (version {alignment['version']})" if alignment["version"] else "")
               + ("" if alignment["in_force"] else ", not applied"))
     if "note" in alignment:
-        print(f"warning: {alignment['note']}", file=sys.stderr)
+        print(f"warning: {alignment['note']}; run `emobrowser align` again", file=sys.stderr)
     return 0
 
 

@@ -68,10 +68,15 @@ def summarise(distances: list[np.ndarray], ranks: list[np.ndarray]) -> dict[str,
 
 
 def leave_one_video_out(anchors: Anchors, fit: Callable[[Anchors], Transform],
-                        min_candidates: int = MIN_CANDIDATES, seed: int = 0) -> dict[str, float]:
-    """Metrics of the transforms ``fit(training anchors)`` on each held-out video."""
+                        min_candidates: int = MIN_CANDIDATES, seed: int = 0,
+                        step: Callable[[], None] | None = None) -> dict[str, float]:
+    """Metrics of the transforms ``fit(training anchors)`` on each held-out video.
+
+    ``step`` is called before each fold (it may raise to stop the evaluation)."""
     distances, ranks = [], []
     for video in np.unique(anchors.video):
+        if step is not None:
+            step()
         held = anchors.video == video
         transform = fit(anchors.subset(~held))
         aligned = transform.apply(anchors.image[held])
@@ -83,13 +88,15 @@ def leave_one_video_out(anchors: Anchors, fit: Callable[[Anchors], Transform],
 
 def evaluate_methods(anchors: Anchors, methods: Iterable[str], extra_image: np.ndarray | None = None,
                      extra_audio: np.ndarray | None = None, min_candidates: int = MIN_CANDIDATES,
-                     seed: int = 0) -> dict[str, dict[str, float]]:
-    """Leave-one-video-out metrics of each named method; "identity" is always included."""
+                     seed: int = 0, step: Callable[[], None] | None = None) -> dict[str, dict[str, float]]:
+    """Leave-one-video-out metrics of each named method; "identity" is always included.
+
+    ``step`` is called before each fit: len(names) * anchors.n_videos times."""
     names = list(dict.fromkeys(["identity", *methods]))
     results = {}
     for name in names:
         def fit(train: Anchors, name=name) -> Transform:
             return fit_method(name, train.image, train.audio, extra_image, extra_audio, seed=seed)
 
-        results[name] = leave_one_video_out(anchors, fit, min_candidates, seed)
+        results[name] = leave_one_video_out(anchors, fit, min_candidates, seed, step)
     return results

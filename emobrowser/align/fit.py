@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,10 @@ class AlignmentError(EmobrowserError):
 
 class AlignmentInputError(AlignmentError, InputError):
     """The command asked for something that does not exist (an unknown method)."""
+
+
+class AlignmentCancelled(AlignmentError):
+    """The user stopped the fit; nothing is stored."""
 
 
 def spread(values: np.ndarray) -> float:
@@ -110,7 +115,8 @@ def _in_force(store, models) -> str:
 
 def align_library(db_path: str | Path, method: str | None = None, *, methods: tuple[str, ...] | None = None,
                   image_model: str | None = None, audio_model: str | None = None, seed: int = 0,
-                  min_candidates: int = MIN_CANDIDATES) -> dict:
+                  min_candidates: int = MIN_CANDIDATES, progress: Callable[[int, int], None] | None = None,
+                  cancelled: Callable[[], bool] | None = None) -> dict:
     """Fit the alignment of the library at ``db_path``; returns the evaluation summary.
 
     Returns {"anchors": n, "videos": m, "procrustes_disparity": x (or None),
@@ -120,6 +126,10 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
     "chosen": name}. ``methods`` limits which methods are evaluated (all by
     default; "identity" and ``method`` are always included). Raises AlignmentError,
     storing nothing, with fewer than MIN_ANCHORS anchors or MIN_VIDEOS videos.
+
+    ``progress(done, total)`` is called as the fits go (one per method and video,
+    then one per method on all anchors); once ``cancelled()`` is true the fit stops
+    with AlignmentCancelled, storing nothing.
     """
     from emobrowser.index.store import Store
     from emobrowser.models import registry
@@ -151,11 +161,25 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
                 f"are needed. Index more videos; {_in_force(store, models)}")
         extra_image = library_values(store, "image", models["image"])
         extra_audio = library_values(store, "audio", models["audio"])
-        metrics = evaluate_methods(anchors, names, extra_image, extra_audio, min_candidates, seed)
+        evaluated = list(dict.fromkeys(["identity", *names]))
+        total, done = len(evaluated) * (anchors.n_videos + 1), 0
+
+        def step() -> None:
+            nonlocal done
+            if cancelled is not None and cancelled():
+                raise AlignmentCancelled(f"alignment cancelled; nothing stored; {_in_force(store, models)}")
+            if progress is not None:
+                progress(done, total)
+            done += 1
+
+        metrics = evaluate_methods(anchors, evaluated, extra_image, extra_audio, min_candidates, seed, step)
         # Each method fitted on every anchor: how much of the photos' spread it keeps.
         probe = np.concatenate([anchors.image] + ([extra_image] if extra_image is not None else []))
-        fits = {name: fit_method(name, anchors.image, anchors.audio, extra_image, extra_audio, seed=seed)
-                for name in metrics}
+        fits = {}
+        for name in metrics:
+            step()
+            fits[name] = fit_method(name, anchors.image, anchors.audio, extra_image, extra_audio, seed=seed)
+        step()
         before = spread(probe)
         for name, fitted in fits.items():
             metrics[name]["spread_kept"] = spread(fitted.apply(probe)) / before if before > 0 else 1.0

@@ -175,7 +175,7 @@ def alignment_status(store, models: dict[str, tuple[str, str]]) -> dict:
     """The library's alignment as ``status`` reports it, for the library's ``models``.
 
     {"method", "version", "in_force"} and, for a stored fit, "fitted_for" and, when
-    it is not applied, "note": why, and what to run. A fit stops applying when the
+    it is not applied, "note": why (fitting again fixes it). A fit stops applying when the
     library is scored with another model version, silently until this says so.
     """
     stored = stored_transform(store)
@@ -188,5 +188,5 @@ def alignment_status(store, models: dict[str, tuple[str, str]]) -> dict:
         now = {m: "/".join(map(str, models[m])) for m in ("image", "audio")}
         changed = [f"{fitted_for[m]} (now {now[m]})" for m in ("image", "audio") if fitted_for[m] != now[m]]
         out["note"] = (f"the {stored.method} alignment was fitted for {' and '.join(changed)}, so photos are "
-                       f"not aligned with music; run `emobrowser align` again")
+                       f"not aligned with music")
     return out

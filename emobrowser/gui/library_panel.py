@@ -142,7 +142,8 @@ class LibraryPanel(QWidget):
 
     def set_alignment_note(self, note: str | None) -> None:
         """Say that the library's alignment no longer applies (None hides the note)."""
-        self.alignment_note.setText(f"{note[0].upper()}{note[1:]}." if note else "")
+        self.alignment_note.setText(f"{note[0].upper()}{note[1:]}. Library → Align photos with music fits it "
+                                    f"again." if note else "")
         self.alignment_note.setVisible(bool(note))
 
     def set_failures(self, failures: list[tuple[str, str]]) -> None:

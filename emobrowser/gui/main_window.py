@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
 
 from emobrowser.gui import data
+from emobrowser.gui.alignment import AlignmentController
 from emobrowser.gui.circumplex import CircumplexWidget
 from emobrowser.gui.detail_panel import DetailPanel
 from emobrowser.gui.files import url_path
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.search = SearchPanel()
         self.library = LibraryPanel()
         self.library.workers_spin.setValue(int(self.settings.value("indexing/workers", min(2, os.cpu_count() or 1))))
+        self.alignment = AlignmentController(self.db_path, self)
         self.indexing = IndexingController(self.db_path, self.library, self.settings, image_model=image_model,
                                            audio_model=audio_model, parent=self)
         left = QSplitter(Qt.Orientation.Vertical)
@@ -119,6 +121,9 @@ class MainWindow(QMainWindow):
         self._action(m, "&Add folder…", self.library.choose_folder, QKeySequence.StandardKey.Open,
                      "Add a folder of photos, music or videos")
         self._action(m, "&Rescan", self._on_rescan_requested, "F5", "Look for new and changed files")
+        self.align_action = self._action(
+            m, "&Align photos with music…", self.alignment.start, "Ctrl+Shift+A",
+            "Fit the map between the photo and music models on your videos' segments (emobrowser align)")
         m.addSeparator()
         self._action(m, "&Export playlist…", lambda: self.export_playlist(), "Ctrl+E",
                      "Save the music and videos of the results as an M3U8 playlist")
@@ -170,9 +175,14 @@ class MainWindow(QMainWindow):
         self.library.folder_removed.connect(self._on_folder_removed)
         self.library.rescan_requested.connect(self._on_rescan_requested)
         self.indexing.refresh_requested.connect(self.refresh_library)
+        self.alignment.library_changed.connect(self._on_alignment_changed)
         self.indexing.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
     # -- library and indexing -----------------------------------------------------------
+
+    def _on_alignment_changed(self) -> None:
+        self._pending_spec = self._pending_spec or self._last_spec  # the same search, re-projected
+        self.refresh_library()
 
     def refresh_library(self) -> None:
         if self.models is not None:
@@ -396,7 +406,7 @@ class MainWindow(QMainWindow):
 
     def _on_help_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
-            "Ctrl+O  add a folder", "F5  rescan the library", "Ctrl+F  type a mood", "Esc  cancel the search",
+            "Ctrl+O  add a folder", "F5  rescan the library", "Ctrl+Shift+A  align photos with music", "Ctrl+F  type a mood", "Esc  cancel the search",
             "Ctrl+L  more like the selected result", "Ctrl+R  select a region on the map",
             "Space  play or pause the selected track", "Ctrl+E  export a playlist", "Ctrl+0  reset the map",
             "Ctrl+Q  quit", "", "Map: click to search, Shift+drag for a region, wheel to zoom, drag to pan."]))
@@ -429,6 +439,7 @@ class MainWindow(QMainWindow):
         if self.is_indexing():
             self.statusBar().showMessage("Stopping indexing…")
         self.stop_indexing()
+        self.alignment.cancel()
         for lane in (self.query_lane, self.points_lane, self.timeline_lane, self.moodbar_lane, self.status_lane,
                      self.models_lane, self.jobs_lane):
             lane.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 from gui_helpers import BASE, EVIL_NAME, copy_db, make_library, open_window
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -235,4 +236,75 @@ def test_the_library_panel_says_when_the_alignment_no_longer_applies(qtbot, wind
     window.refresh_library()
     qtbot.waitUntil(lambda: window.library.alignment_note.isVisible(), timeout=5000)
     text = window.library.alignment_note.text()
-    assert text.startswith("The procrustes alignment was fitted for old-audio/1 (now ") and "emobrowser align" in text
+    assert text.startswith("The procrustes alignment was fitted for old-audio/1 (now ")
+    assert text.endswith("Library → Align photos with music fits it again.")
+
+
+def _synthetic_window(qtbot, tmp_path, **library):
+    import json
+
+    from emobrowser.align.synthetic import fill_synthetic_library
+    from emobrowser.gui.data import model_keys
+    from emobrowser.gui.main_window import MainWindow
+    from emobrowser.index.store import Store
+
+    keys = model_keys(BASE["image_model"], BASE["audio_model"])
+    db = tmp_path / "lib.sqlite3"
+    with Store(db) as store:
+        fill_synthetic_library(store, image_model=keys["image"], audio_model=keys["audio"], **library)
+        store.set_setting("models", json.dumps({k: list(v) for k, v in keys.items()}))
+    w = MainWindow(db, auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.points is not None and len(w.points) > 0, timeout=15000)
+    return w
+
+
+def test_align_from_the_library_menu_fits_stores_and_reprojects(qtbot, tmp_path):
+    from emobrowser.align.transform import alignment_status
+    from emobrowser.index.store import Store
+
+    w = _synthetic_window(qtbot, tmp_path, videos=4, segments=8, photos=30, songs=30)
+    photo = int(np.flatnonzero(w.points.modality == "image")[0])
+    before = (w.points.ids[photo], w.points.valence[photo], w.points.arousal[photo])
+    with qtbot.waitSignal(w.alignment.library_changed, timeout=120000):
+        w.align_action.trigger()
+        assert w.alignment.dialog is not None and w.alignment.dialog.isVisible()
+    qtbot.waitUntil(lambda: w.alignment.message is not None and w.alignment.message.isVisible(), timeout=5000)
+    assert w.alignment.dialog is None  # the progress dialog closed
+    text = w.alignment.message.text()
+    with Store(w.db_path) as store:
+        status = alignment_status(store, w.models)
+    assert status["in_force"] and status["method"] != "identity"  # the synthetic photos are rotated and scaled
+    assert "Fitted on 32 segments of 4 videos." in text and "apart after it" in text
+    # the map reloads with the photos re-projected
+    qtbot.waitUntil(lambda: w.points.valence[photo] != before[1], timeout=10000)
+    assert w.points.ids[photo] == before[0]
+    w.alignment.message.close()
+    w.close()
+
+
+def test_align_cancel_and_too_few_videos_store_nothing(qtbot, tmp_path):
+    from emobrowser.align.transform import SETTING_KEY
+    from emobrowser.index.store import Store
+
+    w = _synthetic_window(qtbot, tmp_path, videos=2, segments=8)
+    w.align_action.trigger()
+    qtbot.waitUntil(lambda: w.alignment.message is not None and w.alignment.message.isVisible(), timeout=30000)
+    assert "Too few anchors" in w.alignment.message.text() and "in 2 videos" in w.alignment.message.text()
+    w.alignment.message.close()
+    w.close()
+
+    (tmp_path / "b").mkdir()
+    w = _synthetic_window(qtbot, tmp_path / "b", videos=12, segments=10)
+    w.align_action.trigger()
+    qtbot.waitUntil(lambda: w.alignment.dialog.value() > 0, timeout=60000)
+    from PySide6.QtWidgets import QPushButton
+
+    w.alignment.dialog.findChild(QPushButton).click()  # the user presses Cancel
+    qtbot.waitUntil(lambda: w.alignment.message is not None and w.alignment.message.isVisible(), timeout=60000)
+    assert w.alignment.message.text().startswith("Alignment cancelled; nothing stored")
+    with Store(w.db_path) as store:
+        assert store.get_setting(SETTING_KEY) is None
+    w.alignment.message.close()
+    w.close()
