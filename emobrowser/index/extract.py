@@ -85,7 +85,9 @@ def extract_file(path: str | bytes, modality: str, image_model_name: str, audio_
         image_model = registry.image_model(image_model_name)
         audio_model = registry.audio_model(audio_model_name)
         try:
-            video = load_video(path, sr=audio_model.sample_rate, segment_seconds=segment_seconds)
+            # frames become image features as they are decoded, so a long film is not held as pictures
+            video = load_video(path, sr=audio_model.sample_rate, segment_seconds=segment_seconds,
+                               frame_transform=image_model.extract)
         except NoVideoStream:
             # A video container with sound only (an .mp4 of music): the content decides, so it is audio.
             try:
@@ -95,9 +97,8 @@ def extract_file(path: str | bytes, modality: str, image_model_name: str, audio_
         rows, owners, seg_audio, has_audio, times = [], [], [], [], []
         for index, seg in enumerate(video.segments):
             times.append((seg.start, seg.end))
-            for frame in seg.frames:
-                rows.append(image_model.extract(frame))
-                owners.append(index)
+            rows.extend(seg.frames)
+            owners.extend([index] * len(seg.frames))
             usable = seg.audio is not None and seg.audio.size >= MIN_AUDIO_SECONDS * video.sample_rate \
                 and float(np.max(np.abs(seg.audio))) >= SILENCE_PEAK
             has_audio.append(usable)

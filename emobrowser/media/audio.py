@@ -70,20 +70,33 @@ class _Samples:
         return self.data[:self.size]
 
 
-def decode_stream_audio(container, start: float = 0.0, duration: float | None = None):
+NO_AUDIO_STREAM = "no audio stream"
+
+# Float samples this far beyond full scale (±1) are not sound but garbage (e.g. a
+# float WAV holding 1e30); the features would overflow to inf.
+MAX_PEAK = 1e4
+
+
+def decode_stream_audio(container, start: float = 0.0, duration: float | None = None,
+                        target_rate: int | None = None, max_seconds: float | None = None):
     """Decode the first audio stream of an open container.
 
-    Returns (samples, native_rate, first_time): float32 mono at the stream's own rate,
-    and when the first decoded samples play, in seconds (None if unknown). That is the
-    decoded time, not the stream's stated start: decoders drop the encoder priming
-    (e.g. AAC's 1,024 samples) that the stated start includes.
+    Returns (samples, rate, first_time): float32 mono at ``target_rate`` (the
+    stream's own rate if None), and when the first decoded samples play, in seconds
+    (None if unknown). That is the decoded time, not the stream's stated start:
+    decoders drop the encoder priming (e.g. AAC's 1,024 samples) that the stated
+    start includes. Non-finite samples become 0.
+
+    With ``target_rate``, each decoded block is resampled as it comes (soxr's
+    stream, bit-identical to resampling the whole at once), so a long soundtrack is
+    never held at a high native rate.
     Raises MediaError("no audio stream") when the container has none.
     """
     import av
 
     streams = [s for s in container.streams if s.type == "audio"]
     if not streams:
-        raise MediaError("no audio stream")
+        raise MediaError(NO_AUDIO_STREAM)
     stream = streams[0]
     rate = stream.rate or (stream.codec_context.sample_rate if stream.codec_context else 0)
     channels = stream.codec_context.channels if stream.codec_context else 0
@@ -102,8 +115,17 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
     stated = stated_seconds(container)
     expected = 0 if not stated else int(
         max(0.0, min(stated - start, duration if duration is not None else stated)) * 1.01 * rate) + rate
+    out_rate = int(target_rate or rate)
+    stream_resampler = None
+    if out_rate != rate:
+        import soxr
+
+        stream_resampler = soxr.ResampleStream(rate, out_rate, 1, dtype="float32", quality="HQ")
+        expected = int(expected * out_rate / rate) + out_rate if expected else 0
     chunks = _Samples(expected)
-    limit = int(MAX_SECONDS * rate)
+    decoded = 0  # native samples kept
+    max_seconds = max_seconds or MAX_SECONDS
+    limit = int(max_seconds * rate)
     stop_at = None if duration is None else int((start + duration) * rate)
     start_sample = int(start * rate)
     if start > 0:
@@ -133,23 +155,32 @@ def decode_stream_audio(container, start: float = 0.0, duration: float | None = 
                     if skip > 0:
                         mono = mono[skip:]
                     start_sample = -(10**18)  # only trim the first kept frame
-                chunks.append(mono.astype(np.float32, copy=False))
-            if chunks.size > limit:
-                raise MediaError(f"audio longer than {MAX_SECONDS / 3600:.0f} hours")
-            if stop_at is not None and chunks.size >= stop_at - int(start * rate):
+                mono = mono.astype(np.float32, copy=False)
+                if not np.all(np.isfinite(mono)):
+                    mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
+                if mono.size and float(np.max(np.abs(mono))) > MAX_PEAK:
+                    raise MediaError(f"audio samples far outside full scale (peak {np.max(np.abs(mono)):.3g}; "
+                                     f"float audio lies within ±1): not sound")
+                decoded += mono.size
+                chunks.append(mono if stream_resampler is None else stream_resampler.resample_chunk(mono))
+            if decoded > limit:
+                raise MediaError(f"audio longer than {max_seconds / 3600:.0f} hours")
+            if stop_at is not None and decoded >= stop_at - int(start * rate):
                 break
     except av.error.InvalidDataError as exc:
-        if not chunks.size:
+        if not decoded:
             raise MediaError("corrupt audio data (cannot decode any frame)") from exc
     except av.error.FFmpegError as exc:
-        if not chunks.size:
+        if not decoded:
             raise MediaError(f"audio decoding failed: {exc.strerror or exc}") from exc
-    if not chunks.size:
+    if not decoded:
         raise MediaError("audio stream is empty (no samples decoded)")
+    if stream_resampler is not None:
+        chunks.append(stream_resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     samples = chunks.result()
     if duration is not None:
-        samples = samples[: int(duration * rate)]
-    return samples, int(rate), first_time
+        samples = samples[: int(duration * out_rate)]
+    return samples, out_rate, first_time
 
 
 def stated_seconds(container) -> float | None:
@@ -223,11 +254,9 @@ def load_audio(path: str | Path, sr: int = 22050, start: float = 0.0,
         raise read_failure(exc) from exc
     container = _open(path)
     try:
-        samples, rate, _first = decode_stream_audio(container, start=start, duration=duration)
+        samples, rate, _first = decode_stream_audio(container, start=start, duration=duration, target_rate=sr)
         if start == 0 and duration is None:
             check_truncation(samples.size / rate, stated_seconds(container))
     finally:
         container.close()
-    if not np.all(np.isfinite(samples)):
-        samples = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
-    return resample(samples, rate, sr)
+    return samples

@@ -105,10 +105,64 @@ def _tiff_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _check_complete(data: bytes, fmt: str) -> None:
-    if fmt == "jpeg" and b"\xff\xd9" not in data[-4096:]:
+    """Raise MediaError if a JPEG or PNG stops before its end marker.
+
+    The end marker is normally in the last bytes. When it is not, the file may carry
+    data after the image (a phone's "motion photo" appends a whole video to the JPEG;
+    some tools append metadata), so the image's own structure is walked to its end.
+    """
+    if fmt == "jpeg" and b"\xff\xd9" not in data[-4096:] and _jpeg_end(data) is None:
         raise MediaError("truncated JPEG (no end-of-image marker)")
-    if fmt == "png" and b"IEND" not in data[-64:]:
+    if fmt == "png" and b"IEND" not in data[-64:] and _png_end(data) is None:
         raise MediaError("truncated PNG (no IEND chunk)")
+
+
+_JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0-7 carry no length
+
+
+def _jpeg_end(data: bytes) -> int | None:
+    """Offset just past the JPEG's end-of-image marker, found by walking its segments
+    (an embedded EXIF thumbnail's own marker is inside APP1 and skipped); None if
+    the data ends first."""
+    pos, n = 2, len(data)
+    while pos + 2 <= n:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:
+            return pos + 2
+        if marker in _JPEG_STANDALONE:
+            pos += 2
+            continue
+        if pos + 4 > n:
+            return None
+        pos += 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker == 0xDA:  # entropy-coded data: runs to the next marker other than RSTn or a stuffed 0xFF00
+            while True:
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= n:
+                    return None
+                following = data[pos + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    pos += 1 if following == 0xFF else 2
+                    continue
+                break
+    return None
+
+
+def _png_end(data: bytes) -> int | None:
+    """Offset just past the PNG's IEND chunk, found by walking its chunks; None if the data ends first."""
+    pos, n = 8, len(data)
+    while pos + 8 <= n:
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        pos += 12 + length
+        if kind == b"IEND":
+            return pos if pos <= n else None
+    return None
 
 
 def reduction_factor(width: int, height: int, min_side: int) -> int:

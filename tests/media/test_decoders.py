@@ -108,6 +108,31 @@ def test_truncated_images_have_specific_reasons(tmp_path):
         decode_image(png[: len(png) // 2], "png")
 
 
+def test_images_with_data_after_their_end_decode(tmp_path):
+    import cv2
+
+    picture = synth.draw_image("warm", (360, 480))
+    jpg = cv2.imencode(".jpg", picture)[1].tobytes()
+    png = cv2.imencode(".png", picture)[1].tobytes()
+    # a phone's motion photo: the JPEG, then a whole video after its end marker
+    video = synth.write_video(tmp_path / "clip.mp4", [("warm", {}), ("dark", {})], seconds_per_scene=2).read_bytes()
+    for data, fmt in ((jpg + video, "jpeg"), (jpg + bytes(10000), "jpeg"), (png + bytes(100), "png"),
+                      (png + video, "png")):
+        bgr, width, height = decode_image(data, fmt)
+        assert (width, height) == (480, 360) and bgr.ndim == 3
+    # still truncated when cut short, also behind an EXIF thumbnail with its own end marker
+    thumb = cv2.imencode(".jpg", picture[::8, ::8])[1].tobytes()
+    app1 = b"Exif\x00\x00" + thumb
+    with_thumb = jpg[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + jpg[2:]
+    assert decode_image(with_thumb, "jpeg")[1:] == (480, 360)
+    cut = with_thumb[: len(with_thumb) * 2 // 3]
+    assert b"\xff\xd9" in cut  # the thumbnail's
+    with pytest.raises(MediaError, match="truncated JPEG"):
+        decode_image(cut + bytes(5000), "jpeg")
+    with pytest.raises(MediaError, match="truncated PNG"):
+        decode_image(png[: len(png) // 2] + bytes(5000), "png")
+
+
 @pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3", "m4a"])
 def test_audio_decodes_to_mono_at_requested_rate(tmp_path, ext):
     sr = 22050
@@ -318,3 +343,89 @@ def test_an_empty_picture_stream_with_sound_is_audio(tmp_path):
     path = _write_av(tmp_path / "sound.mkv", [], 8.0, fmt="matroska")
     got = extract_file(str(path), Modality.VIDEO.value, "baseline", "baseline")
     assert got.modality == Modality.AUDIO.value and abs(got.duration - 8.0) < 0.3
+
+
+def test_a_slideshow_at_one_picture_per_five_seconds_is_not_called_truncated(tmp_path):
+    from fractions import Fraction
+
+    # four pictures, each shown 5 s, no sound: the file states 20 s
+    video = load_video(_write_av(tmp_path / "slides.mp4", [0, 5, 10, 15], 0, fps=Fraction(1, 5)),
+                       segment_seconds=5.0)
+    assert abs(video.duration - 20.0) < 0.3
+    assert [len(s.frames) for s in video.segments] == [1, 1, 1, 1]
+
+
+def test_a_soundtrack_longer_than_the_audio_limit_is_kept_up_to_the_video_limit(tmp_path, monkeypatch):
+    from emobrowser.media import audio as audio_module
+    from emobrowser.media import video as video_module
+
+    path = _write_av(tmp_path / "film.mp4", np.arange(0, 12, 0.1), 12.0)
+    monkeypatch.setattr(audio_module, "MAX_SECONDS", 6.0)  # audio files: 6 s here
+    with pytest.raises(MediaError, match="audio longer than"):
+        load_audio(path)
+    video = load_video(path, segment_seconds=6.0)  # a film's sound: the video limit (6 h) applies
+    assert video.audio_error is None and all(s.audio is not None for s in video.segments)
+    monkeypatch.setattr(video_module, "MAX_VIDEO_SECONDS", 6.0)
+    with pytest.raises(MediaError, match="video longer than"):
+        load_video(path)
+
+
+def test_garbage_float_samples_in_a_soundtrack(tmp_path):
+    import av
+    from fractions import Fraction
+
+    def mkv(name, samples):
+        path = tmp_path / name
+        with av.open(str(path), "w", format="matroska") as out:
+            vs = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=10)
+            vs.height, vs.width, vs.pix_fmt = 60, 80, "yuv420p"
+            aus = out.add_stream("pcm_f32le", rate=22050, layout="mono")
+            for i in range(40):
+                frame = av.VideoFrame.from_ndarray(synth.draw_image("warm", (60, 80)), format="bgr24")
+                frame.pts = i
+                for packet in vs.encode(frame):
+                    out.mux(packet)
+            for packet in vs.encode(None):
+                out.mux(packet)
+            for j in range(0, samples.size, 1024):
+                af = av.AudioFrame.from_ndarray(samples[None, j:j + 1024], format="flt", layout="mono")
+                af.sample_rate, af.pts, af.time_base = 22050, j, Fraction(1, 22050)
+                for packet in aus.encode(af):
+                    out.mux(packet)
+        return path
+
+    music = synth.synth_music(4.0, 22050).astype(np.float32)
+    holes = music.copy()
+    holes[::100] = np.nan
+    video = load_video(mkv("nan.mkv", holes))  # NaN samples become 0; the rest is sound
+    assert video.audio_error is None and np.isfinite(video.segments[0].audio).all()
+    assert np.abs(video.segments[0].audio).max() > 0.05
+    video = load_video(mkv("huge.mkv", music * 1e30))  # the picture is fine; the sound is not sound
+    assert video.segments[0].frames and video.segments[0].audio is None
+    assert "far outside full scale" in video.audio_error
+    with pytest.raises(MediaError, match="far outside full scale"):
+        load_audio(mkv("huge2.mkv", music * 1e30))
+
+
+def test_streamed_resampling_equals_resampling_the_whole(tmp_path):
+    import soundfile as sf
+
+    from emobrowser.media.audio import _open, decode_stream_audio, resample
+
+    path = tmp_path / "a.flac"
+    sf.write(path, synth.synth_music(7.0, 44100), 44100)
+    container = _open(path)
+    native, rate, _ = decode_stream_audio(container)
+    container.close()
+    assert rate == 44100
+    assert np.array_equal(load_audio(path, sr=22050), resample(native, 44100, 22050))
+
+
+def test_frames_can_become_features_as_they_are_decoded(tmp_path):
+    path = synth.write_video(tmp_path / "v.mp4", [("warm", {}), ("dark", {})], seconds_per_scene=4)
+    plain = load_video(path, segment_seconds=4.0)
+    means = load_video(path, segment_seconds=4.0, frame_transform=lambda img: img.mean(axis=(0, 1)))
+    assert [len(s.frames) for s in means.segments] == [len(s.frames) for s in plain.segments]
+    for a, b in zip(plain.segments, means.segments):
+        assert all(np.allclose(f.mean(axis=(0, 1)), g) for f, g in zip(a.frames, b.frames))
+    assert (means.width, means.height, means.duration) == (plain.width, plain.height, plain.duration)
