@@ -18,7 +18,10 @@ AUDIO_EXTENSIONS = frozenset({"mp3", "flac", "ogg", "oga", "opus", "wav", "wave"
 VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mkv", "webm", "mov", "avi"})
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 
-HEADER_BYTES = 64
+HEADER_BYTES = 65536  # as much as the scanner reads for its fingerprint, so both decide alike
+
+_W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"  # Sony Wave64's GUIDs
+_W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"
 
 _ARTICLE = {Modality.IMAGE: "an image", Modality.AUDIO: "an audio", Modality.VIDEO: "a video"}
 
@@ -93,13 +96,19 @@ def sniff(head: bytes, name: str) -> tuple[Modality, str]:
             return Modality.AUDIO, "wav"
         if kind[:3] == b"AVI":
             return Modality.VIDEO, "avi"
+    if head[:4] in (b"RF64", b"BW64") and head[8:12] == b"WAVE":  # WAV beyond 4 GiB (recorders, broadcast)
+        return Modality.AUDIO, "wav"
+    if head[:16] == _W64_RIFF and head[24:40] == _W64_WAVE:
+        return Modality.AUDIO, "wav"
     if head[:2] == b"BM" and len(head) >= 14:
         return Modality.IMAGE, "bmp"
     if head[:4] == b"fLaC":
         return Modality.AUDIO, "flac"
     if head[:4] == b"OggS":
         return Modality.AUDIO, "ogg"
-    if head[:3] == b"ID3" and len(head) >= 10 and head[3] in (2, 3, 4) and all(b < 0x80 for b in head[6:10]):
+    # An ID3 tag; some taggers write its size without the 7-bit "syncsafe" coding, so
+    # the size bytes are not checked.
+    if head[:3] == b"ID3" and len(head) >= 10 and head[3] in (2, 3, 4):
         return Modality.AUDIO, "mp3"
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return _mp4_modality(head, hint), "mp4"
@@ -113,10 +122,18 @@ def sniff(head: bytes, name: str) -> tuple[Modality, str]:
         return Modality.AUDIO, "aac"
     if hint in (Modality.AUDIO, None) and _mpeg_audio_header(head):
         return Modality.AUDIO, "mp3"
+    # MPEG audio after zero padding (some rippers and broken copies write it): FFmpeg
+    # skips the zeros. Only for audio names, as above.
+    padded = head.lstrip(b"\x00")
+    if hint is Modality.AUDIO and padded and len(padded) < len(head) and (
+            _mpeg_audio_header(padded) or _adts_header(padded) or padded[:3] == b"ID3"):
+        return Modality.AUDIO, "mp3"
     expected = _ARTICLE.get(hint, "a media")
     if _looks_like_text(head):
         raise MediaError(f"content is text, not {expected} file")
     if not head.strip(b"\x00"):
+        if len(head) >= HEADER_BYTES:  # only this much was read
+            raise MediaError(f"the first {len(head):,} bytes are all zero: not {expected} file")
         raise MediaError(f"content is all zero bytes, not {expected} file")
     raise MediaError(f"unrecognised content: not {expected} file of a known format")
 

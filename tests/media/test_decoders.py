@@ -429,3 +429,31 @@ def test_frames_can_become_features_as_they_are_decoded(tmp_path):
     for a, b in zip(plain.segments, means.segments):
         assert all(np.allclose(f.mean(axis=(0, 1)), g) for f, g in zip(a.frames, b.frames))
     assert (means.width, means.height, means.duration) == (plain.width, plain.height, plain.duration)
+
+
+def test_audio_that_ffmpeg_reads_is_recognised(tmp_path):
+    import soundfile as sf
+
+    from emobrowser.media.sniff import read_header
+
+    music = synth.synth_music(3.0, 22050)
+    for fmt in ("RF64", "W64"):  # WAV beyond 4 GiB (field recorders, broadcast); Sony Wave64
+        path = tmp_path / f"{fmt}.wav"
+        sf.write(path, music, 22050, format=fmt)
+        assert sniff(read_header(path), str(path)) == (Modality.AUDIO, "wav")
+        assert abs(load_audio(path).size - music.size) < 10
+    mp3 = synth.write_audio(tmp_path / "a.mp3", music, 22050).read_bytes()
+    variants = {"padded.mp3": bytes(3000) + mp3,  # zero padding before the frames
+                "loose_id3.mp3": b"ID3\x03\x00\x00\x00\x00\x01\x90" + bytes(400) + mp3}  # size not syncsafe
+    for name, data in variants.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert sniff(read_header(path), name) == (Modality.AUDIO, "mp3")
+        assert load_audio(path).size > 2.9 * 22050
+    # zero padding is audio only under an audio name; zeros alone are not
+    with pytest.raises(MediaError, match="unrecognised content"):
+        sniff(bytes(3000) + mp3, "x.jpg")
+    with pytest.raises(MediaError, match="content is all zero bytes, not an audio file"):
+        sniff(bytes(3000), "x.mp3")
+    with pytest.raises(MediaError, match="the first 65,536 bytes are all zero: not an audio file"):
+        sniff(bytes(65536), "x.mp3")
