@@ -213,6 +213,8 @@ def decode_image(data: bytes, fmt: str, min_side: int | None = DEFAULT_MIN_SIDE,
         size = (bgr.shape[1], bgr.shape[0])
         if size[0] * size[1] > max_pixels:
             raise MediaError(f"image {size[0]}×{size[1]} exceeds the pixel limit")
+    elif bgr.shape[0] != bgr.shape[1] and size[0] != size[1] and (bgr.shape[0] > bgr.shape[1]) != (size[1] > size[0]):
+        size = (size[1], size[0])  # the decoder turned it upright (EXIF orientation): report it as shown
     if bgr.dtype != np.uint8:
         bgr = (bgr / (np.iinfo(bgr.dtype).max / 255.0)).astype(np.uint8)
     if min_side is not None and max(bgr.shape[:2]) > 2 * min_side:

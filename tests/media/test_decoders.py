@@ -457,3 +457,19 @@ def test_audio_that_ffmpeg_reads_is_recognised(tmp_path):
         sniff(bytes(3000), "x.mp3")
     with pytest.raises(MediaError, match="the first 65,536 bytes are all zero: not an audio file"):
         sniff(bytes(65536), "x.mp3")
+
+
+def test_an_exif_rotated_photo_reports_the_size_it_is_shown_at():
+    import struct
+
+    import cv2
+
+    stored = cv2.imencode(".jpg", synth.draw_image("warm", (200, 400)))[1].tobytes()  # 400 wide, 200 high
+    # a minimal EXIF block: one IFD entry, Orientation (0x0112) = 6, "turn 90° clockwise to show"
+    tiff = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 1) + struct.pack("<HHIHH", 0x0112, 3, 1, 6, 0) \
+        + struct.pack("<I", 0)
+    app1 = b"Exif\x00\x00" + tiff
+    rotated = stored[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + stored[2:]
+    bgr, width, height = decode_image(rotated, "jpeg")
+    assert bgr.shape[:2] == (400, 200) and (width, height) == (200, 400)
+    assert decode_image(stored, "jpeg")[1:] == (400, 200)
