@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score files directly, without adding them to the library")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="time limit per file in seconds (default 300; videos get 0.5 s more per MiB)")
     p.add_argument("--image-model", default=None)
     p.add_argument("--audio-model", default=None)
 
@@ -296,7 +298,13 @@ def cmd_score(args) -> int:
     from emobrowser.index.scoring import score_paths
 
     failed = 0
-    for result in score_paths(args.paths, args.image_model, args.audio_model):
+    from emobrowser.index.pipeline import DEFAULT_TIMEOUT
+
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        print(f"emobrowser: --timeout must be a positive number of seconds, not {args.timeout:g}", file=sys.stderr)
+        return 2
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    for result in score_paths(args.paths, args.image_model, args.audio_model, timeout=timeout):
         row = {"path": result.path, "modality": result.modality.value if result.modality else None,
                "model": result.model, "valence": _num(result.valence), "arousal": _num(result.arousal),
                "error": result.error,

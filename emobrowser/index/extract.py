@@ -54,6 +54,20 @@ def _check_audio(samples: np.ndarray, sr: int) -> None:
         raise MediaError("audio is digital silence (nothing to score)")
 
 
+def _check_still(path: str, modality: str) -> None:
+    """Refuse a file whose content is no longer what the scan found (it was replaced
+    in between); the next scan sees the change and indexes it afresh."""
+    from emobrowser.media.sniff import read_header, sniff
+
+    head = read_header(path)  # a vanished or unreadable file keeps its own reason
+    try:
+        now, _fmt = sniff(head, path)
+    except MediaError as exc:
+        raise MediaError(f"the file changed after the scan: {exc}") from None
+    if now is Modality.IMAGE:  # (sound and video are both FFmpeg's: it tells those apart itself)
+        raise MediaError(f"the file changed after the scan: it now holds an image, not {modality}")
+
+
 def extract_file(path: str | bytes, modality: str, image_model_name: str, audio_model_name: str,
                  segment_seconds: float = 15.0) -> Extracted:
     """Decode ``path`` as ``modality`` and compute the models' features.
@@ -63,6 +77,8 @@ def extract_file(path: str | bytes, modality: str, image_model_name: str, audio_
     from emobrowser.models import registry
 
     path = os.fsdecode(path) if isinstance(path, bytes) else path
+    if modality != Modality.IMAGE.value:  # (an image's decoder checks its content itself)
+        _check_still(path, modality)
     if modality == Modality.IMAGE.value:
         from emobrowser.media.images import load_image
 

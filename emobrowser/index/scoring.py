@@ -10,9 +10,10 @@ import os
 import stat
 from collections.abc import Iterator
 
-from emobrowser.core.errors import MediaError, link_failure
+from emobrowser.core.errors import MediaError, link_failure, read_failure
 from emobrowser.core.types import Modality, ScoreResult
 from emobrowser.index.extract import extract_file, score_extracted
+from emobrowser.index.pipeline import time_limit
 from emobrowser.index.procpool import ProcessPool
 from emobrowser.media.sniff import read_header, sniff
 from emobrowser.models import registry
@@ -46,12 +47,17 @@ def score_paths(paths: list[str], image_model: str | None = None, audio_model: s
             except OSError as exc:
                 raise MediaError(link_failure(exc, os.path.islink(path)) or "no such file") from None
             modality, _fmt = sniff(read_header(path), path)
+            size = os.stat(path).st_size
+        except OSError as exc:
+            results[index] = ScoreResult(path=path, modality=None, model="", error=str(read_failure(exc)))
+            continue
         except MediaError as exc:
             results[index] = ScoreResult(path=path, modality=None, model="", error=str(exc))
             continue
         results[index] = ScoreResult(path=path, modality=modality,
                                      model=_model_label(modality.value, imodel, amodel))
-        tasks.append((index, (path, modality.value, imodel.info.name, amodel.info.name)))
+        limit = time_limit(timeout, modality.value, size)  # as indexing allows
+        tasks.append((index, (path, modality.value, imodel.info.name, amodel.info.name), limit))
     pool = ProcessPool(extract_file, workers=workers, timeout=timeout, nice=0)
     finished = {}
     if tasks:

@@ -339,3 +339,26 @@ def test_one_line_tells_a_stray_byte_from_a_control_character():
     byte, control = os.fsdecode(b"/m/a\x85.jpg"), os.fsdecode(b"/m/a\xc2\x85.jpg")  # U+0085 in UTF-8
     assert one_line(byte) == "/m/a\\x85.jpg" and one_line(control) == "/m/a\\u0085.jpg"
     assert one_line("/m/tab\there") == "/m/tab\\there" and one_line("/m/caf\u00e9") == "/m/caf\u00e9"
+
+
+def test_score_timeout_gives_videos_the_indexing_allowance(media_dir, monkeypatch):
+    from emobrowser.index import scoring
+    from emobrowser.index.pipeline import time_limit
+
+    limits = []
+
+    class Pool:  # records each task's time limit instead of running it
+        def __init__(self, func, workers, timeout, nice):
+            pass
+
+        def run(self, tasks):
+            for index, _args, limit in tasks:
+                limits.append(limit)
+                yield index, False, "not run"
+
+    monkeypatch.setattr(scoring, "ProcessPool", Pool)
+    video = media_dir / "clip.mp4"
+    list(scoring.score_paths([str(media_dir / "warm.jpg"), str(video)], "baseline", "baseline", timeout=7.0))
+    assert limits == [7.0, time_limit(7.0, "video", video.stat().st_size)] and limits[1] > 7.0
+    bad = run_cli("score", "--timeout", "-1", str(video), check=False)
+    assert bad.returncode == 2 and "--timeout must be a positive number" in bad.stderr

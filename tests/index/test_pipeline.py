@@ -1,6 +1,8 @@
 import os
 import threading
 
+import pytest
+
 from emobrowser.index import pipeline
 from emobrowser.index.pipeline import TRANSIENT_REASONS, index_library
 from emobrowser.media import synth
@@ -328,3 +330,17 @@ def test_a_move_from_one_root_to_another_is_reported_as_a_move_only(store, tmp_p
     summary = index_library(store, **BASE)
     assert (summary.moved, summary.missing, summary.indexed) == (1, 0, 0)
     assert store.item_by_path(b / "photo.png").status == "indexed"
+
+
+def test_a_file_replaced_between_scan_and_decoding_says_so(tmp_path):
+    from emobrowser.core.errors import MediaError
+    from emobrowser.index.extract import extract_file
+
+    song = synth.write_audio(tmp_path / "song.flac", synth.synth_music(2.0, 22050), 22050)
+    (tmp_path / "song.flac").write_text("now a text file\n")  # replaced after the scan called it audio
+    with pytest.raises(MediaError, match="the file changed after the scan: content is text"):
+        extract_file(str(song), "audio", "baseline", "baseline")
+    synth.write_image(tmp_path / "pic.png", synth.draw_image("warm", (40, 40)))
+    (tmp_path / "pic.png").rename(song)  # now an image under the song's name
+    with pytest.raises(MediaError, match="the file changed after the scan: it now holds an image, not audio"):
+        extract_file(str(song), "audio", "baseline", "baseline")
