@@ -56,8 +56,8 @@ def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
     global _engine
     with Store(db_path) as store, store.snapshot():  # the points and the alignment they went through
         points = load_points(store, models)
-        version = alignment_version(store, models)
-    engine = open_engine(points, db_path, version, background=True)
+        version, newest = alignment_version(store, models)
+    engine = open_engine(points, db_path, version, background=True, newest_alignment=newest)
     with _engine_lock:
         _engine = (points, engine)
     return points

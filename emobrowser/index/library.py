@@ -146,9 +146,12 @@ def engine_cache_dir(db: Path, alignment_version: int = 0) -> Path:
     return cache_dir() / "index" / key / f"align-{int(alignment_version)}"
 
 
-def _drop_older_indexes(db: Path, alignment_version: int) -> None:
-    """Delete a library's index folders of older alignments: nothing reads them once
-    a newer alignment exists (a process still searching one keeps its open files).
+def _drop_older_indexes(db: Path, alignment_version: int, newest: int) -> None:
+    """Delete a library's index folders of alignments older than ``newest`` (the
+    library's latest fit) other than the one in force: nothing reads them any more
+    (a process still searching one keeps its open files). A process that opens an
+    older alignment after a newer one keeps the newer. Going back to no alignment
+    (in force: 0) stores a fit of its own, so the fitted folders before it go too.
     Also the folders of the earlier layout, one per (library, alignment) directly
     under ``<cache>/index``."""
     import hashlib
@@ -157,7 +160,7 @@ def _drop_older_indexes(db: Path, alignment_version: int) -> None:
     folder = engine_cache_dir(db, alignment_version)
     for other in folder.parent.glob("align-*"):
         version = other.name.removeprefix("align-")
-        if version.isdigit() and int(version) < alignment_version:
+        if version.isdigit() and int(version) != alignment_version and int(version) < newest:
             shutil.rmtree(other, ignore_errors=True)
     for version in range(int(alignment_version) + 1):
         key = hashlib.blake2b(f"{Path(db).resolve()}|{version}".encode(), digest_size=8).hexdigest()
@@ -165,7 +168,7 @@ def _drop_older_indexes(db: Path, alignment_version: int) -> None:
 
 
 def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version: int = 0,
-                background: bool = False):
+                background: bool = False, newest_alignment: int = 0):
     """A RetrievalEngine over the library's points, its Annoy files cached per database.
 
     A cached index from an earlier run is reused: items that changed since are
@@ -179,9 +182,11 @@ def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version
     if db is not None:
         folder = engine_cache_dir(db, alignment_version)
         try:
-            if not folder.is_dir():  # the first open of this alignment: older ones are done with
+            # The first open of an alignment, or of none (whose folder may predate the
+            # fits since): the older alignments' folders are done with.
+            if not folder.is_dir() or alignment_version == 0:
                 folder.mkdir(parents=True, exist_ok=True)
-                _drop_older_indexes(db, alignment_version)
+                _drop_older_indexes(db, alignment_version, max(alignment_version, newest_alignment))
         except OSError:
             folder = None  # an unwritable cache: the index lives in memory
     engine = RetrievalEngine(points.ids, points.modality, points.valence, points.arousal, cache_dir=folder)
@@ -320,11 +325,13 @@ def resolve_target(args) -> tuple[float, float]:
     return args.valence, args.arousal
 
 
-def alignment_version(store: Store, models: dict[str, tuple[str, str]] | None = None) -> int:
-    """Version of the alignment in force for ``models`` (default: the library's), 0 = identity."""
-    from emobrowser.align.transform import active_transform
+def alignment_version(store: Store, models: dict[str, tuple[str, str]] | None = None) -> tuple[int, int]:
+    """(version of the alignment in force for ``models`` (default: the library's),
+    0 = identity; version of the library's latest fit, whatever it is for)."""
+    from emobrowser.align.transform import active_transform, stored_transform
 
-    return active_transform(store, models or current_models(store)).version
+    stored = stored_transform(store)
+    return active_transform(store, models or current_models(store)).version, stored.version if stored else 0
 
 
 def run_query(db: Path, args) -> list[Hit]:
@@ -351,7 +358,7 @@ def run_query(db: Path, args) -> list[Hit]:
     region = parse_region(args.region) if args.region else None
     with Store(db) as store, store.snapshot():  # the points and the alignment they went through
         points = load_points(store)
-        version = alignment_version(store)
+        version, newest = alignment_version(store)
         roots = points.roots
         exclude = None
         if args.like:
@@ -365,7 +372,7 @@ def run_query(db: Path, args) -> list[Hit]:
     if len(points) == 0:
         return []
     allowed = points.ids[folder_mask(points, args.folder)].tolist() if args.folder else None
-    engine = open_engine(points, db, version)
+    engine = open_engine(points, db, version, newest_alignment=newest)
     try:
         if region is not None:
             if region[0] == "rect":

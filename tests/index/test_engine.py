@@ -291,3 +291,11 @@ def test_a_new_alignment_drops_the_indexes_of_older_ones(tmp_path):
     assert sorted(p.name for p in library.iterdir()) == ["align-2", "align-3"]
     assert any(engine_cache_dir(db, 3).iterdir())  # holds the index files
     assert not (cache_dir() / "index" / old_key).exists()
+    # back to no alignment (align --method identity stores fit 4, which is identity):
+    # the fitted folders go, also when the identity folder is there already
+    open_engine(points, db, 0, newest_alignment=4).rebuild_if_needed()
+    assert sorted(p.name for p in library.iterdir()) == ["align-0"]
+    # a fit that no longer applies (models changed) is older than nothing: its folder stays
+    open_engine(points, db, 5).rebuild_if_needed()
+    open_engine(points, db, 0, newest_alignment=5).rebuild_if_needed()
+    assert sorted(p.name for p in library.iterdir()) == ["align-0", "align-5"]
