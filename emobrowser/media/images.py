@@ -165,6 +165,16 @@ def _png_end(data: bytes) -> int | None:
     return None
 
 
+def _float_to_8bit(img: np.ndarray) -> np.ndarray:
+    """Float samples to 8 bits: [0, 1] as is (the usual range); any other range is
+    stretched from its own minimum to its maximum."""
+    img = np.nan_to_num(img.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(img.min()), float(img.max())
+    if lo < 0.0 or hi > 1.0:
+        img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    return np.round(img * 255.0).astype(np.uint8)
+
+
 def reduction_factor(width: int, height: int, min_side: int) -> int:
     """The largest JPEG scale-down factor (1, 2, 4, 8) keeping the longest side ≥ min_side."""
     longest = max(width, height)
@@ -203,6 +213,10 @@ def decode_image(data: bytes, fmt: str, min_side: int | None = DEFAULT_MIN_SIDE,
         bgr = cv2.imdecode(buf, flags)
     except cv2.error as exc:
         raise MediaError(f"cannot decode {fmt.upper()}: {str(exc).strip().splitlines()[-1]}") from exc
+    if bgr is None and fmt == "tiff":  # 32-bit float samples (HDR, scientific): only read as they are
+        bgr = cv2.imdecode(buf, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR)
+        if bgr is not None and bgr.dtype.kind == "f":
+            bgr = _float_to_8bit(bgr)
     if bgr is None:
         raise MediaError(f"corrupt {fmt.upper()} data (decoder returned no image)")
     if bgr.ndim == 2:

@@ -473,3 +473,14 @@ def test_an_exif_rotated_photo_reports_the_size_it_is_shown_at():
     bgr, width, height = decode_image(rotated, "jpeg")
     assert bgr.shape[:2] == (400, 200) and (width, height) == (200, 400)
     assert decode_image(stored, "jpeg")[1:] == (400, 200)
+
+
+def test_a_float_tiff_decodes():
+    import cv2
+
+    picture = synth.draw_image("warm", (40, 60)).astype(np.float32) / 255.0
+    ok, buf = cv2.imencode(".tiff", picture)
+    assert ok
+    bgr, width, height = decode_image(buf.tobytes(), "tiff")
+    assert bgr.dtype == np.uint8 and (width, height) == (60, 40)
+    assert np.abs(bgr.astype(int) - np.round(picture * 255).astype(int)).max() <= 1
