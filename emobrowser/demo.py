@@ -15,7 +15,7 @@ import numpy as np
 
 from emobrowser.core.paths import cache_dir
 
-DEMO_VERSION = "3"
+DEMO_VERSION = "4"
 
 # (name, image kind, brightness scale, saturation scale)
 IMAGES = [
@@ -29,12 +29,17 @@ IMAGES = [
     ("sunset_stripes", "vivid", 0.9, 0.8), ("cold_sun", "warm", 0.9, 0.2), ("night_sea", "cool", 0.35, 1.0),
 ]
 
-# (name, bpm, major, loudness, brightness): spans the four quadrants.
+# (name, bpm, major, loudness, brightness). The names say how each clip is made, not
+# how it should score: the audio model rates the fast, loud ones far above the slow,
+# quiet ones in arousal, but synthetic tones are outside the music it learned from,
+# and it hears the fast minor-key ones as pleasant too.
 CLIPS = [
-    ("party_anthem", 150, True, 0.95, 0.9), ("sunny_march", 132, True, 0.8, 0.7), ("bright_jig", 170, True, 0.9, 0.8),
-    ("storm_drums", 160, False, 0.95, 0.9), ("angry_riff", 145, False, 0.9, 0.95), ("tense_chase", 175, False, 0.8, 0.8),
-    ("rainy_lament", 60, False, 0.25, 0.2), ("lonely_waltz", 72, False, 0.3, 0.3), ("grey_dirge", 50, False, 0.2, 0.15),
-    ("lullaby", 66, True, 0.25, 0.25), ("calm_meadow", 76, True, 0.3, 0.35), ("slow_sunday", 58, True, 0.2, 0.3),
+    ("fast_major_rock", 150, True, 0.95, 0.9), ("brisk_major_march", 132, True, 0.8, 0.7),
+    ("fast_major_jig", 170, True, 0.9, 0.8), ("fast_minor_drums", 160, False, 0.95, 0.9),
+    ("fast_minor_riff", 145, False, 0.9, 0.95), ("fastest_minor_chase", 175, False, 0.8, 0.8),
+    ("slow_minor_quiet", 60, False, 0.25, 0.2), ("slow_minor_waltz", 72, False, 0.3, 0.3),
+    ("slowest_minor_dark", 50, False, 0.2, 0.15), ("slow_major_quiet", 66, True, 0.25, 0.25),
+    ("slow_major_soft", 76, True, 0.3, 0.35), ("slow_major_dark", 58, True, 0.2, 0.3),
 ]
 
 VIDEOS = [

@@ -30,6 +30,8 @@ def describe(result: dict) -> str:
                      f"with no change.")
     if chosen == "identity":
         lines.append("No method beat leaving the photos as the image model scores them, so nothing moves.")
+    else:
+        lines.append("The photos and videos move on the map accordingly; Library → Remove alignment undoes it.")
     return "\n".join(lines)
 
 
@@ -70,6 +72,28 @@ class AlignmentController(QObject):
         self.dialog.show()
         self._thread = threading.Thread(target=self._run, name="align", daemon=True)
         self._thread.start()
+
+    def remove(self) -> None:
+        """Go back to no alignment (``emobrowser align --method identity``): quick, no fit."""
+        from emobrowser.align.transform import stored_transform
+        from emobrowser.index.store import Store
+
+        if self.is_running():
+            return
+        with Store(self.db_path) as store:
+            stored = stored_transform(store)
+        if stored is None or stored.is_identity:
+            self._show(QMessageBox.Icon.Information, "No alignment is stored: photos are placed as the image "
+                                                     "model scores them.")
+            return
+        try:
+            align_library(self.db_path, "identity")
+        except Exception as exc:  # shown to the user; the library keeps its alignment
+            self._show(QMessageBox.Icon.Warning, str(exc))
+            return
+        self.library_changed.emit()
+        self._show(QMessageBox.Icon.Information, f"The {stored.method} alignment is removed: photos are placed as "
+                                                 f"the image model scores them again.")
 
     def cancel(self) -> None:
         self._cancel.set()

@@ -114,6 +114,11 @@ class CircumplexWidget(QWidget):
             self._words.append(text)
         self.plot.setLabel("bottom", "valence  (unpleasant → pleasant)")
         self.plot.setLabel("left", "arousal  (calm → excited)")
+        for side in ("bottom", "left"):  # no "(x0.001)" rescaling of the axes when zoomed in
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
+        # Zoom and pan stay where there is something to see: the circle, down to a
+        # window of 0.02 (closer than any two scores can meaningfully differ).
+        self._vb.setLimits(xMin=-3.0, xMax=3.0, yMin=-3.0, yMax=3.0, minXRange=0.02, minYRange=0.02)
         self.reset_view()
 
         self._toggles: dict[str, QCheckBox] = {}

@@ -138,13 +138,21 @@ def durations(db_path, item_ids: list[int]) -> dict[int, float]:
 
 def library_status(db_path, models: dict[str, tuple[str, str]] | None = None):
     """(root folders, status counts per modality, failures as (path, reason), alignment
-    note); paths are file-system paths (see Store.paths_of). The note says why the
-    stored alignment does not apply to ``models`` (None when it does, or without models)."""
+    note); paths are file-system paths (see Store.paths_of). The note says which
+    alignment is in force, or why the stored one does not apply to ``models`` (None
+    when none is stored, or without models)."""
     from emobrowser.align.transform import alignment_status
 
     with Store(db_path) as store:
         roots = [os.fsdecode(r) for _, r in store.roots()]
-        note = alignment_status(store, models).get("note") if models is not None else None
+        note = None
+        if models is not None:
+            status = alignment_status(store, models)
+            if "note" in status:
+                note = f"{status['note'][0].upper()}{status['note'][1:]}. Library → Align photos with music fits it again."
+            elif status["method"] != "identity":
+                note = (f"Photos are aligned with music ({status['method']}, fit {status['version']}); "
+                        f"Library → Remove alignment undoes it.")
         return roots, store.status_counts(), [(p, reason) for p, _m, reason in store.failures()], note
 
 

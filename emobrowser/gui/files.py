@@ -68,3 +68,14 @@ def playable_path(path: str) -> str:
     except OSError:  # no links here: Qt is handed the name as it is, and may not open it
         return path
     return str(link)
+
+
+def user_folder(kind: str) -> str:
+    """The user's "pictures", "music" or "home" folder, where file dialogs start
+    (not the folder the app was started from); home when the kind has none."""
+    from PySide6.QtCore import QStandardPaths
+
+    location = {"pictures": QStandardPaths.StandardLocation.PicturesLocation,
+                "music": QStandardPaths.StandardLocation.MusicLocation}.get(kind)
+    folder = QStandardPaths.writableLocation(location) if location is not None else ""
+    return folder if folder and os.path.isdir(folder) else os.path.expanduser("~")

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QL
                                QPushButton, QSizePolicy, QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
+from emobrowser.gui.files import user_folder
 from emobrowser.gui.style import plain_tooltip
 from emobrowser.index.store import shown, shown_name
 
@@ -115,7 +116,7 @@ class LibraryPanel(QWidget):
     # -- public ---------------------------------------------------------------------------
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder to the library", user_folder("home"))
         if folder:
             self.folders_added.emit([folder])
 
@@ -141,9 +142,8 @@ class LibraryPanel(QWidget):
         self.counts.setText("Library: " + (", ".join(parts) or "empty") + (f" · {pending} waiting" if pending else ""))
 
     def set_alignment_note(self, note: str | None) -> None:
-        """Say that the library's alignment no longer applies (None hides the note)."""
-        self.alignment_note.setText(f"{note[0].upper()}{note[1:]}. Library → Align photos with music fits it "
-                                    f"again." if note else "")
+        """Say which alignment is in force, or that it no longer applies (None hides the note)."""
+        self.alignment_note.setText(note or "")
         self.alignment_note.setVisible(bool(note))
 
     def set_failures(self, failures: list[tuple[str, str]]) -> None:
@@ -175,6 +175,7 @@ class LibraryPanel(QWidget):
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.blockSignals(False)
         if paused:
+            self.progress.setFormat("Paused")
             self.status.setText("Paused — indexing resumes where it stopped")
 
     def show_progress(self, p) -> None:
@@ -186,8 +187,11 @@ class LibraryPanel(QWidget):
             self.progress.setRange(0, max(1, p.total))
             self.progress.setValue(p.done)
             self.progress.setFormat(f"{p.done} / {p.total}")
-            failed = f" · {p.failed} failed" if p.failed else ""
-            self.status.setText(f"Indexing: {p.rate:.1f} files/s · ETA {_format_eta(p.eta)}{failed}")
+            failed = f" · {p.failed} failed in this run" if p.failed else ""
+            if p.done == 0 and not p.failed:  # the workers start: models load, librosa compiles once
+                self.status.setText("Starting: loading the models (about a minute the first time)…")
+            else:
+                self.status.setText(f"Indexing: {p.rate:.1f} files/s · ETA {_format_eta(p.eta)}{failed}")
         self.current.setText(os.path.basename(p.current) if p.phase == "index" else "")
         self.current.setToolTip(plain_tooltip(p.current) if p.current else "")
 
@@ -199,7 +203,7 @@ class LibraryPanel(QWidget):
         self.progress.show()
         self.progress.setRange(0, 1)
         self.progress.setValue(1)
-        self.progress.setFormat("Done")
+        self.progress.setFormat("Stopped" if error or keep else "Done")
         self.status.setText(message)
         self.current.clear()
 

@@ -14,7 +14,7 @@ from emobrowser.gui import data
 from emobrowser.gui.alignment import AlignmentController
 from emobrowser.gui.circumplex import CircumplexWidget
 from emobrowser.gui.detail_panel import DetailPanel
-from emobrowser.gui.files import url_path
+from emobrowser.gui.files import url_path, user_folder
 from emobrowser.gui.library_panel import LibraryPanel
 from emobrowser.gui.results_panel import OTHER, ResultsPanel
 from emobrowser.gui.search_panel import SearchPanel
@@ -54,7 +54,8 @@ class MainWindow(QMainWindow):
         self._last_spec = None
         self._shown_spec = None  # the query whose results are on screen
         self._hint: str | None = None  # why the library has nothing to show, if it has not
-        self.setWindowTitle("Emobrowser — demo library" if demo else f"Emobrowser — {self.db_path.name}")
+        # Qt adds the application's name: "Demo library — Emobrowser"
+        self.setWindowTitle("Demo library" if demo else self.db_path.name)
         self.setAcceptDrops(True)
 
         self.thumbs = ThumbnailLoader(self)
@@ -124,6 +125,8 @@ class MainWindow(QMainWindow):
         self.align_action = self._action(
             m, "&Align photos with music…", self.alignment.start, "Ctrl+Shift+A",
             "Fit the map between the photo and music models on your videos' segments (emobrowser align)")
+        self._action(m, "Remove a&lignment", self.alignment.remove, None,
+                     "Place photos as the image model scores them again (emobrowser align --method identity)")
         m.addSeparator()
         self._action(m, "&Export playlist…", lambda: self.export_playlist(), "Ctrl+E",
                      "Save the music and videos of the results as an M3U8 playlist")
@@ -177,6 +180,7 @@ class MainWindow(QMainWindow):
         self.indexing.refresh_requested.connect(self.refresh_library)
         self.alignment.library_changed.connect(self._on_alignment_changed)
         self.indexing.message_posted.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.results.message_posted.connect(lambda text: self.statusBar().showMessage(text, 10000))
 
     # -- library and indexing -----------------------------------------------------------
 
@@ -367,8 +371,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No music or videos in the results to put in a playlist", 5000)
             return 0
         if target is None:
-            target, _ = QFileDialog.getSaveFileName(self, "Export playlist", "emobrowser.m3u8",
-                                                    "Playlists (*.m3u8)")
+            target, _ = QFileDialog.getSaveFileName(
+                self, "Export playlist", os.path.join(user_folder("music"), "emobrowser.m3u8"), "Playlists (*.m3u8)")
             if not target:
                 return 0
         on_disk = [os.path.isfile(h.path) for h in hits]  # not deleted or moved since indexing
@@ -390,12 +394,17 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("No photos to copy", 5000)
             return []
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, f"Copy {len(hits)} photos to")
+            folder = QFileDialog.getExistingDirectory(self, f"Copy {len(hits)} photos to", user_folder("pictures"))
             if not folder:
                 return []
         failed: list[tuple[str, str]] = []
         copied = data.copy_files([h.path for h in hits], folder, failed)
+        names = {os.path.basename(h.path) for h in hits}
         message = f"Copied {len(copied)} photos to {folder}"
+        renamed = [c for c in copied if os.path.basename(c) not in names]
+        if renamed:
+            message += (f"; {len(renamed)} under a new name because the name was taken "
+                        f"(e.g. {shown_name(renamed[0])})")
         if failed:
             path, reason = failed[0]
             message += f"; {len(failed)} could not be copied ({shown_name(path)}: {reason})"
@@ -406,10 +415,13 @@ class MainWindow(QMainWindow):
 
     def _on_help_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
-            "Ctrl+O  add a folder", "F5  rescan the library", "Ctrl+Shift+A  align photos with music", "Ctrl+F  type a mood", "Esc  cancel the search",
+            "Ctrl+O  add a folder", "F5  rescan the library", "Ctrl+Shift+A  align photos with music",
+            "Ctrl+F  type a mood", "Esc  cancel the search",
             "Ctrl+L  more like the selected result", "Ctrl+R  select a region on the map",
-            "Space  play or pause the selected track", "Ctrl+E  export a playlist", "Ctrl+0  reset the map",
-            "Ctrl+Q  quit", "", "Map: click to search, Shift+drag for a region, wheel to zoom, drag to pan."]))
+            "Space  play or pause the selected track", "Ctrl+E  export a playlist",
+            "Ctrl+Shift+C  copy the photos among the results to a folder", "Ctrl+0  reset the map",
+            "F1  this list", "Ctrl+Q  quit", "",
+            "Map: click to search, Shift+drag for a region, wheel to zoom, drag to pan."]))
 
     def _restore_layout(self) -> None:
         self.resize(1360, 860)

@@ -13,7 +13,7 @@ from emobrowser.gui.files import file_url
 from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
 from emobrowser.gui.results_model import HIT_ROLE, ResultsDelegate, ResultsModel
 from emobrowser.gui.style import tool_button
-from emobrowser.index.store import shown
+from emobrowser.index.store import shown, shown_name
 
 OTHER = {"image": ("audio", "video"), "audio": ("image", "video"), "video": ("image", "audio")}
 
@@ -57,6 +57,7 @@ class ResultsPanel(QWidget):
     other_modality_requested = Signal(object)  # Hit
     export_playlist_requested = Signal()
     copy_images_requested = Signal()
+    message_posted = Signal(str)  # a status-bar message
     visible_items_changed = Signal(list)  # hits whose cards need a thumbnail
 
     def __init__(self, parent: QWidget | None = None):
@@ -198,16 +199,24 @@ class ResultsPanel(QWidget):
     def _on_double_clicked(self, index) -> None:
         hit = index.data(HIT_ROLE)
         if hit is not None:
-            QDesktopServices.openUrl(file_url(hit.path))
+            self.open_path(hit.path)
+
+    def open_path(self, path: str) -> bool:
+        """Open a file or folder with the desktop's application for it; says so when
+        none is set up (QDesktopServices only logs that)."""
+        if QDesktopServices.openUrl(file_url(path)):
+            return True
+        self.message_posted.emit(f"No application is set up to open {shown_name(path)}; "
+                                 f"right-click → Copy path to open it yourself")
+        return False
 
     def _on_context_menu_requested(self, pos) -> None:
         index = self.view.indexAt(pos)
         hit = index.data(HIT_ROLE) if index.isValid() else None
         menu = QMenu(self)
         if hit is not None:
-            menu.addAction("Open", lambda: QDesktopServices.openUrl(file_url(hit.path)))
-            menu.addAction("Show in folder",
-                           lambda: QDesktopServices.openUrl(file_url(os.path.dirname(hit.path))))
+            menu.addAction("Open", lambda: self.open_path(hit.path))
+            menu.addAction("Show in folder", lambda: self.open_path(os.path.dirname(hit.path)))
             if hit.modality == "audio":
                 play = menu.addAction("Play preview", self.toggle_playback)
                 play.setEnabled(self.preview.available)

@@ -57,13 +57,15 @@ def test_a_fit_for_older_models_is_reported_where_it_stops_applying(store):
     status = alignment_status(store, current_models(store))
     assert status == {"method": "procrustes", "version": 3, "in_force": True,
                       "fitted_for": {"image": "img/1", "audio": "aud/1"}}
-    assert library_status(store.path, MODELS)[3] is None
+    assert library_status(store.path, MODELS)[3] == ("Photos are aligned with music (procrustes, fit 3); "
+                                                     "Library → Remove alignment undoes it.")
     # the library is re-scored by a new audio model: the fit no longer applies
     store.set_setting("models", json.dumps({"image": ["img", "1"], "audio": ["aud", "2"]}))
     status = alignment_status(store, current_models(store))
     assert status["in_force"] is False and "aud/1 (now aud/2)" in status["note"]
     assert "img/1" not in status["note"]
-    assert library_status(store.path, current_models(store))[3] == status["note"]
+    assert library_status(store.path, current_models(store))[3] == (
+        "T" + status["note"][1:] + ". Library → Align photos with music fits it again.")
     assert alignment_status(store, MODELS)["in_force"] is True  # still right for the models it was fitted for
 
 

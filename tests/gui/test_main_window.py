@@ -121,6 +121,21 @@ def test_copy_images_leaves_originals_untouched(qtbot, window, tmp_path):
     assert len(copied) == len(photos) == 8
     assert sorted(open(p, "rb").read() for p in copied) == sorted(b for _, b in before.values())
     assert {p: (os.stat(p).st_mtime_ns, open(p, "rb").read()) for p in photos} == before
+    assert window.statusBar().currentMessage() == f"Copied 8 photos to {tmp_path / 'copies'}"
+    again = window.copy_images(str(tmp_path / "copies"))  # the names are taken now
+    assert len(again) == 8 and all(" (2)." in os.path.basename(p) for p in again)
+    assert window.statusBar().currentMessage().endswith(
+        f"; 8 under a new name because the name was taken (e.g. {os.path.basename(again[0])})")
+
+
+def test_opening_a_file_without_an_application_says_so(qtbot, window, monkeypatch):
+    from PySide6.QtGui import QDesktopServices
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)  # no launcher on this desktop
+    hit = window.results.model.hits[0]
+    assert window.results.open_path(hit.path) is False
+    assert window.statusBar().currentMessage().startswith(
+        f"No application is set up to open {os.path.basename(hit.path)}")
 
 
 def test_more_like_this_and_other_modality(qtbot, window):

@@ -272,6 +272,8 @@ def test_align_from_the_library_menu_fits_stores_and_reprojects(qtbot, tmp_path)
         assert w.alignment.dialog is not None and w.alignment.dialog.isVisible()
     qtbot.waitUntil(lambda: w.alignment.message is not None and w.alignment.message.isVisible(), timeout=5000)
     assert w.alignment.dialog is None  # the progress dialog closed
+    qtbot.waitUntil(lambda: w.library.alignment_note.text().startswith("Photos are aligned with music ("),
+                    timeout=10000)
     text = w.alignment.message.text()
     with Store(w.db_path) as store:
         status = alignment_status(store, w.models)
@@ -281,6 +283,13 @@ def test_align_from_the_library_menu_fits_stores_and_reprojects(qtbot, tmp_path)
     qtbot.waitUntil(lambda: w.points.valence[photo] != before[1], timeout=10000)
     assert w.points.ids[photo] == before[0]
     w.alignment.message.close()
+    # Library → Remove alignment puts the photos back where the image model scored them
+    w.alignment.remove()
+    assert w.alignment.message.text().startswith(f"The {status['method']} alignment is removed")
+    qtbot.waitUntil(lambda: abs(w.points.valence[photo] - before[1]) < 1e-9, timeout=10000)
+    qtbot.waitUntil(lambda: w.library.alignment_note.isHidden(), timeout=10000)
+    w.alignment.remove()  # nothing left to remove
+    assert w.alignment.message.text().startswith("No alignment is stored")
     w.close()
 
 
@@ -308,3 +317,38 @@ def test_align_cancel_and_too_few_videos_store_nothing(qtbot, tmp_path):
         assert store.get_setting(SETTING_KEY) is None
     w.alignment.message.close()
     w.close()
+
+
+def test_the_indexing_bar_says_starting_paused_and_stopped(qtbot):
+    from emobrowser.gui.library_panel import LibraryPanel
+    from emobrowser.index.pipeline import Progress
+
+    panel = LibraryPanel()
+    qtbot.addWidget(panel)
+    panel.set_running(True)
+    panel.show_progress(Progress("index", 0, 38))
+    assert panel.status.text().startswith("Starting: loading the models")
+    panel.show_progress(Progress("index", 5, 38, rate=2.0, eta=16.0, failed=1))
+    assert panel.status.text().startswith("Indexing: 2.0 files/s") and "1 failed in this run" in panel.status.text()
+    panel.show_finished("Paused", keep=True)
+    panel.set_running(False, paused=True)
+    assert panel.progress.format() == "Paused"
+    panel.show_finished("Stopped — Rescan (F5) resumes where it stopped", keep=True)
+    assert panel.progress.format() == "Stopped"
+    panel.show_finished("Up to date: 3 indexed")
+    assert panel.progress.format() == "Done"
+
+
+def test_zooming_the_map_keeps_plain_axis_numbers_and_stops_at_a_limit(qtbot, window):
+    view = window.circumplex._vb
+    for _ in range(40):
+        view.scaleBy((0.5, 0.5))
+    (x0, x1), (y0, y1) = view.viewRange()
+    assert x1 - x0 >= 0.019 and y1 - y0 >= 0.019
+    for side in ("bottom", "left"):
+        axis = window.circumplex.plot.getAxis(side)
+        assert axis.autoSIPrefix is False and "x0." not in axis.labelString()
+    for _ in range(40):
+        view.scaleBy((2.0, 2.0))
+    (x0, x1), _ = view.viewRange()
+    assert x0 >= -3.0 and x1 <= 3.0
