@@ -49,6 +49,11 @@ class _ResultsView(QListView):
             painter.end()
 
 
+# A best match farther than this from the searched point (a quarter of the circle's
+# radius) is not close: the results header says so.
+FAR = 0.25
+
+
 class ResultsPanel(QWidget):
     """Shows hits; asks the window for thumbnails and follow-up searches through signals."""
 
@@ -133,7 +138,10 @@ class ResultsPanel(QWidget):
             counts[h.modality] = counts.get(h.modality, 0) + 1
         parts = ", ".join(f"{n} {m}" for m, n in sorted(counts.items()))
         timing = f" in {seconds * 1000:.0f} ms" if seconds is not None else ""
-        self.summary.setText(f"{len(hits)} results{timing}" + (f" ({parts})" if parts else ""))
+        # how close the best match is: a page of results looks the same when nothing is near
+        nearest = min((h.distance for h in hits), default=0.0)
+        closeness = f" · nearest {nearest:.2f} away{' (nothing close)' if nearest > FAR else ''}" if hits else ""
+        self.summary.setText(f"{len(hits)} results{timing}" + (f" ({parts})" if parts else "") + closeness)
         self.summary.setToolTip(self.summary.text())
         rows = [i for i, h in enumerate(hits) if h.id == keep]
         if rows:

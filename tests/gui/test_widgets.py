@@ -352,3 +352,18 @@ def test_zooming_the_map_keeps_plain_axis_numbers_and_stops_at_a_limit(qtbot, wi
         view.scaleBy((2.0, 2.0))
     (x0, x1), _ = view.viewRange()
     assert x0 >= -3.0 and x1 <= 3.0
+
+
+def test_the_results_header_says_how_near_the_best_match_is(qtbot, window):
+    from emobrowser.gui.results_panel import FAR
+
+    seen = set()
+    for v, a in ((-1.0, 1.0), (float(window.points.valence[0]), float(window.points.arousal[0]))):
+        with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+            window.search.set_point(v, a)
+        nearest = float(np.min(np.hypot(window.points.valence - v, window.points.arousal - a)))
+        text = window.results.summary.text()
+        assert f" · nearest {nearest:.2f} away" in text
+        assert ("(nothing close)" in text) == (nearest > FAR)
+        seen.add(nearest > FAR)
+    assert seen == {True, False}  # a far corner of this library, then one of its items
