@@ -72,7 +72,7 @@ def leave_one_video_out(anchors: Anchors, fit: Callable[[Anchors], Transform],
                         step: Callable[[], None] | None = None) -> dict[str, float]:
     """Metrics of the transforms ``fit(training anchors)`` on each held-out video.
 
-    ``step`` is called before each fold (it may raise to stop the evaluation)."""
+    ``step`` is called before each fold (to report progress)."""
     distances, ranks = [], []
     for video in np.unique(anchors.video):
         if step is not None:

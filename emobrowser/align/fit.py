@@ -54,9 +54,6 @@ class AlignmentInputError(AlignmentError, InputError):
     """The command asked for something that does not exist (an unknown method)."""
 
 
-class AlignmentCancelled(AlignmentError):
-    """The user stopped the fit; nothing is stored."""
-
 
 def spread(values: np.ndarray) -> float:
     """Root of the summed variances of (n, 2) values."""
@@ -115,8 +112,7 @@ def _in_force(store, models) -> str:
 
 def align_library(db_path: str | Path, method: str | None = None, *, methods: tuple[str, ...] | None = None,
                   image_model: str | None = None, audio_model: str | None = None, seed: int = 0,
-                  min_candidates: int = MIN_CANDIDATES, progress: Callable[[int, int], None] | None = None,
-                  cancelled: Callable[[], bool] | None = None) -> dict:
+                  min_candidates: int = MIN_CANDIDATES, progress: Callable[[int, int], None] | None = None) -> dict:
     """Fit the alignment of the library at ``db_path``; returns the evaluation summary.
 
     Returns {"anchors": n, "videos": m, "procrustes_disparity": x (or None),
@@ -128,8 +124,7 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
     storing nothing, with fewer than MIN_ANCHORS anchors or MIN_VIDEOS videos.
 
     ``progress(done, total)`` is called as the fits go (one per method and video,
-    then one per method on all anchors); once ``cancelled()`` is true the fit stops
-    with AlignmentCancelled, storing nothing.
+    then one per method on all anchors).
     """
     from emobrowser.index.store import Store
     from emobrowser.models import registry
@@ -166,8 +161,6 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
 
         def step() -> None:
             nonlocal done
-            if cancelled is not None and cancelled():
-                raise AlignmentCancelled(f"alignment cancelled; nothing stored; {_in_force(store, models)}")
             if progress is not None:
                 progress(done, total)
             done += 1
@@ -199,3 +192,19 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
             "procrustes_disparity": None if disparity is None else round(disparity, 4),
             "procrustes_disparity_no_reflection": None if proper is None else round(proper, 4),
             "methods": {k: _round(v) for k, v in metrics.items()}, "chosen": chosen}
+
+
+def align_to_pipe(conn, db_path: str, image_model: str | None, audio_model: str | None) -> None:
+    """Run align_library in a child process, reporting over ``conn`` (the desktop app's
+    "Align photos with music"): ("progress", done, total) as it goes, then ("done",
+    result) or ("failed", message). The fit's TensorFlow stays out of the app's
+    process, and stopping it is killing the child: nothing is stored before the end,
+    and then in one transaction."""
+    try:
+        result = align_library(db_path, image_model=image_model, audio_model=audio_model,
+                               progress=lambda done, total: conn.send(("progress", done, total)))
+        conn.send(("done", result))
+    except Exception as exc:  # reported to the app, which shows it
+        conn.send(("failed", str(exc)))
+    finally:
+        conn.close()

@@ -1,19 +1,18 @@
 """Library → Align photos with music: ``emobrowser align`` from the window.
 
-The fit runs in a Python thread (it is NumPy, plus TensorFlow for the learned
-method) behind a progress dialog with a Cancel button; cancelling stores nothing.
-The outcome is shown in a non-modal message box, and the window reloads its points,
-which the new alignment re-projects.
+The fit runs in a child process (align.fit.align_to_pipe), behind a progress dialog
+with a Cancel button. Cancelling, or closing the window, kills the child: it stores
+nothing until the end, and then in one transaction, and its TensorFlow never loads
+into the app. The outcome is shown in a non-modal message box, and the window
+reloads its points, which the new alignment re-projects.
 """
 
 from __future__ import annotations
 
-import threading
+import multiprocessing as mp
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
-
-from emobrowser.align.fit import AlignmentCancelled, align_library
 
 _LABELS = {"identity": "no change (identity)", "statistical": "moment matching", "quantile": "quantile matching",
            "procrustes": "Procrustes (rotation, scale, shift)", "learned": "learned network"}
@@ -36,31 +35,35 @@ def describe(result: dict) -> str:
 
 
 class AlignmentController(QObject):
-    """Runs one fit at a time for the library at ``db_path``."""
+    """Runs one fit at a time for the library at ``db_path``, with the window's models."""
 
-    progressed = Signal(int, int)
-    succeeded = Signal(object)  # align_library's result
-    failed = Signal(str, bool)  # message, whether the user cancelled
     library_changed = Signal()  # a new alignment was stored: reload the points
+    finished = Signal()  # the fit ended, whichever way (its message is shown)
 
-    def __init__(self, db_path, parent=None):
+    def __init__(self, db_path, image_model: str | None = None, audio_model: str | None = None, parent=None):
         super().__init__(parent)
-        self.db_path = db_path
+        self.db_path, self.image_model, self.audio_model = db_path, image_model, audio_model
         self.dialog: QProgressDialog | None = None
         self.message: QMessageBox | None = None  # the last outcome shown
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.progressed.connect(self._on_progress)
-        self.succeeded.connect(self._on_succeeded)
-        self.failed.connect(self._on_failed)
+        self._process = None
+        self._conn = None
+        self._timer = QTimer(self, interval=100)
+        self._timer.timeout.connect(self._poll)
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._process is not None
 
     def start(self) -> None:
         if self.is_running():
             return
-        self._cancel.clear()
+        from emobrowser.align.fit import align_to_pipe
+
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(target=align_to_pipe, daemon=True,
+                                    args=(child, str(self.db_path), self.image_model, self.audio_model))
+        self._process.start()
+        child.close()
         self.dialog = QProgressDialog("Fitting the map between photos and music on your videos' segments…",
                                       "Cancel", 0, 0, self.parent())
         self.dialog.setWindowTitle("Align photos with music")
@@ -70,11 +73,26 @@ class AlignmentController(QObject):
         self.dialog.setAutoReset(False)
         self.dialog.canceled.connect(self.cancel)
         self.dialog.show()
-        self._thread = threading.Thread(target=self._run, name="align", daemon=True)
-        self._thread.start()
+        self._timer.start()
+
+    def cancel(self) -> None:
+        """Stop the fit (nothing is stored) and say so."""
+        if self.stop():
+            self._finish(QMessageBox.Icon.Information, "Alignment cancelled; nothing stored. The alignment in "
+                                                       "force before stays.")
+
+    def stop(self) -> bool:
+        """Kill a running fit without a message (the window closes); returns whether one ran."""
+        if self._process is None:
+            return False
+        self._process.kill()
+        self._process.join(5)
+        self._end()
+        return True
 
     def remove(self) -> None:
         """Go back to no alignment (``emobrowser align --method identity``): quick, no fit."""
+        from emobrowser.align.fit import align_library
         from emobrowser.align.transform import stored_transform
         from emobrowser.index.store import Store
 
@@ -87,7 +105,7 @@ class AlignmentController(QObject):
                                                      "model scores them.")
             return
         try:
-            align_library(self.db_path, "identity")
+            align_library(self.db_path, "identity", image_model=self.image_model, audio_model=self.audio_model)
         except Exception as exc:  # shown to the user; the library keeps its alignment
             self._show(QMessageBox.Icon.Warning, str(exc))
             return
@@ -95,51 +113,51 @@ class AlignmentController(QObject):
         self._show(QMessageBox.Icon.Information, f"The {stored.method} alignment is removed: photos are placed as "
                                                  f"the image model scores them again.")
 
-    def cancel(self) -> None:
-        self._cancel.set()
-        if self.dialog is not None:
-            self.dialog.setLabelText("Stopping…")
+    # -- internals ------------------------------------------------------------------------
 
-    def wait(self, seconds: float) -> bool:
-        """Cancel and wait for the thread; returns whether it ended."""
-        self._cancel.set()
-        if self._thread is not None:
-            self._thread.join(seconds)
-        return not self.is_running()
-
-    def _run(self) -> None:
+    def _poll(self) -> None:
+        conn = self._conn
         try:
-            result = align_library(self.db_path, progress=self.progressed.emit, cancelled=self._cancel.is_set)
-        except AlignmentCancelled as exc:
-            self.failed.emit(str(exc), True)
-        except Exception as exc:  # shown to the user; the library keeps its alignment
-            self.failed.emit(str(exc), False)
-        else:
-            self.succeeded.emit(result)
+            while conn is not None and conn.poll():
+                message = conn.recv()
+                if message[0] == "progress":
+                    if self.dialog is not None:
+                        self.dialog.setMaximum(message[2])
+                        self.dialog.setValue(message[1])
+                elif message[0] == "done":
+                    self._end()
+                    self.library_changed.emit()
+                    self._finish(QMessageBox.Icon.Information, describe(message[1]))
+                    return
+                else:
+                    self._end()
+                    text = message[1] or "the alignment failed"
+                    self._finish(QMessageBox.Icon.Warning, text[0].upper() + text[1:])
+                    return
+        except (EOFError, OSError):
+            pass  # the child is gone; its exit code says how
+        if self._process is not None and not self._process.is_alive():
+            code = self._process.exitcode
+            self._end()
+            self._finish(QMessageBox.Icon.Warning, f"The alignment process stopped unexpectedly (exit code {code}); "
+                                                   f"nothing stored.")
 
-    def _on_progress(self, done: int, total: int) -> None:
-        if self.dialog is not None and not self._cancel.is_set():
-            self.dialog.setMaximum(total)
-            self.dialog.setValue(done)
-
-    def _close_dialog(self) -> None:
+    def _end(self) -> None:
+        self._timer.stop()
+        if self._conn is not None:
+            self._conn.close()
+        self._process = self._conn = None
         if self.dialog is not None:
             self.dialog.close()
             self.dialog.deleteLater()
             self.dialog = None
+
+    def _finish(self, icon, text: str) -> None:
+        self._show(icon, text)
+        self.finished.emit()
 
     def _show(self, icon, text: str) -> None:
         self.message = QMessageBox(icon, "Align photos with music", text, QMessageBox.StandardButton.Ok,
                                    self.parent())
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.open()
-
-    def _on_succeeded(self, result: dict) -> None:
-        self._close_dialog()
-        self.library_changed.emit()
-        self._show(QMessageBox.Icon.Information, describe(result))
-
-    def _on_failed(self, message: str, cancelled: bool) -> None:
-        self._close_dialog()
-        text = message[0].upper() + message[1:] if message else "The alignment failed."
-        self._show(QMessageBox.Icon.Information if cancelled else QMessageBox.Icon.Warning, text)

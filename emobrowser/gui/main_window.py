@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
         self.search = SearchPanel()
         self.library = LibraryPanel()
         self.library.workers_spin.setValue(int(self.settings.value("indexing/workers", min(2, os.cpu_count() or 1))))
-        self.alignment = AlignmentController(self.db_path, self)
+        self.alignment = AlignmentController(self.db_path, image_model, audio_model, self)
         self.indexing = IndexingController(self.db_path, self.library, self.settings, image_model=image_model,
                                            audio_model=audio_model, parent=self)
         left = QSplitter(Qt.Orientation.Vertical)
@@ -451,7 +451,7 @@ class MainWindow(QMainWindow):
         if self.is_indexing():
             self.statusBar().showMessage("Stopping indexing…")
         self.stop_indexing()
-        self.alignment.cancel()
+        self.alignment.stop()
         for lane in (self.query_lane, self.points_lane, self.timeline_lane, self.moodbar_lane, self.status_lane,
                      self.models_lane, self.jobs_lane):
             lane.cancel()

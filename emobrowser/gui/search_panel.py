@@ -149,9 +149,13 @@ class SearchPanel(QWidget):
 
     # -- public ---------------------------------------------------------------------------
 
-    def set_point(self, valence: float, arousal: float, run: bool = True) -> None:
-        """Move the sliders to a point (without a query per slider) and optionally search."""
+    def set_point(self, valence: float, arousal: float, run: bool = True, keep_mood: bool = False) -> None:
+        """Move the sliders to a point (without a query per slider) and optionally search.
+        The mood box is cleared unless the point comes from it (``keep_mood``): it
+        shows what was searched for, and a click on the map is not that mood."""
         self._region, self._exclude, self._only = None, (), None
+        if not keep_mood:
+            self._clear_mood()
         self._exact = (max(-1.0, min(1.0, float(valence))), max(-1.0, min(1.0, float(arousal))))
         for slider, label, x in ((self.valence_slider, self.valence_value, valence),
                                  (self.arousal_slider, self.arousal_value, arousal)):
@@ -164,7 +168,13 @@ class SearchPanel(QWidget):
 
     def set_region(self, region) -> None:
         self._region, self._exclude, self._only = region, (), None
+        self._clear_mood()
         self._emit_query()
+
+    def _clear_mood(self) -> None:
+        if self.mood_edit.text():
+            self.mood_edit.clear()
+            self.mood_error.hide()
 
     def set_modalities(self, modalities) -> None:
         for m, box in self.modality_boxes.items():
@@ -198,6 +208,7 @@ class SearchPanel(QWidget):
 
     def _on_slider_moved(self, _value: int) -> None:
         self._region, self._exclude, self._exact, self._only = None, (), None, None
+        self._clear_mood()
         self.valence_value.setText(f"{self.valence_slider.value() / _SLIDER_SCALE:+.2f}")
         self.arousal_value.setText(f"{self.arousal_slider.value() / _SLIDER_SCALE:+.2f}")
         self._debounce.start()
@@ -236,7 +247,7 @@ class SearchPanel(QWidget):
             self._show_error(str(exc), list(getattr(exc, "suggestions", [])))
             return
         self.mood_error.hide()
-        self.set_point(valence, arousal)
+        self.set_point(valence, arousal, keep_mood=True)
 
     def _show_error(self, message: str, suggestions: list[str]) -> None:
         links = ", ".join(f'<a href="{html.escape(s, quote=True)}">{html.escape(s)}</a>' for s in suggestions)

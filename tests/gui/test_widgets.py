@@ -241,18 +241,17 @@ def test_the_library_panel_says_when_the_alignment_no_longer_applies(qtbot, wind
 
 
 def _synthetic_window(qtbot, tmp_path, **library):
-    import json
-
     from emobrowser.align.synthetic import fill_synthetic_library
     from emobrowser.gui.data import model_keys
     from emobrowser.gui.main_window import MainWindow
     from emobrowser.index.store import Store
 
+    # scored by the window's models; the library's own "models" setting is left at the
+    # defaults, so the fit must use the models the window shows
     keys = model_keys(BASE["image_model"], BASE["audio_model"])
     db = tmp_path / "lib.sqlite3"
     with Store(db) as store:
         fill_synthetic_library(store, image_model=keys["image"], audio_model=keys["audio"], **library)
-        store.set_setting("models", json.dumps({k: list(v) for k, v in keys.items()}))
     w = MainWindow(db, auto_index=False, **BASE)
     qtbot.addWidget(w)
     w.show()
@@ -294,12 +293,14 @@ def test_align_from_the_library_menu_fits_stores_and_reprojects(qtbot, tmp_path)
 
 
 def test_align_cancel_and_too_few_videos_store_nothing(qtbot, tmp_path):
+    from PySide6.QtWidgets import QPushButton
+
     from emobrowser.align.transform import SETTING_KEY
     from emobrowser.index.store import Store
 
     w = _synthetic_window(qtbot, tmp_path, videos=2, segments=8)
     w.align_action.trigger()
-    qtbot.waitUntil(lambda: w.alignment.message is not None and w.alignment.message.isVisible(), timeout=30000)
+    qtbot.waitUntil(lambda: w.alignment.message is not None and w.alignment.message.isVisible(), timeout=60000)
     assert "Too few anchors" in w.alignment.message.text() and "in 2 videos" in w.alignment.message.text()
     w.alignment.message.close()
     w.close()
@@ -307,16 +308,19 @@ def test_align_cancel_and_too_few_videos_store_nothing(qtbot, tmp_path):
     (tmp_path / "b").mkdir()
     w = _synthetic_window(qtbot, tmp_path / "b", videos=12, segments=10)
     w.align_action.trigger()
-    qtbot.waitUntil(lambda: w.alignment.dialog.value() > 0, timeout=60000)
-    from PySide6.QtWidgets import QPushButton
-
+    qtbot.waitUntil(lambda: w.alignment.dialog is not None and w.alignment.dialog.value() > 0, timeout=60000)
+    process = w.alignment._process
     w.alignment.dialog.findChild(QPushButton).click()  # the user presses Cancel
-    qtbot.waitUntil(lambda: w.alignment.message is not None and w.alignment.message.isVisible(), timeout=60000)
     assert w.alignment.message.text().startswith("Alignment cancelled; nothing stored")
+    assert not process.is_alive() and not w.alignment.is_running()
     with Store(w.db_path) as store:
         assert store.get_setting(SETTING_KEY) is None
     w.alignment.message.close()
+    # closing the window during a fit stops it
+    w.align_action.trigger()
+    process = w.alignment._process
     w.close()
+    assert not process.is_alive()
 
 
 def test_the_indexing_bar_says_starting_paused_and_stopped(qtbot):
@@ -367,3 +371,21 @@ def test_the_results_header_says_how_near_the_best_match_is(qtbot, window):
         assert ("(nothing close)" in text) == (nearest > FAR)
         seen.add(nearest > FAR)
     assert seen == {True, False}  # a far corner of this library, then one of its items
+
+
+def test_the_mood_box_shows_what_was_searched_for(qtbot, window):
+    search = window.search
+    search.mood_edit.setText("calm")
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        search._on_mood_entered()
+    assert search.mood_edit.text() == "calm"  # the mood's own search keeps it
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.circumplex._vb.clicked.emit(0.5, 0.5)  # a click on the map is another search
+    assert search.mood_edit.text() == ""
+    search.mood_edit.setText("happy")
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        search.set_region(("rect", -0.5, -0.5, 0.5, 0.5))
+    assert search.mood_edit.text() == ""
+    search.mood_edit.setText("sad")
+    search.valence_slider.setValue(-30)  # moving a slider too
+    assert search.mood_edit.text() == ""
