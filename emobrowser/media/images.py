@@ -9,6 +9,7 @@ faster than a full decode followed by a resize.
 from __future__ import annotations
 
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -118,6 +119,7 @@ def _check_complete(data: bytes, fmt: str) -> None:
 
 
 _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM and RST0-7 carry no length
+_NOT_FF = re.compile(rb"[^\xff]")
 
 
 def _jpeg_end(data: bytes) -> int | None:
@@ -145,9 +147,14 @@ def _jpeg_end(data: bytes) -> int | None:
                 pos = data.find(b"\xff", pos)
                 if pos < 0 or pos + 1 >= n:
                     return None
+                if data[pos + 1] == 0xFF:  # a run of fill bytes: to its last one, in one step
+                    other = _NOT_FF.search(data, pos)
+                    if other is None:
+                        return None
+                    pos = other.start() - 1
                 following = data[pos + 1]
-                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
-                    pos += 1 if following == 0xFF else 2
+                if following == 0x00 or 0xD0 <= following <= 0xD7:
+                    pos += 2
                     continue
                 break
     return None

@@ -484,3 +484,15 @@ def test_a_float_tiff_decodes():
     bgr, width, height = decode_image(buf.tobytes(), "tiff")
     assert bgr.dtype == np.uint8 and (width, height) == (60, 40)
     assert np.abs(bgr.astype(int) - np.round(picture * 255).astype(int)).max() <= 1
+
+
+def test_the_jpeg_end_is_found_past_fill_bytes():
+    import cv2
+
+    from emobrowser.media.images import _jpeg_end
+
+    jpg = cv2.imencode(".jpg", synth.draw_image("warm", (60, 80)))[1].tobytes()
+    assert _jpeg_end(jpg) == len(jpg)
+    padded = jpg[:-2] + b"\xff" * 5000 + b"\xff\xd9"  # fill bytes before the end marker are allowed
+    assert _jpeg_end(padded + bytes(100)) == len(padded)
+    assert _jpeg_end(jpg[:-2] + b"\xff" * 5000) is None  # and a file of fill bytes never ends
