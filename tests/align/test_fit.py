@@ -152,3 +152,20 @@ def test_cli_align_too_few(tmp_path):
     assert proc.returncode == 1
     assert "found 6" in proc.stderr and "identity" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_rotation_is_not_chosen_when_the_anchors_barely_agree(store):
+    import json
+
+    from emobrowser.align.fit import MAX_ROTATION_DISPARITY
+
+    fill_synthetic_library(store, videos=6, segments=20, image_noise=1.0, seed=0,
+                           image_model=("img", "1"), audio_model=("aud", "1"))
+    store.set_setting("models", json.dumps({"image": ["img", "1"], "audio": ["aud", "1"]}))
+    result = align_library(store.path, methods=("identity", "statistical", "quantile", "procrustes"))
+    assert result["procrustes_disparity_no_reflection"] > MAX_ROTATION_DISPARITY
+    m = result["methods"]
+    # procrustes has the lowest held-out residual here, but its rotation is fitted to noise
+    assert m["procrustes"]["residual"] < min(v["residual"] for k, v in m.items() if k != "procrustes")
+    assert result["chosen"] != "procrustes"
+    assert align_library(store.path, "procrustes")["chosen"] == "procrustes"  # asked for, it is kept
