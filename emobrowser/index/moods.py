@@ -142,6 +142,7 @@ _MODIFIERS = {  # scale of the word's point; checked longest first
 }
 _NEGATIONS = {"not", "never", "no", "hardly", "isn't", "not at all"}
 _NEGATION_SCALE = -0.5
+_NEGATED_MAX = 0.75  # the strongest a negated word gets, as a share of the word's own point
 _FILLER = {"feeling", "feel", "feels", "mood", "moods", "vibe", "vibes", "i", "am", "i'm", "im", "me",
            "the", "a", "an", "something", "kind", "of"}
 _SPLIT = re.compile(r"\s*(?:[,;/+&]|\band\b|\bbut\b|\byet\b|\bwith\b)\s*")
@@ -179,9 +180,11 @@ def lookup(word: str) -> MoodWord:
 def mood_terms(text: str) -> list[tuple[MoodWord, float]]:
     """Split a mood phrase into (word, scale) terms; scale < 0 means negated."""
     terms: list[tuple[MoodWord, float]] = []
+    # Modifiers wait for the next mood word, also past a comma ("very, very happy").
+    negation, intensity, pending = 1.0, 1.0, ""
     for clause in _SPLIT.split(text.lower().strip()):
         tokens = re.findall(r"[a-z][a-z'\-]*", clause)
-        negation, intensity, pending, i = 1.0, 1.0, "", 0
+        i = 0
         while i < len(tokens):
             for n in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):  # longest match first
                 phrase = " ".join(tokens[i:i + n])
@@ -193,8 +196,10 @@ def mood_terms(text: str) -> list[tuple[MoodWord, float]]:
                     pending = phrase
                 elif _normalise(phrase) is not None:
                     # Under a negation an intensifier weakens: "not very calm" is
-                    # nearer neutral than "not calm", "not slightly calm" farther.
-                    scale = negation * (intensity if negation > 0 else 1.0 / intensity)
+                    # nearer neutral than "not calm", "not slightly calm" farther, but
+                    # never farther than NEGATED_MAX ("not barely calm" is not "very").
+                    scale = negation * intensity if negation > 0 else \
+                        max(negation / intensity, -_NEGATED_MAX)
                     terms.append((MOOD_WORDS[_normalise(phrase)], scale))
                     negation, intensity, pending = 1.0, 1.0, ""
                 elif n == 1 and phrase in _FILLER:
@@ -205,8 +210,8 @@ def mood_terms(text: str) -> list[tuple[MoodWord, float]]:
                     continue
                 i += n
                 break
-        if pending:
-            raise MoodPhraseError(f"{pending!r} must come before a mood word, as in {pending + ' calm'!r}")
+    if pending:
+        raise MoodPhraseError(f"{pending!r} must come before a mood word, as in {pending + ' calm'!r}")
     if not terms:
         raise UnknownMoodError(text, []) if text.strip() else ValueError("empty mood description")
     return terms

@@ -65,6 +65,11 @@ def test_an_intensifier_under_a_negation_weakens_it():
     assert strength["not very calm"] < strength["not calm"] < strength["not slightly calm"]
     assert parse_mood("not very calm")[0] < 0 < parse_mood("very calm")[0]  # still the opposite side
     assert parse_mood("not not calm")[0] > 0  # a double negation stays on calm's side
+    # a weakener under a negation never makes it stronger than three quarters of the word
+    calm = parse_mood("calm")
+    assert parse_mood("not barely calm") == pytest.approx((-0.75 * calm[0], -0.75 * calm[1]))
+    # a repeated modifier carries over the comma
+    assert [s for _, s in mood_terms("very, very happy")] == [pytest.approx(2.25)]
 
 
 @pytest.mark.parametrize("text,word", [("happy, very", "very"), ("calm not", "not"), ("extremely", "extremely"),
