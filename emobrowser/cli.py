@@ -307,7 +307,7 @@ def cmd_score(args) -> int:
     for result in score_paths(args.paths, args.image_model, args.audio_model, timeout=timeout):
         row = {"path": result.path, "modality": result.modality.value if result.modality else None,
                "model": result.model, "valence": _num(result.valence), "arousal": _num(result.arousal),
-               "error": result.error,
+               "error": result.error, "warning": result.warning,
                "segments": [{"start": _num(s.start), "end": _num(s.end), "valence": _num(s.valence),
                              "arousal": _num(s.arousal), **({"source": s.source.value}
                                                              if result.modality and result.modality.value == "video"

@@ -54,3 +54,4 @@ class ScoreResult:
     duration: float | None = None
     width: int | None = None
     height: int | None = None
+    warning: str | None = None  # scored, but part of the file could not be used (a video's soundtrack)

@@ -44,6 +44,7 @@ class Extracted:
     seg_times: np.ndarray | None = None
     seg_audio: np.ndarray | None = None
     seg_has_audio: np.ndarray | None = None
+    warning: str | None = None  # e.g. why a video's soundtrack was not used
 
 
 def _check_audio(samples: np.ndarray, sr: int) -> None:
@@ -55,8 +56,9 @@ def _check_audio(samples: np.ndarray, sr: int) -> None:
 
 
 def _check_still(path: str, modality: str) -> None:
-    """Refuse a file whose content is no longer what the scan found (it was replaced
-    in between); the next scan sees the change and indexes it afresh."""
+    """Refuse a sound or video file that has become something else since the scan
+    (replaced in between by non-media or an image; FFmpeg tells sound and video
+    apart itself). The next scan sees the change and indexes the file afresh."""
     from emobrowser.media.sniff import read_header, sniff
 
     head = read_header(path)  # a vanished or unreadable file keeps its own reason
@@ -127,7 +129,8 @@ def extract_file(path: str | bytes, modality: str, image_model_name: str, audio_
         return Extracted(modality, width=video.width, height=video.height, duration=video.duration,
                          image=np.asarray(rows, np.float32) if rows else None,
                          frame_segment=np.asarray(owners, np.int64), seg_times=np.asarray(times),
-                         seg_audio=seg_matrix, seg_has_audio=np.asarray(has_audio, bool))
+                         seg_audio=seg_matrix, seg_has_audio=np.asarray(has_audio, bool),
+                         warning=f"soundtrack not used: {video.audio_error}" if video.audio_error else None)
     raise MediaError(f"unsupported modality {modality!r}")
 
 

@@ -16,6 +16,7 @@ comes in through a ``cancelled()`` callable, the same from the CLI and the GUI.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import threading
@@ -31,6 +32,8 @@ from emobrowser.index.procpool import ProcessPool
 from emobrowser.index.scanner import sync_root
 from emobrowser.index.store import Store, display
 from emobrowser.models import registry
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 300.0
 # A video must be decoded whole to sample a frame per second, so its time limit grows
@@ -134,6 +137,8 @@ class _Writer(threading.Thread):
         for item_id, _, ok, ex in batch:
             if ok and ex.modality != "image":
                 results[item_id] = score_extracted(ex, self.image_model, self.audio_model)
+                if ex.warning:  # indexed, but part of it could not be used
+                    log.warning("item %d: %s", item_id, ex.warning)
         return results
 
     def _write(self, batch) -> None:

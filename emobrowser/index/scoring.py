@@ -75,6 +75,7 @@ def score_paths(paths: list[str], image_model: str | None = None, audio_model: s
                     result.model = _model_label(value.modality, imodel, amodel)
                 scored = score_extracted(value, imodel, amodel)
                 result.width, result.height, result.duration = value.width, value.height, value.duration
+                result.warning = value.warning
                 points = list(scored.points.values())
                 if points:
                     result.valence = sum(p[0] for p in points) / len(points)

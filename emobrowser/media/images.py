@@ -264,10 +264,10 @@ def read_bytes(path: str | Path | bytes, limit: int = 1 << 30) -> bytes:
 
 def load_image(path: str | Path | bytes, min_side: int | None = DEFAULT_MIN_SIDE) -> tuple[np.ndarray, int, int]:
     """Read and decode an image file; see decode_image."""
-    from emobrowser.media.sniff import sniff
+    from emobrowser.media.sniff import HEADER_BYTES, sniff
 
     data = read_bytes(path)
-    modality, fmt = sniff(data[:64], str(path))
+    modality, fmt = sniff(data[:HEADER_BYTES], str(path))
     if modality.value != "image":
         raise MediaError(f"content is {fmt}, not an image")
     return decode_image(data, fmt, min_side=min_side)

@@ -18,7 +18,7 @@ AUDIO_EXTENSIONS = frozenset({"mp3", "flac", "ogg", "oga", "opus", "wav", "wave"
 VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "mkv", "webm", "mov", "avi"})
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 
-HEADER_BYTES = 65536  # as much as the scanner reads for its fingerprint, so both decide alike
+HEADER_BYTES = 65536  # as much as the scanner reads for its fingerprint, so score and index decide alike
 
 _W64_RIFF = b"riff\x2e\x91\xcf\x11\xa5\xd6\x28\xdb\x04\xc1\x00\x00"  # Sony Wave64's GUIDs
 _W64_WAVE = b"wave\xf3\xac\xd3\x11\x8c\xd1\x00\xc0\x4f\x8e\xdb\x8a"

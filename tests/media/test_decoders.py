@@ -405,6 +405,12 @@ def test_garbage_float_samples_in_a_soundtrack(tmp_path):
     assert "far outside full scale" in video.audio_error
     with pytest.raises(MediaError, match="far outside full scale"):
         load_audio(mkv("huge2.mkv", music * 1e30))
+    # scored on its pictures, saying why the sound was left out
+    from emobrowser.index.scoring import score_paths
+
+    (result,) = score_paths([str(tmp_path / "huge.mkv")], "baseline", "baseline")
+    assert result.error is None and result.valence is not None
+    assert result.warning.startswith("soundtrack not used: audio samples far outside full scale")
 
 
 def test_streamed_resampling_equals_resampling_the_whole(tmp_path):
