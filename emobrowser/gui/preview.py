@@ -50,8 +50,12 @@ class AudioPreview(QObject):
         return True
 
     def stop(self) -> None:
+        """Stop playing (back to the start). Paused rather than stopped: QMediaPlayer.stop
+        tears the FFmpeg playback down, and once in a full test run it never returned
+        (no sound device here), which would freeze the window as it closes."""
         if self.available:
-            self._player.stop()
+            self._player.pause()
+            self._player.setPosition(0)
 
     def current(self) -> str:
         return self._path

@@ -19,4 +19,6 @@ def test_play_then_pause(qtbot, tmp_path):
     with qtbot.waitSignal(preview.playing_changed, timeout=10000) as paused:
         assert preview.toggle(track) is False
     assert paused.args == [track, False]
-    preview.stop()
+    preview.stop()  # back to the start, not playing
+    qtbot.waitUntil(lambda: preview._player.position() == 0, timeout=5000)
+    assert preview._player.playbackState() != preview._player.PlaybackState.PlayingState
