@@ -90,6 +90,15 @@ class _Relay(QObject):
     skipped = Signal(int)
 
 
+def _send(signal, *args) -> None:
+    """Emit from a pool thread. A job that outlives its window (closed while the job
+    ran) finds the relay deleted; nobody wants its answer then."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:  # "Signal source has been deleted"
+        log.debug("a background job's window is gone; its answer is dropped")
+
+
 class _Job(QRunnable):
     def __init__(self, relay: _Relay, generation: int, is_current, fn, args):
         super().__init__()
@@ -98,16 +107,16 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         if not self.is_current(self.generation):  # superseded while it waited in the queue
-            self.relay.skipped.emit(self.generation)
+            _send(self.relay.skipped, self.generation)
             return
         started = time.perf_counter()
         try:
             result = self.fn(*self.args)
         except Exception as exc:
             log.info("background job failed", exc_info=True)
-            self.relay.error.emit(self.generation, str(exc) or type(exc).__name__)
+            _send(self.relay.error, self.generation, str(exc) or type(exc).__name__)
             return
-        self.relay.done.emit(self.generation, result, time.perf_counter() - started)
+        _send(self.relay.done, self.generation, result, time.perf_counter() - started)
 
 
 class Lane(QObject):
@@ -170,7 +179,7 @@ class _ThumbJob(QRunnable):
         except Exception:
             log.info("thumbnail of %s failed", self.path, exc_info=True)
             made = None
-        self.relay.done.emit(0, (self.path, str(made) if made else ""), 0.0)
+        _send(self.relay.done, 0, (self.path, str(made) if made else ""), 0.0)
 
 
 class ThumbnailLoader(QObject):

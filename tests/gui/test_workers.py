@@ -82,3 +82,20 @@ def test_thumbnails_are_cached_as_png(qtbot, tmp_path, emobrowser_home):
     img = cv2.imread(png)
     assert max(img.shape[:2]) == 160
     assert not [p for p in os.listdir(os.path.dirname(png)) if p.endswith(".tmp")]
+
+
+def test_a_job_that_outlives_its_window_is_dropped_quietly(qtbot):
+    import threading
+
+    import shiboken6
+    from PySide6.QtCore import QThreadPool
+
+    from emobrowser.gui.workers import Lane
+
+    gate = threading.Event()
+    lane = Lane()
+    lane.submit(lambda: gate.wait(10))
+    shiboken6.delete(lane)  # the window (and its lanes) closed while the job ran
+    gate.set()
+    assert QThreadPool.globalInstance().waitForDone(10000)
+    qtbot.wait(50)  # an exception in the pool thread would fail this test here
