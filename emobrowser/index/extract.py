@@ -76,11 +76,17 @@ def extract_file(path: str | bytes, modality: str, image_model_name: str, audio_
 
     Raises MediaError with a specific reason for files that cannot be used.
     """
-    from emobrowser.models import registry
-
     path = os.fsdecode(path) if isinstance(path, bytes) else path
     if modality != Modality.IMAGE.value:  # (an image's decoder checks its content itself)
         _check_still(path, modality)
+    return _extract(path, modality, image_model_name, audio_model_name, segment_seconds)
+
+
+def _extract(path: str, modality: str, image_model_name: str, audio_model_name: str,
+             segment_seconds: float) -> Extracted:
+    """extract_file after its content check (the audio-only video falls back here, once)."""
+    from emobrowser.models import registry
+
     if modality == Modality.IMAGE.value:
         from emobrowser.media.images import load_image
 
@@ -109,7 +115,7 @@ def extract_file(path: str | bytes, modality: str, image_model_name: str, audio_
         except NoVideoStream:
             # A video container with sound only (an .mp4 of music): the content decides, so it is audio.
             try:
-                return extract_file(path, Modality.AUDIO.value, image_model_name, audio_model_name)
+                return _extract(path, Modality.AUDIO.value, image_model_name, audio_model_name, segment_seconds)
             except MediaError as exc:
                 raise MediaError(f"no video stream, and no usable audio: {exc}") from None
         rows, owners, seg_audio, has_audio, times = [], [], [], [], []

@@ -182,9 +182,9 @@ def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version
     if db is not None:
         folder = engine_cache_dir(db, alignment_version)
         try:
-            # The first open of an alignment, or of none (whose folder may predate the
-            # fits since): the older alignments' folders are done with.
-            if not folder.is_dir() or alignment_version == 0:
+            # The first open of an alignment, or of an older one than the latest fit
+            # (no alignment after `align --method identity`): older folders are done with.
+            if not folder.is_dir() or newest_alignment > alignment_version:
                 folder.mkdir(parents=True, exist_ok=True)
                 _drop_older_indexes(db, alignment_version, max(alignment_version, newest_alignment))
         except OSError:

@@ -10,7 +10,7 @@ import os
 import stat
 from collections.abc import Iterator
 
-from emobrowser.core.errors import MediaError, link_failure, read_failure
+from emobrowser.core.errors import MediaError, link_failure
 from emobrowser.core.types import Modality, ScoreResult
 from emobrowser.index.extract import extract_file, score_extracted
 from emobrowser.index.pipeline import time_limit
@@ -42,21 +42,18 @@ def score_paths(paths: list[str], image_model: str | None = None, audio_model: s
     for index, path in enumerate(paths):
         try:
             try:
-                if stat.S_ISDIR(os.stat(path).st_mode):
-                    raise MediaError("is a directory, not a file")
+                st = os.stat(path)
             except OSError as exc:
                 raise MediaError(link_failure(exc, os.path.islink(path)) or "no such file") from None
+            if stat.S_ISDIR(st.st_mode):
+                raise MediaError("is a directory, not a file")
             modality, _fmt = sniff(read_header(path), path)
-            size = os.stat(path).st_size
-        except OSError as exc:
-            results[index] = ScoreResult(path=path, modality=None, model="", error=str(read_failure(exc)))
-            continue
         except MediaError as exc:
             results[index] = ScoreResult(path=path, modality=None, model="", error=str(exc))
             continue
         results[index] = ScoreResult(path=path, modality=modality,
                                      model=_model_label(modality.value, imodel, amodel))
-        limit = time_limit(timeout, modality.value, size)  # as indexing allows
+        limit = time_limit(timeout, modality.value, st.st_size)  # as indexing allows
         tasks.append((index, (path, modality.value, imodel.info.name, amodel.info.name), limit))
     pool = ProcessPool(extract_file, workers=workers, timeout=timeout, nice=0)
     finished = {}
