@@ -98,7 +98,8 @@ def default_workers() -> int:
 class _Writer(threading.Thread):
     """The inference lane and single database writer."""
 
-    def __init__(self, store: Store, image_model, audio_model, on_done: Callable[[int, bool], None]):
+    def __init__(self, store: Store, image_model, audio_model, on_done: Callable[[int, bool], None],
+                 cancelled: Callable[[], bool] = lambda: False, batch_size: int = _BATCH):
         super().__init__(name="emobrowser-inference", daemon=True)
         self.store = store
         self.image_model = image_model
@@ -106,6 +107,8 @@ class _Writer(threading.Thread):
         self.tags = model_tags(image_model, audio_model)
         self.inbox: queue.Queue = queue.Queue(maxsize=256)
         self.on_done = on_done
+        self.cancelled = cancelled
+        self.batch_size = max(1, int(batch_size))
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -113,13 +116,17 @@ class _Writer(threading.Thread):
             while True:
                 batch = [self.inbox.get()]
                 deadline = time.monotonic() + 0.05
-                while batch[-1] is not None and len(batch) < _BATCH:
+                while batch[-1] is not None and len(batch) < self.batch_size:
                     try:
                         batch.append(self.inbox.get(timeout=max(0.0, deadline - time.monotonic())))
                     except queue.Empty:
                         break
                 stop = batch[-1] is None
-                self._write([b for b in batch if b is not None])
+                # After a cancel nothing more is written: what was extracted but not yet
+                # written stays pending and is redone on the next run, so a cancel takes
+                # effect at the next batch whatever the backlog.
+                if not self.cancelled():
+                    self._write([b for b in batch if b is not None])
                 if stop:
                     return
         except BaseException as exc:  # surfaced by the pipeline, never swallowed
@@ -202,7 +209,7 @@ def index_library(store: Store, roots: list[str] | None = None, **options) -> In
 def _index(store: Store, roots: list[str] | None = None, *, workers: int | None = None,
            timeout: float = DEFAULT_TIMEOUT, image_model: str | None = None,
            audio_model: str | None = None, include_hidden: bool = False,
-           segment_seconds: float = 15.0,
+           segment_seconds: float = 15.0, batch_size: int = _BATCH,
            progress: Callable[[Progress], None] | None = None,
            cancelled: Callable[[], bool] = lambda: False) -> IndexSummary:
     started = time.monotonic()
@@ -264,7 +271,7 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
     index_started = time.monotonic()
     report(Progress("index", 0, total))
     if total:
-        writer = _Writer(store, imodel, amodel, on_done)
+        writer = _Writer(store, imodel, amodel, on_done, cancelled, batch_size)
         writer.start()
         stat_keys = {}
 
