@@ -2,7 +2,9 @@
 
 It imports every module, loads both models, scores one generated image and one
 generated audio clip of the demo kind, runs a query, prints a JSON summary and
-exits 0 when everything worked (1 otherwise).
+exits 0 when everything worked (1 otherwise). The trained models must run on LiteRT
+(``backends``): a Keras fallback means the installation lost its ``.tflite`` files or
+its LiteRT runtime, and fails the test.
 """
 
 from __future__ import annotations
@@ -63,8 +65,11 @@ def run_self_test() -> int:
             hits = hits_with_paths(points, open_engine(points).query(0.5, 0.5, k=2))
             summary["indexed"] = result.indexed
             summary["query"] = [{"path": Path(h.path).name, "modality": h.modality} for h in hits]
+        summary["backends"] = {"image": image.backend(), "audio": audio.backend()}
+        summary["tensorflow_loaded"] = "tensorflow" in sys.modules
         summary["ok"] = (not summary["import_failures"] and all(r.error is None for r in scored)
-                         and result.indexed == 2 and {h.modality for h in hits} == {"image", "audio"})
+                         and result.indexed == 2 and {h.modality for h in hits} == {"image", "audio"}
+                         and all(b in ("litert", "numpy") for b in summary["backends"].values()))
     except Exception as exc:  # the summary must say what broke
         summary["error"] = f"{type(exc).__name__}: {exc}"
     summary["seconds"] = round(time.monotonic() - started, 1)

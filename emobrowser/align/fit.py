@@ -130,7 +130,8 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
     anchors' best match is a mirror image, which no method may use),
     "methods": {name: {"residual", "recall_at_1", "recall_at_5", "median_rank"}},
     "chosen": name}. ``methods`` limits which methods are evaluated (all by
-    default; "identity" and ``method`` are always included). Raises AlignmentError,
+    default, less "learned" when TensorFlow is not installed; "identity" and
+    ``method`` are always included). Raises AlignmentError,
     storing nothing, with fewer than MIN_ANCHORS anchors or MIN_VIDEOS videos.
 
     ``progress(done, total)`` is called as the fits go (one per method and video,
@@ -139,10 +140,17 @@ def align_library(db_path: str | Path, method: str | None = None, *, methods: tu
     from emobrowser.index.store import Store
     from emobrowser.models import registry
 
+    from emobrowser.models.runtime import TRAIN_EXTRA_HINT, tensorflow_available
+
     names = list(methods) if methods is not None else list(METHOD_NAMES)
+    if methods is None and not tensorflow_available():
+        names.remove("learned")  # fitting its networks needs TensorFlow; the others are NumPy
     for name in ([method] if method else []) + names:
         if name not in METHOD_NAMES:
             raise AlignmentInputError(f"unknown alignment method {name!r}; known: {', '.join(METHOD_NAMES)}")
+        if name == "learned" and not tensorflow_available():
+            raise AlignmentInputError(f"the learned alignment is fitted with TensorFlow, which is not "
+                                      f"installed; {TRAIN_EXTRA_HINT}, or choose another method")
     if method and method not in names:
         names.append(method)
     with Store(db_path) as store:

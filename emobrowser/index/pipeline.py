@@ -31,7 +31,7 @@ from emobrowser.index.extract import Extracted, Scored, extract_file, score_extr
 from emobrowser.index.procpool import ProcessPool
 from emobrowser.index.scanner import sync_root
 from emobrowser.index.store import Store, display
-from emobrowser.models import registry
+from emobrowser.models import registry, runtime
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +217,9 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
     summary = IndexSummary()
     for root in roots or []:
         store.add_root(root)
+    workers = workers or default_workers()
+    # The networks' LiteRT interpreters use as many threads as the cores indexing may use.
+    runtime.set_threads(workers)
     imodel = registry.image_model(image_model)
     amodel = registry.audio_model(audio_model)
     store.set_setting("models", json.dumps({"image": [imodel.info.name, imodel.info.version],
@@ -287,7 +290,7 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
                 current["path"] = display(raw_path)
                 yield item_id, (raw_path, modality, imodel.info.name, amodel.info.name, segment_seconds), limit
 
-        pool = ProcessPool(extract_file, workers or default_workers(), timeout)
+        pool = ProcessPool(extract_file, workers, timeout)
         try:
             for item_id, ok, value in pool.run(tasks(), lambda: cancelled() or writer.error is not None):
                 key = stat_keys.pop(item_id, None)

@@ -5,7 +5,8 @@ a timeline of 3 s windows every 0.5 s. Model: a small Keras MLP trained on DEAM'
 ratings and the 4Q clips' quadrant signs (emobrowser.models.train_audio); see
 docs/model_card_audio.md.
 
-Weights: ``audio_va.keras`` (plain Keras layers, loads with safe_mode=True) and
+Weights: ``audio_va.keras`` (plain Keras layers, loads with safe_mode=True), its LiteRT
+conversion ``audio_va.tflite`` (what scoring runs; see emobrowser.models.runtime) and
 ``audio_va_norm.json`` (feature names, per-domain standardisation, output calibration)
 in ``emobrowser.core.paths.models_dir()``.
 """
@@ -123,6 +124,20 @@ def network_inputs(model, z: np.ndarray, domain_flag: float, dynamics: np.ndarra
     return feed[:n_inputs]
 
 
+def network_feed(input_names, z: np.ndarray, domain_flag: float, dynamics: np.ndarray | None = None):
+    """The same inputs as ``network_inputs``, by input name, for a network from
+    ``emobrowser.models.runtime`` (LiteRT or Keras)."""
+    z = np.asarray(z, dtype=np.float32)
+    if dynamics is None:
+        dynamics = np.zeros((len(z), N_TRACK), dtype=np.float32)
+    values = {"features": z, "domain": np.full((len(z), 1), domain_flag, dtype=np.float32),
+              "dynamics": np.asarray(dynamics, dtype=np.float32)}
+    unknown = [name for name in input_names if name not in values]
+    if unknown:
+        raise ValueError(f"the audio network has inputs this code does not know: {unknown}")
+    return {name: values[name] for name in input_names}
+
+
 def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
     """Apply a stored per-dimension output calibration, then clip to [-1, 1].
 
@@ -157,8 +172,10 @@ class AudioVAModel(AudioModel):
 
     @classmethod
     def available(cls) -> bool:
+        from emobrowser.models.runtime import network_files_present
+
         d = models_dir()
-        return (d / WEIGHTS_FILE).is_file() and (d / NORM_FILE).is_file()
+        return network_files_present(d / WEIGHTS_FILE) and (d / NORM_FILE).is_file()
 
     @property
     def model_dir(self) -> Path:
@@ -190,25 +207,22 @@ class AudioVAModel(AudioModel):
             self._norm = norm
         return self._norm
 
-    def _keras_model(self):
+    def network(self):
+        """The loaded network: the LiteRT conversion, or the Keras file as a fallback."""
         with self._lock:
             if self._model is None:
-                from emobrowser.models.tfload import import_keras
+                from emobrowser.models.runtime import load_network
 
-                keras = import_keras()  # lazy: TensorFlow takes seconds to import
-
-                self._model = keras.saving.load_model(
-                    self.model_dir / WEIGHTS_FILE, compile=False, safe_mode=True
-                )
+                self._model = load_network(self.model_dir / WEIGHTS_FILE)
         return self._model
 
-    def predict(self, features: np.ndarray, domain: str = DOMAIN_AUDIO) -> np.ndarray:
-        """Score (n, 199) recipe vectors or (n, 306) vectors from ``extract`` (recipe +
-        track descriptors). Without descriptors (e.g. a DEAM-layout table) the
-        decoded-audio branch gets the training median, i.e. no evidence either way."""
+    def backend(self) -> str:
+        return self.network().backend
+
+    def network_feeds(self, features: np.ndarray, domain: str = DOMAIN_AUDIO, batch: int = 4096):
+        """The network's inputs for (n, 199) or (n, 306) vectors, by input name, in
+        batches of at most ``batch`` rows; and the (n,) mask of silent vectors."""
         x = np.atleast_2d(np.asarray(features, dtype=np.float64))
-        if x.shape[0] == 0:
-            return np.zeros((0, 2), dtype=np.float32)
         if x.shape[1] not in (N_FEATURES, N_FEATURES + N_TRACK):
             raise ValueError(f"expected {N_FEATURES} or {N_FEATURES + N_TRACK} features, got {x.shape[1]}")
         norm = self.norm()
@@ -220,13 +234,23 @@ class AudioVAModel(AudioModel):
         g = None
         if domain == DOMAIN_AUDIO and norm.get("dynamics") and x.shape[1] > N_FEATURES:
             g = normalise(np.nan_to_num(x[:, N_FEATURES:]), norm["dynamics"])
-        model = self._keras_model()
+        names = self.network().input_names
         flag = 1.0 if domain == DOMAIN_AUDIO else 0.0
-        out = []
-        for i in range(0, z.shape[0], 4096):
-            feed = network_inputs(model, z[i : i + 4096], flag, None if g is None else g[i : i + 4096])
-            out.append(np.asarray(model(feed, training=False)))
-        va = calibrate(np.concatenate(out, axis=0), norm.get("calibration", {}).get(domain))
+        feeds = [network_feed(names, z[i : i + batch], flag, None if g is None else g[i : i + batch])
+                 for i in range(0, z.shape[0], batch)]
+        return feeds, silent
+
+    def predict(self, features: np.ndarray, domain: str = DOMAIN_AUDIO) -> np.ndarray:
+        """Score (n, 199) recipe vectors or (n, 306) vectors from ``extract`` (recipe +
+        track descriptors). Without descriptors (e.g. a DEAM-layout table) the
+        decoded-audio branch gets the training median, i.e. no evidence either way."""
+        x = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        if x.shape[0] == 0:
+            return np.zeros((0, 2), dtype=np.float32)
+        feeds, silent = self.network_feeds(x, domain)
+        net = self.network()
+        out = np.concatenate([net(feed) for feed in feeds], axis=0)
+        va = calibrate(out, self.norm().get("calibration", {}).get(domain))
         va[silent] = SILENCE_VA
         return va
 

@@ -50,6 +50,10 @@ class ImageModel(ABC):
 
     info: ModelInfo
 
+    def backend(self) -> str:
+        """What runs the network: "litert", "keras", or "numpy" for models without one."""
+        return "numpy"
+
     @abstractmethod
     def extract(self, bgr: np.ndarray) -> np.ndarray:
         """Return a 1-D float32 feature vector for an 8-bit BGR image (H, W, 3)."""
@@ -65,6 +69,10 @@ class AudioModel(ABC):
     info: ModelInfo
     sample_rate: int = 22050
     hop_seconds: float = 0.5
+
+    def backend(self) -> str:
+        """What runs the network: "litert", "keras", or "numpy" for models without one."""
+        return "numpy"
 
     @abstractmethod
     def extract(self, samples: np.ndarray, sr: int) -> AudioFeatures:

@@ -4,8 +4,10 @@
 :mod:`emobrowser.features.image_features` on a fixed working size and applies the fixed
 per-group transforms (log of Gabor energies, square root of LBP shares) – the same code
 path the training uses. ``predict`` (inference thread) standardises with the mean/std
-from ``image_va_norm.json``, runs the Keras MLP ``image_va.keras`` (loaded lazily, once,
-in safe mode), applies the optional post-hoc linear rescale and clips to [-1, 1].
+from ``image_va_norm.json``, runs the MLP (its LiteRT conversion ``image_va.tflite``, or
+the Keras file ``image_va.keras`` in safe mode as a fallback; loaded lazily, once; see
+emobrowser.models.runtime), applies the optional post-hoc linear rescale and clips to
+[-1, 1].
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ class ImageVAModel(ImageModel):
 
     @classmethod
     def available(cls) -> bool:
+        from emobrowser.models.runtime import network_files_present
+
         d = paths.models_dir()
-        return (d / MODEL_FILE).is_file() and (d / NORM_FILE).is_file()
+        return network_files_present(d / MODEL_FILE) and (d / NORM_FILE).is_file()
 
     def _model_dir(self):
         from pathlib import Path
@@ -63,9 +67,7 @@ class ImageVAModel(ImageModel):
     def _load(self):
         with self._lock:
             if self._model is None:
-                from emobrowser.models.tfload import import_keras
-
-                keras = import_keras()  # lazy: TensorFlow takes seconds to import
+                from emobrowser.models.runtime import load_network
 
                 d = self._model_dir()
                 norm = json.loads((d / NORM_FILE).read_text())
@@ -75,17 +77,25 @@ class ImageVAModel(ImageModel):
                 self._scale = np.asarray(rescale["scale"], dtype=np.float32)
                 self._offset = np.asarray(rescale["offset"], dtype=np.float32)
                 self._norm = norm
-                self._model = keras.saving.load_model(d / MODEL_FILE, safe_mode=True, compile=False)
+                self._model = load_network(d / MODEL_FILE)
         return self._model
+
+    def backend(self) -> str:
+        return self._load().backend
+
+    def network_feed(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        """The network's input for (n, d) feature vectors: standardised, by input name."""
+        f = np.atleast_2d(np.asarray(features, dtype=np.float32))
+        model = self._load()
+        if f.shape[1] != self._mean.size:
+            raise ValueError(f"expected {self._mean.size} features, got {f.shape[1]}")
+        x = np.nan_to_num((f - self._mean) / self._std, nan=0.0, posinf=0.0, neginf=0.0)
+        return {model.input_names[0]: x}
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         f = np.atleast_2d(np.asarray(features, dtype=np.float32))
         if f.shape[0] == 0:
             return np.zeros((0, 2), dtype=np.float32)
-        model = self._load()
-        if f.shape[1] != self._mean.size:
-            raise ValueError(f"expected {self._mean.size} features, got {f.shape[1]}")
-        x = np.nan_to_num((f - self._mean) / self._std, nan=0.0, posinf=0.0, neginf=0.0)
-        out = np.asarray(model(x, training=False), dtype=np.float32)
+        out = self._load()(self.network_feed(f))
         out = out * self._scale + self._offset
         return np.clip(out, -1.0, 1.0).astype(np.float32)

@@ -446,6 +446,10 @@ def train(
                       dq=np.concatenate([gq, gc]))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / WEIGHTS_FILE)
+    from emobrowser.models.convert import write_pair
+
+    lite = write_pair(out_dir / WEIGHTS_FILE)  # the LiteRT file scoring runs
+    log(f"wrote {Path(lite['tflite']).name} (max difference {lite['max_abs_diff']:.1e})")
     norm = {
         "feature_names": FEATURE_NAMES,
         "transform": "mel_*: log10(max(x, 1e-10)); tempo: log2(max(x, 30) / 120)"

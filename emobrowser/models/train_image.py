@@ -403,9 +403,13 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
     (out_dir / NORM_FILE).write_text(json.dumps(norm))
     metrics["train_seconds"] = round(time.time() - t_start, 1)
     (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
-    # check the saved model loads in safe mode
+    # check the saved model loads in safe mode, and write the LiteRT file scoring runs
     keras.saving.load_model(out_dir / MODEL_FILE, safe_mode=True)
-    log(f"wrote {out_dir / MODEL_FILE}, {NORM_FILE}, {METRICS_FILE} ({metrics['train_seconds']} s)")
+    from emobrowser.models.convert import write_pair
+
+    lite = write_pair(out_dir / MODEL_FILE)
+    log(f"wrote {out_dir / MODEL_FILE}, {NORM_FILE}, {METRICS_FILE} ({metrics['train_seconds']} s) and "
+        f"{Path(lite['tflite']).name} (max difference {lite['max_abs_diff']:.1e})")
     return metrics
 
 

@@ -308,3 +308,8 @@ def test_training_smoke(tmp_path):
     feats = trained.extract(music(3.0), SR)
     va = trained.predict(np.vstack([feats.whole[None, :], feats.frames]))
     assert va.shape == (1 + len(feats.frames), 2) and np.all(np.abs(va) <= 1.0)
+    assert trained.backend() == "litert"  # training writes the LiteRT pair that scoring runs
+    from emobrowser.models.convert import TOLERANCE, max_difference
+
+    feeds, _ = trained.network_feeds(np.vstack([feats.whole[None, :], feats.frames]))
+    assert max_difference(out / am.WEIGHTS_FILE, feeds) <= TOLERANCE

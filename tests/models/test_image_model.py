@@ -138,3 +138,7 @@ def test_training_smoke(tmp_path, monkeypatch):
     m = ImageVAModel(model_dir=out)
     pred = m.predict(np.stack([m.extract(_photo(50)), m.extract(_photo(51))]))
     assert pred.shape == (2, 2) and np.all(np.isfinite(pred)) and np.all(np.abs(pred) <= 1)
+    assert m.backend() == "litert"  # training writes the LiteRT pair that scoring runs
+    from emobrowser.models.convert import TOLERANCE, max_difference
+
+    assert max_difference(out / MODEL_FILE, [m.network_feed(np.stack([m.extract(_photo(52))]))]) <= TOLERANCE

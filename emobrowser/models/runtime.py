@@ -1,0 +1,211 @@
+"""Running the shipped networks: LiteRT for inference, Keras only as a fallback.
+
+Every trained network ships twice, trained together as one model version: the Keras
+file (``NAME.keras``, what training writes and what TensorFlow can load) and its
+LiteRT conversion beside it (``NAME.tflite``). Scoring uses LiteRT's interpreter
+(``ai-edge-litert``): it imports in milliseconds, loads a model in a few more and
+needs no TensorFlow, which is an optional extra for training only.
+
+When the ``.tflite`` is missing or does not load, the Keras file is used instead if
+TensorFlow is installed, and the reason is logged. With neither, loading raises
+ModelError, which says what to install.
+
+Inputs are passed by name (the Keras model's input names, which the conversion keeps
+as the signature's input names), so the order the converter gives them does not
+matter. Outputs are float32 (n, d) arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from emobrowser.core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+_threads = 1
+_lock = threading.Lock()
+TRAIN_EXTRA_HINT = "install the training extra: pip install 'emobrowser[train]'"
+
+
+def set_threads(count: int) -> None:
+    """The number of threads each LiteRT interpreter uses from now on (at least 1).
+
+    Indexing sets it from its cores setting; networks already loaded pick it up at
+    their next call."""
+    global _threads
+    _threads = max(1, int(count))
+
+
+def threads() -> int:
+    return _threads
+
+
+def litert_available() -> bool:
+    """Whether LiteRT's interpreter can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+def tensorflow_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("keras") is not None
+
+
+def tflite_path(keras_path: Path) -> Path:
+    """Where the LiteRT conversion of a Keras file lives: beside it, same stem."""
+    return Path(keras_path).with_suffix(".tflite")
+
+
+class _Silenced:
+    """Points file descriptor 2 at /dev/null for a native call that prints notices
+    ("Created TensorFlow Lite XNNPACK delegate for CPU") that users should not see."""
+
+    def __enter__(self):
+        self.saved = None
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+        except (OSError, ValueError):  # no usable fd 2 (a frozen GUI app)
+            return self
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
+        return False
+
+
+class LiteNetwork:
+    """A ``.tflite`` model run by LiteRT's interpreter, one call at a time."""
+
+    backend = "litert"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._runner = None
+        self._threads = 0
+        self._build()
+        inputs = self._signature["inputs"]
+        self.input_names: list[str] = list(inputs)
+        self._output = self._signature["outputs"][0]
+
+    def _build(self) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        with _Silenced():
+            interpreter = Interpreter(model_path=str(self.path), num_threads=_threads)
+            signatures = interpreter.get_signature_list()
+            if "serving_default" not in signatures:
+                raise ModelError(f"{self.path.name} has no serving signature")
+            self._signature = signatures["serving_default"]
+            interpreter.allocate_tensors()  # applies the XNNPACK delegate, which announces itself
+            self._runner = interpreter.get_signature_runner("serving_default")
+        self._interpreter = interpreter
+        self._threads = _threads
+
+    def __call__(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        with self._lock:
+            if self._threads != _threads:
+                self._build()
+            args = {name: np.ascontiguousarray(feed[name], dtype=np.float32) for name in self.input_names}
+            out = self._runner(**args)[self._output]
+        return np.array(out, dtype=np.float32)
+
+
+class KerasNetwork:
+    """A ``.keras`` model run by Keras (TensorFlow), loaded in safe mode."""
+
+    backend = "keras"
+
+    def __init__(self, path: Path):
+        from emobrowser.models.tfload import import_keras
+
+        keras = import_keras()  # lazy: TensorFlow takes seconds to import
+        self.path = Path(path)
+        self.model = keras.saving.load_model(self.path, safe_mode=True, compile=False)
+        self.input_names = [t.name.split(":")[0] for t in self.model.inputs]
+
+    def __call__(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        args = [np.asarray(feed[name], dtype=np.float32) for name in self.input_names]
+        out = self.model(args[0] if len(args) == 1 else args, training=False)
+        return np.asarray(out, dtype=np.float32)
+
+
+def load_network(keras_path: Path, prefer: str = "litert"):
+    """Load a shipped network: its ``.tflite`` with LiteRT, else its ``.keras``.
+
+    ``prefer="keras"`` loads the Keras file (training and the equivalence checks).
+    Returns an object with ``input_names``, ``backend`` and ``__call__(feed)`` that
+    maps {input name: (n, d) array} to a float32 (n, k) array.
+    Raises ModelError when neither can be loaded, with each reason."""
+    keras_path = Path(keras_path)
+    lite = tflite_path(keras_path)
+    reasons = []
+    if prefer == "litert":
+        if not lite.is_file():
+            reasons.append(f"{lite.name} is missing")
+        elif not litert_available():
+            reasons.append("LiteRT (ai-edge-litert) is not installed")
+        else:
+            try:
+                with _lock:
+                    return LiteNetwork(lite)
+            except Exception as exc:  # a damaged or foreign file: fall back, and say why
+                reasons.append(f"LiteRT could not load {lite.name}: {type(exc).__name__}: {exc}")
+        log.warning("%s; scoring with the Keras model instead", "; ".join(reasons))
+    if not keras_path.is_file():
+        reasons.append(f"{keras_path.name} is missing")
+    elif not tensorflow_available():
+        reasons.append(f"TensorFlow is not installed ({TRAIN_EXTRA_HINT})")
+    else:
+        return KerasNetwork(keras_path)
+    raise ModelError(f"cannot load the model {keras_path.stem}: " + "; ".join(reasons))
+
+
+def network_files_present(keras_path: Path) -> bool:
+    """Whether a network can be loaded in this installation: its ``.tflite`` with
+    LiteRT installed, or its ``.keras`` with TensorFlow installed."""
+    keras_path = Path(keras_path)
+    return ((tflite_path(keras_path).is_file() and litert_available())
+            or (keras_path.is_file() and tensorflow_available()))
+
+
+def convert_to_tflite(model, out_path: Path) -> Path:
+    """Write the LiteRT conversion of a Keras ``model`` to ``out_path`` (float32, no
+    quantization, so scores match the Keras model's). Needs TensorFlow."""
+    from emobrowser.models.tfload import import_keras
+
+    import_keras()
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    saved = os.dup(1)  # the converter prints every captured tensor to stdout
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stdout.flush()
+        os.dup2(devnull, 1)
+        with _Silenced():
+            data = converter.convert()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    out_path = Path(out_path)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, out_path)
+    return out_path

@@ -1,0 +1,111 @@
+"""Scoring runs on LiteRT; Keras is the fallback, and the two agree."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from emobrowser.core.errors import ModelError
+from emobrowser.core.paths import models_dir
+from emobrowser.media import synth
+from emobrowser.models import runtime
+from emobrowser.models.audio_model import AudioVAModel
+from emobrowser.models.convert import TOLERANCE, max_difference
+from emobrowser.models.image_model import ImageVAModel
+
+
+def _copy_models(dest, *names):
+    dest.mkdir(exist_ok=True)
+    for name in names:
+        shutil.copy2(models_dir() / name, dest / name)
+    return dest
+
+
+def _image_features(n=6):
+    model = ImageVAModel()
+    kinds = ["warm", "dark", "vivid", "face", "cool", "grey"]
+    return np.stack([model.extract(synth.draw_image(kinds[i % len(kinds)], (120, 160), seed=i))
+                     for i in range(n)])
+
+
+@pytest.mark.slow
+def test_shipped_pairs_agree_on_real_inputs():
+    image = ImageVAModel()
+    assert max_difference(models_dir() / "image_va.keras", [image.network_feed(_image_features())]) <= TOLERANCE
+
+    audio = AudioVAModel()
+    feats = audio.extract(synth.synth_music(8.0, bpm=140, loudness=0.8), 22050)
+    rows = np.vstack([feats.whole[None, :], feats.frames])
+    assert audio.backend() == "litert"
+    feeds, _silent = audio.network_feeds(rows)
+    assert max_difference(models_dir() / "audio_va.keras", feeds) <= TOLERANCE
+
+
+def test_scoring_uses_litert_without_importing_tensorflow():
+    code = ("import sys, numpy as np; from emobrowser.models.image_model import ImageVAModel; "
+            "m = ImageVAModel(); m.predict(np.zeros((2, 1196), np.float32)); "
+            "print(m.backend(), 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["litert", "False", "False"]
+    assert "XNNPACK" not in out.stderr  # LiteRT's native notice is not shown to users
+
+
+@pytest.mark.slow
+def test_a_missing_or_damaged_tflite_falls_back_to_keras_and_says_why(tmp_path, caplog):
+    f = _image_features(3)
+    expected = ImageVAModel().predict(f)
+    folder = _copy_models(tmp_path / "m", "image_va.keras", "image_va_norm.json")
+    with caplog.at_level(logging.WARNING, logger="emobrowser.models.runtime"):
+        model = ImageVAModel(model_dir=folder)
+        got = model.predict(f)
+    assert model.backend() == "keras"
+    assert "image_va.tflite is missing" in caplog.text
+    np.testing.assert_allclose(got, expected, atol=TOLERANCE)
+
+    (folder / "image_va.tflite").write_bytes(b"TFL3" + bytes(200))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="emobrowser.models.runtime"):
+        model = ImageVAModel(model_dir=folder)
+        got = model.predict(f)
+    assert model.backend() == "keras" and "LiteRT could not load image_va.tflite" in caplog.text
+    np.testing.assert_allclose(got, expected, atol=TOLERANCE)
+
+
+def test_without_litert_file_or_tensorflow_the_error_says_what_to_install(tmp_path, monkeypatch):
+    folder = _copy_models(tmp_path / "m", "image_va.keras", "image_va_norm.json")
+    monkeypatch.setattr(runtime, "tensorflow_available", lambda: False)
+    with pytest.raises(ModelError, match=r"image_va.tflite is missing; TensorFlow is not installed "
+                                         r"\(install the training extra"):
+        ImageVAModel(model_dir=folder).predict(np.zeros((1, 1196), np.float32))
+    assert not ImageVAModel.available() or (models_dir() / "image_va.tflite").is_file()
+
+
+def test_thread_count_follows_the_setting(monkeypatch):
+    monkeypatch.setattr(runtime, "_threads", 1)
+    net = runtime.load_network(models_dir() / "image_va.keras")
+    x = {"features": np.zeros((2, 1196), np.float32)}
+    one = net(x)
+    assert net._threads == 1
+    runtime.set_threads(2)
+    two = net(x)
+    assert net._threads == 2  # rebuilt with the new count at the next call
+    np.testing.assert_allclose(one, two, atol=1e-6)
+    runtime.set_threads(0)
+    assert runtime.threads() == 1
+
+
+def test_indexing_sets_the_threads_from_its_workers(store, tmp_path, monkeypatch):
+    from emobrowser.index.pipeline import index_library
+
+    monkeypatch.setattr(runtime, "_threads", 1)
+    root = tmp_path / "lib"
+    root.mkdir()
+    synth.write_image(root / "a.png", synth.draw_image("warm", (40, 40)))
+    index_library(store, [str(root)], workers=2, image_model="baseline", audio_model="baseline")
+    assert runtime.threads() == 2
