@@ -1,6 +1,6 @@
 """Benchmark of the retrieval engine's balanced top-k query.
 
-    PYTHONPATH=. python benchmarks/bench_query.py --items 1000000
+    PYTHONPATH=. python benchmarks/bench_query.py [--quick] [--items 1000000]
 
 Builds N synthetic items (70 % images, 30 % audio, so the balance has work to do;
 points from a centre-heavy mixture like real model outputs, clipped to [-1, 1]),
@@ -15,8 +15,10 @@ then measures in the same run:
 * recall_at_20  |approx ids & exact ids| / k, averaged over the queries
 * speedup       exact_p50_ms / p50_ms
 
-Targets at N = 1,000,000: p99 <= 2 ms, speedup >= 20, recall >= 0.99. The last
-line of output is JSON.
+Targets at N = 1,000,000: p99 <= 2 ms, speedup >= 20, recall >= 0.99. --quick runs
+the same steps on 2,000 items with 50 queries (20 exact), in a few seconds: it checks
+that the benchmark runs; its figures are not held against the targets. The last line
+of output is JSON.
 """
 
 from __future__ import annotations
@@ -64,6 +66,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--trees", type=int, default=DEFAULT_TREES)
     ap.add_argument("--search-k", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true",
+                    help="small sizes (2,000 items, 50 queries, 20 exact): a check that every step runs")
+    if ap.parse_known_args(argv)[0].quick:
+        ap.set_defaults(items=2_000, queries=50, exact_queries=20)
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     ids, modality, v, a = synthetic(args.items, rng)
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     p50 = float(np.percentile(approx_ms, 50))
     result = {
-        "items": args.items, "k": args.k, "balance": args.balance, "n_trees": args.trees,
+        "quick": args.quick, "items": args.items, "k": args.k, "balance": args.balance, "n_trees": args.trees,
         "queries": len(queries), "exact_queries": n_exact,
         "p50_ms": round(p50, 4), "p99_ms": round(float(np.percentile(approx_ms, 99)), 4),
         "p99_cpu_ms": round(float(np.percentile(approx_cpu, 99)), 4),

@@ -47,17 +47,23 @@ def threads() -> int:
     return _threads
 
 
-def litert_available() -> bool:
-    """Whether LiteRT's interpreter can be imported (without importing it)."""
+def _installed(name: str) -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("ai_edge_litert") is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def litert_available() -> bool:
+    """Whether LiteRT's interpreter can be imported (without importing it)."""
+    return _installed("ai_edge_litert")
 
 
 def tensorflow_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("keras") is not None
+    """Whether TensorFlow and Keras are installed (the ``train`` extra)."""
+    return _installed("tensorflow") and _installed("keras")
 
 
 def tflite_path(keras_path: Path) -> Path:

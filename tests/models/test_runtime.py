@@ -109,3 +109,44 @@ def test_indexing_sets_the_threads_from_its_workers(store, tmp_path, monkeypatch
     synth.write_image(root / "a.png", synth.draw_image("warm", (40, 40)))
     index_library(store, [str(root)], workers=2, image_model="baseline", audio_model="baseline")
     assert runtime.threads() == 2
+
+
+_BLOCK_TENSORFLOW = """
+import sys
+
+class _NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "h5py"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, _NoTensorFlow())
+"""
+
+
+@pytest.mark.slow
+def test_the_self_test_passes_without_tensorflow(tmp_path):
+    """What `pip install .` gives: no TensorFlow at all; the app still scores, on LiteRT."""
+    import json
+    import os
+    import subprocess
+
+    code = _BLOCK_TENSORFLOW + "from emobrowser.selftest import run_self_test; sys.exit(run_self_test())"
+    env = {**os.environ, "EMOBROWSER_HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900)
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0, summary
+    assert summary["backends"] == {"image": "litert", "audio": "litert"}
+    assert summary["tensorflow_loaded"] is False and summary["import_failures"] == []
+
+
+def test_the_runtime_dependencies_leave_tensorflow_to_the_train_extra():
+    import tomllib
+
+    from conftest import REPO
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = [d.split("==")[0].split(">")[0].lower() for d in project["dependencies"]]
+    assert "ai-edge-litert" in names
+    assert not {"tensorflow", "tensorflow-cpu", "keras", "h5py"} & set(names)
+    assert any(d.startswith("tensorflow") for d in project["optional-dependencies"]["train"])
