@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
     p.add_argument("--modality", default=None, help="comma-separated: image,audio,video")
     p.add_argument("--balance", type=float, default=None, help="balance factor F >= 1")
-    p.add_argument("--max-distance", type=float, default=None, help="drop results farther than this")
+    p.add_argument("--max-distance", type=float, default=None, metavar="D",
+                   help="drop results farther than D (default: the relevance limit, max(0.5, nearest + 0.25)); "
+                        "inf = no limit")
     p.add_argument("--folder", default=None, help="only items under this folder")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
@@ -343,7 +345,27 @@ def cmd_query(args) -> int:
         else:
             print(f"{hit.distance:6.3f}  {hit.modality:5s}  v {hit.valence:+.2f} a {hit.arousal:+.2f}  "
                   f"{one_line(hit.path)}")
+    sys.stdout.flush()  # the rows before the note on stderr, where both go to one terminal
+    if note := _left_out_note(args, hits):
+        print(note, file=sys.stderr)
     return 0
+
+
+def _left_out_note(args, hits) -> str | None:
+    """What the distance limit left out, for stderr: with --json always one JSON object
+    {"left_out": N, "limit": D or null}, else a sentence when N > 0. None for a region,
+    which is its own limit. N counts the farther items the same query without a limit
+    would put among its -k results (engine.QueryResult.left_out)."""
+    if args.region:
+        return None
+    left_out, limit = getattr(hits, "left_out", 0), getattr(hits, "limit", None)
+    if args.json:
+        return json.dumps({"left_out": left_out, "limit": None if limit is None else _num(limit)})
+    if not left_out:
+        return None
+    items = "item" if left_out == 1 else "items"
+    return (f"{left_out} farther {items} left out (beyond {limit:.2f}); "
+            f"--max-distance inf shows {'it' if left_out == 1 else 'them'}")
 
 
 # -- train, predict-features, align ----------------------------------------------------

@@ -24,7 +24,8 @@ _engine_lock = threading.Lock()
 @dataclass(frozen=True)
 class QuerySpec:
     """What to search for. ``region`` is None for a point query, else ("rect", v0, a0, v1, a1)
-    or ("circle", v, a, r). valence and arousal are in [-1, 1]."""
+    or ("circle", v, a, r). valence and arousal are in [-1, 1]. ``max_distance`` (point
+    queries): None = the engine's relevance limit, ``math.inf`` = no limit."""
 
     valence: float = 0.0
     arousal: float = 0.0
@@ -34,6 +35,7 @@ class QuerySpec:
     balance: float = DEFAULT_BALANCE
     folder: str | None = None
     exclude: tuple[int, ...] = field(default_factory=tuple)
+    max_distance: float | None = None
 
 
 def model_keys(image_model: str | None, audio_model: str | None) -> dict[str, tuple[str, str]]:
@@ -72,9 +74,13 @@ def _engine_for(points: LibraryPoints):
 
 
 def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
-    """The balanced hits of ``spec`` over ``points``, through the retrieval engine."""
+    """The balanced hits of ``spec`` over ``points``, through the retrieval engine: a
+    QueryResult, whose ``left_out`` counts the farther items the distance limit kept
+    off the page (see engine.QueryResult)."""
+    from emobrowser.index.engine import QueryResult
+
     if len(points) == 0:
-        return []
+        return QueryResult()
     engine = _engine_for(points)
     allowed = None
     if spec.folder:
@@ -82,12 +88,12 @@ def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
     options = {"modalities": spec.modalities, "balance": spec.balance, "allowed": allowed,
                "exclude": list(spec.exclude) or None}
     if spec.region is None:
-        hits = engine.query(spec.valence, spec.arousal, k=spec.k, **options)
+        hits = engine.query(spec.valence, spec.arousal, k=spec.k, max_distance=spec.max_distance, **options)
     elif spec.region[0] == "rect":
         hits = engine.query_rect(*spec.region[1:], limit=spec.k, **options)
     else:
         hits = engine.query_circle(*spec.region[1:], limit=spec.k, **options)
-    return hits_with_paths(points, hits)
+    return QueryResult(hits_with_paths(points, hits), hits.left_out, hits.limit)
 
 
 @dataclass

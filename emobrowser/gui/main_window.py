@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -174,6 +176,7 @@ class MainWindow(QMainWindow):
         self.results.export_playlist_requested.connect(lambda: self.export_playlist())
         self.results.copy_images_requested.connect(lambda: self.copy_images())
         self.results.visible_items_changed.connect(self._on_visible_items_changed)
+        self.results.farther_requested.connect(self._on_farther_requested)
         self.library.folders_added.connect(self.add_folders)
         self.library.folder_removed.connect(self._on_folder_removed)
         self.library.rescan_requested.connect(self._on_rescan_requested)
@@ -299,7 +302,8 @@ class MainWindow(QMainWindow):
         # where they were in the results.
         refreshed = self._last_spec is not None and self._last_spec == self._shown_spec
         self._shown_spec = self._last_spec
-        self.results.set_hits(hits, seconds, keep_scroll=refreshed)
+        unlimited = self._last_spec is not None and self._last_spec.max_distance is not None
+        self.results.set_hits(hits, seconds, keep_scroll=refreshed, farther_shown=unlimited)
         if not hits and self._hint is not None:
             self.results.summary.setText(self._hint)
         elif not hits and self._last_spec is not None and not self._last_spec.modalities:
@@ -308,6 +312,13 @@ class MainWindow(QMainWindow):
         timed = [h.id for h in hits if h.modality in ("audio", "video")]
         if timed and self.models is not None:
             self.moodbar_lane.submit(data.load_timelines, self.db_path, timed, self.models)
+
+    def _on_farther_requested(self, show: bool) -> None:
+        """The search on screen again, without the distance limit (``show``) or with the
+        default one; any new search from the panel has the default limit."""
+        spec = self._shown_spec
+        if spec is not None and spec.region is None:
+            self.run_query(dataclasses.replace(spec, max_distance=math.inf if show else None))
 
     def _on_point_clicked(self, valence: float, arousal: float) -> None:
         self.search.set_point(valence, arousal)

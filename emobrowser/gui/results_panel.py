@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
@@ -49,6 +49,26 @@ class _ResultsView(QListView):
             painter.end()
 
 
+class _FocusKeyButton(QToolButton):
+    """A tool button that Space and Enter press while it has the focus. (Space is the
+    results' play/pause shortcut, which would otherwise take the key first.)"""
+
+    _KEYS = (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+    def event(self, event) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride and event.key() in self._KEYS
+                and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier):
+            event.accept()  # deliver the key to this button, not to a shortcut
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.isAutoRepeat():
+            self.click()
+        else:
+            super().keyPressEvent(event)
+
+
 # A best match farther than this from the searched point (a quarter of the circle's
 # radius) is not close: the results header says so.
 FAR = 0.25
@@ -64,6 +84,8 @@ class ResultsPanel(QWidget):
     copy_images_requested = Signal()
     message_posted = Signal(str)  # a status-bar message
     visible_items_changed = Signal(list)  # hits whose cards need a thumbnail
+    # True: search again without the distance limit; False: with the default limit again
+    farther_requested = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -104,11 +126,22 @@ class ResultsPanel(QWidget):
         copy = tool_button("Copy photos…",
                            "Copy the selected photos (or all photos shown) into a folder; originals are untouched",
                            self.copy_images_requested)
+        # Shown when the distance limit left items out (or after they were brought in).
+        # Tab reaches it, Space or Enter presses it, and so does its Alt+F mnemonic.
+        self.farther_button = _FocusKeyButton()
+        self.farther_button.clicked.connect(self._on_farther_clicked)
+        self.farther_button.hide()
+        self._farther_shown = False
         self.summary = QLabel("Click the map or type a mood to search.")
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary.setWordWrap(True)  # long hints take two lines instead of being cut off
         self.summary.setMinimumWidth(80)
-        # The summary above the buttons, so the panel can be as narrow as its buttons.
+        # The summary above the buttons, so the panel can be as narrow as its buttons;
+        # the "Show N farther" button beside the summary it belongs to.
+        header = QHBoxLayout()
+        header.setContentsMargins(0, 0, 4, 0)
+        header.addWidget(self.summary, 1)
+        header.addWidget(self.farther_button, 0, Qt.AlignmentFlag.AlignTop)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         bar.addStretch(1)
@@ -118,16 +151,22 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         self.summary.setContentsMargins(4, 2, 4, 0)
-        layout.addWidget(self.summary)
+        layout.addLayout(header)
         layout.addLayout(bar)
         layout.addWidget(self.view, 1)
 
     # -- public ---------------------------------------------------------------------------
 
-    def set_hits(self, hits, seconds: float | None = None, keep_scroll: bool = False) -> None:
+    def set_hits(self, hits, seconds: float | None = None, keep_scroll: bool = False,
+                 farther_shown: bool = False) -> None:
         """Show new hits from the top (with ``keep_scroll``, where the view was: new
         results of the same search). An item the user picked stays current if it is
-        among them; otherwise the best hit becomes current (without selecting it)."""
+        among them; otherwise the best hit becomes current (without selecting it).
+
+        ``hits`` may carry ``left_out`` and ``limit`` (engine.QueryResult): the header
+        then says how many farther items the distance limit kept off the page, and
+        offers to show them. ``farther_shown``: these hits were searched without the
+        limit (the button then restores it)."""
         scrolled = self.view.verticalScrollBar().value()
         current = self.view.currentIndex()
         picked = current.isValid() and self.view.selectionModel().isSelected(current)
@@ -141,8 +180,15 @@ class ResultsPanel(QWidget):
         # how close the best match is: a page of results looks the same when nothing is near
         nearest = min((h.distance for h in hits), default=0.0)
         closeness = f" · nearest {nearest:.2f} away{' (nothing close)' if nearest > FAR else ''}" if hits else ""
-        self.summary.setText(f"{len(hits)} results{timing}" + (f" ({parts})" if parts else "") + closeness)
+        left_out, limit = getattr(hits, "left_out", 0), getattr(hits, "limit", None)
+        farther = ""
+        if left_out and limit is not None:
+            farther = f" · {left_out} farther {'item' if left_out == 1 else 'items'} left out (beyond {limit:.2f})"
+        elif farther_shown:
+            farther = " · no distance limit"
+        self.summary.setText(f"{len(hits)} results{timing}" + (f" ({parts})" if parts else "") + closeness + farther)
         self.summary.setToolTip(self.summary.text())
+        self._show_farther_button(left_out if limit is not None else 0, limit, farther_shown)
         rows = [i for i, h in enumerate(hits) if h.id == keep]
         if rows:
             self.view.setCurrentIndex(self.model.index(rows[0]))
@@ -158,6 +204,18 @@ class ResultsPanel(QWidget):
         else:
             self.view.scrollToTop()
         self.visible_items_changed.emit(self.visible_hits())
+
+    def _show_farther_button(self, left_out: int, limit: float | None, farther_shown: bool) -> None:
+        self._farther_shown = farther_shown
+        if farther_shown:
+            self.farther_button.setText("Hide &farther")
+            self.farther_button.setToolTip("Search again with the default distance limit (Alt+F)")
+        elif left_out:
+            self.farther_button.setText(f"Show {left_out} &farther")
+            self.farther_button.setToolTip(f"Search again without the distance limit: adds the {left_out} "
+                                           f"{'item' if left_out == 1 else 'items'} farther than {limit:.2f} "
+                                           f"that this search left out (Alt+F)")
+        self.farther_button.setVisible(farther_shown or bool(left_out))
 
     def visible_hits(self) -> list:
         """Hits whose cards are (nearly) on screen, for thumbnail requests."""
@@ -190,6 +248,9 @@ class ResultsPanel(QWidget):
         if new_id != self._current_id or hit is None:
             self._current_id = new_id
             self.selection_changed.emit(hit)
+
+    def _on_farther_clicked(self) -> None:
+        self.farther_requested.emit(not self._farther_shown)
 
     def _on_playing_changed(self, _path: str, playing: bool) -> None:
         self.play_button.setText("⏸ Pause" if playing else "▶ Play")

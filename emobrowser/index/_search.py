@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from emobrowser.core.types import Modality
-from emobrowser.index.balance import DEFAULT_BALANCE, balanced_merge, balanced_order
+from emobrowser.index.balance import DEFAULT_BALANCE, balanced_merge, balanced_order, relevance_limit
 
 MODALITIES: tuple[Modality, ...] = tuple(Modality)
 Allowed = Callable[[int], bool] | Collection[int] | np.ndarray | None
@@ -41,6 +41,28 @@ class Hit:
     valence: float
     arousal: float
     distance: float
+
+
+class QueryResult(list):
+    """The hits of a query, best first (a plain list of hits to every caller), and
+    what its distance limit left out.
+
+    ``limit``: the distance limit applied, in circumplex units; None when there was
+    none (``max_distance=math.inf``, or a region, which is its own limit).
+    ``left_out``: how many items beyond ``limit`` the same query without a limit
+    would have put among its k results - exactly the farther items that rerunning
+    it with ``max_distance=math.inf`` brings onto the page. Counted within the
+    requested modalities and filters; between 0 and k. (Not "k minus returned":
+    on a dense library the limit replaces far items by nearer ones and the page
+    stays full, yet those far items were left out.)
+    """
+
+    __slots__ = ("left_out", "limit")
+
+    def __init__(self, hits: Iterable[Any] = (), left_out: int = 0, limit: float | None = None):
+        super().__init__(hits)
+        self.left_out = int(left_out)
+        self.limit = limit
 
 
 def as_modality(value: Any) -> Modality:
@@ -208,32 +230,56 @@ class SearchMixin:
     def query(self, valence: float, arousal: float, k: int = 20,
               modalities: Iterable[Modality | str] | None = None, balance: float = DEFAULT_BALANCE,
               max_distance: float | None = None, allowed: Allowed = None,
-              exclude: Iterable[int] | None = None, exact: bool = False) -> list[Hit]:
+              exclude: Iterable[int] | None = None, exact: bool = False) -> QueryResult:
         """The k items nearest to (valence, arousal), balanced across modalities.
 
         modalities: restrict to these (default all). balance: factor F >= 1 (1 =
-        plain distance order). max_distance: drop items farther than this.
+        plain distance order). max_distance: None (default) applies the relevance
+        limit, leaving out items farther than ``balance.relevance_limit(nearest)``,
+        nearest being the distance of the nearest match of any requested modality;
+        a number drops items farther than that instead; ``math.inf`` keeps all.
         allowed: a collection of permitted ids (e.g. a folder's items, from the
         store) or a predicate id -> bool. exclude: ids to leave out. exact: brute
         force instead of Annoy (reference results; slow on big libraries).
+
+        Returns a QueryResult: the hits, with ``limit`` (the radius applied) and
+        ``left_out`` (the farther items the limit kept off the page).
         """
+        if max_distance is not None and not max_distance >= 0:
+            raise ValueError(f"max_distance must be a number >= 0 (or math.inf), got {max_distance!r}")
         if k <= 0:
-            return []
+            return QueryResult()
         qv, qa = float(valence), float(arousal)
         allow, pred, excl = self._filters(allowed, exclude)
         per: dict[Modality, _Cands] = {}
         with self._lock:
             for m in self._mods(modalities):
-                base = self._search_part(m, qv, qa, k, max_distance, allow, pred, excl, exact)
-                delta = self._search_delta(m, qv, qa, k, max_distance, allow, pred, excl)
+                # unlimited: the limit is decided below, and what lies beyond it is counted
+                base = self._search_part(m, qv, qa, k, None, allow, pred, excl, exact)
+                delta = self._search_delta(m, qv, qa, k, None, allow, pred, excl)
                 both = _concat(base, delta) if len(delta[0]) else base
                 per[m] = _take(both, _topk(both[0], both[3], k)) if len(delta[0]) else both
-        picks = balanced_merge({m: c[3] for m, c in per.items()}, k, balance, self.floor)
+        dists = {m: c[3] for m, c in per.items()}  # each ascending
+        if max_distance is None:
+            limit = relevance_limit(min((float(d[0]) for d in dists.values() if len(d)), default=None))
+        else:
+            limit = None if math.isinf(max_distance) else float(max_distance)
+        picks = balanced_merge(dists, k, balance, self.floor)
+        left_out = 0
+        if limit is not None:
+            within = {m: d[:int(np.searchsorted(d, limit, side="right"))] for m, d in dists.items()}
+            left_out = sum(1 for m, i in picks if dists[m][i] > limit)
+            if left_out:
+                # Within-limit items keep their per-modality positions, hence their
+                # merge keys: the limited page is the unlimited one minus its far items,
+                # refilled with the next nearer ones.
+                picks = balanced_merge(within, k, balance, self.floor)
         cols = {m: tuple(x.tolist() for x in c) for m, c in per.items()}  # one conversion per modality
-        return [Hit(cols[m][0][i], m, cols[m][1][i], cols[m][2][i], cols[m][3][i]) for m, i in picks]
+        hits = [Hit(cols[m][0][i], m, cols[m][1][i], cols[m][2][i], cols[m][3][i]) for m, i in picks]
+        return QueryResult(hits, left_out, limit)
 
     def query_like(self, item_id: int, k: int = 20, modalities: Iterable[Modality | str] | None = None,
-                   *, other_modalities: bool = False, **kwargs) -> list[Hit]:
+                   *, other_modalities: bool = False, **kwargs) -> QueryResult:
         """Query by example: items near item_id's point, the item itself excluded.
 
         other_modalities=True searches only modalities other than the example's
@@ -248,13 +294,13 @@ class SearchMixin:
         exclude = {int(item_id), *(kwargs.pop("exclude", None) or ())}
         return self.query(v, a, k, modalities=mods, exclude=exclude, **kwargs)
 
-    def query_circle(self, valence: float, arousal: float, radius: float, **kwargs) -> list[Hit]:
+    def query_circle(self, valence: float, arousal: float, radius: float, **kwargs) -> QueryResult:
         """All items within ``radius`` of the centre (inclusive), balanced and
         ordered by distance to the centre. Keywords: modalities, balance, allowed,
         exclude, limit (None = all)."""
         return self._region(float(valence), float(arousal), float(radius), None, **kwargs)
 
-    def query_rect(self, v0: float, a0: float, v1: float, a1: float, **kwargs) -> list[Hit]:
+    def query_rect(self, v0: float, a0: float, v1: float, a1: float, **kwargs) -> QueryResult:
         """All items with v0 <= valence <= v1 and a0 <= arousal <= a1 (inclusive),
         balanced and ordered by distance to the rectangle's centre. Keywords as
         for ``query_circle``."""
@@ -265,7 +311,7 @@ class SearchMixin:
         return self._region(cv, ca, math.hypot(v1 - v0, a1 - a0) / 2, (v0, a0, v1, a1), **kwargs)
 
     def _region(self, cv, ca, r, rect, modalities=None, balance: float = DEFAULT_BALANCE,
-                allowed: Allowed = None, exclude=None, limit: int | None = None) -> list[Hit]:
+                allowed: Allowed = None, exclude=None, limit: int | None = None) -> QueryResult:
         from scipy.spatial import cKDTree
 
         allow, pred, excl = self._filters(allowed, exclude)
@@ -291,4 +337,4 @@ class SearchMixin:
                 keep = inside & self._keep(ids, d, None, allow, excl)
                 per[m] = self._from(ids, v, a, d, keep, int(keep.sum()), pred)
         runs = balanced_order({m: c[3] for m, c in per.items()}, limit, balance, self.floor)
-        return self._hits(per, runs)
+        return QueryResult(self._hits(per, runs))  # the region is the limit: nothing is left out by distance

@@ -29,6 +29,10 @@ the same helper, so they agree bit for bit.
 
 Distances are circumplex (Euclidean) distances: valence and arousal each in [-1, 1],
 so a distance lies in [0, 2*sqrt(2)].
+
+Relevance limit. The merge takes whatever candidates it is given; point queries
+first drop those farther than ``relevance_limit(nearest)`` (RELEVANCE_RADIUS,
+RELEVANCE_MARGIN below), so a scarce modality's far items cannot fill a page.
 """
 
 from __future__ import annotations
@@ -55,11 +59,11 @@ items, r being how many times farther the other modality's next item is:
 
 So on a 20-item page the best matches still come first, yet a second modality shows
 up unless its nearest item is more than ~1.5**19 (about 2,200) times as far, i.e.
-practically always when the other modality has any item at all (use
-``max_distance`` to drop far items). F = 2 would let a 10x-farther modality in after
-~3 items, which interleaves clearly worse matches too early on a dense library; F
-close to 1 degenerates to global order, which on a photo-heavy library is a page of
-photos only.
+practically always when the other modality has any item at all; the relevance limit
+(RELEVANCE_RADIUS, RELEVANCE_MARGIN), not F, keeps far items off the page. F = 2
+would let a 10x-farther modality in after ~3 items, which interleaves clearly worse
+matches too early on a dense library; F close to 1 degenerates to global order,
+which on a photo-heavy library is a page of photos only.
 """
 
 DEFAULT_FLOOR = 0.01
@@ -71,6 +75,48 @@ both are far below the models' error (RMSE ~0.15 on the [-1, 1] axes). 0.01 is
 0.5 % of an axis range: it leaves meaningful ratios alone. With F = 1 it changes
 nothing (the keys stay monotone in the distance).
 """
+
+RELEVANCE_RADIUS = 0.5
+"""Default relevance limit, part 1: a point, mood or ``--like`` query leaves out items
+farther than ``relevance_limit(nearest) = max(RELEVANCE_RADIUS, nearest +
+RELEVANCE_MARGIN)`` (circumplex units), ``nearest`` being the distance of the nearest
+match of any requested modality.
+
+Why a limit at all: the balance factor lets a scarce modality's next item in once the
+others have run ahead by ~log_F(r) items (see DEFAULT_BALANCE), however far it is. On a
+real library the same three videos at distance 0.90-0.93 came 8th, 11th and 14th for
+happy, sad and angry queries alike: a page of mixed results should mix *relevant* items.
+
+Why 0.5: a quadrant's centre (+-0.5, +-0.5) with radius 0.5 touches the two axes but
+does not cross them, so a mood query there stays within the quadrant's reach (happy
+does not bring in sad); 0.5 is also ~2.4 times the models' distance error (RMSE ~0.15
+per axis, ~0.21 in distance), so it does not cut items the models merely misplaced.
+"""
+
+RELEVANCE_MARGIN = 0.25
+"""Default relevance limit, part 2: how much farther than the nearest match an item may
+be when even the nearest lies beyond RELEVANCE_RADIUS.
+
+A query in an empty region (no item within 0.5) still returns the closest things, but
+nothing far beyond them: 0.25 is about one model error in distance (~0.21), so items
+the models cannot tell apart from the nearest one stay, while the far side of the
+circle (up to 2*sqrt(2) away) does not fill the page. It is also the results header's
+"nothing close" threshold (gui.results_panel.FAR).
+
+Both constants are single numbers on purpose, to be tuned by a cross-modal benchmark.
+An explicit ``max_distance`` replaces the rule (``math.inf``: no limit); regions are
+their own limit.
+"""
+
+
+def relevance_limit(nearest: float | None) -> float:
+    """The default distance limit (circumplex units) of a query whose nearest match of
+    any requested modality lies at ``nearest`` (None: nothing matches):
+    max(RELEVANCE_RADIUS, nearest + RELEVANCE_MARGIN)."""
+    if nearest is None:
+        return RELEVANCE_RADIUS
+    return max(RELEVANCE_RADIUS, float(nearest) + RELEVANCE_MARGIN)
+
 
 _ORDER = {m: i for i, m in enumerate(Modality)}
 

@@ -32,10 +32,10 @@ import numpy as np
 
 from emobrowser.core.types import Modality
 from emobrowser.index import _persist
-from emobrowser.index._search import MODALITIES, Hit, SearchMixin, as_modality
+from emobrowser.index._search import MODALITIES, Hit, QueryResult, SearchMixin, as_modality
 from emobrowser.index.balance import DEFAULT_FLOOR
 
-__all__ = ["DEFAULT_TREES", "Hit", "MODALITIES", "RetrievalEngine"]
+__all__ = ["DEFAULT_TREES", "Hit", "MODALITIES", "QueryResult", "RetrievalEngine"]
 
 log = logging.getLogger(__name__)
 

@@ -335,7 +335,11 @@ def alignment_version(store: Store, models: dict[str, tuple[str, str]] | None = 
 
 
 def run_query(db: Path, args) -> list[Hit]:
-    """Answer a parsed ``emobrowser query`` command line."""
+    """Answer a parsed ``emobrowser query`` command line: a QueryResult (engine) of Hits
+    with paths, whose ``left_out`` and ``limit`` say what the distance limit left out.
+
+    ``--max-distance`` None applies the engine's relevance limit, a number replaces it,
+    ``inf`` lifts it."""
     if args.k < 1:
         raise QueryError("-k must be at least 1")
     balance = DEFAULT_BALANCE if args.balance is None else args.balance
@@ -350,8 +354,8 @@ def run_query(db: Path, args) -> list[Hit]:
         raise QueryError("--at picks a moment of the --like example; give --like too")
     max_distance = args.max_distance
     if max_distance is not None:
-        if not (math.isfinite(max_distance) and max_distance >= 0):
-            raise QueryError("--max-distance must be a finite number of at least 0")
+        if not max_distance >= 0:  # also rejects nan; inf lifts the limit
+            raise QueryError("--max-distance must be a number of at least 0, or inf for no limit")
         if args.region:
             raise QueryError("--max-distance applies to a point, a mood or --like; a region is its own limit")
     modalities = parse_modalities(args.modality)
@@ -369,8 +373,10 @@ def run_query(db: Path, args) -> list[Hit]:
             exclude = [item.id] if item is not None else None
         elif region is None:
             valence, arousal = resolve_target(args)
+    from emobrowser.index.engine import QueryResult
+
     if len(points) == 0:
-        return []
+        return QueryResult()
     allowed = points.ids[folder_mask(points, args.folder)].tolist() if args.folder else None
     engine = open_engine(points, db, version, newest_alignment=newest)
     try:
@@ -386,4 +392,4 @@ def run_query(db: Path, args) -> list[Hit]:
                                 max_distance=max_distance, allowed=allowed, exclude=exclude)
     finally:
         engine.close()
-    return hits_with_paths(points, hits)
+    return QueryResult(hits_with_paths(points, hits), hits.left_out, hits.limit)

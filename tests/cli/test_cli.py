@@ -101,7 +101,9 @@ def test_query_errors_are_clear(tmp_path):
     out = run_cli("query", "--mood", "calm", "--valence", "0.9", "--arousal", "0.9", "--db", db, check=False)
     assert out.returncode == 2 and "give one target, not --valence/--arousal and --mood" in out.stderr
     for extra, message in ((["--mood", "calm", "--at", "3"], "--at picks a moment of the --like example"),
-                           (["--mood", "calm", "--max-distance", "-1"], "--max-distance must be a finite number"),
+                           (["--mood", "calm", "--max-distance", "-1"], "--max-distance must be a number"),
+                           (["--mood", "calm", "--max-distance", "nan"], "--max-distance must be a number"),
+                           (["--region", "circle:0,0,1", "--max-distance", "inf"], "a region is its own limit"),
                            (["--region", "circle:0,0,1", "--max-distance", "0.3"], "a region is its own limit"),
                            (["--mood", "calm", "--modality", ","], "unknown modality ','")):
         out = run_cli("query", *extra, "--db", db, check=False)
@@ -180,12 +182,15 @@ def _rows(out):
 
 def test_query_by_mood_region_folder_and_distance(indexed_db, media_dir):
     calm = _rows(run_cli("query", "--mood", "calm", "-k", "3", "--json", "--db", indexed_db))
+    assert calm and all(r["distance"] <= max(0.5, calm[0]["distance"] + 0.25) for r in calm)  # the relevance limit
+    calm = _rows(run_cli("query", "--mood", "calm", "-k", "3", "--max-distance", "inf", "--json", "--db", indexed_db))
     assert len(calm) == 3
     unknown = run_cli("query", "--mood", "hapy", "--db", indexed_db, check=False)
     assert unknown.returncode == 2 and "happy" in unknown.stderr
     inside = _rows(run_cli("query", "--region", "rect:-1,-1,0,0", "-k", "100", "--json", "--db", indexed_db))
     assert inside and all(r["valence"] <= 0 and r["arousal"] <= 0 for r in inside)
-    everything = _rows(run_cli("query", "--valence", "0", "--arousal", "0", "-k", "100", "--json", "--db", indexed_db))
+    everything = _rows(run_cli("query", "--valence", "0", "--arousal", "0", "-k", "100", "--max-distance", "inf",
+                               "--json", "--db", indexed_db))
     expected = {r["path"] for r in everything if r["valence"] <= 0 and r["arousal"] <= 0}
     assert {r["path"] for r in inside} == expected
     music = _rows(run_cli("query", "--valence", "0", "--arousal", "0", "-k", "100", "--folder",
@@ -195,6 +200,39 @@ def test_query_by_mood_region_folder_and_distance(indexed_db, media_dir):
                          "--json", "--db", indexed_db))
     assert all(r["distance"] <= 0.3 for r in near)
     assert len(near) == sum(r["distance"] <= 0.3 for r in everything)
+
+
+def test_query_leaves_far_items_out_and_says_how_many_on_stderr(indexed_db):
+    point = ("--valence", "0.9", "--arousal", "0.6")  # pleasant and excited: one photo is near, the rest far
+    unlimited = run_cli("query", *point, "-k", "20", "--max-distance", "inf", "--json", "--db", indexed_db)
+    everything = _rows(unlimited)
+    assert len(everything) == 11  # the whole library
+    assert json.loads(unlimited.stderr) == {"left_out": 0, "limit": None}
+    nearest = min(r["distance"] for r in everything)
+    limit = max(0.5, nearest + 0.25)  # emobrowser.index.balance.relevance_limit
+    far = [r for r in everything if r["distance"] > limit]
+    assert far
+
+    out = run_cli("query", *point, "-k", "20", "--json", "--db", indexed_db)
+    rows = _rows(out)
+    assert all(set(r) == {"path", "modality", "valence", "arousal", "distance"} for r in rows)  # as before
+    assert rows == [r for r in everything if r["distance"] <= limit]  # the same rows, the far ones left out
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1
+    summary = json.loads(lines[0])
+    assert summary == {"left_out": len(far), "limit": pytest.approx(limit, abs=1e-6)}
+
+    text = run_cli("query", *point, "-k", "20", "--db", indexed_db)
+    assert len(text.stdout.splitlines()) == len(rows)
+    assert text.stderr == (f"{len(far)} farther items left out (beyond {limit:.2f}); "
+                           f"--max-distance inf shows them\n")
+    # an explicit radius replaces the rule; what lies beyond it is counted the same way
+    out = run_cli("query", *point, "-k", "20", "--max-distance", "0.2", "--json", "--db", indexed_db)
+    assert _rows(out) == [r for r in everything if r["distance"] <= 0.2]
+    assert json.loads(out.stderr) == {"left_out": sum(r["distance"] > 0.2 for r in everything), "limit": 0.2}
+    # a region is its own limit: no note
+    region = run_cli("query", "--region", "circle:0.9,0.6,0.3", "--json", "--db", indexed_db)
+    assert region.stderr == ""
 
 
 def test_query_rejects_non_finite_numbers_in_one_line(indexed_db):
@@ -224,8 +262,8 @@ def test_like_and_folder_recognise_library_paths_written_through_a_symlink(index
         rows = _rows(run_cli("query", "--like", str(like), "--modality", "image", "-k", "100", "--json",
                              "--db", indexed_db))
         assert rows and str(media_dir / photo) not in {r["path"] for r in rows}  # the example itself is left out
-    music = _rows(run_cli("query", "--mood", "calm", "-k", "100", "--folder", str(alias / "music"), "--json",
-                          "--db", indexed_db))
+    music = _rows(run_cli("query", "--mood", "calm", "-k", "100", "--folder", str(alias / "music"),
+                          "--max-distance", "inf", "--json", "--db", indexed_db))
     assert len(music) == 4 and all(r["path"].startswith(str(media_dir / "music")) for r in music)
 
 

@@ -61,6 +61,14 @@ def open_window(qtbot, db, items: int, size: tuple[int, int] = (1200, 800)):
     return w
 
 
+def lift_relevance_limit(monkeypatch) -> None:
+    """For tests of something else that expect every page to reach the whole small
+    library: the default relevance limit (emobrowser.index.balance) then spans the map."""
+    from emobrowser.index import balance
+
+    monkeypatch.setattr(balance, "RELEVANCE_RADIUS", 3.0)  # beyond the map's diagonal, 2 * sqrt(2)
+
+
 def copy_db(db: Path, target_dir: Path) -> Path:
     target = target_dir / "library.sqlite3"
     shutil.copy(db, target)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
-from gui_helpers import BASE, EVIL_NAME, copy_db, drag, make_library, make_media, view_to_widget
+from gui_helpers import (BASE, EVIL_NAME, copy_db, drag, lift_relevance_limit, make_library, make_media,
+                         view_to_widget)
 from PySide6.QtCore import Qt
 
 from conftest import REPO
@@ -42,7 +45,10 @@ def test_click_on_map_runs_a_query_with_both_modalities(qtbot, window):
     assert spec.valence == pytest.approx(0.3, abs=0.03) and spec.arousal == pytest.approx(0.1, abs=0.03)
     hits = window.results.model.hits
     assert {h.modality for h in hits} == {"image", "audio"}
-    assert window.results.model.rowCount() == len(hits) == 11
+    # every item within the relevance limit, max(0.5, nearest + 0.25), and no other
+    dist = np.hypot(window.points.valence - spec.valence, window.points.arousal - spec.arousal)
+    limit = max(0.5, float(dist.min()) + 0.25)
+    assert window.results.model.rowCount() == len(hits) == int((dist <= limit).sum()) < 11
     # ordered by balanced distance: the first hit of each modality is its nearest one
     for m in ("image", "audio"):
         mine = [h.distance for h in hits if h.modality == m]
@@ -112,7 +118,8 @@ def test_exported_playlist_lists_the_music_with_durations(qtbot, window, tmp_pat
         assert extinf.split(",", 1)[1] == os.path.splitext(os.path.basename(path))[0]
 
 
-def test_copy_images_leaves_originals_untouched(qtbot, window, tmp_path):
+def test_copy_images_leaves_originals_untouched(qtbot, window, tmp_path, monkeypatch):
+    lift_relevance_limit(monkeypatch)  # pages reach the whole library
     with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
         window.search.set_point(0.5, 0.5)
     photos = [h.path for h in window.results.model.hits if h.modality == "image"]
@@ -160,7 +167,8 @@ def test_more_like_this_and_other_modality(qtbot, window):
     assert {h.modality for h in window.results.model.hits} == {"image", "audio"}
 
 
-def test_a_new_search_starts_at_its_best_hit_unless_the_user_picked_one(qtbot, window):
+def test_a_new_search_starts_at_its_best_hit_unless_the_user_picked_one(qtbot, window, monkeypatch):
+    lift_relevance_limit(monkeypatch)  # pages reach the whole library
     results = window.results
     window.resize(700, 450)  # small enough for the list to scroll
     with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
@@ -212,7 +220,8 @@ def test_selecting_a_song_shows_its_timeline(qtbot, window):
     assert len(x) == len(timeline)
 
 
-def test_markup_in_file_names_is_escaped(qtbot, window):
+def test_markup_in_file_names_is_escaped(qtbot, window, monkeypatch):
+    lift_relevance_limit(monkeypatch)  # pages reach the whole library
     from emobrowser.gui.results_model import tooltip_html
 
     with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
@@ -488,3 +497,44 @@ def test_a_playlist_leaves_out_tracks_deleted_since_indexing(qtbot, window, tmp_
         os.rename(aside, song.path)
     assert song.path not in (tmp_path / "list.m3u8").read_text(encoding="utf-8")
     assert "left out 1 no longer on disk" in message and os.path.basename(song.path) in message
+
+
+def test_the_header_counts_farther_items_and_shows_them_on_request(qtbot, window):
+    results = window.results
+    v, a = 0.9, 0.6  # pleasant and excited: one photo is near, the rest of the library far
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(v, a)
+    dist = np.hypot(window.points.valence - v, window.points.arousal - a)
+    limit = max(0.5, float(dist.min()) + 0.25)  # emobrowser.index.balance.relevance_limit
+    near, far = int((dist <= limit).sum()), int((dist > limit).sum())
+    assert near >= 1 and far >= 2
+    assert results.model.rowCount() == near
+    assert f" · {far} farther items left out (beyond {limit:.2f})" in results.summary.text()
+    button = results.farther_button
+    assert button.isVisible() and button.text() == f"Show {far} &farther"
+    # from the keyboard: the button takes focus and Space presses it; the same search, without the limit
+    button.setFocus()
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        qtbot.keyClick(button, Qt.Key.Key_Space)
+    assert results.model.rowCount() == near + far == len(window.points)
+    assert max(h.distance for h in results.model.hits) == pytest.approx(float(dist.max()))
+    assert "no distance limit" in results.summary.text() and "left out" not in results.summary.text()
+    assert button.isVisible() and button.text() == "Hide &farther"
+    assert window._shown_spec.max_distance == math.inf
+    assert (window._shown_spec.valence, window._shown_spec.arousal) == (v, a)
+    # a second press (Enter this time) restores the default limit
+    assert button.hasFocus()
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        qtbot.keyClick(button, Qt.Key.Key_Return)
+    assert results.model.rowCount() == near and button.text() == f"Show {far} &farther"
+    # ... and so does any new search
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert results.model.rowCount() == len(window.points)
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(v, a)
+    assert results.model.rowCount() == near and f"{far} farther items left out" in results.summary.text()
+    # a search that leaves nothing out offers nothing
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_region(("rect", v - 0.3, a - 0.3, 1.0, 0.9))
+    assert button.isHidden() and "left out" not in results.summary.text()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from gui_helpers import BASE, open_window
+from gui_helpers import BASE, lift_relevance_limit, open_window
 
 from emobrowser.media import synth
 
@@ -40,7 +40,8 @@ def library(tmp_path_factory):
 
 
 @pytest.fixture
-def window(qtbot, library):
+def window(qtbot, library, monkeypatch):
+    lift_relevance_limit(monkeypatch)  # every page holds all four files
     w = open_window(qtbot, library[0], items=4)
     yield w
     w.close()

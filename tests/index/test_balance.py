@@ -138,3 +138,14 @@ def test_a_tie_after_a_pick_goes_to_the_modality_picked_fewer_times(floor):
     expected = [("image", 0), ("audio", 0), ("image", 1)]
     assert balanced_merge(lists, factor=2.0, floor=floor) == expected
     assert [(m, int(j)) for m, run in balanced_order(lists, factor=2.0, floor=floor) for j in run] == expected
+
+
+def test_the_relevance_limit_keeps_the_nearest_and_little_beyond():
+    from emobrowser.index.balance import RELEVANCE_MARGIN, RELEVANCE_RADIUS, relevance_limit
+
+    assert relevance_limit(None) == RELEVANCE_RADIUS  # nothing matched: the radius is reported
+    assert relevance_limit(0.0) == RELEVANCE_RADIUS
+    assert relevance_limit(RELEVANCE_RADIUS - RELEVANCE_MARGIN) == pytest.approx(RELEVANCE_RADIUS)
+    assert relevance_limit(2.0) == pytest.approx(2.0 + RELEVANCE_MARGIN)  # an empty region: the nearest stay
+    values = [relevance_limit(x) for x in np.linspace(0, 2 * np.sqrt(2), 50)]
+    assert values == sorted(values) and all(v >= RELEVANCE_RADIUS for v in values)

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emobrowser.core.types import Modality
-from emobrowser.index.balance import DEFAULT_BALANCE, balanced_merge
-from emobrowser.index.engine import MODALITIES, Hit, RetrievalEngine
+from emobrowser.index.balance import DEFAULT_BALANCE, RELEVANCE_MARGIN, RELEVANCE_RADIUS, balanced_merge
+from emobrowser.index.engine import MODALITIES, Hit, QueryResult, RetrievalEngine
 
 # Scores are float32 model outputs. Annoy holds float32 too, so two points whose
 # distances differ only below that (5e-95 against 0) are a tie it may break either
@@ -28,13 +28,16 @@ def d(v, a, qv, qa):
 
 def brute(live, qv, qa, k=20, modalities=None, balance=DEFAULT_BALANCE, max_distance=None,
           allowed=None, exclude=()):
-    """Reference: per-modality (distance, id) order, then the balanced merge."""
-    per = {}
-    for m in modalities or MODALITIES:
-        rows = sorted((d(v, a, qv, qa), i) for i, (mm, v, a) in live.items()
-                      if mm is m and i not in exclude and (allowed is None or i in allowed)
-                      and (max_distance is None or d(v, a, qv, qa) <= max_distance))
-        per[m] = rows[:k]
+    """Reference: per-modality (distance, id) order within the distance limit (None: the
+    relevance limit, max(RELEVANCE_RADIUS, nearest + RELEVANCE_MARGIN); inf: none), then
+    the balanced merge."""
+    rows = {m: sorted((d(v, a, qv, qa), i) for i, (mm, v, a) in live.items()
+                      if mm is m and i not in exclude and (allowed is None or i in allowed))
+            for m in modalities or MODALITIES}
+    if max_distance is None:
+        nearest = min((r[0][0] for r in rows.values() if r), default=0.0)
+        max_distance = max(RELEVANCE_RADIUS, nearest + RELEVANCE_MARGIN)
+    per = {m: [x for x in r if x[0] <= max_distance][:k] for m, r in rows.items()}
     picks = balanced_merge({m: [r[0] for r in rows] for m, rows in per.items()}, k, balance)
     return [per[m][j][1] for m, j in picks]
 
@@ -98,6 +101,8 @@ def test_edits_and_rebuilds_equal_brute_force(initial, ops, queries, k, balance)
         want = brute(live, qv, qa, k, balance=balance)
         assert ids_of(e.query(qv, qa, k, balance=balance)) == want
         assert ids_of(e.query(qv, qa, k, balance=balance, exact=True)) == want
+        assert ids_of(e.query(qv, qa, k, balance=balance, max_distance=math.inf)) == brute(
+            live, qv, qa, k, balance=balance, max_distance=math.inf)
     e.build()
     for qv, qa in queries:
         assert ids_of(e.query(qv, qa, k, balance=balance)) == brute(live, qv, qa, k, balance=balance)
@@ -131,7 +136,8 @@ def test_filters_equal_brute_force():
     many = set(ids[::2])  # not selective: Annoy with over-fetch
     for qv, qa in [(0.0, 0.0), (0.9, -0.9), (-0.3, 0.7)]:
         for kw in [dict(allowed=few), dict(allowed=many), dict(max_distance=0.05),
-                   dict(modalities=["audio"]), dict(exclude=ids[:50]), dict(allowed=many, max_distance=0.3)]:
+                   dict(modalities=["audio"]), dict(exclude=ids[:50]), dict(allowed=many, max_distance=0.3),
+                   dict(allowed=few, max_distance=math.inf)]:
             want = brute(live, qv, qa, 20, **{k: (set(v) if k == "exclude" else v) for k, v in kw.items()
                                               if k != "modalities"},
                          modalities=[Modality(x) for x in kw.get("modalities", [])] or None)
@@ -152,6 +158,108 @@ def test_query_like():
     assert all(h.modality is not m for h in others)
     with pytest.raises(KeyError):
         e.query_like(-1)
+
+
+# ----- the relevance limit ---------------------------------------------------------------
+
+HAPPY, SAD, ANGRY = (0.6, 0.5), (-0.6, -0.4), (-0.6, 0.6)
+
+
+def far_videos_library(seed=0):
+    """1,200 photos and songs over the whole circle, and three videos together near
+    (0, -0.95): 0.8 to 1.7 away from a happy, a sad and an angry query."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(-1, 1, (1200, 2))
+    live = {i: (MODALITIES[i % 2], float(v), float(a)) for i, (v, a) in enumerate(pts)}
+    for j, (v, a) in enumerate([(0.0, -0.95), (0.03, -0.97), (-0.03, -0.93)]):
+        live[10_000 + j] = (Modality.VIDEO, v, a)
+    return live
+
+
+def test_a_far_scarce_modality_no_longer_fills_the_page():
+    live = far_videos_library()
+    e = make(live)
+    e.build()
+    videos = {i for i, row in live.items() if row[0] is Modality.VIDEO}
+    for qv, qa in (HAPPY, SAD, ANGRY):
+        everything = e.query(qv, qa, 20, max_distance=math.inf)
+        # without a limit the balance rule lets the same far videos into every page
+        far = [h.distance for h in everything if h.id in videos]
+        assert len(far) >= 2 and min(far) > 0.75 > RELEVANCE_RADIUS
+        hits = e.query(qv, qa, 20)
+        assert isinstance(hits, QueryResult) and hits.limit == RELEVANCE_RADIUS
+        assert len(hits) == 20 and not videos & set(ids_of(hits))  # nearer photos and songs took their places
+        assert max(h.distance for h in hits) <= RELEVANCE_RADIUS
+        assert hits.left_out == len(far)  # though the page is full: "k minus returned" would say 0
+        assert ids_of(hits) == brute(live, qv, qa, 20)
+        assert ids_of(e.query(qv, qa, 20, exact=True)) == ids_of(hits)
+
+
+def test_a_query_in_an_empty_region_still_returns_the_nearest_items():
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(0.3, 1.0, (60, 2))  # all pleasant and excited; the query is sad and calm
+    live = {i: (MODALITIES[i % 3], float(v), float(a)) for i, (v, a) in enumerate(pts)}
+    e = make(live)
+    e.build()
+    nearest = min(d(v, a, -0.9, -0.9) for _, v, a in live.values())
+    assert nearest + RELEVANCE_MARGIN > RELEVANCE_RADIUS  # nothing within the radius
+    hits = e.query(-0.9, -0.9, 20)
+    assert hits and hits[0].distance == pytest.approx(nearest)
+    assert hits.limit == pytest.approx(nearest + RELEVANCE_MARGIN)
+    assert all(h.distance <= hits.limit for h in hits)
+    everything = e.query(-0.9, -0.9, 20, max_distance=math.inf)
+    assert len(everything) == 20 and hits.left_out == sum(h.distance > hits.limit for h in everything) > 0
+    assert ids_of(hits) == brute(live, -0.9, -0.9, 20)
+    # the nearest item of any modality sets the limit for all of them
+    only_far = e.query(-0.9, -0.9, 20, modalities=["audio"])
+    audio_nearest = min(d(v, a, -0.9, -0.9) for m, v, a in live.values() if m is Modality.AUDIO)
+    assert only_far.limit == pytest.approx(max(RELEVANCE_RADIUS, audio_nearest + RELEVANCE_MARGIN))
+
+
+def test_max_distance_replaces_the_relevance_limit():
+    live = far_videos_library()
+    e = make(live)
+    e.build()
+    qv, qa = SAD  # the videos are 0.8 away
+    unlimited = e.query(qv, qa, 20, max_distance=math.inf)
+    assert unlimited.limit is None and unlimited.left_out == 0 and len(unlimited) == 20
+    assert ids_of(unlimited) == brute(live, qv, qa, 20, max_distance=math.inf)
+    assert Modality.VIDEO in {h.modality for h in unlimited}
+    wide = e.query(qv, qa, 20, max_distance=1.0)  # that radius, no relative rule
+    assert wide.limit == 1.0 and wide.left_out == 0 and ids_of(wide) == ids_of(unlimited)
+    narrow = e.query(qv, qa, 20, max_distance=0.1)
+    assert narrow.limit == 0.1 and narrow and all(h.distance <= 0.1 for h in narrow)
+    assert ids_of(narrow) == brute(live, qv, qa, 20, max_distance=0.1)
+    assert narrow.left_out == sum(h.distance > 0.1 for h in unlimited)
+    # nearer than the nearest item: an empty page, and the whole unlimited page left out
+    none = e.query(qv, qa, 5, max_distance=0.0)
+    assert list(none) == [] and none.left_out == 5 and none.limit == 0.0
+    for bad in (float("nan"), -0.5):
+        with pytest.raises(ValueError):
+            e.query(qv, qa, 5, max_distance=bad)
+    # regions are their own limit
+    region = e.query_circle(qv, qa, 0.3)
+    assert isinstance(region, QueryResult) and region.limit is None and region.left_out == 0
+
+
+def test_left_out_counts_the_farther_items_of_the_unlimited_page():
+    rng = np.random.default_rng(11)
+    seen = set()
+    for seed, n in enumerate((15, 40, 90, 200, 600)):  # sparse to dense
+        live = random_live(n, seed=seed)
+        e = make(live)
+        e.build()
+        for qv, qa in rng.uniform(-1, 1, (8, 2)):
+            for k in (3, 20):
+                hits = e.query(qv, qa, k)
+                everything = e.query(qv, qa, k, max_distance=math.inf)
+                far = {h.id for h in everything if h.distance > hits.limit}
+                assert hits.left_out == len(far) <= k
+                # the unlimited page minus its far items, refilled with nearer ones
+                assert set(ids_of(everything)) - far <= set(ids_of(hits))
+                assert len(hits) == min(k, sum(d(v, a, qv, qa) <= hits.limit for _, v, a in live.values()))
+                seen.add((hits.left_out > 0, len(hits) == k))
+    assert {(True, True), (True, False), (False, True)} <= seen
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
