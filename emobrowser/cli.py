@@ -427,6 +427,15 @@ def run(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
+        if not args.self_test:
+            # Before anything loads Qt: a missing system library or no display would make
+            # Qt abort with a core dump and a misleading message.
+            from emobrowser.gui.platform_check import check_platform
+
+            problem = check_platform()
+            if problem:
+                print(problem, file=sys.stderr)
+                return 1
         from emobrowser.app import start
 
         return start(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -58,7 +59,7 @@ def choose_db(args, settings) -> Path:
 
 
 def make_app() -> QApplication:
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or _create_application()
     app.setApplicationName("emobrowser")
     app.setOrganizationName("emobrowser")
     app.setApplicationDisplayName("Emobrowser")
@@ -67,6 +68,53 @@ def make_app() -> QApplication:
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
     return app
+
+
+def _create_application() -> QApplication:
+    """The QApplication. When Qt cannot start its platform plugin (no display it can reach,
+    a library missing that the check before start-up could not see), Qt ends the process
+    with qFatal, that is abort() and a core dump; this turns that into a clear message on
+    stderr and exit status 1. Qt's other messages still reach stderr."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    messages: list[tuple[str, str]] = []  # (category, message), printed once Qt is up
+
+    def handler(kind, context, message) -> None:
+        category = getattr(context, "category", None) or "default"
+        if kind != QtMsgType.QtFatalMsg:
+            messages.append((category, message))
+            return
+        if logging.getLogger().hasHandlers():
+            log.critical("Qt could not start: %s", message)
+        from emobrowser.gui.platform_check import check_platform
+
+        known = check_platform()  # missing libraries, when ldd can tell, or no display
+        if known is not None or shutil.which("ldd"):
+            # Qt names libxcb-cursor0 whenever the xcb plugin fails, whatever is missing
+            messages[:] = [(c, m) for c, m in messages if "xcb-cursor0" not in m]
+        if known is None:
+            specific = [m for c, m in messages if c.startswith("qt.qpa") and c != "qt.qpa.plugin"]
+            reason = (specific or [m for _, m in messages] or [message.strip().splitlines()[0]])[-1]
+            setting = ", ".join(f"{name}={os.environ.get(name, '')!r}"
+                                for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"))
+            known = f"emobrowser: cannot open a window: {reason} ({setting})"
+        _print_qt_messages(messages)
+        print(known, file=sys.stderr, flush=True)
+        os._exit(1)  # Qt aborts as soon as this handler returns
+
+    previous = qInstallMessageHandler(handler)
+    try:
+        return QApplication(sys.argv[:1])
+    finally:
+        qInstallMessageHandler(previous)
+        _print_qt_messages(messages)
+
+
+def _print_qt_messages(messages: list[tuple[str, str]]) -> None:
+    """As Qt's default handler prints them: "category: message"."""
+    for category, message in messages:
+        print(message if category == "default" else f"{category}: {message}", file=sys.stderr, flush=True)
+    messages.clear()
 
 
 def run_gui(args) -> int:

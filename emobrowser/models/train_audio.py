@@ -355,10 +355,13 @@ def train(
     config: dict | None = None,
     threads: int | None = 1,
     save: bool = True,
+    held_out: dict | None = None,
 ) -> dict:
     """Cross-validate, train the shipped model on all data and write it to ``out_dir``.
 
-    Returns the metrics dict (also written to audio_va_metrics.json).
+    Returns the metrics dict (also written to audio_va_metrics.json). ``held_out``, if
+    given, receives the calibrated out-of-fold predictions: "4q" (n, 2) with "4q_signs",
+    "4q_files" and "4q_quadrants", and "deam" with "deam_labels".
     """
     cfg = dict(DEFAULTS)
     cfg.update(config or {})
@@ -379,9 +382,9 @@ def train(
     log(f"DEAM: {len(yd)} songs, labels {cfg['deam_labels']}")
     has_4q = (data_dir / "audio4q" / "labels.csv").is_file()
     if has_4q:
-        _, xq_raw, sq, quads, artists, timelines = load_4q(data_dir, cache_dir, limit, log)
+        files_q, xq_raw, sq, quads, artists, timelines = load_4q(data_dir, cache_dir, limit, log)
     else:
-        xq_raw, sq, quads, artists, timelines = np.zeros((0, len(FEATURE_NAMES))), np.zeros((0, 2)), [], [], []
+        files_q, xq_raw, sq, quads, artists, timelines = [], np.zeros((0, len(FEATURE_NAMES))), np.zeros((0, 2)), [], [], []
     log(f"4Q: {len(sq)} clips ({time.time() - t0:.0f} s)")
     gq_raw = np.asarray([track_vector(t) for t in timelines], np.float64).reshape(-1, N_TRACK)
 
@@ -420,6 +423,9 @@ def train(
         if len(yd):
             cv[f"deam_{kind}"] = evaluate(deam_pred, labels, oof_q[:0], sq[:0], [])["deam"]
     log(f"CV (calibrated): {json.dumps(cv)}")
+    if held_out is not None:
+        held_out.update({"4q": calibrate(oof_q, calibration[DOMAIN_AUDIO]), "4q_signs": sq, "4q_files": files_q,
+                         "4q_quadrants": quads, "deam": deam_pred, "deam_labels": yd})
 
     metrics = {
         "model": "audio-va",

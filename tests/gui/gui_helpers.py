@@ -69,6 +69,13 @@ def lift_relevance_limit(monkeypatch) -> None:
     monkeypatch.setattr(balance, "RELEVANCE_RADIUS", 3.0)  # beyond the map's diagonal, 2 * sqrt(2)
 
 
+def wait_for_indexer(qtbot, window, timeout: int) -> None:
+    """Wait until the window's indexing thread has ended. Its state, not its ``finished``
+    signal: a run that ends at once (a locked library, an empty folder) can emit the
+    signal before a wait started after ``add_folders`` is listening."""
+    qtbot.waitUntil(lambda: window.indexer is not None and window.indexer.isFinished(), timeout=timeout)
+
+
 def copy_db(db: Path, target_dir: Path) -> Path:
     target = target_dir / "library.sqlite3"
     shutil.copy(db, target)

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 from gui_helpers import (BASE, EVIL_NAME, copy_db, drag, lift_relevance_limit, make_library, make_media,
-                         view_to_widget)
+                         view_to_widget, wait_for_indexer)
 from PySide6.QtCore import Qt
 
 from conftest import REPO
@@ -263,8 +263,7 @@ def test_indexing_from_the_window_shows_progress_and_failures(qtbot, tmp_path):
     seen = []
     w.add_folders([str(root)])
     w.indexer.progressed.connect(seen.append)
-    with qtbot.waitSignal(w.indexer.finished, timeout=120000):
-        pass
+    wait_for_indexer(qtbot, w, 120000)
     qtbot.waitUntil(lambda: w.library.failure_paths() == [str(root / "broken.jpg")], timeout=10000)
     qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 11, timeout=10000)
     last = [p for p in seen if p.phase == "index"][-1]
@@ -287,8 +286,7 @@ def test_the_empty_library_hint_follows_what_the_library_holds(qtbot, tmp_path):
     w.show()
     qtbot.waitUntil(lambda: w.results.summary.text() == EMPTY_LIBRARY_HINT, timeout=15000)
     w.add_folders([str(empty)])
-    with qtbot.waitSignal(w.indexer.finished, timeout=60000):
-        pass
+    wait_for_indexer(qtbot, w, 60000)
     qtbot.waitUntil(lambda: w.results.summary.text() == NO_MEDIA_HINT, timeout=10000)
     w.close()
 
@@ -366,17 +364,15 @@ def test_an_indexing_error_stays_on_screen_after_the_library_refreshes(qtbot, tm
         qtbot.addWidget(w)
         w.show()
         w.add_folders([str(root)])
-        with qtbot.waitSignal(w.indexer.finished, timeout=60000):
-            pass
+        wait_for_indexer(qtbot, w, 60000)
     qtbot.waitUntil(lambda: len(warnings) == 1, timeout=10000)
     assert "being indexed by another emobrowser process" in warnings[0]
     assert "LibraryBusyError" not in warnings[0]  # the project's own errors are shown as written
-    w.refresh_library()  # what the window does after every run
-    qtbot.wait(500)
+    with qtbot.waitSignal(w.status_lane.job_finished, timeout=10000):
+        w.refresh_library()  # what the window does after every run
     assert "being indexed by another emobrowser process" in w.library.status.text()
     w.start_indexing()  # the next run clears it
-    with qtbot.waitSignal(w.indexer.finished, timeout=120000):
-        pass
+    wait_for_indexer(qtbot, w, 120000)
     qtbot.waitUntil(lambda: w.library.status.text().startswith("Up to date"), timeout=10000)
     w.close()
 
