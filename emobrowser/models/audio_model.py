@@ -39,6 +39,7 @@ from emobrowser.features.audio_features import (
     local_track_vectors,
     track_vector,
 )
+from emobrowser.models import shared_scale
 from emobrowser.models.base import AudioFeatures, AudioModel, ModelInfo
 
 WEIGHTS_FILE = "audio_va.keras"
@@ -160,7 +161,9 @@ def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
 class AudioVAModel(AudioModel):
     """Valence-arousal of music: whole track plus a 0.5 s timeline."""
 
-    info = ModelInfo(name="audio-va", version="6", modality="audio")
+    # Version 7: version 6's network with its outputs on the shared scale
+    # (emobrowser.models.shared_scale).
+    info = ModelInfo(name="audio-va", version="7", modality="audio")
     sample_rate = SAMPLE_RATE
     hop_seconds = HOP_SECONDS
 
@@ -251,8 +254,15 @@ class AudioVAModel(AudioModel):
         net = self.network()
         out = np.concatenate([net(feed) for feed in feeds], axis=0)
         va = calibrate(out, self.norm().get("calibration", {}).get(domain))
+        if domain == DOMAIN_AUDIO:  # the DEAM-table domain stays on DEAM's own rating scale
+            va = shared_scale.apply(va, self.shared_scale())
         va[silent] = SILENCE_VA
         return va
+
+    def shared_scale(self) -> dict | None:
+        """This version's map onto the shared scale (None: none shipped, outputs as they are)."""
+        return shared_scale.scale_for(self.info.name, self.info.version,
+                                      self._dir if self._dir is not None else None)
 
 
 def read_feature_table(csv_path: str | Path) -> tuple[list[str], np.ndarray, list[dict]]:
