@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--cache", default=None,
-                   help="audio: folder caching the 4Q clips' features (the first run extracts them)")
+                   help="folder caching the features (audio: the 4Q clips'; image: the photos' and "
+                        "their backbone activations); the first run extracts them")
 
     p = sub.add_parser("predict-features", help="predict from a feature table (CSV in the DEAM layout)")
     p.add_argument("kind", choices=["audio"])
@@ -371,21 +372,23 @@ def _left_out_note(args, hits) -> str | None:
 # -- train, predict-features, align ----------------------------------------------------
 
 
-# The file each trainer cannot do without, relative to --data (the audio trainer also
-# uses audio4q/labels.csv and its clips when they are there).
-TRAINING_FILES = {"image": ["ratings.csv"], "audio": ["deam/deam_librosa_features.csv"]}
+# The file each trainer cannot do without, relative to --data: one of the listed places
+# (the image ratings sit in the shared data folder's images/, or in --data itself; the
+# audio trainer also uses audio4q/labels.csv and its clips when they are there).
+TRAINING_FILES = {"image": ["images/ratings.csv", "ratings.csv"], "audio": ["deam/deam_librosa_features.csv"]}
 
 
 def cmd_train(args) -> int:
     data = Path(args.data)
-    absent = [name for name in TRAINING_FILES[args.kind] if not (data / name).is_file()]
+    places = TRAINING_FILES[args.kind]
+    absent = [] if any((data / name).is_file() for name in places) else places
     if absent:
-        raise InputError(f"--data {data} is not an {args.kind} training folder: no {', '.join(absent)}")
+        raise InputError(f"--data {data} is not an {args.kind} training folder: no {' or '.join(absent)}")
     if args.kind == "image":
         from emobrowser.models.train_image import train
     else:
         from emobrowser.models.train_audio import train
-    extra = {"cache_dir": Path(args.cache)} if args.kind == "audio" and args.cache else {}
+    extra = {"cache_dir": Path(args.cache)} if args.cache else {}
     metrics = train(Path(args.data), Path(args.out), seed=args.seed, epochs=args.epochs, folds=args.folds, **extra)
     print(json.dumps(metrics, sort_keys=True))
     return 0

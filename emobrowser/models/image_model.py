@@ -1,13 +1,16 @@
-"""The trained image valence–arousal model ("image-va").
+"""The trained image valence–arousal model ("image-va", version 2).
 
-``extract`` (worker processes, NumPy/OpenCV only) computes the hand-crafted features of
-:mod:`emobrowser.features.image_features` on a fixed working size and applies the fixed
+``extract`` (worker processes, NumPy/OpenCV/LiteRT only, never TensorFlow) returns the
+pooled mid-level activations of the pretrained backbone (:mod:`emobrowser.models.backbone`,
+square-root transformed) followed by the hand-crafted features of
+:mod:`emobrowser.features.image_features` on a fixed working size with their fixed
 per-group transforms (log of Gabor energies, square root of LBP shares) – the same code
 path the training uses. ``predict`` (inference thread) standardises with the mean/std
 from ``image_va_norm.json``, runs the MLP (its LiteRT conversion ``image_va.tflite``, or
 the Keras file ``image_va.keras`` in safe mode as a fallback; loaded lazily, once; see
-emobrowser.models.runtime), applies the optional post-hoc linear rescale and clips to
-[-1, 1].
+emobrowser.models.runtime), applies the post-hoc linear rescale and then
+:func:`soft_bound` with the trained knee, which keeps scores inside [-1, 1] in order,
+without a pile at the ends.
 """
 
 from __future__ import annotations
@@ -18,15 +21,42 @@ import threading
 import numpy as np
 
 from emobrowser.core import paths
+from emobrowser.models import shared_scale
 from emobrowser.models.base import ImageModel, ModelInfo
 
 MODEL_FILE = "image_va.keras"
 NORM_FILE = "image_va_norm.json"
 METRICS_FILE = "image_va_metrics.json"
+# Default knee of soft_bound; the trainer picks the shipped one (image_va_norm.json).
+KNEE = 0.75
 
 
-def model_features(bgr: np.ndarray) -> np.ndarray:
-    """Feature vector fed to the model: image features with per-group transforms."""
+def soft_bound(y: np.ndarray, knee: float = KNEE) -> np.ndarray:
+    """Identity on [-knee, knee]; beyond, ``knee + (1 - knee) * tanh((|y| - knee) / (1 - knee))``
+    with the sign of y: continuous with slope 1 at the knee, inside (-1, 1) (float32
+    rounds to +-1 only beyond about knee + 8 (1 - knee)), so outliers stay ordered instead
+    of being clipped into a pile at the ends. Returns float32 in [-1, 1]."""
+    y = np.asarray(y, dtype=np.float32)
+    a = np.abs(y)
+    w = 1.0 - knee
+    over = knee + w * np.tanh((a - knee) / w)
+    return np.where(a > knee, np.sign(y) * over, y).astype(np.float32)
+
+
+def model_features(bgr: np.ndarray, model_dir=None) -> np.ndarray:
+    """Feature vector fed to the model (float32): backbone part, then hand-crafted part."""
+    return np.concatenate([backbone_part(bgr, model_dir), hand_features(bgr)])
+
+
+def backbone_part(bgr: np.ndarray, model_dir=None) -> np.ndarray:
+    """Square roots of the pooled backbone activations (they are >= 0 and right-skewed)."""
+    from emobrowser.models.backbone import backbone_features
+
+    return np.sqrt(np.maximum(backbone_features(bgr, model_dir), 0.0)).astype(np.float32)
+
+
+def hand_features(bgr: np.ndarray) -> np.ndarray:
+    """Hand-crafted image features with per-group transforms (version 1's features)."""
     from emobrowser.features.image_features import feature_groups, image_features
 
     f = image_features(bgr).astype(np.float32)
@@ -39,9 +69,10 @@ def model_features(bgr: np.ndarray) -> np.ndarray:
 
 
 class ImageVAModel(ImageModel):
-    """MLP over hand-crafted colour/texture/layout features (see docs/model_card_image.md)."""
+    """MLP over pretrained CNN features and hand-crafted colour/texture/layout features
+    (see docs/model_card_image.md)."""
 
-    info = ModelInfo(name="image-va", version="1", modality="image")
+    info = ModelInfo(name="image-va", version="2", modality="image")
 
     def __init__(self, model_dir=None):
         self._dir = model_dir
@@ -51,10 +82,12 @@ class ImageVAModel(ImageModel):
 
     @classmethod
     def available(cls) -> bool:
+        from emobrowser.models.backbone import backbone_available
         from emobrowser.models.runtime import network_files_present
 
         d = paths.models_dir()
-        return network_files_present(d / MODEL_FILE) and (d / NORM_FILE).is_file()
+        return (network_files_present(d / MODEL_FILE) and (d / NORM_FILE).is_file()
+                and backbone_available(d))
 
     def _model_dir(self):
         from pathlib import Path
@@ -62,7 +95,8 @@ class ImageVAModel(ImageModel):
         return Path(self._dir) if self._dir is not None else paths.models_dir()
 
     def extract(self, bgr: np.ndarray) -> np.ndarray:
-        return model_features(bgr)
+        """Float32 feature vector of an 8-bit BGR image (backbone part, hand-crafted part)."""
+        return model_features(bgr, self._dir)
 
     def _load(self):
         with self._lock:
@@ -76,6 +110,7 @@ class ImageVAModel(ImageModel):
                 rescale = norm.get("rescale") or {"scale": [1.0, 1.0], "offset": [0.0, 0.0]}
                 self._scale = np.asarray(rescale["scale"], dtype=np.float32)
                 self._offset = np.asarray(rescale["offset"], dtype=np.float32)
+                self._knee = rescale.get("knee")
                 self._norm = norm
                 self._model = load_network(d / MODEL_FILE)
         return self._model
@@ -98,4 +133,9 @@ class ImageVAModel(ImageModel):
             return np.zeros((0, 2), dtype=np.float32)
         out = self._load()(self.network_feed(f))
         out = out * self._scale + self._offset
-        return np.clip(out, -1.0, 1.0).astype(np.float32)
+        out = soft_bound(out, self._knee) if self._knee is not None else np.clip(out, -1.0, 1.0)
+        return shared_scale.apply(out, self.shared_scale())
+
+    def shared_scale(self) -> dict | None:
+        """This version's map onto the shared scale (None: none shipped, outputs as they are)."""
+        return shared_scale.scale_for(self.info.name, self.info.version, self._dir)

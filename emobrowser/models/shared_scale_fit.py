@@ -45,7 +45,7 @@ def image_held_out(data: Path, cache: Path | None, log=print) -> dict:
     before the shared scale, "labels" (n, 2) ratings, "files", "datasets"}."""
     from emobrowser.models.train_image import held_out_predictions
 
-    return held_out_predictions(data, cache_dir=cache, log=log)
+    return held_out_predictions(data, cache_dir=None if cache is None else Path(cache) / "images", log=log)
 
 
 HELD_OUT = {"audio": audio_held_out, "image": image_held_out}
@@ -80,7 +80,8 @@ FITTED_ON = {"audio": "out-of-fold predictions (5 artist-grouped folds) for the 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--cache", type=Path, default=None, help="feature cache folder of the trainers")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="feature cache folder: CACHE/audio4q for the 4Q clips, CACHE/images for the photos")
     parser.add_argument("--models", default="audio,image")
     parser.add_argument("--out", type=Path, default=None, help="folder of shared_scale.json (default: shipped)")
     args = parser.parse_args(argv)

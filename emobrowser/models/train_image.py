@@ -1,18 +1,26 @@
-"""Train the image valence–arousal model (issue 3).
+"""Train the image valence–arousal model (version 2: pretrained CNN + hand-crafted features).
 
-``train(data_dir, out_dir)`` reads ``data_dir/ratings.csv`` (columns ``file``, ``dataset``,
+``train(data_dir, out_dir)`` reads ``ratings.csv`` (columns ``file``, ``dataset``,
 ``valence``, ``arousal``; optionally ``category`` and the Emotion6 ``p_anger .. p_neutral``
-emotion shares), computes hand-crafted features for every photo
-(:mod:`emobrowser.features.image_features`), runs stratified K-fold cross-validation and
-reports held-out metrics per dataset and overall, then fits the final model on all data
-and writes ``image_va.keras``, ``image_va_norm.json`` and ``image_va_metrics.json``.
+emotion shares) from ``data_dir`` or ``data_dir/images``, computes the model's features
+for every photo and its mirror image (the LiteRT backbone of
+:mod:`emobrowser.models.backbone` and the hand-crafted features of
+:mod:`emobrowser.features.image_features`; cached per photo in ``cache_dir``), runs
+stratified K-fold cross-validation and reports held-out metrics per dataset and overall,
+then fits the final model on all data and writes ``image_va.keras`` + ``image_va.tflite``,
+``image_va_norm.json``, ``image_va_metrics.json`` and a copy of the backbone files.
 
-The model is a small multi-task MLP: the valence–arousal head is trained with squared
-loss; auxiliary soft-max heads predict the Emotion6 emotion distribution and the OASIS
-content category (rows without those labels get an all-zero target, which contributes
-zero cross-entropy). Only the valence–arousal head is saved. Several members with
-different seeds are averaged inside one Keras model. No pickle/joblib is used anywhere:
-the feature normalisation and the post-hoc rescale are stored as JSON.
+The model is a fixed PCA projection followed by an average of small multi-task MLPs: the
+valence–arousal head is trained with squared loss; auxiliary soft-max heads predict the
+Emotion6 emotion distribution and the OASIS content category (rows without those labels
+get an all-zero target, which contributes zero cross-entropy). Only the valence–arousal
+head is saved. The output spread is calibrated on out-of-fold predictions: a linear
+rescale to the labels' mean and spread, then a soft bound whose knee keeps photos off the
+ends of the scale (:func:`choose_knee`). No pickle/joblib is used anywhere: the feature
+normalisation and the rescale are stored as JSON.
+
+    python -m emobrowser.models.train_image --data /work/shared/data --out resources/models \
+        --cache /tmp/imgcache2
 """
 
 from __future__ import annotations
@@ -31,12 +39,14 @@ OASIS_CATEGORIES = ["Person", "Animal", "Object", "Scenery"]
 CACHE_DIR = Path(os.environ.get("EMOBROWSER_IMG_CACHE", "/tmp/imgcache"))
 
 DEFAULTS = dict(
-    hidden=(512, 256),
+    hidden=(256, 128),
+    va_weighting="none",  # loss weights of valence and arousal: "none" or "equal" (1 / label variance)
+    pca=256,  # train the MLPs on the first 256 principal components (0: on all features)
     dropout=0.3,
     input_dropout=0.1,
     l2=1e-4,
     epochs=30,
-    batch_size=64,
+    batch_size=128,
     lr=1e-3,
     aux_weight=0.3,
     members=3,
@@ -46,8 +56,17 @@ DEFAULTS = dict(
 
 
 # --------------------------------------------------------------------------- data
+def image_data_dir(data_dir: Path) -> Path:
+    """The folder holding ``ratings.csv``: ``data_dir`` itself or its ``images/``
+    (so both the shared data folder and its ``images`` folder can be given)."""
+    data_dir = Path(data_dir)
+    if not (data_dir / "ratings.csv").is_file() and (data_dir / "images" / "ratings.csv").is_file():
+        return data_dir / "images"
+    return data_dir
+
+
 def load_ratings(data_dir: Path) -> list[dict]:
-    with open(Path(data_dir) / "ratings.csv", newline="") as fh:
+    with open(image_data_dir(data_dir) / "ratings.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     if not rows:
         raise ValueError(f"no rows in {data_dir}/ratings.csv")
@@ -76,50 +95,87 @@ def augment_image(img: np.ndarray, aug: str) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: bool = True,
-                     flip: bool = False, aug: str | None = None) -> np.ndarray:
-    """Model-input features (``image_model.model_features``) of every row, cached in /tmp.
+def _features_of_file(job) -> np.ndarray:
+    """Features (``part``: "hand" or "backbone") of one photo file, optionally augmented."""
+    import cv2
 
-    ``aug`` (or ``flip=True`` for "flip") computes them on augmented photos instead
-    (see :func:`augment_image`).
+    from emobrowser.models.image_model import backbone_part, hand_features
+
+    path, aug, part, model_dir = job
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(path)
+    if aug:
+        img = augment_image(img, aug)
+    return backbone_part(img, model_dir) if part == "backbone" else hand_features(img)
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: bool = True,
+                     flip: bool = False, aug: str | None = None, part: str = "all",
+                     cache_dir: Path | None = None, model_dir: Path | None = None,
+                     workers: int | None = None) -> np.ndarray:
+    """Model-input features (``image_model.model_features``) of every row, cached.
+
+    ``part`` "hand" or "backbone" computes one half only; "all" joins both (backbone
+    first, as ``model_features`` does). ``aug`` (or ``flip=True`` for "flip") computes
+    them on augmented photos instead (see :func:`augment_image`). The cache (``cache_dir``,
+    default ``CACHE_DIR``) is one ``.npz`` per part, augmentation and feature version
+    (for the backbone: the backbone file's hash) holding the features of each photo by
+    its resolved path, so any subset or superset of the photos (a held-out split, a
+    folder of links) reuses what is there and computes only the rest. Large sets are
+    computed in ``workers`` processes (default: up to 2).
     """
     if flip and aug is None:
         aug = "flip"
-    import cv2
-
+    if part == "all":
+        parts = [compute_features(data_dir, rows, log, use_cache, aug=aug, part=p, cache_dir=cache_dir,
+                                  model_dir=model_dir, workers=workers) for p in ("backbone", "hand")]
+        return np.concatenate(parts, axis=1)
     from emobrowser.features.image_features import FEATURE_VERSION
-    from emobrowser.models.image_model import model_features
+    from emobrowser.models.backbone import backbone_path
 
-    data_dir = Path(data_dir).resolve()
-    key = hashlib.sha1(
-        (str(data_dir) + FEATURE_VERSION + (aug or "") + "\n".join(r["file"] for r in rows)).encode()
-    ).hexdigest()[:16]
-    cache = CACHE_DIR / f"features_{key}.npy"
+    cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR
+    data_dir = Path(data_dir)
+    version = FEATURE_VERSION if part == "hand" else "bb-" + _file_digest(backbone_path(model_dir))
+    cache = cache_dir / f"{part}_{aug or 'plain'}_{version}.npz"
+    files = [str((data_dir / r["file"]).resolve()) for r in rows]
+    known: dict[str, np.ndarray] = {}
     if use_cache and cache.is_file():
-        feats = np.load(cache)
-        if feats.shape[0] == len(rows):
-            log(f"features: loaded {feats.shape} from cache {cache}")
-            return feats
+        with np.load(cache, allow_pickle=False) as z:
+            known = dict(zip(z["files"].tolist(), z["feats"]))
+    missing = [i for i, f in enumerate(files) if f not in known]
+    if not missing:
+        log(f"features ({part}, {aug or 'plain'}): {len(files)} from cache {cache}")
+        return np.stack([known[f] for f in files]).astype(np.float32)
     t0 = time.time()
-    out = []
-    for i, r in enumerate(rows):
-        img = cv2.imread(str(data_dir / r["file"]), cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(data_dir / r["file"])
-        if aug:
-            img = augment_image(img, aug)
-        out.append(model_features(img))
-        if (i + 1) % 500 == 0:
-            log(f"features: {i + 1}/{len(rows)} ({time.time() - t0:.0f} s)")
-    feats = np.asarray(out, dtype=np.float32)
+    jobs = [(files[i], aug, part, model_dir) for i in missing]
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    if workers > 1 and len(jobs) >= 200:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            out = list(pool.map(_features_of_file, jobs, chunksize=32))
+    else:
+        out = [_features_of_file(j) for j in jobs]
+    for i, f in zip(missing, out):
+        known[files[i]] = np.asarray(f, dtype=np.float32)
     if use_cache:
         try:
-            CACHE_DIR.mkdir(parents=True, exist_ok=True)
-            np.save(cache, feats)
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(cache.stem + f".{os.getpid()}.tmp.npz")
+            names = sorted(known)
+            np.savez(tmp, files=np.array(names), feats=np.stack([known[n] for n in names]))
+            os.replace(tmp, cache)
         except OSError:
             pass
-    log(f"features: {feats.shape} in {time.time() - t0:.1f} s")
-    return feats
+    log(f"features ({part}, {aug or 'plain'}): computed {len(missing)} of {len(files)} "
+        f"in {time.time() - t0:.1f} s")
+    return np.stack([known[f] for f in files]).astype(np.float32)
 
 
 def targets(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -177,17 +233,41 @@ def evaluate(pred: np.ndarray, true: np.ndarray, ds: np.ndarray) -> dict:
     return res
 
 
+from emobrowser.models.image_model import KNEE, soft_bound  # noqa: E402  (NumPy only)
+
+END = 0.98  # "at the ends of the scale": |valence| or |arousal| at least this
+END_SHARE_LIMIT = 0.015  # at most this share of photos there (out-of-fold and training set)
+KNEES = (0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4)  # soft-bound knees tried, gentlest first
+
+
+def share_at_ends(pred: np.ndarray, ds: np.ndarray | None = None, end: float = END) -> dict:
+    """Share of rows with |valence| or |arousal| >= ``end``, overall and per dataset."""
+    at = np.any(np.abs(pred) >= end, axis=1)
+    out = {"overall": round(float(at.mean()), 4) if len(at) else 0.0}
+    if ds is not None:
+        for d in np.unique(ds):
+            out[str(d)] = round(float(at[ds == d].mean()), 4)
+    return out
+
+
 def fit_rescale(pred: np.ndarray, true: np.ndarray) -> dict:
-    """Per output y = a*p + b matching the label mean and std (the CCC-optimal linear map)."""
+    """Per output y = a*p + b matching the label mean and std (the CCC-optimal linear map),
+    followed at run time by :func:`soft_bound` with knee ``KNEE``."""
     a = true.std(axis=0) / np.maximum(pred.std(axis=0), 1e-6)
     b = true.mean(axis=0) - a * pred.mean(axis=0)
-    return {"scale": [float(x) for x in a], "offset": [float(x) for x in b]}
+    return {"scale": [float(x) for x in a], "offset": [float(x) for x in b], "knee": KNEE}
 
 
-def apply_rescale(pred: np.ndarray, rescale: dict) -> np.ndarray:
+def apply_rescale(pred: np.ndarray, rescale: dict, bound: bool = True) -> np.ndarray:
+    """The linear map of ``rescale``, then the soft bound (or a clip, for old files
+    without a knee); ``bound=False``: the linear map only."""
     a = np.asarray(rescale["scale"], dtype=np.float32)
     b = np.asarray(rescale["offset"], dtype=np.float32)
-    return np.clip(pred * a + b, -1.0, 1.0)
+    y = pred * a + b
+    if not bound:
+        return y
+    knee = rescale.get("knee")
+    return soft_bound(y, knee) if knee is not None else np.clip(y, -1.0, 1.0)
 
 
 # --------------------------------------------------------------------------- model
@@ -218,8 +298,9 @@ def _build_member(inp, cfg: dict, seed: int, name: str):
     return va, emo, cat
 
 
-def _multitask_loss(aux_weight: float):
-    """Squared error on (valence, arousal) + weighted cross-entropy on the auxiliary heads.
+def _multitask_loss(aux_weight: float, va_weights=(1.0, 1.0)):
+    """Squared error on (valence, arousal), each weighted by ``va_weights``, + weighted
+    cross-entropy on the auxiliary heads.
 
     Used only for training; the saved model holds just the VA head, so no custom object
     is needed to load it.
@@ -229,7 +310,8 @@ def _multitask_loss(aux_weight: float):
     n_emo = len(EMOTIONS)
 
     def loss(y_true, y_pred):
-        mse = ops.mean(ops.square(y_true[:, :2] - y_pred[:, :2]), axis=-1)
+        w = ops.convert_to_tensor(np.asarray(va_weights, dtype=np.float32))
+        mse = ops.mean(w * ops.square(y_true[:, :2] - y_pred[:, :2]), axis=-1)
         eps = 1e-7
         ce_emo = -ops.sum(y_true[:, 2:2 + n_emo] * ops.log(y_pred[:, 2:2 + n_emo] + eps), axis=-1)
         ce_cat = -ops.sum(y_true[:, 2 + n_emo:] * ops.log(y_pred[:, 2 + n_emo:] + eps), axis=-1)
@@ -238,14 +320,33 @@ def _multitask_loss(aux_weight: float):
     return loss
 
 
-def fit_ensemble(x, va, emo, cat, weights, cfg: dict, seed: int, log=print):
-    """Train ``cfg['members']`` MLPs; return a single Keras model averaging their VA heads."""
+def pca_projection(z: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """(d, k) projection onto the first ``k`` principal axes of standardised rows ``z``,
+    scaled by one common factor so the projections have mean variance 1 (their relative
+    variances are kept: weak directions are not blown up into noise)."""
+    from sklearn.utils.extmath import randomized_svd
+
+    k = int(min(k, z.shape[0] - 1, z.shape[1]))
+    _, s, vt = randomized_svd(z.astype(np.float32), k, n_iter=4, random_state=seed)
+    scale = np.sqrt(np.mean(s ** 2) / len(z))
+    return (vt.T / scale).astype(np.float32)
+
+
+def fit_ensemble(x, va, emo, cat, weights, cfg: dict, seed: int, log=print, projection=None):
+    """Train ``cfg['members']`` MLPs; return a single Keras model averaging their VA heads.
+
+    With a ``projection`` (d, k) the members are trained on ``x @ projection`` (much
+    cheaper than on all d features), and the returned model starts with that projection as
+    a fixed bias-free Dense layer named "pca", so it still takes the d features."""
     import keras
     from keras import layers
 
     _set_threads()
     keras.utils.set_random_seed(seed)
-    inp = keras.Input(shape=(x.shape[1],), name="features")
+    full_dim = x.shape[1]
+    if projection is not None:
+        x = x @ projection
+    inp = keras.Input(shape=(x.shape[1],), name="features" if projection is None else "projected")
     heads = []
     for m in range(cfg["members"]):
         ms = seed * 1000 + m * 17 + 1
@@ -255,13 +356,25 @@ def fit_ensemble(x, va, emo, cat, weights, cfg: dict, seed: int, log=print):
         n = len(x)
         steps = max(1, int(np.ceil(n / cfg["batch_size"])))
         schedule = keras.optimizers.schedules.CosineDecay(cfg["lr"], decay_steps=steps * cfg["epochs"])
-        train_model.compile(optimizer=keras.optimizers.Adam(schedule), loss=_multitask_loss(cfg["aux_weight"]))
+        # "equal" weighs each output's squared error by 1 / its label variance, so arousal
+        # (about half valence's spread) counts as much as valence in the shared layers
+        va_w = (1.0 / np.maximum(va.var(axis=0), 1e-3) * va.var(axis=0).mean()
+                if cfg.get("va_weighting") == "equal" else np.ones(2))
+        train_model.compile(optimizer=keras.optimizers.Adam(schedule),
+                            loss=_multitask_loss(cfg["aux_weight"], va_w))
         y = np.concatenate([va, emo, cat], axis=1).astype(np.float32)
         train_model.fit(x, y, sample_weight=weights, epochs=cfg["epochs"],
                         batch_size=cfg["batch_size"], shuffle=True, verbose=0)
         heads.append(va_o)
     out = heads[0] if len(heads) == 1 else layers.Average(name="va_mean")(heads)
-    return keras.Model(inp, out, name="image_va")
+    if projection is None:
+        return keras.Model(inp, out, name="image_va")
+    heads_model = keras.Model(inp, out, name="heads")
+    full = keras.Input(shape=(full_dim,), name="features")
+    pca = layers.Dense(projection.shape[1], use_bias=False, trainable=False, name="pca")
+    model = keras.Model(full, heads_model(pca(full)), name="image_va")
+    pca.set_weights([projection])
+    return model
 
 
 def _sample_weights(ds: np.ndarray, balance: bool) -> np.ndarray:
@@ -292,7 +405,9 @@ def _fit_rows(x, x_flip, va, emo, cat, ds, cfg, seed, log):
         extra = list(x_flip) if isinstance(x_flip, (list, tuple)) else [x_flip]
         xs = np.concatenate([x] + extra)
         vas, emos, cats, dss = (np.concatenate([a] * (1 + len(extra))) for a in (va, emo, cat, ds))
-    model = fit_ensemble((xs - mean) / std, vas, emos, cats, _sample_weights(dss, cfg["balance"]), cfg, seed, log)
+    z = ((xs - mean) / std).astype(np.float32)
+    projection = pca_projection(z, cfg["pca"], seed) if cfg.get("pca") else None
+    model = fit_ensemble(z, vas, emos, cats, _sample_weights(dss, cfg["balance"]), cfg, seed, log, projection)
     return model, mean, std
 
 
@@ -312,44 +427,58 @@ def cross_validate(x, va, emo, cat, ds, cfg: dict, folds: int, seed: int, log=pr
         m = _metrics(oof[te], va[te])
         log(f"fold {k + 1}/{folds}: valence r={m['valence']['r']:.3f} arousal r={m['arousal']['r']:.3f} "
             f"({time.time() - t0:.0f} s)")
-    # cross-fitted rescale: fold k uses a map fitted on the other folds' held-out predictions
-    oof_rescaled = np.zeros_like(oof)
-    for k in range(folds):
+    cross_validate.last = (oof, fold)  # unclipped, for choosing the knee (train)
+    return np.clip(oof, -1, 1), cross_fitted(oof, va, fold, KNEE)
+
+
+def cross_fitted(oof: np.ndarray, va: np.ndarray, fold: np.ndarray, knee: float | None = KNEE) -> np.ndarray:
+    """Out-of-fold predictions after a cross-fitted rescale: fold k's linear map is
+    fitted on the other folds' held-out predictions, then the soft bound at ``knee``
+    (``None``: the linear map only)."""
+    out = np.zeros_like(oof)
+    for k in np.unique(fold):
         te = fold == k
         other = ~te
         if other.sum() < 3:
-            oof_rescaled[te] = np.clip(oof[te], -1, 1)
+            out[te] = np.clip(oof[te], -1, 1)
             continue
-        oof_rescaled[te] = apply_rescale(oof[te], fit_rescale(oof[other], va[other]))
-    return np.clip(oof, -1, 1), oof_rescaled
+        out[te] = apply_rescale(oof[te], dict(fit_rescale(oof[other], va[other]), knee=knee), bound=knee is not None)
+    return out
+
+
+def choose_knee(candidates: list[np.ndarray], limit: float = END_SHARE_LIMIT) -> float:
+    """The highest knee in ``KNEES`` at which every (n, 2) array of *linearly rescaled*
+    predictions in ``candidates`` has at most ``limit`` of its rows at the ends after
+    :func:`soft_bound` (the lowest knee if none qualifies)."""
+    for knee in KNEES:
+        if all(share_at_ends(soft_bound(c, knee))["overall"] <= limit for c in candidates):
+            return knee
+    return KNEES[-1]
 
 
 # --------------------------------------------------------------------------- main
-def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = None, folds: int = 5,
-          limit: int | None = None, log=print, config: dict | None = None) -> dict:
-    """Cross-validate, fit on all data and write the three model files to ``out_dir``.
+def _copy_backbone(src_dir: Path, out_dir: Path) -> None:
+    """Put the backbone files beside the trained head, so ``out_dir`` is a complete model."""
+    import shutil
 
-    ``limit`` keeps only the first ``limit`` rows (for smoke tests); ``epochs`` overrides
-    the number of training epochs; ``folds`` < 2 skips cross-validation.
-    Returns the metrics dictionary that is also written to image_va_metrics.json.
-    """
-    import keras
+    from emobrowser.models.backbone import BACKBONE_FILE, BACKBONE_META
 
-    from emobrowser.features.image_features import FEATURE_VERSION, feature_names
-    from emobrowser.models.image_model import MODEL_FILE, METRICS_FILE, NORM_FILE, ImageVAModel
+    for name in (BACKBONE_FILE, BACKBONE_META):
+        src, dst = Path(src_dir) / name, Path(out_dir) / name
+        if src.resolve() != dst.resolve():
+            shutil.copyfile(src, dst)
 
-    t_start = time.time()
-    cfg = dict(DEFAULTS)
-    cfg.update(config or {})
-    if epochs is not None:
-        cfg["epochs"] = int(epochs)
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
+
+def _training_data(data_dir: Path, cfg: dict, limit, log, cache_dir, backbone_dir):
+    """The rated photos with finite ratings: (rows, features, augmented features or None,
+    valence-arousal, emotion distributions, categories, dataset names)."""
     rows = load_ratings(data_dir)
     if limit is not None:
         rows = rows[: int(limit)]
-    x = compute_features(data_dir, rows, log=log)
+    feat_args = dict(log=log, cache_dir=cache_dir, model_dir=backbone_dir)
+    x = compute_features(data_dir, rows, **feat_args)
     augs = list(cfg.get("augment") or []) or (["flip"] if cfg.get("flip_aug") else [])
-    x_flip = [compute_features(data_dir, rows, log=log, aug=a) for a in augs] or None
+    x_flip = [compute_features(data_dir, rows, aug=a, **feat_args) for a in augs] or None
     va, emo, cat, ds = targets(rows)
     ok = np.all(np.isfinite(va), axis=1)
     x, va, emo, cat, ds = x[ok], va[ok], emo[ok], cat[ok], ds[ok]
@@ -357,18 +486,74 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
         x_flip = [a[ok] for a in x_flip]
     log(f"data: {len(x)} images, {x.shape[1]} features; datasets: "
         + ", ".join(f"{d}={int((ds == d).sum())}" for d in np.unique(ds)))
+    return [r for r, keep in zip(rows, ok) if keep], x, x_flip, va, emo, cat, ds
+
+
+def held_out_predictions(data_dir: Path, cache_dir: Path | None = None, log=print, seed: int = 0,
+                         folds: int = 5) -> dict:
+    """Out-of-fold predictions for the rated photos with the shipped settings, as the
+    shipped model's ``predict`` gives them before the shared scale (cross-fitted linear
+    rescale and the shipped knee of the soft bound). Returns {"pred" (n, 2), "labels"
+    (n, 2) ratings, "files", "datasets"}. Needs the feature cache to be quick."""
+    from emobrowser.core import paths
+    from emobrowser.models.image_model import NORM_FILE
+
+    cfg = dict(DEFAULTS)
+    data_dir = image_data_dir(Path(data_dir))
+    shipped = json.loads((paths.models_dir() / NORM_FILE).read_text())["rescale"]
+    rows, x, x_flip, va, emo, cat, ds = _training_data(data_dir, cfg, None, log, cache_dir, paths.models_dir())
+    cross_validate(x, va, emo, cat, ds, cfg, folds, seed, log, x_flip=x_flip)
+    oof_linear, fold = cross_validate.last
+    use_rescale = shipped.get("scale", [1.0, 1.0]) != [1.0, 1.0] or shipped.get("offset", [0.0, 0.0]) != [0.0, 0.0]
+    knee = shipped.get("knee", KNEE)
+    pred = cross_fitted(oof_linear, va, fold, knee) if use_rescale else soft_bound(oof_linear, knee)
+    return {"pred": pred, "labels": va, "files": [r["file"] for r in rows], "datasets": ds}
+
+
+def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = None, folds: int = 5,
+          limit: int | None = None, log=print, config: dict | None = None, cache_dir: Path | None = None,
+          backbone_dir: Path | None = None) -> dict:
+    """Cross-validate, fit on all data and write the model files to ``out_dir``.
+
+    ``data_dir`` holds ``ratings.csv`` (or is the shared data folder with ``images/``).
+    The backbone (``image_backbone.tflite``) is taken from ``backbone_dir`` (default: the
+    shipped models folder) and copied to ``out_dir`` if that is elsewhere. Features are
+    cached in ``cache_dir`` (default ``CACHE_DIR``). ``limit`` keeps only the first
+    ``limit`` rows (for smoke tests); ``epochs`` overrides the number of training epochs;
+    ``folds`` < 2 skips cross-validation.
+    Returns the metrics dictionary that is also written to image_va_metrics.json.
+    """
+    import keras
+
+    from emobrowser.core import paths
+    from emobrowser.features.image_features import FEATURE_VERSION, feature_names
+    from emobrowser.models.backbone import backbone_dim, backbone_path
+    from emobrowser.models.image_model import MODEL_FILE, METRICS_FILE, NORM_FILE, ImageVAModel
+
+    t_start = time.time()
+    cfg = dict(DEFAULTS)
+    cfg.update(config or {})
+    if epochs is not None:
+        cfg["epochs"] = int(epochs)
+    data_dir, out_dir = image_data_dir(Path(data_dir)), Path(out_dir)
+    backbone_dir = Path(backbone_dir) if backbone_dir is not None else paths.models_dir()
+    rows, x, x_flip, va, emo, cat, ds = _training_data(data_dir, cfg, limit, log, cache_dir, backbone_dir)
+    bb_dim = backbone_dim(backbone_dir)
+    feature_version = f"bb-{_file_digest(backbone_path(backbone_dir))}+hand-{FEATURE_VERSION}"
 
     metrics: dict = {
         "model": ImageVAModel.info.name,
         "version": ImageVAModel.info.version,
-        "feature_version": FEATURE_VERSION,
+        "feature_version": feature_version,
         "seed": seed,
         "folds": folds,
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
         "n_images": int(len(x)),
         "datasets": {str(d): int((ds == d).sum()) for d in np.unique(ds)},
     }
-    rescale = {"scale": [1.0, 1.0], "offset": [0.0, 0.0]}
+    rescale = {"scale": [1.0, 1.0], "offset": [0.0, 0.0], "knee": KNEE}
+    oof_linear = fold = None
+    use_rescale = False
     if folds >= 2 and len(x) >= folds * 2:
         oof, oof_rescaled = cross_validate(x, va, emo, cat, ds, cfg, folds, seed, log, x_flip=x_flip)
         raw = evaluate(oof, va, ds)
@@ -380,22 +565,40 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
         if use_rescale:
             rescale = fit_rescale(oof, va)
         metrics["rescale_used"] = bool(use_rescale)
-        metrics["cv"] = res if use_rescale else raw
-        for name, block in metrics["cv"].items():
-            log(f"CV {name:9s} n={block['n']:5d}  " + "  ".join(
-                f"{t}: r={block[t]['r']:.3f} ccc={block[t]['ccc']:.3f} rmse={block[t]['rmse']:.3f} "
-                f"std {block[t]['pred_std']:.3f}/{block[t]['label_std']:.3f}" for t in ("valence", "arousal")))
+        oof_linear, fold = cross_validate.last
 
     # final model on all data
     model, mean, std = _fit_rows(x, x_flip, va, emo, cat, ds, cfg, seed, log)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _copy_backbone(backbone_dir, out_dir)
     model.save(out_dir / MODEL_FILE)
+    train_pred = _predict(model, (x - mean) / std)
+    if oof_linear is not None:
+        # the soft bound's knee: the gentlest one that keeps the out-of-fold predictions
+        # (cross-fitted) and the training set's predictions off the ends
+        cf_linear = cross_fitted(oof_linear, va, fold, knee=None) if use_rescale else oof_linear
+        knee = choose_knee([cf_linear, apply_rescale(train_pred, rescale, bound=False)] if use_rescale
+                           else [cf_linear, train_pred])
+        rescale["knee"] = knee
+        final_oof = cross_fitted(oof_linear, va, fold, knee) if use_rescale else soft_bound(oof_linear, knee)
+        metrics["cv_rescaled"] = evaluate(final_oof, va, ds)
+        metrics["cv"] = metrics["cv_rescaled"] if use_rescale else metrics["cv_raw"]
+        metrics["knee"] = knee
+        metrics["cv_share_at_ends"] = share_at_ends(final_oof, ds)
+        metrics["label_share_at_ends"] = share_at_ends(va, ds)
+        for name, block in metrics["cv"].items():
+            log(f"CV {name:9s} n={block['n']:5d}  " + "  ".join(
+                f"{t}: r={block[t]['r']:.3f} ccc={block[t]['ccc']:.3f} rmse={block[t]['rmse']:.3f} "
+                f"std {block[t]['pred_std']:.3f}/{block[t]['label_std']:.3f}" for t in ("valence", "arousal")))
+        log(f"knee {knee}; CV share at |v| or |a| >= {END}: {metrics['cv_share_at_ends']}")
+    metrics["train_share_at_ends"] = share_at_ends(apply_rescale(train_pred, rescale), ds)
     norm = {
         "model": ImageVAModel.info.name,
         "version": ImageVAModel.info.version,
-        "feature_version": FEATURE_VERSION,
+        "feature_version": feature_version,
         "dim": int(x.shape[1]),
-        "feature_names": feature_names(),
+        "backbone_dim": int(bb_dim),
+        "feature_names": [f"backbone_{i}" for i in range(bb_dim)] + feature_names(),
         "mean": [float(v) for v in mean],
         "std": [float(v) for v in std],
         "rescale": rescale,
@@ -428,3 +631,26 @@ def metrics_table(metrics: dict, key: str = "cv") -> str:
                       f"{m['pred_std']:.3f} / {m['label_std']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, required=True, help="folder with ratings.csv, or its parent")
+    p.add_argument("--out", type=Path, required=True, help="folder for the model files")
+    p.add_argument("--cache", type=Path, default=None, help=f"feature cache folder (default {CACHE_DIR})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--config", type=str, default=None, help="JSON overrides of the training settings")
+    args = p.parse_args(argv)
+    metrics = train(args.data, args.out, seed=args.seed, epochs=args.epochs, folds=args.folds, limit=args.limit,
+                    cache_dir=args.cache, config=json.loads(args.config) if args.config else None)
+    print(json.dumps(metrics.get("cv", {})))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

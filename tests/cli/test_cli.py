@@ -109,7 +109,7 @@ def test_query_errors_are_clear(tmp_path):
         out = run_cli("query", *extra, "--db", db, check=False)
         assert out.returncode == 2 and message in out.stderr, extra
     out = run_cli("train", "image", "--data", str(tmp_path), "--out", str(tmp_path / "m"), check=False)
-    assert out.returncode == 2 and "is not an image training folder: no ratings.csv" in out.stderr
+    assert out.returncode == 2 and "is not an image training folder: no images/ratings.csv or ratings.csv" in out.stderr
     assert "Traceback" not in out.stderr
     out = run_cli("index", str(tmp_path / "nope"), "--db", db, check=False)
     assert out.returncode == 2 and "not a folder" in out.stderr

@@ -29,10 +29,51 @@ def _photo(seed: int, kind: str = "mixed", h: int = 240, w: int = 320) -> np.nda
 
 
 def test_constructor_is_cheap_and_info():
+    from emobrowser.features.image_features import feature_dim
+    from emobrowser.models.backbone import backbone_dim
+
     m = ImageVAModel()
-    assert m.info.name == "image-va" and m.info.modality == "image" and not m.info.interim
+    assert m.info.name == "image-va" and m.info.version == "2" and m.info.modality == "image"
+    assert not m.info.interim
     f = m.extract(_photo(0))
     assert f.ndim == 1 and f.dtype == np.float32 and np.all(np.isfinite(f))
+    assert f.size == backbone_dim() + feature_dim()
+
+
+def test_soft_bound_keeps_scores_inside_without_a_pile_at_the_ends():
+    from emobrowser.models.image_model import soft_bound
+
+    y = np.linspace(-1.3, 1.3, 261, dtype=np.float32)  # the linear scores of unusual photos
+    clipped = np.mean(np.abs(np.clip(y, -1, 1)) >= 0.98)  # 25 %
+    for knee in (0.75, 0.55):
+        out = soft_bound(y, knee)
+        assert np.all(np.abs(out) < 1.0)
+        assert np.all(np.diff(out) > 0)  # order kept: outliers are ranked, not clipped together
+        inside = np.abs(y) <= knee
+        np.testing.assert_allclose(out[inside], y[inside])
+        assert np.mean(np.abs(out) >= 0.98) < 0.5 * clipped
+    assert np.all(np.abs(soft_bound(np.array([-50.0, 50.0]), 0.55)) <= 1.0)
+
+
+def test_falls_back_to_baseline_without_backbone(tmp_path, monkeypatch):
+    """With the head's files but no backbone file, image-va is unavailable and the
+    registry's default image model is the baseline."""
+    import shutil
+
+    from emobrowser.models import registry
+    from emobrowser.models.backbone import BACKBONE_FILE
+
+    src = paths.models_dir()
+    for name in (MODEL_FILE, NORM_FILE, METRICS_FILE, MODEL_FILE.replace(".keras", ".tflite")):
+        shutil.copyfile(src / name, tmp_path / name)
+    monkeypatch.setenv("EMOBROWSER_MODELS", str(tmp_path))
+    monkeypatch.setattr(registry, "_cache", {})
+    assert not ImageVAModel.available()
+    assert registry.default_names()[0] == "baseline-image"
+    assert registry.image_model().info.interim
+    shutil.copyfile(src / BACKBONE_FILE, tmp_path / BACKBONE_FILE)
+    assert ImageVAModel.available()
+    assert registry.default_names()[0] == "image-va"
 
 
 def test_extract_does_not_import_tensorflow():
@@ -54,12 +95,20 @@ def test_shipped_files_present_and_consistent():
     assert ImageVAModel.available()
     norm = json.loads((d / NORM_FILE).read_text())
     from emobrowser.features.image_features import FEATURE_VERSION, feature_dim
+    from emobrowser.models.backbone import BACKBONE_FILE, backbone_dim
 
-    assert norm["dim"] == feature_dim() == len(norm["mean"]) == len(norm["std"])
-    assert norm["feature_version"] == FEATURE_VERSION
+    assert norm["version"] == ImageVAModel.info.version == "2"
+    assert norm["dim"] == backbone_dim() + feature_dim() == len(norm["mean"]) == len(norm["std"])
+    assert norm["backbone_dim"] == backbone_dim()
+    assert norm["feature_version"].endswith(f"+hand-{FEATURE_VERSION}")
     metrics = json.loads((d / METRICS_FILE).read_text())
-    assert metrics["cv"]["overall"]["valence"]["r"] > 0.3
-    assert (d / MODEL_FILE).stat().st_size < 20_000_000
+    assert metrics["version"] == "2"
+    assert metrics["cv"]["overall"]["valence"]["r"] > 0.5
+    assert metrics["cv_share_at_ends"]["overall"] <= 0.02
+    assert metrics["train_share_at_ends"]["overall"] <= 0.02
+    size = sum((d / name).stat().st_size for name in (MODEL_FILE, MODEL_FILE.replace(".keras", ".tflite"),
+                                                      BACKBONE_FILE))
+    assert size < 40_000_000
 
 
 @pytest.mark.slow
@@ -129,12 +178,15 @@ def test_training_smoke(tmp_path, monkeypatch):
     _tiny_dataset(data)
     metrics = train_image.train(data, out, seed=0, epochs=1, folds=2, log=lambda *a: None,
                                 config={"members": 1, "hidden": (32,)})
-    for name in (MODEL_FILE, NORM_FILE, METRICS_FILE):
-        assert (out / name).is_file()
+    from emobrowser.models.backbone import BACKBONE_FILE
+
+    for name in (MODEL_FILE, NORM_FILE, METRICS_FILE, BACKBONE_FILE):
+        assert (out / name).is_file()  # the backbone is copied beside the head
     assert "overall" in metrics["cv"] and metrics["n_images"] == 12
     keras.saving.load_model(out / MODEL_FILE, safe_mode=True)
     norm = json.loads((out / NORM_FILE).read_text())
-    assert norm["dim"] == len(norm["mean"])
+    assert norm["dim"] == len(norm["mean"]) and norm["rescale"]["knee"] > 0
+    assert any((tmp_path / "cache").glob("backbone_*.npz"))  # a rerun would read these
     m = ImageVAModel(model_dir=out)
     pred = m.predict(np.stack([m.extract(_photo(50)), m.extract(_photo(51))]))
     assert pred.shape == (2, 2) and np.all(np.isfinite(pred)) and np.all(np.abs(pred) <= 1)

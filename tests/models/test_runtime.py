@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -16,6 +17,10 @@ from emobrowser.models import runtime
 from emobrowser.models.audio_model import AudioVAModel
 from emobrowser.models.convert import TOLERANCE, max_difference
 from emobrowser.models.image_model import ImageVAModel
+
+
+# the shipped image network's input size (features of image-va version 2)
+IMAGE_DIM = json.loads((models_dir() / "image_va_norm.json").read_text())["dim"]
 
 
 def _copy_models(dest, *names):
@@ -47,7 +52,7 @@ def test_shipped_pairs_agree_on_real_inputs():
 
 def test_scoring_uses_litert_without_importing_tensorflow():
     code = ("import sys, numpy as np; from emobrowser.models.image_model import ImageVAModel; "
-            "m = ImageVAModel(); m.predict(np.zeros((2, 1196), np.float32)); "
+            f"m = ImageVAModel(); m.predict(np.zeros((2, {IMAGE_DIM}), np.float32)); "
             "print(m.backend(), 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     import subprocess
 
@@ -60,7 +65,7 @@ def test_scoring_uses_litert_without_importing_tensorflow():
 def test_a_missing_or_damaged_tflite_falls_back_to_keras_and_says_why(tmp_path, caplog):
     f = _image_features(3)
     expected = ImageVAModel().predict(f)
-    folder = _copy_models(tmp_path / "m", "image_va.keras", "image_va_norm.json")
+    folder = _copy_models(tmp_path / "m", "image_va.keras", "image_va_norm.json", "shared_scale.json")
     with caplog.at_level(logging.WARNING, logger="emobrowser.models.runtime"):
         model = ImageVAModel(model_dir=folder)
         got = model.predict(f)
@@ -82,14 +87,14 @@ def test_without_litert_file_or_tensorflow_the_error_says_what_to_install(tmp_pa
     monkeypatch.setattr(runtime, "tensorflow_available", lambda: False)
     with pytest.raises(ModelError, match=r"image_va.tflite is missing; TensorFlow is not installed "
                                          r"\(install the training extra"):
-        ImageVAModel(model_dir=folder).predict(np.zeros((1, 1196), np.float32))
+        ImageVAModel(model_dir=folder).predict(np.zeros((1, IMAGE_DIM), np.float32))
     assert not ImageVAModel.available() or (models_dir() / "image_va.tflite").is_file()
 
 
 def test_thread_count_follows_the_setting(monkeypatch):
     monkeypatch.setattr(runtime, "_threads", 1)
     net = runtime.load_network(models_dir() / "image_va.keras")
-    x = {"features": np.zeros((2, 1196), np.float32)}
+    x = {"features": np.zeros((2, IMAGE_DIM), np.float32)}
     one = net(x)
     assert net._threads == 1
     runtime.set_threads(2)

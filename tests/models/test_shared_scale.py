@@ -87,3 +87,18 @@ def test_the_shipped_audio_model_scores_on_its_map():
 
     raw = calibrate(np.concatenate([model.network()(f) for f in feeds]), model.norm()["calibration"]["audio"])
     np.testing.assert_allclose(shared, ss.apply(raw, scale), atol=1e-6)
+
+
+def test_the_shipped_image_model_scores_on_its_map(monkeypatch):
+    from emobrowser.media import synth
+    from emobrowser.models.image_model import ImageVAModel
+
+    model = ImageVAModel()
+    scale = model.shared_scale()
+    assert scale is not None, "each shipped model version has its map"
+    feats = np.stack([model.extract(synth.draw_image(kind, (120, 160), seed=1))
+                      for kind in ("warm", "dark", "vivid", "grey")])
+    shared = model.predict(feats)
+    monkeypatch.setattr(model, "shared_scale", lambda: None)
+    raw = model.predict(feats)
+    np.testing.assert_allclose(shared, ss.apply(raw, scale), atol=1e-6)
