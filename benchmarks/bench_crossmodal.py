@@ -1,6 +1,7 @@
 """Cross-modal agreement: do photos and songs that people feel the same way find each other?
 
     python benchmarks/bench_crossmodal.py --data ../shared/data --cache /tmp/emocache [--quick]
+        [--save OOF.npz | --held-out OOF.npz] [-k 40]
 
 Builds held-out predictions for the rated photos (OASIS, Emotion6) and the 4Q music
 clips: each item is scored by a model trained without its fold (the trainers' own
@@ -128,10 +129,17 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="the trainers' feature cache folder")
     parser.add_argument("--quick", action="store_true", help="synthetic stand-in data, to check the code runs")
     parser.add_argument("--save", type=Path, default=None, help="also write the held-out predictions (.npz)")
+    parser.add_argument("--held-out", type=Path, default=None,
+                        help="read the held-out predictions from a file --save wrote, instead of training")
+    parser.add_argument("-k", type=int, default=40, help="results per quadrant-centre page (default 40)")
     args = parser.parse_args(argv)
     started = time.time()
     if args.quick:
         photos, songs = synthetic()
+    elif args.held_out:
+        saved = np.load(args.held_out)
+        photos = {"pred": saved["photo_pred"], "labels": saved["photo_labels"]}
+        songs = {"pred": saved["song_pred"], "labels": saved["song_labels"]}
     else:
         from emobrowser.models.shared_scale_fit import audio_held_out, image_held_out
 
@@ -146,9 +154,10 @@ def main(argv=None) -> int:
     photo_q, song_q = quadrant(np.asarray(photos["labels"])), quadrant(np.asarray(songs["labels"]))
     result = {"quick": bool(args.quick), "photos": len(photo_q), "songs": len(song_q),
               "chance": chance(photo_q, song_q)}
-    result["raw"] = measures(np.clip(photos["pred"], -1, 1), photo_q, np.clip(songs["pred"], -1, 1), song_q)
+    result["raw"] = measures(np.clip(photos["pred"], -1, 1), photo_q, np.clip(songs["pred"], -1, 1), song_q, k=args.k)
     result["shared"] = measures(cross_fitted(np.asarray(photos["pred"]), np.asarray(photos["labels"])), photo_q,
-                                cross_fitted(np.asarray(songs["pred"]), np.asarray(songs["labels"])), song_q)
+                                cross_fitted(np.asarray(songs["pred"]), np.asarray(songs["labels"])), song_q, k=args.k)
+    result["k"] = args.k
     print(json.dumps(result["raw"]), "(raw)", file=sys.stderr)
     print(json.dumps(result["shared"]), "(shared)", file=sys.stderr)
     for key in ("photo_precision", "song_precision", "photo_to_songs", "song_to_photos", "crossmodal"):

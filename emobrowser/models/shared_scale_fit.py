@@ -1,7 +1,7 @@
 """Fit the shipped shared-scale maps (see emobrowser.models.shared_scale).
 
     python -m emobrowser.models.shared_scale_fit --data /work/shared/data \\
-        --cache /tmp/emocache [--models audio,image] [--out resources/models]
+        --cache /tmp/emocache [--models audio,image] [--out resources/models] [--held-out FILE]
 
 Each model's map is fitted on its out-of-fold predictions for its rated data, made
 by the model's own trainer with the shipped settings (every item scored by a network
@@ -84,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="feature cache folder: CACHE/audio4q for the 4Q clips, CACHE/images for the photos")
     parser.add_argument("--models", default="audio,image")
     parser.add_argument("--out", type=Path, default=None, help="folder of shared_scale.json (default: shipped)")
+    parser.add_argument("--held-out", type=Path, default=None,
+                        help="take the held-out predictions from this file (what bench_crossmodal.py --save "
+                             "writes) instead of computing them again")
     args = parser.parse_args(argv)
     if args.out is None:
         from emobrowser.core.paths import models_dir
@@ -93,14 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     doc = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"models": {}}
     doc["reference_sd"] = shared_scale.REFERENCE_SD
     started = time.time()
+    saved = np.load(args.held_out) if args.held_out else None
     for kind in [m.strip() for m in args.models.split(",") if m.strip()]:
-        held = HELD_OUT[kind](args.data, args.cache, log=lambda *a: print(*a, file=sys.stderr))
+        if saved is not None:
+            prefix = {"audio": "song", "image": "photo"}[kind]
+            held = {"pred": saved[f"{prefix}_pred"], "labels": saved[f"{prefix}_labels"]}
+        else:
+            held = HELD_OUT[kind](args.data, args.cache, log=lambda *a: print(*a, file=sys.stderr))
         key = model_key(kind)
         doc["models"][key] = fit_entry(held, FITTED_ON[kind])
         print(f"{key}: {json.dumps({k: v for k, v in doc['models'][key].items() if k not in ('valence', 'arousal')})}",
               file=sys.stderr)
     doc["command"] = ("python -m emobrowser.models.shared_scale_fit --data DATA --cache CACHE "
-                      f"--models {args.models}")
+                      f"--models {args.models}" + (" --held-out HELD_OUT.npz" if args.held_out else ""))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     tmp.replace(path)

@@ -60,7 +60,8 @@ def test_sign_labels_work_as_well_as_ratings():
     pred = 0.2 * np.tanh(signs * 0.7 + rng.normal(0, 0.6, signs.shape)) - 0.05
     shared = ss.apply(pred, ss.fit(pred, signs))
     assert np.mean(np.sign(shared) == signs) >= np.mean(np.sign(pred) == signs)
-    assert np.std(shared, axis=0).min() > 0.3  # no longer squeezed towards the centre
+    assert np.all(np.std(shared, axis=0) > 1.5 * np.std(pred, axis=0))  # no longer squeezed towards the centre
+    assert np.all(np.abs(np.std(shared, axis=0) - ss.REFERENCE_SD) < 0.05)
 
 
 def test_no_map_is_the_identity_clipped():
