@@ -32,8 +32,9 @@ where the photo model's weak arousal decides; at 0.25 they lie two reference SDs
 among the items the models are surest of. One spread for both dimensions keeps
 valence and arousal equal in every distance.
 
-The map is piecewise linear through the knots and continues with the outermost
-pieces' slopes, then is clipped to [-1, 1]: strictly increasing (so monotone and
+The map is piecewise linear through the knots and continues beyond them with the
+outermost pieces' slopes or, where gentler, each side's average slope, then is
+clipped to [-1, 1]: strictly increasing (so monotone and
 invertible on the open range, see ``invert``), and the knots stop at the 99.5th
 percentile of the reference (0.64), so only the most extreme outliers reach the ends.
 
@@ -130,14 +131,30 @@ def fit(pred: np.ndarray, labels: np.ndarray) -> dict:
     return out
 
 
-def _apply_dim(x: np.ndarray, knots: dict) -> np.ndarray:
+def _tail_slopes(kx: np.ndarray, ky: np.ndarray) -> tuple[float, float]:
+    """Slopes beyond the first and the last knot: the outermost piece's, or the side's
+    average slope (from 0 to its outermost knot) where that is gentler, so that values
+    the model gives beyond everything it gave its rated data move on slowly instead of
+    piling at the clip."""
+    zero = float(np.interp(0.0, ky, kx))
+    lo = (ky[1] - ky[0]) / (kx[1] - kx[0])
+    hi = (ky[-1] - ky[-2]) / (kx[-1] - kx[-2])
+    if kx[0] < zero:
+        lo = min(lo, -ky[0] / (zero - kx[0]))
+    if kx[-1] > zero:
+        hi = min(hi, ky[-1] / (kx[-1] - zero))
+    return float(lo), float(hi)
+
+
+def _apply_dim(x: np.ndarray, knots: dict, inverse: bool = False) -> np.ndarray:
     kx, ky = np.asarray(knots["x"], np.float64), np.asarray(knots["y"], np.float64)
+    lo, hi = _tail_slopes(kx, ky)
+    if inverse:
+        kx, ky, lo, hi = ky, kx, 1.0 / lo, 1.0 / hi
     y = np.interp(x, kx, ky)
-    lo, hi = x < kx[0], x > kx[-1]
-    if lo.any():
-        y[lo] = ky[0] + (x[lo] - kx[0]) * (ky[1] - ky[0]) / (kx[1] - kx[0])
-    if hi.any():
-        y[hi] = ky[-1] + (x[hi] - kx[-1]) * (ky[-1] - ky[-2]) / (kx[-1] - kx[-2])
+    below, above = x < kx[0], x > kx[-1]
+    y[below] = ky[0] + (x[below] - kx[0]) * lo
+    y[above] = ky[-1] + (x[above] - kx[-1]) * hi
     return y
 
 
@@ -155,11 +172,8 @@ def invert(shared: np.ndarray, scale: dict) -> np.ndarray:
     """The raw model outputs that ``apply`` maps to ``shared`` (n, 2), for values inside
     (-1, 1); the inverse of the strictly increasing map."""
     shared = np.asarray(shared, np.float64).reshape(-1, 2)
-    cols = []
-    for j, name in enumerate(("valence", "arousal")):
-        flipped = {"x": scale[name]["y"], "y": scale[name]["x"]}
-        cols.append(_apply_dim(shared[:, j], flipped))
-    return np.column_stack(cols)
+    return np.column_stack([_apply_dim(shared[:, j], scale[name], inverse=True)
+                            for j, name in enumerate(("valence", "arousal"))])
 
 
 def _load_all(folder: Path | None = None) -> dict[str, dict]:

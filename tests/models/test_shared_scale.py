@@ -103,3 +103,17 @@ def test_the_shipped_image_model_scores_on_its_map(monkeypatch):
     monkeypatch.setattr(model, "shared_scale", lambda: None)
     raw = model.predict(feats)
     np.testing.assert_allclose(shared, ss.apply(raw, scale), atol=1e-6)
+
+
+def test_values_beyond_the_rated_range_move_on_gently_instead_of_piling_at_the_ends():
+    rng = np.random.default_rng(5)
+    labels = rng.normal(0, 0.4, (600, 2))
+    pred = np.tanh(labels + rng.normal(0, 0.3, (600, 2))) * 0.5
+    pred[:, 1] = np.sign(pred[:, 1]) * np.abs(pred[:, 1]) ** 3  # a tail that thins out fast
+    scale = ss.fit(pred, labels)
+    for j, name in enumerate(("valence", "arousal")):
+        kx, b = np.asarray(scale[name]["x"]), scale[name]["boundary"]
+        beyond = np.zeros((2, 2))
+        beyond[:, j] = [kx[0] - 0.25 * (b - kx[0]), kx[-1] + 0.25 * (kx[-1] - b)]
+        out = ss.apply(beyond, scale)[:, j]
+        assert -0.95 < out[0] < -0.5 and 0.5 < out[1] < 0.95
