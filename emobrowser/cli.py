@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="add folders to the library and index them")
     _add_db(p)
     p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add (none: reindex the known roots)")
-    p.add_argument("--workers", type=int, default=None, help="extraction processes (default 2)")
+    p.add_argument("--workers", type=int, default=None, help="extraction processes (default 2; at most 4 per core)")
     p.add_argument("--timeout", type=float, default=None, help="time limit per file in seconds (default 300)")
     p.add_argument("--include-hidden", action="store_true", help="also index hidden files and folders")
     p.add_argument("--image-model", default=None, help="image model name (default: best available)")
@@ -212,6 +212,12 @@ def cmd_index(args) -> int:
         return 2
     if args.workers is not None and args.workers < 1:
         print(f"emobrowser: --workers must be at least 1, not {args.workers}", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers > max_workers():
+        # Each worker is a process holding a decoder and its buffers: hundreds of them
+        # exhaust memory before they gain any speed.
+        print(f"emobrowser: --workers may be at most {max_workers()} (4 per core on this machine), "
+              f"not {args.workers}", file=sys.stderr)
         return 2
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *a: stop.set())
@@ -376,6 +382,11 @@ def _left_out_note(args, hits) -> str | None:
 # (the image ratings sit in the shared data folder's images/, or in --data itself; the
 # audio trainer also uses audio4q/labels.csv and its clips when they are there).
 TRAINING_FILES = {"image": ["images/ratings.csv", "ratings.csv"], "audio": ["deam/deam_librosa_features.csv"]}
+
+
+def max_workers() -> int:
+    """The most extraction processes ``index --workers`` accepts: 4 per core."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def cmd_train(args) -> int:

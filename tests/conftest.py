@@ -55,14 +55,14 @@ def media_dir(tmp_path_factory) -> Path:
     return root
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 600, check: bool = True):
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600, check: bool = True, cwd=None):
     """Run ``python -m emobrowser`` in a subprocess; returns the CompletedProcess."""
     import subprocess
 
     full_env = dict(os.environ)
     full_env.update(env or {})
     proc = subprocess.run([sys.executable, "-m", "emobrowser", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=str(REPO))
+                          env=full_env, timeout=timeout, cwd=str(cwd or REPO))
     if check and proc.returncode != 0:
         raise AssertionError(f"emobrowser {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
     return proc

@@ -44,9 +44,10 @@ def poster_frame(path: str):
     """The first decodable video frame as a BGR array (PyAV, imported lazily)."""
     import av
 
+    from emobrowser.media.audio import ffmpeg_local_name
     from emobrowser.media.video import upright_bgr
 
-    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+    with av.open(ffmpeg_local_name(path), mode="r", metadata_errors="ignore") as container:
         for frame in container.decode(video=0):
             return upright_bgr(frame)
     raise ValueError("no video frame")

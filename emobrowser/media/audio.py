@@ -6,6 +6,7 @@ used: channels averaged to mono, then resampled with soxr at high quality.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,19 @@ from emobrowser.core.errors import FILE_VANISHED, UNREADABLE, MediaError, read_f
 MAX_SECONDS = 3 * 3600.0
 
 
+def ffmpeg_local_name(path: str | Path) -> str:
+    """The name to give FFmpeg for a local file: its absolute path behind the "file:"
+    protocol. FFmpeg reads a name such as ``tcp:127.0.0.1:9999.mp3`` or ``http:/host/x``
+    as a protocol and connects; a user's file named so must be read from disk, and no
+    name may ever open a connection."""
+    return "file:" + os.path.abspath(os.fspath(path))
+
+
 def _open(path: str | Path):
     import av
 
     try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
+        return av.open(ffmpeg_local_name(path), mode="r", metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
         raise MediaError("corrupt or truncated file (FFmpeg cannot parse the container)") from exc
     except av.error.FileNotFoundError as exc:

@@ -116,7 +116,9 @@ def test_query_errors_are_clear(tmp_path):
     for option, value, message in (("--timeout", "-5", "--timeout must be a positive"),
                                    ("--timeout", "0", "--timeout must be a positive"),
                                    ("--timeout", "nan", "--timeout must be a positive"),
-                                   ("--workers", "0", "--workers must be at least 1")):
+                                   ("--workers", "0", "--workers must be at least 1"),
+                                   ("--workers", str(4 * (os.cpu_count() or 1) + 1),
+                                    f"--workers may be at most {4 * (os.cpu_count() or 1)}")):
         out = run_cli("index", str(tmp_path), option, value, "--db", db, check=False)
         assert out.returncode == 2 and message in out.stderr, (option, value)
     assert Store(db).roots() == []  # nothing was added

@@ -237,3 +237,33 @@ def test_folder_vanishing_mid_scan_loses_nothing(store, tmp_path, monkeypatch):
     summary = index_library(store, **BASE)
     assert summary.missing == 0
     assert store.status_counts()["image"]["indexed"] == 2
+
+
+def test_a_file_named_like_a_url_is_read_from_disk_and_opens_no_connection(tmp_path):
+    """FFmpeg reads 'tcp:HOST:PORT…' or 'http:/…' as a protocol: a local file so named
+    must be decoded from disk, with no connection to the loopback listener."""
+    import json
+    import socket
+
+    from emobrowser.media import synth
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    try:
+        names = [f"tcp:127.0.0.1:{port}.wav", f"http:127.0.0.1:{port}.wav"]
+        for name in names:
+            synth.write_audio(tmp_path / name, synth.synth_music(2.0, seed=1))
+        proc = run_cli("score", "--json", *names, cwd=tmp_path, check=False, timeout=300)
+        rows = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert [r["error"] for r in rows] == [None, None] and {r["modality"] for r in rows} == {"audio"}
+        try:
+            conn, _ = listener.accept()
+            conn.close()
+            raise AssertionError("a file name opened a network connection")
+        except socket.timeout:
+            pass
+    finally:
+        listener.close()
