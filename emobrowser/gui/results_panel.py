@@ -13,6 +13,7 @@ from emobrowser.gui.files import file_url
 from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
 from emobrowser.gui.results_model import HIT_ROLE, ResultsDelegate, ResultsModel
 from emobrowser.gui.style import tool_button
+from emobrowser.index.balance import RELEVANCE_MARGIN
 from emobrowser.index.store import shown, shown_name
 
 OTHER = {"image": ("audio", "video"), "audio": ("image", "video"), "video": ("image", "audio")}
@@ -71,7 +72,7 @@ class _FocusKeyButton(QToolButton):
 
 # A best match farther than this from the searched point (a quarter of the circle's
 # radius) is not close: the results header says so.
-FAR = 0.25
+FAR = RELEVANCE_MARGIN
 
 
 class ResultsPanel(QWidget):

@@ -142,8 +142,8 @@ class SearchMixin:
         excl = _id_array(exclude) if exclude is not None else None
         return allow, pred, excl
 
-    def _keep(self, ids, d, maxd, allow, excl) -> np.ndarray:
-        keep = np.ones(len(ids), bool) if maxd is None else d <= maxd
+    def _keep(self, ids, allow, excl) -> np.ndarray:
+        keep = np.ones(len(ids), bool)
         if allow is not None:
             keep &= _isin_sorted(ids, allow)
         if excl is not None and len(excl):
@@ -166,14 +166,14 @@ class SearchMixin:
         sel = idx[_select(ids[idx], d[idx], k, pred)]
         return ids[sel], v[sel], a[sel], d[sel]
 
-    def _search_delta(self, m, qv, qa, k, maxd, allow, pred, excl) -> _Cands:
+    def _search_delta(self, m, qv, qa, k, allow, pred, excl) -> _Cands:
         ids, v, a = self._delta_for(m)
         if not len(ids):
             return (_EMPTY_I, _EMPTY_F, _EMPTY_F, _EMPTY_F)
         d = _dist(v, a, qv, qa)
-        return self._from(ids, v, a, d, self._keep(ids, d, maxd, allow, excl), k, pred)
+        return self._from(ids, v, a, d, self._keep(ids, allow, excl), k, pred)
 
-    def _search_part(self, m, qv, qa, k, maxd, allow, pred, excl, exact) -> _Cands:
+    def _search_part(self, m, qv, qa, k, allow, pred, excl, exact) -> _Cands:
         p = self._parts[m]
         n = len(p.ids)
         if n == p.n_dead:
@@ -186,10 +186,10 @@ class SearchMixin:
             pos = pos[p.alive[pos]]
             ids, v, a = p.ids[pos], p.v[pos], p.a[pos]
             d = _dist(v, a, qv, qa)
-            return self._from(ids, v, a, d, self._keep(ids, d, maxd, None, excl), k, pred)
+            return self._from(ids, v, a, d, self._keep(ids, None, excl), k, pred)
         if exact or p.ann is None:
             d = _dist(p.v, p.a, qv, qa)
-            keep = self._keep(p.ids, d, maxd, allow, excl)
+            keep = self._keep(p.ids, allow, excl)
             if p.n_dead:
                 keep &= p.alive
             if keep.all():  # the common case: skip the index copy
@@ -204,21 +204,20 @@ class SearchMixin:
         elif pred is not None or excl is not None:
             fetch += 2 * k
         if fetch > max(n // 8, 4 * k):  # filters this selective: exact is cheaper
-            return self._search_part(m, qv, qa, k, maxd, allow, pred, excl, True)
+            return self._search_part(m, qv, qa, k, allow, pred, excl, True)
         while True:
             fetch = min(fetch, n)
             search_k = self.search_k or max(128, 2 * self.n_trees * fetch)
             pos = np.asarray(p.ann.get_nns_by_vector((qv, qa), fetch, search_k=search_k), np.int64)
             ids, v, a = p.ids[pos], p.v[pos], p.a[pos]
             d = _dist(v, a, qv, qa)
-            keep = p.alive[pos] & self._keep(ids, d, maxd, allow, excl)
+            keep = p.alive[pos] & self._keep(ids, allow, excl)
             out = self._from(ids, v, a, d, keep, k, pred)
-            beyond = maxd is not None and len(d) and d.max() > maxd  # the rest is farther
-            if len(out[0]) >= k or len(pos) < fetch or fetch >= n or beyond:
+            if len(out[0]) >= k or len(pos) < fetch or fetch >= n:
                 return out
             fetch *= 4
             if fetch > n // 8:
-                return self._search_part(m, qv, qa, k, maxd, allow, pred, excl, True)
+                return self._search_part(m, qv, qa, k, allow, pred, excl, True)
 
     def _hits(self, per: dict[Modality, _Cands], picks: list[tuple[Modality, np.ndarray]]) -> list:
         out = []
@@ -255,8 +254,8 @@ class SearchMixin:
         with self._lock:
             for m in self._mods(modalities):
                 # unlimited: the limit is decided below, and what lies beyond it is counted
-                base = self._search_part(m, qv, qa, k, None, allow, pred, excl, exact)
-                delta = self._search_delta(m, qv, qa, k, None, allow, pred, excl)
+                base = self._search_part(m, qv, qa, k, allow, pred, excl, exact)
+                delta = self._search_delta(m, qv, qa, k, allow, pred, excl)
                 both = _concat(base, delta) if len(delta[0]) else base
                 per[m] = _take(both, _topk(both[0], both[3], k)) if len(delta[0]) else both
         dists = {m: c[3] for m, c in per.items()}  # each ascending
@@ -267,9 +266,9 @@ class SearchMixin:
         picks = balanced_merge(dists, k, balance, self.floor)
         left_out = 0
         if limit is not None:
-            within = {m: d[:int(np.searchsorted(d, limit, side="right"))] for m, d in dists.items()}
             left_out = sum(1 for m, i in picks if dists[m][i] > limit)
             if left_out:
+                within = {m: d[:int(np.searchsorted(d, limit, side="right"))] for m, d in dists.items()}
                 # Within-limit items keep their per-modality positions, hence their
                 # merge keys: the limited page is the unlimited one minus its far items,
                 # refilled with the next nearer ones.
@@ -334,7 +333,7 @@ class SearchMixin:
                     inside = d <= r
                 else:
                     inside = (v >= rect[0]) & (v <= rect[2]) & (a >= rect[1]) & (a <= rect[3])
-                keep = inside & self._keep(ids, d, None, allow, excl)
+                keep = inside & self._keep(ids, allow, excl)
                 per[m] = self._from(ids, v, a, d, keep, int(keep.sum()), pred)
         runs = balanced_order({m: c[3] for m, c in per.items()}, limit, balance, self.floor)
         return QueryResult(self._hits(per, runs))  # the region is the limit: nothing is left out by distance

@@ -27,12 +27,14 @@ def probe_inputs(input_shapes: dict[str, tuple[int, ...]], n: int = 64, seed: in
     return {name: rng.standard_normal((n, *shape)).astype(np.float32) for name, shape in input_shapes.items()}
 
 
-def max_difference(keras_path: Path, feeds: list[dict[str, np.ndarray]] | None = None) -> float:
+def max_difference(keras_path: Path, feeds: list[dict[str, np.ndarray]] | None = None,
+                   reference=None) -> float:
     """The largest absolute difference between the Keras network and its LiteRT
-    conversion over ``feeds`` (default: random standardised inputs)."""
+    conversion over ``feeds`` (default: random standardised inputs). ``reference``: the
+    Keras network, if already loaded."""
     from emobrowser.models.runtime import KerasNetwork, LiteNetwork, tflite_path
 
-    reference = KerasNetwork(keras_path)
+    reference = reference or KerasNetwork(keras_path)
     lite = LiteNetwork(tflite_path(keras_path))
     if feeds is None:
         shapes = {name: tuple(int(d) for d in t.shape[1:])
@@ -51,8 +53,9 @@ def write_pair(keras_path: Path) -> dict:
     from emobrowser.models.runtime import KerasNetwork, convert_to_tflite, tflite_path
 
     keras_path = Path(keras_path)
-    out = convert_to_tflite(KerasNetwork(keras_path).model, tflite_path(keras_path))
-    diff = max_difference(keras_path)
+    reference = KerasNetwork(keras_path)
+    out = convert_to_tflite(reference.model, tflite_path(keras_path))
+    diff = max_difference(keras_path, reference=reference)
     if not diff <= TOLERANCE:
         out.unlink()
         raise RuntimeError(f"{out.name} differs from {keras_path.name} by {diff:.2e} (> {TOLERANCE})")

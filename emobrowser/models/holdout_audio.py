@@ -48,11 +48,12 @@ def _training_view(data_dir: Path, rows: list[dict], fieldnames: list[str], dest
     return dest
 
 
-def score_with_cli(paths: list[Path], models: Path, home: Path) -> list[dict]:
-    """Run ``emobrowser score --json`` on ``paths`` with the model in ``models``."""
+def score_with_cli(paths: list[Path], models: Path, home: Path,
+                   model: tuple[str, str] = ("--audio-model", "audio-va")) -> list[dict]:
+    """Run ``emobrowser score --json`` on ``paths`` with the model in ``models``; ``model``
+    is the option naming it (the held-out checks of both models use this)."""
     env = dict(os.environ, EMOBROWSER_MODELS=str(models), EMOBROWSER_HOME=str(home))
-    cmd = [sys.executable, "-m", "emobrowser", "score", "--json", "--audio-model", "audio-va",
-           *[str(p) for p in paths]]
+    cmd = [sys.executable, "-m", "emobrowser", "score", "--json", *model, *[str(p) for p in paths]]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode not in (0, 1):  # 1: some files failed; they are in the output
         raise RuntimeError(f"emobrowser score exited {done.returncode}: {done.stderr[-2000:]}")
@@ -141,17 +142,24 @@ def run(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_dir: Pat
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, required=True, help="folder with deam/ and audio4q/")
-    p.add_argument("--fold", type=int, default=0, help="which artist-grouped fold of 4Q to hold out")
+def holdout_main(argv: list[str] | None, description: str, run, data_help: str, fold_help: str,
+                 cache_help: str) -> int:
+    """The command line of a held-out check: parse, ``run(data, fold, folds, seed, cache)``,
+    print its JSON summary (shared by the audio and the image checks)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data", type=Path, required=True, help=data_help)
+    p.add_argument("--fold", type=int, default=0, help=fold_help)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache", type=Path, default=None, help="feature cache folder for the 4Q clips")
+    p.add_argument("--cache", type=Path, default=None, help=cache_help)
     args = p.parse_args(argv)
-    summary = run(args.data, args.fold, args.folds, args.seed, args.cache)
-    print(json.dumps(summary))
+    print(json.dumps(run(args.data, args.fold, args.folds, args.seed, args.cache)))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return holdout_main(argv, __doc__.split("\n")[0], run, "folder with deam/ and audio4q/",
+                        "which artist-grouped fold of 4Q to hold out", "feature cache folder for the 4Q clips")
 
 
 if __name__ == "__main__":

@@ -18,18 +18,15 @@ photos scored at |valence| or |arousal| >= 0.98.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from emobrowser.models.holdout_audio import holdout_main, score_with_cli
 from emobrowser.models.train_image import (END, image_data_dir, load_ratings, share_at_ends, stratified_folds,
                                            targets, train)
 
@@ -58,17 +55,6 @@ def _training_view(data_dir: Path, rows: list[dict], fieldnames: list[str], dest
         writer.writeheader()
         writer.writerows(rows)
     return dest
-
-
-def score_with_cli(paths: list[Path], models: Path, home: Path) -> list[dict]:
-    """Run ``emobrowser score --json`` on ``paths`` with the image model in ``models``."""
-    env = dict(os.environ, EMOBROWSER_MODELS=str(models), EMOBROWSER_HOME=str(home))
-    cmd = [sys.executable, "-m", "emobrowser", "score", "--json", "--image-model", "image-va",
-           *[str(p) for p in paths]]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if done.returncode not in (0, 1):  # 1: some files failed; they are in the output
-        raise RuntimeError(f"emobrowser score exited {done.returncode}: {done.stderr[-2000:]}")
-    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def summarise(results: list[dict], held: list[dict], data_dir: Path) -> dict:
@@ -104,7 +90,8 @@ def run(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_dir: Pat
         # output rescale and the soft bound's knee, as for the shipped model
         train(view, models, seed=seed, folds=folds, cache_dir=cache_dir, log=log)
         t1 = time.time()
-        results = score_with_cli([data_dir / r["file"] for r in held], models, tmp / "home")
+        results = score_with_cli([data_dir / r["file"] for r in held], models, tmp / "home",
+                                 ("--image-model", "image-va"))
         t2 = time.time()
     summary = summarise(results, held, data_dir)
     summary.update({"fold": fold, "folds": folds, "seed": seed, "train_s": round(t1 - t0, 1),
@@ -113,16 +100,8 @@ def run(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_dir: Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, required=True, help="folder with ratings.csv (or its parent)")
-    p.add_argument("--fold", type=int, default=0, help="which stratified fold to hold out")
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache", type=Path, default=None, help="feature cache folder")
-    args = p.parse_args(argv)
-    summary = run(args.data, args.fold, args.folds, args.seed, args.cache)
-    print(json.dumps(summary))
-    return 0
+    return holdout_main(argv, __doc__.split("\n")[0], run, "folder with ratings.csv (or its parent)",
+                        "which stratified fold to hold out", "feature cache folder")
 
 
 if __name__ == "__main__":

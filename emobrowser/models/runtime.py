@@ -17,6 +17,7 @@ matter. Outputs are float32 (n, d) arrays.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -30,7 +31,7 @@ from emobrowser.core.errors import ModelError
 log = logging.getLogger(__name__)
 
 _threads = 1
-_lock = threading.Lock()
+_lock = threading.RLock()  # guards the descriptor swaps of _Silenced
 TRAIN_EXTRA_HINT = "install the training extra: pip install 'emobrowser[train]'"
 
 
@@ -47,7 +48,10 @@ def threads() -> int:
     return _threads
 
 
+@functools.lru_cache(maxsize=None)
 def _installed(name: str) -> bool:
+    """Whether a package can be imported (asked once per process: availability checks run
+    whenever a model is looked up)."""
     import importlib.util
 
     try:
@@ -72,25 +76,34 @@ def tflite_path(keras_path: Path) -> Path:
 
 
 class _Silenced:
-    """Points file descriptor 2 at /dev/null for a native call that prints notices
-    ("Created TensorFlow Lite XNNPACK delegate for CPU") that users should not see."""
+    """Points file descriptor ``fd`` (2 by default) at /dev/null for a native call that
+    prints notices users should not see ("Created TensorFlow Lite XNNPACK delegate for
+    CPU"; the converter's tensor listing on 1). One swap at a time in the process: the
+    descriptor is shared by every thread."""
+
+    def __init__(self, fd: int = 2):
+        self.fd = fd
 
     def __enter__(self):
+        _lock.acquire()
         self.saved = None
         try:
-            sys.stderr.flush()
-            self.saved = os.dup(2)
-        except (OSError, ValueError):  # no usable fd 2 (a frozen GUI app)
+            (sys.stderr if self.fd == 2 else sys.stdout).flush()
+            self.saved = os.dup(self.fd)
+        except (OSError, ValueError):  # no usable descriptor (a frozen GUI app)
             return self
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
+        os.dup2(devnull, self.fd)
         os.close(devnull)
         return self
 
     def __exit__(self, *exc):
-        if self.saved is not None:
-            os.dup2(self.saved, 2)
-            os.close(self.saved)
+        try:
+            if self.saved is not None:
+                os.dup2(self.saved, self.fd)
+                os.close(self.saved)
+        finally:
+            _lock.release()
         return False
 
 
@@ -168,8 +181,7 @@ def load_network(keras_path: Path, prefer: str = "litert"):
             reasons.append("LiteRT (ai-edge-litert) is not installed")
         else:
             try:
-                with _lock:
-                    return LiteNetwork(lite)
+                return LiteNetwork(lite)
             except Exception as exc:  # a damaged or foreign file: fall back, and say why
                 reasons.append(f"LiteRT could not load {lite.name}: {type(exc).__name__}: {exc}")
         log.warning("%s; scoring with the Keras model instead", "; ".join(reasons))
@@ -199,17 +211,8 @@ def convert_to_tflite(model, out_path: Path) -> Path:
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    saved = os.dup(1)  # the converter prints every captured tensor to stdout
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stdout.flush()
-        os.dup2(devnull, 1)
-        with _Silenced():
-            data = converter.convert()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
+    with _Silenced(1), _Silenced(2):  # it lists every captured tensor on stdout
+        data = converter.convert()
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")
     tmp.write_bytes(data)

@@ -62,7 +62,8 @@ REFERENCE_SD = 0.25
 SIDE_LEVELS = tuple(np.round(np.linspace(0.0, 0.99, 34), 4))
 
 _lock = threading.Lock()
-_loaded: dict[str, dict] | None = None
+_loaded: dict[Path, dict[str, dict]] = {}
+_warned: set[str] = set()  # model keys already reported as having no map
 
 
 def _reference_half(levels: np.ndarray) -> np.ndarray:
@@ -177,17 +178,16 @@ def invert(shared: np.ndarray, scale: dict) -> np.ndarray:
 
 
 def _load_all(folder: Path | None = None) -> dict[str, dict]:
-    global _loaded
-    if folder is not None:
-        path = Path(folder) / SCALE_FILE
-        return json.loads(path.read_text(encoding="utf-8"))["models"] if path.is_file() else {}
-    with _lock:
-        if _loaded is None:
-            from emobrowser.core.paths import models_dir
+    """The maps in ``folder`` (default: the shipped models), read once per folder."""
+    if folder is None:
+        from emobrowser.core.paths import models_dir
 
-            path = models_dir() / SCALE_FILE
-            _loaded = json.loads(path.read_text(encoding="utf-8"))["models"] if path.is_file() else {}
-        return _loaded
+        folder = models_dir()
+    path = Path(folder) / SCALE_FILE
+    with _lock:
+        if path not in _loaded:
+            _loaded[path] = json.loads(path.read_text(encoding="utf-8"))["models"] if path.is_file() else {}
+        return _loaded[path]
 
 
 def scale_for(name: str, version: str, folder: Path | None = None) -> dict | None:
@@ -200,8 +200,6 @@ def scale_for(name: str, version: str, folder: Path | None = None) -> dict | Non
         log.warning("no shared-scale map for %s: its scores are used as the model gives them", key)
     return scale
 
-
-_warned: set[str] = set()
 
 
 def share_at_ends(va: np.ndarray, limit: float = 0.98) -> float:

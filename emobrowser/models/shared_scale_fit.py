@@ -62,14 +62,13 @@ def model_key(kind: str) -> str:
 def fit_entry(held: dict, fitted_on: str) -> dict:
     scale = shared_scale.fit(held["pred"], held["labels"])
     shared = shared_scale.apply(held["pred"], scale)
-    scale.update({
-        "fitted_on": fitted_on, "n": int(len(held["pred"])),
-        "share_at_ends": round(shared_scale.share_at_ends(shared), 4),
-        "sign_agreement_before": [round(float(np.mean(np.sign(held["pred"][:, j]) == np.sign(held["labels"][:, j]))), 4)
-                                  for j in range(2)],
-        "sign_agreement_after": [round(float(np.mean(np.sign(shared[:, j]) == np.sign(held["labels"][:, j]))), 4)
-                                 for j in range(2)],
-    })
+
+    def agreement(values):
+        return [round(float(np.mean(np.sign(values[:, j]) == np.sign(held["labels"][:, j]))), 4) for j in range(2)]
+
+    scale.update({"fitted_on": fitted_on, "n": int(len(held["pred"])),
+                  "share_at_ends": round(shared_scale.share_at_ends(shared), 4),
+                  "sign_agreement_before": agreement(held["pred"]), "sign_agreement_after": agreement(shared)})
     return scale
 
 
