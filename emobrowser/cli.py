@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from emobrowser import __version__
+from emobrowser.cli_slideshow import add_parser as add_slideshow_parser, cmd_slideshow
 from emobrowser.core.errors import EmobrowserError, InputError
 
 log = logging.getLogger("emobrowser")
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(p)
     p.add_argument("--method", default=None)
     p.add_argument("--json", action="store_true")
+    add_slideshow_parser(sub, _add_db)
     return parser
 
 
@@ -431,7 +433,7 @@ def cmd_align(args) -> int:
 
 COMMANDS = {"index": cmd_index, "status": cmd_status, "failures": cmd_failures, "score": cmd_score,
             "query": cmd_query, "train": cmd_train, "predict-features": cmd_predict_features,
-            "align": cmd_align}
+            "align": cmd_align, "slideshow": cmd_slideshow}
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ CORE_MODULES = [
     "emobrowser.media.images", "emobrowser.media.audio", "emobrowser.media.video", "emobrowser.media.sniff",
     "emobrowser.media.synth", "emobrowser.index.store", "emobrowser.index.scanner", "emobrowser.index.pipeline",
     "emobrowser.index.library", "emobrowser.index.scoring", "emobrowser.models.registry",
+    "emobrowser.index.slideshow", "emobrowser.media.slideshow_video",
 ]
 
 
