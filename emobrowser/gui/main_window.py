@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self._last_spec = None
         self._shown_spec = None  # the query whose results are on screen
         self._hint: str | None = None  # why the library has nothing to show, if it has not
+        self.slideshow = None  # the slideshow panel (a dock), made on first use
         # Qt adds the application's name: "Demo library — Emobrowser"
         self.setWindowTitle("Demo library" if demo else self.db_path.name)
         self.setAcceptDrops(True)
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
         self.results.other_modality_requested.connect(self._on_other_modality)
         self.results.export_playlist_requested.connect(lambda: self.export_playlist())
         self.results.copy_images_requested.connect(lambda: self.copy_images())
+        self.results.slideshow_requested.connect(self.show_slideshow)
         self.results.visible_items_changed.connect(self._on_visible_items_changed)
         self.results.farther_requested.connect(self._on_farther_requested)
         self.library.folders_added.connect(self.add_folders)
@@ -374,6 +376,19 @@ class MainWindow(QMainWindow):
 
     # -- export --------------------------------------------------------------------------
 
+    def show_slideshow(self, hit) -> None:
+        """Preview the mood slideshow of the song ``hit`` in the Slideshow dock."""
+        if self.slideshow is None:
+            from emobrowser.gui.slideshow_panel import SlideshowPanel
+
+            self.slideshow = SlideshowPanel(self.db_path, parent=self)
+            self.slideshow.message_posted.connect(lambda text: self.statusBar().showMessage(text, 10000))
+            self.slideshow_dock = self._dock("Slideshow", self.slideshow)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.slideshow_dock)
+        self.slideshow_dock.show()
+        self.slideshow_dock.raise_()
+        self.slideshow.set_song(hit.path)
+
     def export_playlist(self, target: str | None = None) -> int:
         """Save the music and videos of the results as an M3U8 playlist; returns the entry count."""
         chosen = self.results.selected_hits()
@@ -459,6 +474,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/map_splitter", self.map_splitter.saveState())
         self.settings.sync()
         self.results.preview.stop()
+        if self.slideshow is not None:
+            self.slideshow.stop()
         if self.is_indexing():
             self.statusBar().showMessage("Stopping indexing…")
         self.stop_indexing()

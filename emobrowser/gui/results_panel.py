@@ -83,6 +83,7 @@ class ResultsPanel(QWidget):
     other_modality_requested = Signal(object)  # Hit
     export_playlist_requested = Signal()
     copy_images_requested = Signal()
+    slideshow_requested = Signal(object)  # Hit: a song
     message_posted = Signal(str)  # a status-bar message
     visible_items_changed = Signal(list)  # hits whose cards need a thumbnail
     # True: search again without the distance limit; False: with the default limit again
@@ -291,6 +292,7 @@ class ResultsPanel(QWidget):
                 play = menu.addAction("Play preview", self.toggle_playback)
                 play.setEnabled(self.preview.available)
                 play.setToolTip(UNAVAILABLE_TIP)
+                menu.addAction("Make a slideshow…", lambda: self.slideshow_requested.emit(hit))
             menu.addSeparator()
             menu.addAction("More like this", lambda: self.more_like_this_requested.emit(hit))
             names = {"image": "photos", "audio": "music", "video": "videos"}

@@ -219,3 +219,46 @@ class ThumbnailLoader(QObject):
         if not png:
             self._failed.add(path)
         self.thumbnail_ready.emit(path, png)
+
+
+class TaskWorker(QThread):
+    """Runs one long core job, ``fn(progress, cancelled)``, in a thread of its own.
+
+    ``progress(done, total)`` becomes ``progressed`` (throttled); ``cancelled()`` turns
+    true after cancel(). The job ends with exactly one of ``task_finished(result)``,
+    ``task_cancelled()`` (it raised after cancel()) or ``task_failed(message)``.
+    """
+
+    progressed = Signal(int, int)
+    task_finished = Signal(object)
+    task_cancelled = Signal()
+    task_failed = Signal(str)
+
+    def __init__(self, fn, parent: QObject | None = None):
+        super().__init__(parent)
+        self.fn = fn
+        self._cancel = threading.Event()
+        self._last_emit = 0.0
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> None:
+        try:
+            result = self.fn(self._on_progress, self._cancel.is_set)
+        except Exception as exc:
+            if self._cancel.is_set():
+                self.task_cancelled.emit()
+                return
+            from emobrowser.core.errors import EmobrowserError
+
+            log.info("background task failed", exc_info=True)
+            self.task_failed.emit(str(exc) if isinstance(exc, EmobrowserError) else f"{type(exc).__name__}: {exc}")
+            return
+        self.task_finished.emit(result)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last_emit >= _PROGRESS_INTERVAL:
+            self._last_emit = now
+            self.progressed.emit(done, total)

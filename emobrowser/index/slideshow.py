@@ -92,6 +92,7 @@ class SlideshowPlan:
     pool: int
     random_mean_distance: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    timeline: SongTimeline | None = None  # the song's, in the same space
 
     @property
     def mean_distance(self) -> float:
@@ -352,4 +353,13 @@ def plan_for_song(store, song: str, seconds: float = 3.0, folder: str | None = N
     bad = {p for p, _ in skipped}
     good = np.array([p not in bad for p in paths])
     return SlideshowPlan(os.fsdecode(item.raw_path), duration, shots, int(good.sum()),
-                         random_mean_distance(shots, va[good]), skipped)
+                         random_mean_distance(shots, va[good]), skipped, timeline)
+
+
+def plan_for_library(db_path, song: str, seconds: float = 3.0, folder: str | None = None,
+                     usable: Callable[[str], None] | None = None) -> SlideshowPlan:
+    """plan_for_song on the library at ``db_path``, opened for this call (any thread)."""
+    from emobrowser.index.store import Store
+
+    with Store(db_path) as store:
+        return plan_for_song(store, song, seconds, folder, usable)

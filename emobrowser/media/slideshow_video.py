@@ -185,17 +185,17 @@ class _Soundtrack:
 def render(out: str, song: str, starts, paths: list[str], duration: float, size: tuple[int, int] = (1280, 720),
            fps: int = DEFAULT_FPS, fade: float = FADE_SECONDS, progress: Callable[[int, int], None] | None = None,
            cancelled: Callable[[], bool] | None = None,
-           picture: Callable[[str, int, int], np.ndarray] = load_picture) -> None:
+           picture: Callable[[str, int, int], np.ndarray] | None = None) -> None:
     """Write the slideshow MP4 to ``out``: shot j shows the photo ``paths[j]`` from
     ``starts[j]`` seconds to the next start (the last to ``duration``), with ``song``'s
     sound. ``progress(frames done, frames in all)``; ``cancelled()`` is asked once per
     frame and True stops with RenderCancelled. ``picture(path, width, height)`` gives a
-    letterboxed BGR frame. Raises OutputError, MediaError or RenderCancelled; on any
+    letterboxed BGR frame (default: load_picture). Raises OutputError, MediaError or RenderCancelled; on any
     error the temporary file is removed and ``out`` is left as it was."""
     tmp = temporary_output(out)
     try:
         _render(tmp, song, np.asarray(starts, np.float64), paths, duration, size, fps, fade, progress, cancelled,
-                picture)
+                picture or load_picture)
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)  # as a plainly created file: mkstemp made it private

@@ -1,0 +1,126 @@
+"""Make a slideshow… from a song's menu: the preview in the window, and the export with Cancel."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+from gui_helpers import BASE, copy_db, make_library
+from PySide6.QtWidgets import QMenu, QPushButton
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    return make_library(tmp_path_factory.mktemp("slidelib"))
+
+
+@pytest.fixture
+def window(qtbot, library, tmp_path):
+    from emobrowser.gui.main_window import MainWindow
+    from emobrowser.index import balance
+
+    db = copy_db(library[0], tmp_path)
+    w = MainWindow(db, auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 11, timeout=15000)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(balance, "RELEVANCE_RADIUS", 3.0)  # the page reaches the songs
+        with qtbot.waitSignal(w.query_lane.job_finished, timeout=5000):
+            w.search.set_point(0.0, 0.0)
+    yield w
+    w.close()
+
+
+def open_slideshow(qtbot, window, seconds: float = 1.0):
+    """Right-click the first song of the results, choose Make a slideshow…, and wait for
+    the plan at ``seconds`` per photo; returns the panel."""
+    results = window.results
+    row = next(i for i, h in enumerate(results.model.hits) if h.modality == "audio")
+    photo = next(i for i, h in enumerate(results.model.hits) if h.modality == "image")
+    rect = results.view.visualRect(results.model.index(photo))
+    results._on_context_menu_requested(rect.center())
+    menu = results.findChildren(QMenu)[-1]
+    assert "Make a slideshow…" not in [a.text() for a in menu.actions()]  # photos have no slideshow
+    menu.close()
+    results.view.scrollTo(results.model.index(row))
+    rect = results.view.visualRect(results.model.index(row))
+    results._on_context_menu_requested(rect.center())
+    menu = results.findChildren(QMenu)[-1]
+    action = next(a for a in menu.actions() if a.text() == "Make a slideshow…")
+    menu.close()
+    with qtbot.waitSignal(window.results.slideshow_requested, timeout=2000):
+        action.trigger()
+    panel = window.slideshow
+    qtbot.waitUntil(lambda: panel.plan is not None, timeout=15000)
+    panel.seconds.setValue(seconds)
+    with qtbot.waitSignal(panel.plan_ready, timeout=15000) as ready:
+        panel.seconds.editingFinished.emit()
+    assert window.slideshow_dock.isVisible()
+    return panel, ready.args[0], results.model.hits[row]
+
+
+def test_the_preview_follows_the_playhead(qtbot, window):
+    panel, plan, song = open_slideshow(qtbot, window)
+    assert plan.song == song.path and len(plan.shots) == 3
+    assert {s.path for s in plan.shots} <= {p for p, m in zip(window.points.paths, window.points.modality)
+                                             if m == "image"}
+    assert len(panel.cut_lines) == 2 and panel.export_button.isEnabled()
+    seen = []
+    panel.shot_changed.connect(seen.append)
+    for shot_index, shot in enumerate(plan.shots):
+        middle = (shot.start + shot.end) / 2
+        panel.set_time(middle)
+        assert panel.shot == shot_index and abs(panel.playhead.value() - middle) < 1e-9
+        assert not panel.picture.pixmap().isNull()
+        assert os.path.basename(shot.path) in panel.caption.text()
+    assert seen == [1, 2]  # shot 0 was on screen already
+
+
+def test_playing_moves_the_playhead_and_changes_photos(qtbot, window):
+    panel, plan, _song = open_slideshow(qtbot, window)
+    assert panel.shot == 0
+    with qtbot.waitSignal(panel.shot_changed, timeout=10000, check_params_cb=lambda j: j == 2):
+        panel.toggle_play()
+    assert panel.playhead.value() >= plan.shots[2].start
+    qtbot.waitUntil(lambda: not panel.is_playing(), timeout=10000)  # stops at the end of the song
+    assert panel.playhead.value() == pytest.approx(plan.duration)
+    assert panel.play_button.text() == "Play"
+
+
+def test_export_writes_the_video_and_cancel_writes_nothing(qtbot, window, tmp_path, monkeypatch):
+    import av
+
+    from emobrowser.media import slideshow_video
+
+    panel, plan, _song = open_slideshow(qtbot, window)
+    target = str(tmp_path / "show.mp4")
+    with qtbot.waitSignal(panel.export_finished, timeout=60000) as done:
+        assert panel.export(target, size=(96, 64))
+        assert panel.progress is not None and panel.progress.isVisible()
+    assert done.args == [target]
+    with av.open(target) as c:
+        assert {s.type for s in c.streams} == {"video", "audio"}
+        assert abs(c.duration / 1e6 - plan.duration) <= 0.5
+    assert panel.progress is None and "Saved the slideshow" in window.statusBar().currentMessage()
+
+    started, release = threading.Event(), threading.Event()
+    original = slideshow_video.load_picture
+
+    def held(path, width, height):  # the render waits here until the test has pressed Cancel
+        started.set()
+        release.wait(30)
+        return original(path, width, height)
+
+    monkeypatch.setattr(slideshow_video, "load_picture", held)
+    other = str(tmp_path / "cancelled.mp4")
+    with qtbot.waitSignal(panel.export_finished, timeout=60000) as done:
+        assert panel.export(other, size=(96, 64))
+        qtbot.waitUntil(started.is_set, timeout=10000)
+        panel.progress.findChild(QPushButton).click()  # the dialog's Cancel button
+        release.set()
+    assert done.args == [""]
+    assert not os.path.exists(other) and not [n for n in os.listdir(tmp_path) if n.endswith(".part")]
+    assert "cancelled" in window.statusBar().currentMessage()
