@@ -159,8 +159,8 @@ def cut_spans(timeline: SongTimeline, duration: float, seconds: float) -> list[t
                 continue
             change = _change_at(points, int(i))
             # the larger change wins; of equal ones, the cut nearer its nominal place
-            if change > best_change + 1e-9 or (abs(change - best_change) <= 1e-9 and best != nominal
-                                               and abs(at - nominal) < abs(best - nominal)):
+            nearer = abs(at - nominal) < abs(best - nominal)
+            if change > best_change + 1e-9 or (change >= best_change - 1e-9 and nearer):
                 best, best_change = at, change
         spans.append((start, best))
         start = best

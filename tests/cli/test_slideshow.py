@@ -116,3 +116,19 @@ def test_errors_are_one_line_with_status_1(tmp_path, library):
         assert proc.returncode == 2 and message in proc.stderr
     assert not os.path.exists(out)
     assert sorted(os.listdir(tmp_path)) == ["songs", "songs.sqlite3", "songs.sqlite3.indexing", "stray.flac"]
+
+
+def test_the_progress_bar_draws_on_a_terminal_only(capsys):
+    from emobrowser.cli_slideshow import _FrameBar
+
+    bar = _FrameBar(True)
+    bar(50, 100)
+    bar(100, 100)  # the last frame is drawn even right after another
+    bar.finish()
+    drawn = capsys.readouterr().err
+    assert " 50% frame 50/100" in drawn and "100% frame 100/100" in drawn
+    assert "[" + "#" * 14 + "." * 14 + "]" in drawn and drawn.endswith("\r\x1b[2K")
+    quiet = _FrameBar(False)
+    quiet(1, 2)
+    quiet.finish()
+    assert capsys.readouterr().err == ""
