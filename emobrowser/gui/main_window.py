@@ -134,6 +134,11 @@ class MainWindow(QMainWindow):
         self._action(m, "&Export playlist…", lambda: self.export_playlist(), "Ctrl+E",
                      "Save the music and videos of the results as an M3U8 playlist")
         self._action(m, "&Copy photos to folder…", lambda: self.copy_images(), "Ctrl+Shift+C")
+        self.slideshow_action = self._action(m, "Make a &slideshow…", self._on_slideshow_current, None,
+                                             "A video of your photos that follows the selected song's emotion")
+        self.slideshow_action.setEnabled(False)
+        self.detail.addAction(self.slideshow_action)  # the detail view's right-click menu
+        self.detail.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         m = bar.addMenu("&Search")
@@ -362,6 +367,7 @@ class MainWindow(QMainWindow):
 
     def _on_selection_changed(self, hit) -> None:
         self.search.more_button.setEnabled(hit is not None)
+        self.slideshow_action.setEnabled(hit is not None and hit.modality == "audio")
         self.circumplex.set_trajectory([], [])
         png = self.thumbs.request(hit.path, hit.modality) if hit is not None else None
         self.detail.show_hit(hit, png)
@@ -375,6 +381,11 @@ class MainWindow(QMainWindow):
         self.circumplex.set_trajectory(timeline.valence, timeline.arousal)
 
     # -- export --------------------------------------------------------------------------
+
+    def _on_slideshow_current(self) -> None:
+        hit = self.results.current_hit()
+        if hit is not None and hit.modality == "audio":
+            self.show_slideshow(hit)
 
     def show_slideshow(self, hit) -> None:
         """Preview the mood slideshow of the song ``hit`` in the Slideshow dock."""

@@ -124,3 +124,17 @@ def test_export_writes_the_video_and_cancel_writes_nothing(qtbot, window, tmp_pa
     assert done.args == [""]
     assert not os.path.exists(other) and not [n for n in os.listdir(tmp_path) if n.endswith(".part")]
     assert "cancelled" in window.statusBar().currentMessage()
+
+
+def test_the_detail_view_offers_a_slideshow_for_a_song(qtbot, window):
+    results = window.results
+    song = next(i for i, h in enumerate(results.model.hits) if h.modality == "audio")
+    photo = next(i for i, h in enumerate(results.model.hits) if h.modality == "image")
+    action = next(a for a in window.detail.actions() if a.text() == "Make a &slideshow…")
+    results.view.setCurrentIndex(results.model.index(photo))
+    assert not action.isEnabled()
+    results.view.setCurrentIndex(results.model.index(song))
+    assert action.isEnabled()
+    action.trigger()
+    qtbot.waitUntil(lambda: window.slideshow is not None and window.slideshow.plan is not None, timeout=15000)
+    assert window.slideshow.plan.song == results.model.hits[song].path
