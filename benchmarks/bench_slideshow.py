@@ -2,8 +2,8 @@
 
 Writes a 3-minute MP3 of synthesised music and 60 twelve-megapixel JPEGs to a
 temporary folder, plans a slideshow (``emobrowser.index.slideshow.plan_shots``, on a
-random-walk timeline and random photo points: the planner's cost is part of the
-figure) with a photo every 3 s, and renders it at 1280x720, 25 fps
+random-walk timeline and random photo points, with the command's quick decode check of
+each chosen photo: the planner's cost is part of the figure) with a photo every 3 s, and renders it at 1280x720, 25 fps
 (``emobrowser.media.slideshow_video.render``: photo decoding, letterboxing,
 cross-fades, H.264 and AAC).
 
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     import av
 
     from emobrowser.index.slideshow import SongTimeline, plan_shots
-    from emobrowser.media.slideshow_video import X264_OPTIONS, letterbox, parse_size, render
+    from emobrowser.media.slideshow_video import X264_OPTIONS, check_photo, letterbox, parse_size, render
 
     seconds = args.seconds or (20.0 if args.quick else 180.0)
     size = parse_size(args.size or ("320x240" if args.quick else "1280x720"))
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
 
         began = time.perf_counter()
         shots, _ = plan_shots(timeline, seconds, SECONDS_PER_PHOTO, np.arange(n_photos), photos,
-                              rng.uniform(-1, 1, (n_photos, 2)))
+                              rng.uniform(-1, 1, (n_photos, 2)), lambda i: check_photo(photos[i]))
         plan_s = time.perf_counter() - began
         out = folder / "show.mp4"
         began = time.perf_counter()
