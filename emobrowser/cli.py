@@ -13,6 +13,7 @@ import math
 import re
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -156,17 +157,21 @@ def existing_db_path(args) -> Path:
     """db_path for commands that only read a library: a --db that names no file is a
     mistake to report, not a new empty library to create."""
     path = db_path(args)
-    if getattr(args, "db", None) and not path.is_file():
+    if not path.is_file():
         if path.is_dir():
             raise InputError(f"no library at {path}: it is a folder; --db takes the library's database file")
+        if not getattr(args, "db", None):
+            raise InputError("no library yet; create one with: emobrowser index FOLDER")
         raise InputError(f"no library at {path}; create one with: emobrowser index FOLDER --db {path}")
     return path
 
 
 def open_store(args, create: bool = False):
+    """The library of ``args``; without ``create`` it must exist, and is opened read-only
+    (no write lock, so a running index does not hold the command up)."""
     from emobrowser.index.store import Store
 
-    return Store(db_path(args) if create else existing_db_path(args))
+    return Store(db_path(args), readonly=False) if create else Store(existing_db_path(args), readonly=True)
 
 
 # -- index ----------------------------------------------------------------------------
@@ -220,7 +225,17 @@ def cmd_index(args) -> int:
               f"not {args.workers}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *a: stop.set())
+
+    def on_interrupt(*_args) -> None:
+        # The first Ctrl-C stops at the next file and keeps what is done; a second one
+        # gives up at once (what is committed stays, the rest is redone next run).
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[2Kstopping… (Ctrl-C again to stop at once)\n")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     bar = _Bar(sys.stderr.isatty() and not args.quiet)
     try:
         with open_store(args, create=True) as store:
@@ -463,3 +478,20 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("emobrowser: stopped; what was finished is kept, run the command again to resume", file=sys.stderr)
+        return 130
+    except sqlite3.DatabaseError as exc:
+        # raised by the library database after it was opened: damage, a full disk, a
+        # read-only file
+        from emobrowser.core.errors import database_problem
+
+        print(f"emobrowser: library {db_path(args)}: {database_problem(exc, db_path(args))}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        from emobrowser.core.errors import environment_failure
+
+        if environment_failure(exc) is None:
+            raise
+        print(f"emobrowser: {environment_failure(exc)}", file=sys.stderr)
+        return 1
