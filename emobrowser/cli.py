@@ -26,7 +26,9 @@ log = logging.getLogger("emobrowser")
 
 # Characters that would break a line-per-entry listing: control characters (line
 # breaks, tabs) and Unicode's line and paragraph separators.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+# Bidirectional controls (U+202E shows a name reversed, "gpj.exe" as "exe.jpg") are
+# escaped too.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\udc80-\udcff]")
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -255,7 +257,13 @@ def cmd_index(args) -> int:
           + (f", moved: {summary.moved}" if summary.moved else "")
           + (" (cancelled; run again to resume)" if summary.cancelled else ""))
     for folder in summary.unreadable_dirs:
-        print(f"warning: could not read folder {one_line(folder)}", file=sys.stderr)
+        why = summary.dir_errors.get(folder)
+        print(f"warning: could not read folder {one_line(folder)}" + (f": {why}" if why else ""), file=sys.stderr)
+    for folder, why in summary.skipped_links:
+        print(f"warning: skipped folder {one_line(folder)}: {why}", file=sys.stderr)
+    for folder in summary.absent_roots:
+        print(f"warning: library folder {one_line(folder)} is absent (unmounted, moved or deleted?); "
+              f"its items are kept as they were", file=sys.stderr)
     if summary.failed:
         print("see the reasons with: emobrowser failures", file=sys.stderr)
     if note := _alignment_note(args):

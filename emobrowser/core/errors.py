@@ -72,6 +72,8 @@ def read_failure(exc: OSError) -> MediaError:
         return MediaError(UNREADABLE)
     if isinstance(exc, IsADirectoryError):
         return MediaError("is a directory, not a file")
+    if environment_failure(exc):
+        return MediaError(environment_failure(exc))
     return MediaError(f"cannot read file: {exc.strerror or exc}")
 
 

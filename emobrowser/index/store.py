@@ -514,6 +514,20 @@ class Store:
             cur = self.conn.execute(sql, (*reasons, *ids))
         return cur.rowcount
 
+    def retry_failed_like(self, prefixes: tuple[str, ...], root_ids: Iterable[int]) -> int:
+        """Set failed items under ``root_ids`` whose error starts with one of
+        ``prefixes`` back to pending; returns how many."""
+        ids = list(root_ids)
+        if not prefixes or not ids:
+            return 0
+        like = " OR ".join("substr(error, 1, ?) = ?" for _ in prefixes)
+        sql = (f"UPDATE items SET status = 'pending' WHERE status = 'failed' AND ({like}) "
+               f"AND root_id IN ({', '.join('?' * len(ids))})")
+        params = [v for p in prefixes for v in (len(p), p)]
+        with self.transaction():
+            cur = self.conn.execute(sql, (*params, *ids))
+        return cur.rowcount
+
     def retry_timed_out(self, limit_of: Callable[[str | None, int], float], root_ids: Iterable[int]) -> int:
         """Set failed items under ``root_ids`` that timed out under a clearly shorter
         limit than they would get now, ``limit_of(modality, size)``, back to pending;
