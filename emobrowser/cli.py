@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "inf = no limit")
     p.add_argument("--folder", default=None, help="only items under this folder")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--m3u8", metavar="PATH", default=None,
+                   help="also save the music and videos of the results as an M3U8 playlist (as the app's export)")
 
     p = sub.add_parser("train", help="train a model from rated data")
     p.add_argument("kind", choices=["image", "audio"])
@@ -378,6 +380,32 @@ def cmd_query(args) -> int:
     sys.stdout.flush()  # the rows before the note on stderr, where both go to one terminal
     if note := _left_out_note(args, hits):
         print(note, file=sys.stderr)
+    if args.m3u8:
+        return _save_playlist(args, hits)
+    return 0
+
+
+def _save_playlist(args, hits) -> int:
+    """Write ``query --m3u8``: the same playlist as the app's export of these results."""
+    from emobrowser.index.playlist import write_m3u8
+
+    with open_store(args) as store:
+        seconds = store.durations([h.id for h in hits if h.modality in ("audio", "video")])
+    try:
+        result = write_m3u8(args.m3u8, hits, seconds)
+    except OSError as exc:
+        from emobrowser.core.errors import environment_failure
+
+        raise InputError(f"cannot write the playlist {args.m3u8}: {environment_failure(exc) or exc.strerror or exc}") \
+            from exc
+    note = f"saved a playlist of {result.written} items to {args.m3u8}"
+    if result.gone:
+        note += f"; left out {len(result.gone)} no longer on disk"
+    if result.as_uri:
+        note += f"; {result.as_uri} whose names hold line breaks written as file:// URIs"
+    print(note if not args.json else json.dumps({"playlist": args.m3u8, "entries": result.written,
+                                                  "left_out": len(result.gone), "as_uri": result.as_uri}),
+          file=sys.stderr)
     return 0
 
 
