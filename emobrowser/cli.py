@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("csv")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("check", help="check the library database for damage (and repair it)")
+    _add_db(p)
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild a damaged library from what can still be read, keep the damaged file beside it "
+                        "(renamed), and rescan the library folders")
+
     p = sub.add_parser("align", help="fit the image-to-audio alignment on the library's video anchors")
     _add_db(p)
     p.add_argument("--method", default=None)
@@ -480,9 +486,28 @@ def cmd_align(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from emobrowser.index.repair import check_library, describe, repair_library
+
+    path = existing_db_path(args)
+    report = check_library(path)
+    if report.ok:
+        items = "" if report.items is None else f" ({report.items} items)"
+        print(f"library {path}: no damage found{items}" + ("; nothing to repair" if args.repair else ""))
+        return 0
+    print(f"library {path} is damaged:", file=sys.stderr)
+    for line in report.problems:
+        print(f"  {one_line(line)}", file=sys.stderr)
+    if not args.repair:
+        print(f"rebuild it from what can still be read with: emobrowser check --repair --db {path}", file=sys.stderr)
+        return 1
+    print(describe(repair_library(path)))
+    return 0
+
+
 COMMANDS = {"index": cmd_index, "status": cmd_status, "failures": cmd_failures, "score": cmd_score,
             "query": cmd_query, "train": cmd_train, "predict-features": cmd_predict_features,
-            "align": cmd_align}
+            "align": cmd_align, "check": cmd_check}
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -139,8 +139,8 @@ def database_problem(exc: Exception, path) -> str:
     text = str(exc)
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     if "malformed" in text or "database disk image" in text:
-        return (f"the library database is damaged ({text}). Nothing was changed; "
-                f"`emobrowser check --db {path}` tells more and `emobrowser check --repair` rebuilds it")
+        return (f"the library database is damaged ({text}); `emobrowser check --db {path}` tells more and "
+                f"`emobrowser check --repair --db {path}` rebuilds it from what can still be read")
     if "file is not a database" in text:
         return "it is not an emobrowser library (not an SQLite database at all); it was left untouched"
     if "full" in text or (("disk I/O error" in text or "unable to open" in text) and disk_is_full(folder)):

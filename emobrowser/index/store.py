@@ -346,39 +346,10 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @contextlib.contextmanager
     def indexing_lock(self):
         """Hold the library's indexing lock; raise LibraryBusyError if another process
-        (or another Store in this one) holds it.
-
-        Two index runs at once would insert the same new files twice. The lock is an
-        exclusive SQLite lock on a small file beside the database: the operating
-        system drops it when its process ends, even on a kill, so it never goes stale.
-        """
-        if str(self.path) == ":memory:":
-            yield
-            return
-        # Keyed by the real path, so a symlinked --db shares the lock. The empty file
-        # stays beside the database (removing it could race with another process).
-        lock_path = os.path.realpath(self.path) + ".indexing"
-        try:
-            conn = sqlite3.connect(lock_path, timeout=0, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
-        try:
-            try:
-                conn.execute("BEGIN EXCLUSIVE")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
-                raise LibraryBusyError(f"the library {self.path} is being indexed by another emobrowser "
-                                       f"process; wait for it to finish, or stop it first") from None
-            try:
-                yield
-            finally:
-                conn.execute("ROLLBACK")
-        finally:
-            conn.close()
+        (or another Store in this one) holds it. See ``indexing_lock`` below."""
+        return indexing_lock(self.path)
 
     # -- transactions -------------------------------------------------------------
 
@@ -643,6 +614,41 @@ class Store:
 
     def integrity_ok(self) -> bool:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@contextlib.contextmanager
+def indexing_lock(path: str | Path):
+    """Hold the indexing lock of the library at ``path``; raise LibraryBusyError if
+    another process (or another Store in this one) holds it.
+
+    Two index runs at once would insert the same new files twice. The lock is an
+    exclusive SQLite lock on a small file beside the database: the operating
+    system drops it when its process ends, even on a kill, so it never goes stale.
+    """
+    if str(path) == ":memory:":
+        yield
+        return
+    # Keyed by the real path, so a symlinked --db shares the lock. The empty file
+    # stays beside the database (removing it could race with another process).
+    lock_path = os.path.realpath(path) + ".indexing"
+    try:
+        conn = sqlite3.connect(lock_path, timeout=0, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
+    try:
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
+            raise LibraryBusyError(f"the library {path} is being indexed by another emobrowser "
+                                   f"process; wait for it to finish, or stop it first") from None
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 class _Transaction:

@@ -98,3 +98,288 @@ def test_library_cache_and_thumbnail_folders_are_private(tmp_path, monkeypatch):
     os.chmod(tmp_path / "lib", 0o755)
     private_dir(tmp_path / "lib")
     assert stat.S_IMODE(os.stat(tmp_path / "lib").st_mode) == 0o755
+
+
+# -- a damaged database page -----------------------------------------------------------------
+
+
+def _table_leaf_pages(db, table):
+    """The leaf pages of ``table``'s b-tree, from its root (an interior page)."""
+    conn = sqlite3.connect(db)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    data = db.read_bytes()
+    start = (root - 1) * page_size
+    header = start + (100 if root == 1 else 0)
+    assert data[header] == 0x05, "the table fits on one page; the test needs more rows"
+    cells = int.from_bytes(data[header + 3:header + 5], "big")
+    pointers = [int.from_bytes(data[header + 12 + 2 * i:header + 14 + 2 * i], "big") for i in range(cells)]
+    children = [int.from_bytes(data[start + p:start + p + 4], "big") for p in pointers]
+    return page_size, children + [int.from_bytes(data[header + 8:header + 12], "big")]
+
+
+def test_a_damaged_page_gives_a_clear_message_and_check_repair_rebuilds_the_rest(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    n = 40
+    for i in range(n):  # long names: the items table spans several pages
+        synth.write_image(lib / (f"{i:02d}_" + "x" * 120 + ".png"),
+                          synth.draw_image(("warm", "cool", "dark")[i % 3], (16, 16), seed=i))
+    db = tmp_path / "library.sqlite3"
+    run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
+    page_size, leaves = _table_leaf_pages(db, "items")
+    with open(db, "r+b") as fh:  # one 4 KiB page of item rows overwritten
+        fh.seek((leaves[0] - 1) * page_size)
+        fh.write(bytes(range(256)) * (page_size // 256))
+    for command in (["query", "--mood", "calm"], ["check"], ["index", *CLI_BASE]):
+        damaged = db.read_bytes()
+        proc = run_cli(*command, "--db", str(db), check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "damaged" in proc.stderr and "check --repair" in proc.stderr, proc.stderr
+        if command[0] != "index":
+            assert db.read_bytes() == damaged  # reading commands change nothing
+    damaged = db.read_bytes()
+
+    proc = run_cli("check", "--repair", "--db", str(db))
+    kept = list(tmp_path.glob("library.sqlite3.damaged-*"))
+    assert [p.name for p in kept if not p.name.endswith(("-wal", "-shm"))] and \
+        next(p for p in kept if not p.name.endswith(("-wal", "-shm"))).read_bytes() == damaged
+    assert "kept as" in proc.stdout and "emobrowser index" in proc.stdout
+    status = json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["items"]["image"]
+    # the rows on the other pages kept their scores; the rescan found the rest again
+    assert 0 < status["indexed"] < n and status["indexed"] + status["pending"] == n, status
+    assert run_cli("check", "--db", str(db)).returncode == 0
+    again = run_cli("index", "--db", str(db), *CLI_BASE)
+    assert f"indexed: {n - status['indexed']}," in again.stdout
+    assert json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["items"]["image"]["indexed"] == n
+
+
+# -- a full disk, a read-only database ---------------------------------------------------------
+
+
+def _disk_full_for_audio(path, *args):
+    """extract_file, but audio fails as with a full compiled-code cache."""
+    import errno
+
+    from emobrowser.index.extract import extract_file
+
+    if os.fsencode(path).endswith(b".wav"):
+        raise OSError(errno.ENOSPC, "No space left on device", "/home/u/.cache/emobrowser/numba/x.nbi")
+    return extract_file(path, *args)
+
+
+def test_a_full_disk_is_named_and_its_files_are_retried_on_the_next_run(store, tmp_path, monkeypatch):
+    from emobrowser.index import pipeline
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    synth.write_audio(lib / "song.wav", synth.synth_music(2.0))
+    synth.write_image(lib / "photo.png", synth.draw_image("warm", (20, 20)))
+    monkeypatch.setattr(pipeline, "extract_file", _disk_full_for_audio)
+    first = pipeline.index_library(store, [str(lib)], workers=1, image_model="baseline", audio_model="baseline")
+    assert first.failed == 1 and first.indexed == 1
+    [(path, _modality, reason)] = list(store.failures())
+    assert path.endswith("song.wav") and reason.startswith("disk full: no space left")
+    monkeypatch.undo()  # space freed
+    second = pipeline.index_library(store, workers=1, image_model="baseline", audio_model="baseline")
+    assert second.indexed == 1 and list(store.failures()) == []
+
+
+def test_disk_full_and_read_only_database_give_plain_messages(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from emobrowser import cli
+
+    lib = _small_library(tmp_path, 1)
+    db = tmp_path / "library.sqlite3"
+    run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
+    real_connect = sqlite3.connect
+
+    # a read-only database file (chmod does not stop root, so open it read-only instead)
+    def read_only(target, *args, **kwargs):
+        if str(target) == str(db):
+            return real_connect(f"file:{db}?mode=ro", *args, uri=True, **kwargs)
+        return real_connect(target, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    assert cli.run(["index", "--db", str(db), *CLI_BASE, "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "is read-only" in err and "Traceback" not in err, err
+    monkeypatch.undo()
+
+    # the home on a full disk: SQLite says "disk I/O error" where it cannot grow its files
+    def full(target, *args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite3, "connect", full)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: usage._replace(free=0))
+    for command in (["status"], ["index", str(lib)]):
+        assert cli.run([*command, "--db", str(db)]) == 1
+        err = capsys.readouterr().err
+        assert "disk full" in err and "no space left" in err, err
+
+
+# -- a read that never ends ----------------------------------------------------------------
+
+
+def test_a_hung_read_holds_no_write_lock_and_costs_one_timed_out_file(store, tmp_path, monkeypatch):
+    import threading
+
+    from emobrowser.index import scanner
+
+    lib = _small_library(tmp_path, 2)
+    real = scanner.fingerprint
+    release = threading.Event()
+    seen = {}
+
+    def hanging(path, size):
+        if not path.endswith(b"cool.png"):
+            return real(path, size)
+        # while the read hangs, other commands can read and even write the library
+        other = sqlite3.connect(store.path, timeout=0)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+        with Store(store.path, readonly=True) as reader:
+            seen["roots"] = len(reader.roots())
+        release.wait(timeout=300)  # a hung network mount
+        return real(path, size)
+
+    monkeypatch.setattr(scanner, "fingerprint", hanging)
+    monkeypatch.setattr(scanner, "READ_TIMEOUT", 0.5)
+    try:
+        rid = store.add_root(lib)
+        stats = scanner.sync_root(store, rid, os.fsencode(lib))
+    finally:
+        release.set()
+    assert seen == {"roots": 1} and stats.new == 2
+    reasons = {os.path.basename(p): e for p, _, e in store.failures()}
+    assert reasons == {"cool.png": "reading the file timed out after 0.5 s (a network or FUSE mount that does "
+                                   "not answer, or a device posing as a file)"}
+    assert store.status_counts()["image"]["pending"] == 1
+
+
+def test_a_pipe_posing_as_a_media_file_is_named_without_blocking(tmp_path):
+    from emobrowser.index.scanner import FileEntry, _probe
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)  # no writer: a blocking open or read would never return
+    _fp, modality, _fmt, error = _probe(FileEntry(os.fsencode(fifo), 4096))
+    assert error == "not a media file: it is a named pipe (FIFO)" and modality == "image"
+
+
+_BLOCKING_INDEX = """
+import os, sys
+from emobrowser.index import scanner
+real = scanner.fingerprint
+
+def hanging(path, size):
+    if path.endswith(b"cool.png"):
+        print("reading", flush=True)
+        open(sys.argv[1], "rb").read()  # a FIFO nobody writes: blocks for good
+    return real(path, size)
+
+scanner.fingerprint = hanging
+scanner.READ_TIMEOUT = 3600.0
+from emobrowser.cli import run
+sys.exit(run(sys.argv[2:]))
+"""
+
+
+def test_ctrl_c_stops_an_index_stuck_on_a_read(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    lib = _small_library(tmp_path, 2)
+    fifo = tmp_path / "never"
+    os.mkfifo(fifo)
+    db = tmp_path / "library.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKING_INDEX, str(fifo), "index", str(lib), "--db", str(db),
+                             *CLI_BASE, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        assert proc.stdout.readline().strip() == "reading"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "cancelled" in out and "Traceback" not in err, (out, err)
+    # nothing half-written: the next run (with honest reads) indexes both
+    done = run_cli("index", "--db", str(db), *CLI_BASE)
+    assert "indexed: 2," in done.stdout
+
+
+# -- folder links into pseudo-filesystems --------------------------------------------------------
+
+
+def test_folder_links_into_proc_sys_and_dev_are_skipped_and_reported(tmp_path):
+    lib = _small_library(tmp_path, 1)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    synth.write_image(elsewhere / "linked.png", synth.draw_image("dark", (16, 16)))
+    os.symlink(elsewhere, lib / "real")  # a real folder linked in still counts
+    for name, target in (("x", "/proc/self"), ("s", "/sys"), ("d", "/dev")):
+        if os.path.isdir(target):
+            os.symlink(target, lib / name)
+    db = tmp_path / "library.sqlite3"
+    proc = run_cli("index", str(lib), "--db", str(db), *CLI_BASE, timeout=300)
+    assert "indexed: 2," in proc.stdout
+    assert f"skipped folder {lib / 'x'}: a system pseudo-filesystem (proc)" in proc.stderr, proc.stderr
+    if os.path.isdir("/sys"):
+        assert f"skipped folder {lib / 's'}" in proc.stderr
+    with Store(db, readonly=True) as store:
+        rows = store.conn.execute("SELECT path FROM items").fetchall()
+    assert sorted(os.path.basename(r[0]) for r in rows) == ["linked.png", "warm.png"]
+
+
+# -- small items: reversed names, long paths, an absent folder -------------------------------------
+
+
+def test_bidirectional_controls_in_names_are_escaped_in_text_output(tmp_path):
+    from emobrowser.cli import one_line
+
+    assert one_line("a\u202egpj.exe") == "a\\u202egpj.exe"
+    for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c":
+        assert char not in one_line(f"x{char}y")
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "photo\u202egnp.png").write_text("not a picture")
+    db = tmp_path / "library.sqlite3"
+    run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
+    out = run_cli("failures", "--db", str(db)).stdout
+    assert "\u202e" not in out and "photo\\u202egnp.png" in out
+    # JSON keeps the exact name
+    assert "\u202e" in json.loads(run_cli("failures", "--json", "--db", str(db)).stdout)["path"]
+
+
+def test_a_folder_beyond_path_max_is_reported_with_its_reason(tmp_path):
+    lib = _small_library(tmp_path, 1)
+    fd = os.open(lib, os.O_RDONLY)
+    try:
+        for _ in range(24):  # 24 * 201 bytes: beyond PATH_MAX (4096)
+            name = "d" * 200
+            os.mkdir(name, dir_fd=fd)
+            new = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = new
+    finally:
+        os.close(fd)
+    db = tmp_path / "library.sqlite3"
+    proc = run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
+    assert "indexed: 1," in proc.stdout
+    assert "warning: could not read folder" in proc.stderr
+    assert "its path is too long for the system to open" in proc.stderr, proc.stderr
+
+
+def test_a_rerun_with_a_library_folder_absent_says_so(tmp_path):
+    lib = _small_library(tmp_path, 1)
+    db = tmp_path / "library.sqlite3"
+    run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
+    os.rename(lib, tmp_path / "unplugged")
+    proc = run_cli("index", "--db", str(db), *CLI_BASE)
+    assert f"library folder {lib} is absent" in proc.stderr
+    assert json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["items"]["image"]["indexed"] == 1
