@@ -275,6 +275,30 @@ def _recognise(conn: sqlite3.Connection, path, create: bool) -> None:
                      f"{what}); it was left untouched. Choose another --db file")
 
 
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that reads the existing library at ``path`` (never creating it).
+
+    On a full disk SQLite cannot size the WAL index file it reads through ("disk I/O
+    error"). A library whose last writer closed cleanly has no WAL content then, so it
+    is read as an immutable file instead, which needs no index file.
+    """
+    from emobrowser.core.errors import disk_is_full
+
+    where = urllib.parse.quote(os.path.abspath(path))
+    conn = sqlite3.connect(f"file:{where}?mode=rw", uri=True, timeout=OPEN_TIMEOUT, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        if "disk I/O error" not in str(exc) or not disk_is_full(path.parent) or (wal.exists() and wal.stat().st_size):
+            raise
+    return sqlite3.connect(f"file:{where}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                           check_same_thread=False)
+
+
 def _statements(script: str) -> list[str]:
     """Split a migration script into statements (migrations hold no literal ';')."""
     return [s.strip() for s in script.split(";") if s.strip()]
@@ -303,9 +327,7 @@ class Store:
             if not memory and not readonly:
                 private_dir(self.path.parent)
             if readonly and not memory:
-                # mode=rw: never create the file
-                self.conn = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=rw", uri=True,
-                                            timeout=OPEN_TIMEOUT, isolation_level=None, check_same_thread=False)
+                self.conn = _connect_readonly(self.path)
             else:
                 self.conn = sqlite3.connect(str(path), timeout=OPEN_TIMEOUT, isolation_level=None,
                                             check_same_thread=False)

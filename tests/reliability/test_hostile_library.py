@@ -220,6 +220,26 @@ def test_disk_full_and_read_only_database_give_plain_messages(tmp_path, monkeypa
         err = capsys.readouterr().err
         assert "disk full" in err and "no space left" in err, err
 
+    # reading needs no space: the WAL index cannot be sized, so the library is read as it is
+    def no_wal_index(target, *args, **kwargs):
+        if "immutable=1" in str(target):
+            return real_connect(target, *args, **kwargs)
+        return _FailingReads()
+
+    monkeypatch.setattr(sqlite3, "connect", no_wal_index)
+    assert cli.run(["status", "--json", "--db", str(db)]) == 0
+    assert json.loads(capsys.readouterr().out)["items"]["image"]["indexed"] == 1
+
+
+class _FailingReads:
+    """A connection whose reads fail as SQLite's do when the disk is full."""
+
+    def execute(self, *args):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def close(self):
+        pass
+
 
 # -- a read that never ends ----------------------------------------------------------------
 
