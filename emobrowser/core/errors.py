@@ -113,7 +113,20 @@ def environment_failure(exc: BaseException) -> str | None:
         return f"{DISK_FULL}: no space left to write{where}; free some space and try again"
     if exc.errno == errno.ENOMEM:
         return f"{OUT_OF_MEMORY}; index again when more memory is free"
+    if exc.errno == errno.ENOENT and exc.filename and _in_cache(exc.filename):
+        return f"cache folder missing: {exc.filename} was removed while in use; it is made again on the next run"
     return None
+
+
+def _in_cache(filename) -> bool:
+    """Whether ``filename`` lies in the app's cache folder or numba's."""
+    import os
+
+    from emobrowser.core.paths import cache_dir
+
+    name = os.path.abspath(os.fsdecode(filename))
+    folders = [str(cache_dir()), os.environ.get("NUMBA_CACHE_DIR", "")]
+    return any(f and (name == os.path.abspath(f) or name.startswith(os.path.abspath(f) + os.sep)) for f in folders)
 
 
 def is_environment_failure(reason: str | None) -> bool:

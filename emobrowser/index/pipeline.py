@@ -256,7 +256,7 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
     summary.unchanged = max(0, summary.unchanged - stale)  # rescored with a new model: not unchanged
     # A full disk or memory at the time of the last run was not the files' fault.
     summary.requeued = (stale + store.retry_failed(TRANSIENT_REASONS, present)
-                        + store.retry_failed_like(ENVIRONMENT_PREFIXES, root_ids)
+                        + store.retry_failed_like(ENVIRONMENT_PREFIXES, present)
                         + store.retry_timed_out(lambda modality, size: time_limit(timeout, modality, size),
                                                 present))
     pending = store.pending(root_ids)

@@ -403,3 +403,21 @@ def test_a_rerun_with_a_library_folder_absent_says_so(tmp_path):
     proc = run_cli("index", "--db", str(db), *CLI_BASE)
     assert f"library folder {lib} is absent" in proc.stderr
     assert json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["items"]["image"]["indexed"] == 1
+
+
+def test_environment_failures_are_named_and_recognised(tmp_path, emobrowser_home):
+    import errno
+
+    from emobrowser.core.errors import environment_failure, is_environment_failure, read_failure
+
+    full = environment_failure(OSError(errno.ENOSPC, "No space left on device", "/x/cache.nbi"))
+    quota = environment_failure(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    memory = environment_failure(OSError(errno.ENOMEM, "Cannot allocate memory"))
+    cache = environment_failure(FileNotFoundError(errno.ENOENT, "No such file", str(emobrowser_home / "cache" / "x")))
+    assert full.startswith("disk full") and quota.startswith("disk full") and "memory" in memory
+    assert cache.startswith("cache folder missing")
+    assert all(map(is_environment_failure, (full, quota, memory, cache)))
+    # a missing media file is the file's own affair
+    assert environment_failure(FileNotFoundError(errno.ENOENT, "No such file", str(tmp_path / "a.mp3"))) is None
+    assert not is_environment_failure(str(read_failure(FileNotFoundError(2, "No such file"))))
+    assert str(read_failure(OSError(errno.ENOSPC, "No space left on device"))).startswith("disk full")
