@@ -43,6 +43,7 @@ class RepairReport:
     copied: dict[str, int] = field(default_factory=dict)  # table -> rows in the rebuilt library
     unreadable: dict[str, int] = field(default_factory=dict)  # table -> read failures skipped
     rescanned_new: int = 0  # files the rescan found that the recovered rows lacked
+    rebuilt_roots: int = 0  # library folders whose rows were lost, rebuilt from their items' paths
     roots: int = 0
 
 
@@ -125,6 +126,23 @@ def salvage_rows(conn: sqlite3.Connection, table: str, columns: list[str], batch
         last = rows[-1][0]
 
 
+def _rebuild_lost_roots(conn: sqlite3.Connection) -> int:
+    """Give items whose library folder's row was lost a folder again: the deepest
+    folder that holds all of them (at or inside the lost one; indexing the original
+    folder again merges it in). Returns how many folders were rebuilt."""
+    lost = [r[0] for r in conn.execute(
+        "SELECT DISTINCT root_id FROM items WHERE root_id IS NOT NULL AND root_id NOT IN (SELECT id FROM roots)")]
+    for root_id in lost:
+        paths = [bytes(r[0]) for r in conn.execute("SELECT raw_path FROM items WHERE root_id = ?", (root_id,))]
+        try:
+            folder = os.path.commonpath([os.path.dirname(p) for p in paths])
+        except ValueError:  # paths on different drives (Windows)
+            continue
+        conn.execute("INSERT INTO roots(id, raw_path, path, added) VALUES (?, ?, ?, ?)",
+                     (root_id, folder, display(folder), time.time()))
+    return len(lost)
+
+
 def repair_library(path: str | Path, rescan: bool = True) -> RepairReport:
     """Rebuild the library at ``path`` from what can still be read (see the module
     docstring). The damaged file is renamed to ``<name>.damaged-<time>`` beside it.
@@ -164,6 +182,7 @@ def repair_library(path: str | Path, rescan: bool = True) -> RepairReport:
                                 report.unreadable[table] = report.unreadable.get(table, 0) + 1
                 with fresh.transaction():
                     c = fresh.conn
+                    report.rebuilt_roots = _rebuild_lost_roots(c)
                     c.execute("UPDATE items SET root_id = NULL WHERE root_id NOT IN (SELECT id FROM roots)")
                     c.execute("DELETE FROM scores WHERE item_id NOT IN (SELECT id FROM items)")
                     c.execute("DELETE FROM segments WHERE item_id NOT IN (SELECT id FROM items)")
@@ -203,6 +222,9 @@ def describe(report: RepairReport) -> str:
              f"{report.copied.get('roots', 0)} library folders"
              + (f"; {lost} damaged parts could not be read" if lost else ""),
              f"the damaged file is kept as {display(os.fsencode(report.kept_as))}"]
+    if report.rebuilt_roots:
+        lines.append(f"{report.rebuilt_roots} library folders were rebuilt from their files' paths; "
+                     f"`emobrowser index FOLDER` with the original folder merges them back")
     if report.roots:
         lines.append(f"rescanned {report.roots} library folders: {report.rescanned_new} files found again are "
                      f"waiting; run `emobrowser index` to index them")

@@ -421,3 +421,25 @@ def test_environment_failures_are_named_and_recognised(tmp_path, emobrowser_home
     assert environment_failure(FileNotFoundError(errno.ENOENT, "No such file", str(tmp_path / "a.mp3"))) is None
     assert not is_environment_failure(str(read_failure(FileNotFoundError(2, "No such file"))))
     assert str(read_failure(OSError(errno.ENOSPC, "No space left on device"))).startswith("disk full")
+
+
+def test_repair_rebuilds_a_lost_library_folder_from_its_files(tmp_path):
+    lib = _small_library(tmp_path, 3)
+    (lib / "sub").mkdir()
+    synth.write_image(lib / "sub" / "deep.png", synth.draw_image("vivid", (16, 16)))
+    db = tmp_path / "library.sqlite3"
+    run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
+    conn = sqlite3.connect(db)
+    root_page, page_size = (conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'roots'").fetchone()[0],
+                            conn.execute("PRAGMA page_size").fetchone()[0])
+    conn.close()
+    with open(db, "r+b") as fh:  # the page of the library folders
+        fh.seek((root_page - 1) * page_size)
+        fh.write(b"\xff" * page_size)
+    proc = run_cli("check", "--repair", "--db", str(db))
+    assert "1 library folders were rebuilt" in proc.stdout, proc.stdout
+    status = json.loads(run_cli("status", "--json", "--db", str(db)).stdout)["items"]["image"]
+    assert status == {"indexed": 4, "failed": 0, "pending": 0}
+    # indexing the folder again finds everything in place, scores kept
+    again = run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
+    assert "indexed: 0, unchanged: 4, failed: 0" in again.stdout, again.stdout
