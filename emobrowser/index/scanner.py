@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import queue
 import stat as stat_mod
 import threading
 import time
@@ -216,50 +217,78 @@ class _Cancelled(Exception):
     pass
 
 
-def _timed_fingerprint(path: bytes, size: int, cancelled: Callable[[], bool]) -> tuple[str, bytes]:
-    """fingerprint() in a thread of its own, given READ_TIMEOUT seconds.
+class _ReadLane:
+    """A thread that reads files' samples for one scan, so that the scanning thread can
+    give up on a read after READ_TIMEOUT seconds, or at once when cancelled.
 
-    Raises MediaError when the read does not finish in time (the thread is left to
-    its blocked read; it holds no lock) and _Cancelled as soon as ``cancelled()``.
+    A read that never ends keeps its thread; the lane then starts a fresh one for the
+    next file (the stuck one holds no lock and dies with the process).
     """
-    out: dict = {}
-    done = threading.Event()
 
-    def read() -> None:
-        try:
-            out["value"] = fingerprint(path, size)
-        except BaseException as exc:  # handed to the scanning thread
-            out["error"] = exc
-        finally:
-            done.set()
+    def __init__(self):
+        self._tasks: queue.SimpleQueue | None = None
 
-    threading.Thread(target=read, name="emobrowser-scan-read", daemon=True).start()
-    deadline = time.monotonic() + READ_TIMEOUT
-    while not done.wait(min(0.25, max(0.0, deadline - time.monotonic()))):
-        if cancelled():
-            raise _Cancelled
-        if time.monotonic() >= deadline:
-            raise MediaError(f"reading the file timed out after {READ_TIMEOUT:g} s (a network or FUSE mount "
-                             f"that does not answer, or a device posing as a file)")
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+    def _start(self) -> queue.SimpleQueue:
+        tasks: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, args=(tasks,), name="emobrowser-scan-read", daemon=True).start()
+        self._tasks = tasks
+        return tasks
+
+    @staticmethod
+    def _serve(tasks: queue.SimpleQueue) -> None:
+        while (task := tasks.get()) is not None:
+            path, size, out, done = task
+            try:
+                out["value"] = fingerprint(path, size)
+            except BaseException as exc:  # handed to the scanning thread
+                out["error"] = exc
+            finally:
+                done.set()
+
+    def fingerprint(self, path: bytes, size: int, cancelled: Callable[[], bool]) -> tuple[str, bytes]:
+        """fingerprint(path, size) within READ_TIMEOUT seconds: raises MediaError when
+        the read takes longer and _Cancelled as soon as ``cancelled()``."""
+        out: dict = {}
+        done = threading.Event()
+        (self._tasks or self._start()).put((path, size, out, done))
+        deadline = time.monotonic() + READ_TIMEOUT
+        while not done.wait(min(0.25, max(0.0, deadline - time.monotonic()))):
+            if cancelled() or time.monotonic() >= deadline:
+                self._tasks = None  # abandoned to its read
+                if cancelled():
+                    raise _Cancelled
+                raise MediaError(f"reading the file timed out after {READ_TIMEOUT:g} s (a network or FUSE mount "
+                                 f"that does not answer, or a device posing as a file)")
+        if "error" in out:
+            raise out["error"]
+        return out["value"]
+
+    def close(self) -> None:
+        if self._tasks is not None:
+            self._tasks.put(None)
+            self._tasks = None
 
 
-def _probe(entry: FileEntry, cancelled: Callable[[], bool] = lambda: False
+def _probe(entry: FileEntry, cancelled: Callable[[], bool] = lambda: False, lane: _ReadLane | None = None
            ) -> tuple[str | None, str | None, str | None, str | None]:
-    """(fingerprint, modality, format, error) of a new or changed file; raises
-    _Cancelled when ``cancelled()`` during the read."""
+    """(fingerprint, modality, format, error) of a new or changed file, read through
+    ``lane`` (a lane of its own if None); raises _Cancelled when ``cancelled()``
+    during the read."""
     hint = extension_modality(os.fsdecode(entry.raw_path))
     guess = hint.value if hint else None
     if entry.error:
         return None, guess, None, entry.error
+    own = lane is None
+    lane = lane or _ReadLane()
     try:
-        fp, head = _timed_fingerprint(entry.raw_path, entry.size, cancelled)
+        fp, head = lane.fingerprint(entry.raw_path, entry.size, cancelled)
     except OSError as exc:
         return None, guess, None, str(read_failure(exc))
     except MediaError as exc:
         return None, guess, None, str(exc)
+    finally:
+        if own:
+            lane.close()
     try:
         modality, fmt = sniff(head, os.fsdecode(entry.raw_path))
     except MediaError as exc:
@@ -275,6 +304,15 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
     Unchanged files are not opened. If the root itself is gone (an unmounted drive),
     nothing is marked missing.
     """
+    lane = _ReadLane()
+    try:
+        return _sync(store, root_id, root, include_hidden, cancelled, on_file, lane)
+    finally:
+        lane.close()
+
+
+def _sync(store: Store, root_id: int, root: bytes, include_hidden: bool, cancelled: Callable[[], bool],
+          on_file: Callable[[int], None] | None, lane: _ReadLane) -> ScanStats:
     stats = ScanStats()
     known = store.items_under(root_id)
     # Unreadable before: permissions can change without touching size or time.
@@ -333,7 +371,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                     flush_restores()
             elif entry.raw_path in unreadable:
                 try:
-                    probed = _probe(entry, cancelled)
+                    probed = _probe(entry, cancelled, lane)
                 except _Cancelled:
                     break
                 if probed[3] is None:  # readable now
@@ -346,7 +384,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
             fresh.append(entry)
         else:
             try:
-                queue_update(entry, old[0], _probe(entry, cancelled))
+                queue_update(entry, old[0], _probe(entry, cancelled, lane))
             except _Cancelled:
                 break
         if on_file is not None and stats.seen % 256 == 0:
@@ -371,12 +409,12 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                                  [(time.time(), g) for g in gone[i:i + _BATCH]])
         stats.missing_ids = set(gone)
 
-    _add_fresh(store, root_id, fresh, stats, cancelled)
+    _add_fresh(store, root_id, fresh, stats, cancelled, lane)
     return stats
 
 
 def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanStats,
-               cancelled: Callable[[], bool]) -> None:
+               cancelled: Callable[[], bool], lane: _ReadLane) -> None:
     """Insert new files, or carry a missing item with the same fingerprint over (a move)."""
     conn = store.conn
     for i in range(0, len(fresh), _BATCH):
@@ -386,7 +424,7 @@ def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanSt
         probed = []
         for entry in fresh[i:i + _BATCH]:
             try:
-                probed.append((entry, _probe(entry, cancelled)))
+                probed.append((entry, _probe(entry, cancelled, lane)))
             except _Cancelled:
                 break
         with store.transaction():
