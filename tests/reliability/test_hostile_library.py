@@ -443,3 +443,49 @@ def test_repair_rebuilds_a_lost_library_folder_from_its_files(tmp_path):
     # indexing the folder again finds everything in place, scores kept
     again = run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
     assert "indexed: 0, unchanged: 4, failed: 0" in again.stdout, again.stdout
+
+
+# -- playlist injection ---------------------------------------------------------------------------
+
+
+# the second is a folder "evil\n#EXTINF:1,owned\n" holding etc/passwd.wav
+INJECTING_NAMES = ["plain", "evil\n#EXTINF:1,owned\n/etc/passwd", "cr\rname", "nel\x85name", "ls\u2028name",
+                   "ps\u2029name", "vt\x0bff\x0cname", "fs\x1cgs\x1drs\x1ename", "#EXTINF:-1,hash"]
+
+
+def test_query_m3u8_writes_no_injected_entry_and_matches_the_apps_export(tmp_path):
+    import urllib.parse
+
+    from emobrowser.cli import build_parser
+    from emobrowser.gui import data
+    from emobrowser.index.library import run_query
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for i, stem in enumerate(INJECTING_NAMES):
+        (lib / stem).parent.mkdir(parents=True, exist_ok=True)
+        synth.write_audio(lib / f"{stem}.wav", synth.synth_music(1.5, bpm=80 + 10 * i, seed=i))
+    synth.write_image(lib / "photo.png", synth.draw_image("warm", (16, 16)))  # not in a playlist
+    db = tmp_path / "library.sqlite3"
+    run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
+    query = ["query", "--mood", "calm", "--max-distance", "inf", "-k", "50", "--db", str(db)]
+    cli_list = tmp_path / "cli.m3u8"
+    proc = run_cli(*query, "--m3u8", str(cli_list))
+    assert f"saved a playlist of {len(INJECTING_NAMES)} items" in proc.stderr
+    text = cli_list.read_text(encoding="utf-8")
+    lines = text.split("\n")[:-1]
+    assert text.splitlines() == lines  # no line break of any kind inside a line
+    assert lines[0] == "#EXTM3U" and len(lines) == 1 + 2 * len(INJECTING_NAMES)
+    entries = lines[2::2]
+    assert all(line.startswith("#EXTINF:2,") for line in lines[1::2])
+    assert not any(line.startswith("#") for line in entries) and "/etc/passwd.wav" not in entries
+    opened = [urllib.parse.unquote(e[len("file://"):]) if e.startswith("file://") else e for e in entries]
+    assert sorted(opened) == sorted(str(lib / f"{stem}.wav") for stem in INJECTING_NAMES)
+    assert sum(e.startswith("file://") for e in entries) == len(INJECTING_NAMES) - 2  # plain and '#...' are safe
+
+    # the app's export of the same results writes the same file
+    args = build_parser().parse_args(query)
+    hits = run_query(db, args)
+    app_list = tmp_path / "app.m3u8"
+    result = data.write_m3u8(str(app_list), list(hits), data.durations(db, [h.id for h in hits]))
+    assert result.written == len(INJECTING_NAMES) and app_list.read_bytes() == cli_list.read_bytes()
