@@ -48,7 +48,7 @@ class RepairReport:
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
-    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+    uri = f"file:{urllib.parse.quote(os.fsencode(os.path.abspath(path)))}?mode=ro"
     return sqlite3.connect(uri, uri=True, isolation_level=None)
 
 

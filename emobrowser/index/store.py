@@ -284,7 +284,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     """
     from emobrowser.core.errors import disk_is_full
 
-    where = urllib.parse.quote(os.path.abspath(path))
+    where = urllib.parse.quote(os.fsencode(os.path.abspath(path)))
     conn = sqlite3.connect(f"file:{where}?mode=rw", uri=True, timeout=OPEN_TIMEOUT, isolation_level=None,
                            check_same_thread=False)
     try:

@@ -489,3 +489,16 @@ def test_query_m3u8_writes_no_injected_entry_and_matches_the_apps_export(tmp_pat
     app_list = tmp_path / "app.m3u8"
     result = data.write_m3u8(str(app_list), list(hits), data.durations(db, [h.id for h in hits]))
     assert result.written == len(INJECTING_NAMES) and app_list.read_bytes() == cli_list.read_bytes()
+
+
+def test_a_library_whose_path_holds_uri_characters_and_odd_bytes_opens_read_only(tmp_path):
+    folder = os.path.join(os.fsencode(tmp_path), b"caf\xe9 ?#%20&mode=ro")
+    os.mkdir(folder)
+    db = os.fsdecode(os.path.join(folder, b"lib?.sqlite3"))
+    with Store(db) as store:
+        store.add_root(tmp_path)
+    with Store(db, readonly=True) as store:
+        assert len(store.roots()) == 1
+    from emobrowser.index.repair import check_library
+
+    assert check_library(db).ok
