@@ -344,7 +344,12 @@ class Store:
             else:
                 _enable_wal(self.conn)
                 self.conn.execute("PRAGMA synchronous=NORMAL")
-                _migrate(self.conn)
+                current = self.conn.execute(
+                    "SELECT (SELECT user_version FROM pragma_user_version) = ? "
+                    "AND (SELECT application_id FROM pragma_application_id) = ?",
+                    (SCHEMA_VERSION, APPLICATION_ID)).fetchone()[0]
+                if not current:  # an up-to-date library needs no write lock to open
+                    _migrate(self.conn)
         except sqlite3.DatabaseError as exc:
             with contextlib.suppress(Exception):
                 self.conn.close()

@@ -502,3 +502,21 @@ def test_a_library_whose_path_holds_uri_characters_and_odd_bytes_opens_read_only
     from emobrowser.index.repair import check_library
 
     assert check_library(db).ok
+
+
+def test_opening_a_library_takes_no_write_lock(tmp_path, monkeypatch):
+    from emobrowser.index import store as store_module
+
+    db = tmp_path / "library.sqlite3"
+    with Store(db) as store:
+        store.add_root(tmp_path)
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # an index run in the middle of a write
+    monkeypatch.setattr(store_module, "OPEN_TIMEOUT", 0.05)
+    try:
+        for readonly in (True, False):
+            with Store(db, readonly=readonly) as store:
+                assert len(store.roots()) == 1 and store.status_counts() == {}
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
