@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emobrowser.core.errors import database_problem
-from emobrowser.index.store import Store, StoreError, display, indexing_lock
+from emobrowser.index.store import APPLICATION_ID, LIBRARY_TABLES, Store, StoreError, display, indexing_lock
 
 # Copied in this order, so that items find their roots and scores their items.
 TABLES = ("roots", "items", "scores", "segments", "settings")
@@ -126,6 +126,27 @@ def salvage_rows(conn: sqlite3.Connection, table: str, columns: list[str], batch
         last = rows[-1][0]
 
 
+def _refuse_unrecognised(path: Path) -> None:
+    """Raise StoreError unless ``path`` is recognisably an emobrowser library even
+    though damaged: its header's application id, or (libraries made before the id)
+    a readable schema with the library's tables. Another program's file is never
+    renamed or rebuilt."""
+    with open(path, "rb") as fh:
+        header = fh.read(100)
+    if header[:16] == b"SQLite format 3\0" and int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+        return
+    with contextlib.suppress(sqlite3.DatabaseError):
+        conn = _open_read_only(path)
+        try:
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.close()
+        if LIBRARY_TABLES <= names:
+            return
+    raise StoreError(f"{path} is not recognisably an emobrowser library, so it was not repaired; it was left "
+                     f"untouched")
+
+
 def _rebuild_lost_roots(conn: sqlite3.Connection) -> int:
     """Give items whose library folder's row was lost a folder again: the deepest
     folder that holds all of them (at or inside the lost one; indexing the original
@@ -152,6 +173,7 @@ def repair_library(path: str | Path, rescan: bool = True) -> RepairReport:
     path = Path(path)
     if not path.is_file():
         raise StoreError(f"no library at {path}")
+    _refuse_unrecognised(path)
     with indexing_lock(path):
         old = _open_read_only(path)
         try:

@@ -520,3 +520,19 @@ def test_opening_a_library_takes_no_write_lock(tmp_path, monkeypatch):
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_repair_leaves_a_damaged_file_of_another_program_alone(tmp_path):
+    db = tmp_path / "places.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    conn.executemany("INSERT INTO moz_places(url) VALUES (?)", [("https://example.org/" + "x" * 200,)] * 100)
+    conn.commit()
+    conn.close()
+    with open(db, "r+b") as fh:
+        fh.seek(4096)
+        fh.write(b"\xff" * 4096)
+    before = db.read_bytes()
+    proc = run_cli("check", "--repair", "--db", str(db), check=False)
+    assert proc.returncode == 1 and "not recognisably an emobrowser library" in proc.stderr, proc.stderr
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["places.sqlite"]
