@@ -15,10 +15,10 @@ log = logging.getLogger("emobrowser")
 
 def setup_logging() -> str:
     """Log to a rotating file in the user log folder; returns its path."""
-    from emobrowser.core.paths import log_dir
+    from emobrowser.core.paths import log_dir, private_dir
 
     folder = log_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     path = folder / "emobrowser.log"
     # A file name that is not UTF-8 (a surrogate escape) is logged as \udcXX, not lost.
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8",

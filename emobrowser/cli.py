@@ -13,6 +13,7 @@ import math
 import re
 import os
 import signal
+import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -26,7 +27,9 @@ log = logging.getLogger("emobrowser")
 
 # Characters that would break a line-per-entry listing: control characters (line
 # breaks, tabs) and Unicode's line and paragraph separators.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+# Bidirectional controls (U+202E shows a name reversed, "gpj.exe" as "exe.jpg") are
+# escaped too.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\udc80-\udcff]")
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -123,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "inf = no limit")
     p.add_argument("--folder", default=None, help="only items under this folder")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--m3u8", metavar="PATH", default=None,
+                   help="also save the music and videos of the results as an M3U8 playlist (as the app's export)")
 
     p = sub.add_parser("train", help="train a model from rated data")
     p.add_argument("kind", choices=["image", "audio"])
@@ -139,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["audio"])
     p.add_argument("csv")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("check", help="check the library database for damage (and repair it)")
+    _add_db(p)
+    p.add_argument("--repair", action="store_true",
+                   help="rebuild a damaged library from what can still be read, keep the damaged file beside it "
+                        "(renamed), and rescan the library folders")
 
     p = sub.add_parser("align", help="fit the image-to-audio alignment on the library's video anchors")
     _add_db(p)
@@ -158,17 +169,21 @@ def existing_db_path(args) -> Path:
     """db_path for commands that only read a library: a --db that names no file is a
     mistake to report, not a new empty library to create."""
     path = db_path(args)
-    if getattr(args, "db", None) and not path.is_file():
+    if not path.is_file():
         if path.is_dir():
             raise InputError(f"no library at {path}: it is a folder; --db takes the library's database file")
+        if not getattr(args, "db", None):
+            raise InputError("no library yet; create one with: emobrowser index FOLDER")
         raise InputError(f"no library at {path}; create one with: emobrowser index FOLDER --db {path}")
     return path
 
 
 def open_store(args, create: bool = False):
+    """The library of ``args``; without ``create`` it must exist, and is opened read-only
+    (no write lock, so a running index does not hold the command up)."""
     from emobrowser.index.store import Store
 
-    return Store(db_path(args) if create else existing_db_path(args))
+    return Store(db_path(args), readonly=False) if create else Store(existing_db_path(args), readonly=True)
 
 
 # -- index ----------------------------------------------------------------------------
@@ -222,7 +237,17 @@ def cmd_index(args) -> int:
               f"not {args.workers}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *a: stop.set())
+
+    def on_interrupt(*_args) -> None:
+        # The first Ctrl-C stops at the next file and keeps what is done; a second one
+        # gives up at once (what is committed stays, the rest is redone next run).
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[2Kstopping… (Ctrl-C again to stop at once)\n")
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     bar = _Bar(sys.stderr.isatty() and not args.quiet)
     try:
         with open_store(args, create=True) as store:
@@ -242,7 +267,13 @@ def cmd_index(args) -> int:
           + (f", moved: {summary.moved}" if summary.moved else "")
           + (" (cancelled; run again to resume)" if summary.cancelled else ""))
     for folder in summary.unreadable_dirs:
-        print(f"warning: could not read folder {one_line(folder)}", file=sys.stderr)
+        why = summary.dir_errors.get(folder)
+        print(f"warning: could not read folder {one_line(folder)}" + (f": {why}" if why else ""), file=sys.stderr)
+    for folder, why in summary.skipped_links:
+        print(f"warning: skipped folder {one_line(folder)}: {why}", file=sys.stderr)
+    for folder in summary.absent_roots:
+        print(f"warning: library folder {one_line(folder)} is absent (unmounted, moved or deleted?); "
+              f"its items are kept as they were", file=sys.stderr)
     if summary.failed:
         print("see the reasons with: emobrowser failures", file=sys.stderr)
     if note := _alignment_note(args):
@@ -357,6 +388,32 @@ def cmd_query(args) -> int:
     sys.stdout.flush()  # the rows before the note on stderr, where both go to one terminal
     if note := _left_out_note(args, hits):
         print(note, file=sys.stderr)
+    if args.m3u8:
+        return _save_playlist(args, hits)
+    return 0
+
+
+def _save_playlist(args, hits) -> int:
+    """Write ``query --m3u8``: the same playlist as the app's export of these results."""
+    from emobrowser.index.playlist import write_m3u8
+
+    with open_store(args) as store:
+        seconds = store.durations([h.id for h in hits if h.modality in ("audio", "video")])
+    try:
+        result = write_m3u8(args.m3u8, hits, seconds)
+    except OSError as exc:
+        from emobrowser.core.errors import environment_failure
+
+        raise InputError(f"cannot write the playlist {args.m3u8}: {environment_failure(exc) or exc.strerror or exc}") \
+            from exc
+    note = f"saved a playlist of {result.written} items to {args.m3u8}"
+    if result.gone:
+        note += f"; left out {len(result.gone)} no longer on disk"
+    if result.as_uri:
+        note += f"; {result.as_uri} whose names hold line breaks written as file:// URIs"
+    print(note if not args.json else json.dumps({"playlist": args.m3u8, "entries": result.written,
+                                                  "left_out": len(result.gone), "as_uri": result.as_uri}),
+          file=sys.stderr)
     return 0
 
 
@@ -431,9 +488,28 @@ def cmd_align(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from emobrowser.index.repair import check_library, describe, repair_library
+
+    path = existing_db_path(args)
+    report = check_library(path)
+    if report.ok:
+        items = "" if report.items is None else f" ({report.items} items)"
+        print(f"library {path}: no damage found{items}" + ("; nothing to repair" if args.repair else ""))
+        return 0
+    print(f"library {path} is damaged:", file=sys.stderr)
+    for line in report.problems:
+        print(f"  {one_line(line)}", file=sys.stderr)
+    if not args.repair:
+        print(f"rebuild it from what can still be read with: emobrowser check --repair --db {path}", file=sys.stderr)
+        return 1
+    print(describe(repair_library(path)))
+    return 0
+
+
 COMMANDS = {"index": cmd_index, "status": cmd_status, "failures": cmd_failures, "score": cmd_score,
             "query": cmd_query, "train": cmd_train, "predict-features": cmd_predict_features,
-            "align": cmd_align, "slideshow": cmd_slideshow}
+            "align": cmd_align, "check": cmd_check, "slideshow": cmd_slideshow}
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -465,3 +541,20 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("emobrowser: stopped; what was finished is kept, run the command again to resume", file=sys.stderr)
+        return 130
+    except sqlite3.DatabaseError as exc:
+        # raised by the library database after it was opened: damage, a full disk, a
+        # read-only file
+        from emobrowser.core.errors import database_problem
+
+        print(f"emobrowser: library {db_path(args)}: {database_problem(exc, db_path(args))}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        from emobrowser.core.errors import environment_failure
+
+        if environment_failure(exc) is None:
+            raise
+        print(f"emobrowser: {environment_failure(exc)}", file=sys.stderr)
+        return 1

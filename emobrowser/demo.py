@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.core.paths import cache_dir
+from emobrowser.core.paths import cache_dir, private_dir
 
 DEMO_VERSION = "4"
 
@@ -116,7 +116,7 @@ def ensure_demo_media() -> Path:
     marker = media / ".demo-version"
     if marker.exists() and marker.read_text().strip() == DEMO_VERSION:
         return media
-    demo_dir().mkdir(parents=True, exist_ok=True)
+    private_dir(demo_dir())
     tmp = demo_dir() / f"media.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     _generate(tmp)

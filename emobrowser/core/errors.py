@@ -72,4 +72,97 @@ def read_failure(exc: OSError) -> MediaError:
         return MediaError(UNREADABLE)
     if isinstance(exc, IsADirectoryError):
         return MediaError("is a directory, not a file")
+    if environment_failure(exc):
+        return MediaError(environment_failure(exc))
     return MediaError(f"cannot read file: {exc.strerror or exc}")
+
+
+# -- problems of the environment, not of a file -------------------------------------------
+
+# Failure reasons that blame the machine, not the file: the indexer records them like any
+# failure, and tries such files again on the next run (see is_environment_failure).
+DISK_FULL = "disk full"
+OUT_OF_MEMORY = "the system ran out of memory"
+ENVIRONMENT_PREFIXES = (DISK_FULL, OUT_OF_MEMORY, "cache folder missing")
+_LOW_SPACE = 1 << 20  # bytes free below which a write failure is put down to a full disk
+
+
+def disk_is_full(folder) -> bool:
+    """Whether the file system holding ``folder`` (or its nearest existing parent) has
+    less than 1 MiB free for this user."""
+    import os
+    import shutil
+
+    folder = os.path.abspath(os.fspath(folder))
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    try:
+        return shutil.disk_usage(folder).free < _LOW_SPACE
+    except OSError:
+        return False
+
+
+def environment_failure(exc: BaseException) -> str | None:
+    """The failure reason for an error that the environment caused (a full disk or
+    quota, the system out of memory, a cache folder deleted meanwhile), or None when the
+    error may be the file's own."""
+    if not isinstance(exc, OSError):
+        return None
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{DISK_FULL}: no space left to write{where}; free some space and try again"
+    if exc.errno == errno.ENOMEM:
+        return f"{OUT_OF_MEMORY}; index again when more memory is free"
+    if exc.errno == errno.ENOENT and exc.filename and _in_cache(exc.filename):
+        return f"cache folder missing: {exc.filename} was removed while in use; it is made again on the next run"
+    return None
+
+
+def _in_cache(filename) -> bool:
+    """Whether ``filename`` lies in the app's cache folder or numba's."""
+    import os
+
+    from emobrowser.core.paths import cache_dir
+
+    name = os.path.abspath(os.fsdecode(filename))
+    folders = [str(cache_dir()), os.environ.get("NUMBA_CACHE_DIR", "")]
+    return any(f and (name == os.path.abspath(f) or name.startswith(os.path.abspath(f) + os.sep)) for f in folders)
+
+
+def is_environment_failure(reason: str | None) -> bool:
+    """Whether a recorded failure reason blames the environment (retried next run)."""
+    return bool(reason) and reason.startswith(ENVIRONMENT_PREFIXES)
+
+
+def os_problem(exc: OSError, folder=None) -> str:
+    """A plain sentence for an OSError met while opening or writing the library."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or (folder is not None and disk_is_full(folder)):
+        return f"{DISK_FULL}: the disk holding {folder or exc.filename} has no space left; free some space"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied ({exc.filename or folder})"
+    return exc.strerror or str(exc)
+
+
+def database_problem(exc: Exception, path) -> str:
+    """A plain sentence for an SQLite error on the library database ``path``."""
+    import os
+
+    text = str(exc)
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    if "malformed" in text or "database disk image" in text:
+        return (f"the library database is damaged ({text}); `emobrowser check --db {path}` tells more and "
+                f"`emobrowser check --repair --db {path}` rebuilds it from what can still be read")
+    if "file is not a database" in text:
+        return "it is not an emobrowser library (not an SQLite database at all); it was left untouched"
+    if "full" in text or (("disk I/O error" in text or "unable to open" in text) and disk_is_full(folder)):
+        return f"{DISK_FULL}: the disk holding {folder} has no space left; free some space and try again"
+    if "readonly" in text or "read-only" in text:
+        return (f"the library database {path} is read-only (file permissions or a read-only disk); "
+                f"make it writable, or copy it to a writable folder and use --db")
+    if "locked" in text or "busy" in text:
+        return "the library is locked by another program (it waited 30 s); try again when it has finished"
+    if "disk I/O error" in text:
+        return "disk I/O error (the disk or its file system reported a failure reading or writing the library)"
+    return text

@@ -47,6 +47,29 @@ def log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
+def private_dir(path: str | os.PathLike) -> Path:
+    """Make sure the folder ``path`` exists; every folder this creates on the way is
+    private to the user (mode 0700), as the library, its caches and thumbnails show
+    what the user's files are. Folders that exist already keep their mode. Returns the
+    path."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass  # made meanwhile by another process
+        else:
+            os.chmod(folder, 0o700)  # an odd umask could have taken the owner's own bits
+    if not path.is_dir():
+        raise NotADirectoryError(20, "Not a directory", str(path))
+    return path
+
+
 def default_db_path() -> Path:
     return data_dir() / "library.sqlite3"
 

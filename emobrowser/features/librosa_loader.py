@@ -51,7 +51,9 @@ def cache_folder() -> tuple[Path, bool]:
 @contextmanager
 def exclusive(folder: Path) -> Iterator[None]:
     """Hold the cache folder's lock (blocking) for the duration of the block."""
-    folder.mkdir(parents=True, exist_ok=True)
+    from emobrowser.core.paths import private_dir
+
+    private_dir(folder)
     try:
         import fcntl
     except ImportError:  # no POSIX locks (Windows): only this process is serialised

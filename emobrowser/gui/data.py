@@ -14,7 +14,7 @@ import numpy as np
 from emobrowser.index.balance import DEFAULT_BALANCE
 from emobrowser.index.library import (MODALITIES, Hit, LibraryPoints, alignment_version, folder_mask,
                                       hits_with_paths, load_points, open_engine)
-from emobrowser.index.store import Store, shown
+from emobrowser.index.store import Store
 
 # The retrieval engine of the points most recently loaded: (points, engine).
 _engine: tuple[LibraryPoints, object] | None = None
@@ -162,23 +162,13 @@ def library_status(db_path, models: dict[str, tuple[str, str]] | None = None):
         return roots, store.status_counts(), [(p, reason) for p, _m, reason in store.failures()], note
 
 
-def write_m3u8(target: str, hits: list[Hit], seconds: dict[int, float]) -> int:
-    """Write an extended M3U playlist (UTF-8) of ``hits``; returns the number of entries.
+def write_m3u8(target: str, hits: list[Hit], seconds: dict[int, float]):
+    """Write an M3U8 playlist of the music and videos among ``hits`` that are on disk;
+    returns a playlist.PlaylistResult (see emobrowser.index.playlist, which
+    ``emobrowser query --m3u8`` shares)."""
+    from emobrowser.index.playlist import write_m3u8 as write
 
-    Each entry is ``#EXTINF:<whole seconds or -1>,<title>`` then the absolute path.
-    """
-    lines = ["#EXTM3U"]
-    for hit in hits:
-        dur = seconds.get(hit.id)
-        title = shown(os.path.splitext(os.path.basename(hit.path))[0]).replace("\n", " ")
-        lines.append(f"#EXTINF:{round(dur) if dur is not None else -1},{title}")
-        lines.append(os.path.abspath(hit.path))
-    tmp = f"{target}.tmp"
-    # a name that is not UTF-8 is written as its own bytes, which is what a player opens
-    with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, target)
-    return len(hits)
+    return write(target, hits, seconds)
 
 
 def copy_files(paths: list[str], folder: str, failed: list[tuple[str, str]] | None = None) -> list[str]:

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from PySide6.QtCore import QUrl
 
-from emobrowser.core.paths import cache_dir
+from emobrowser.core.paths import cache_dir, private_dir
 
 _WINDOWS = os.name == "nt"  # Windows names are always Unicode
 
@@ -63,7 +63,7 @@ def playable_path(path: str) -> str:
     except OSError:
         pass
     try:
-        link.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(link.parent)
         os.symlink(raw, link)
     except OSError:  # no links here: Qt is handed the name as it is, and may not open it
         return path

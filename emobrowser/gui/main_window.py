@@ -412,13 +412,11 @@ class MainWindow(QMainWindow):
                 self, "Export playlist", os.path.join(user_folder("music"), "emobrowser.m3u8"), "Playlists (*.m3u8)")
             if not target:
                 return 0
-        on_disk = [os.path.isfile(h.path) for h in hits]  # not deleted or moved since indexing
-        gone = [h for h, there in zip(hits, on_disk) if not there]
-        hits = [h for h, there in zip(hits, on_disk) if there]
-        n = data.write_m3u8(target, hits, data.durations(self.db_path, [h.id for h in hits]))
+        result = data.write_m3u8(target, hits, data.durations(self.db_path, [h.id for h in hits]))
+        n, gone = result.written, result.gone
         message = f"Saved a playlist of {n} items to {target}"
         if gone:
-            message += f"; left out {len(gone)} no longer on disk ({shown_name(gone[0].path)}" + \
+            message += f"; left out {len(gone)} no longer on disk ({shown_name(gone[0])}" + \
                        (", …)" if len(gone) > 1 else ")")
         self.statusBar().showMessage(message, 15000)
         return n

@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from emobrowser.core.paths import cache_dir
+from emobrowser.core.paths import cache_dir, private_dir
 
 THUMB_SIDE = 160  # longest side in pixels
 # Part of every thumbnail's key: raised when thumbnails are drawn differently, so old
@@ -79,7 +79,7 @@ def make_thumb(path: str, modality: str) -> Path | None:
     ok, data = cv2.imencode(".png", bgr)
     if not ok:
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     tmp = target.with_name(f"{target.stem}.{os.getpid()}.{id(data)}.tmp")
     tmp.write_bytes(data.tobytes())
     os.replace(tmp, target)

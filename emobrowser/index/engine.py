@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from emobrowser.core.paths import private_dir
 from emobrowser.core.types import Modality
 from emobrowser.index import _persist
 from emobrowser.index._search import MODALITIES, Hit, QueryResult, SearchMixin, as_modality
@@ -291,7 +292,7 @@ class RetrievalEngine(SearchMixin):
                     items = np.empty(len(ids), _persist.ITEM_DTYPE)
                     items["id"], items["v"], items["a"] = ids, v, a
                     try:
-                        self.cache_dir.mkdir(parents=True, exist_ok=True)
+                        private_dir(self.cache_dir)
                         entries[m] = _persist.save_part(self.cache_dir, self.name, gen, m, items, index)
                         index = entries[m]["_index"]
                     except OSError as exc:  # a cache we cannot write is not fatal
@@ -303,7 +304,7 @@ class RetrievalEngine(SearchMixin):
                 parts[m] = _Part(ids, v, a, index)
             if persist:
                 try:
-                    self.cache_dir.mkdir(parents=True, exist_ok=True)
+                    private_dir(self.cache_dir)
                     _persist.write_meta(self.cache_dir, self.name, gen, self.n_trees, entries)
                 except OSError as exc:
                     log.warning("cannot write the index metadata in %s (%s)", self.cache_dir, exc)

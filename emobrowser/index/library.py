@@ -176,6 +176,7 @@ def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version
     ``background`` the index is loaded or built in a thread while the engine already
     answers queries exactly.
     """
+    from emobrowser.core.paths import private_dir
     from emobrowser.index.engine import RetrievalEngine
 
     folder = None
@@ -185,7 +186,7 @@ def open_engine(points: LibraryPoints, db: Path | None = None, alignment_version
             # The first open of an alignment, or of an older one than the latest fit
             # (no alignment after `align --method identity`): older folders are done with.
             if not folder.is_dir() or newest_alignment > alignment_version:
-                folder.mkdir(parents=True, exist_ok=True)
+                private_dir(folder)
                 _drop_older_indexes(db, alignment_version, max(alignment_version, newest_alignment))
         except OSError:
             folder = None  # an unwritable cache: the index lives in memory
@@ -360,7 +361,7 @@ def run_query(db: Path, args) -> list[Hit]:
             raise QueryError("--max-distance applies to a point, a mood or --like; a region is its own limit")
     modalities = parse_modalities(args.modality)
     region = parse_region(args.region) if args.region else None
-    with Store(db) as store, store.snapshot():  # the points and the alignment they went through
+    with Store(db, readonly=True) as store, store.snapshot():  # the points and the alignment they went through
         points = load_points(store)
         version, newest = alignment_version(store)
         roots = points.roots

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emobrowser.core.errors import CHANGED_WHILE_INDEXED, FILE_VANISHED, VANISHED_WHILE_INDEXED
+from emobrowser.core.errors import (CHANGED_WHILE_INDEXED, ENVIRONMENT_PREFIXES, FILE_VANISHED,
+                                   VANISHED_WHILE_INDEXED)
 from emobrowser.index.extract import Extracted, Scored, extract_file, score_extracted
 from emobrowser.index.procpool import ProcessPool
 from emobrowser.index.scanner import sync_root
@@ -82,6 +83,9 @@ class IndexSummary:
     cancelled: bool = False
     elapsed: float = 0.0
     unreadable_dirs: list[str] = field(default_factory=list)
+    dir_errors: dict[str, str] = field(default_factory=dict)  # unreadable folder -> why
+    skipped_links: list[tuple[str, str]] = field(default_factory=list)  # (folder, why it was not entered)
+    absent_roots: list[str] = field(default_factory=list)  # library folders not there (unmounted?)
 
 
 def model_tags(image_model, audio_model) -> dict[str, str]:
@@ -238,15 +242,21 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
         summary.missing = len(missing_ids - moved_ids)  # a move from one root to another is a move
         summary.moved = len(moved_ids)
         summary.unreadable_dirs += stats.unreadable_dirs
+        summary.dir_errors.update(stats.dir_errors)
+        summary.skipped_links += stats.skipped_links
         if stats.root_present:
             present.append(root_id)
+        elif not cancelled():
+            summary.absent_roots.append(display(root_raw))
         if cancelled():
             summary.cancelled = True
             summary.elapsed = time.monotonic() - started
             return summary
     stale = store.requeue_stale(model_tags(imodel, amodel))
     summary.unchanged = max(0, summary.unchanged - stale)  # rescored with a new model: not unchanged
+    # A full disk or memory at the time of the last run was not the files' fault.
     summary.requeued = (stale + store.retry_failed(TRANSIENT_REASONS, present)
+                        + store.retry_failed_like(ENVIRONMENT_PREFIXES, present)
                         + store.retry_timed_out(lambda modality, size: time_limit(timeout, modality, size),
                                                 present))
     pending = store.pending(root_ids)

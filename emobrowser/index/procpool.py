@@ -51,7 +51,7 @@ def _worker_main(conn: Connection, func: Callable, nice: int) -> None:
         cv2.setNumThreads(1)
     except ImportError:
         pass
-    from emobrowser.core.errors import EmobrowserError
+    from emobrowser.core.errors import EmobrowserError, environment_failure
 
     conn.send("ready")
     while True:
@@ -68,6 +68,8 @@ def _worker_main(conn: Connection, func: Callable, nice: int) -> None:
             result = (task_id, False, str(exc))
         except MemoryError:
             result = (task_id, False, "out of memory while decoding")
+        except OSError as exc:  # a full disk (the compiled-code cache) is no fault of the file
+            result = (task_id, False, environment_failure(exc) or f"unexpected {type(exc).__name__}: {exc}")
         except Exception as exc:  # a decoder bug must cost one file, not the run
             result = (task_id, False, f"unexpected {type(exc).__name__}: {exc}")
         try:

@@ -14,12 +14,15 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import queue
 import stat as stat_mod
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from emobrowser.core.errors import MediaError, link_failure, read_failure
+from emobrowser.index.pseudofs import PseudoFilesystems
 from emobrowser.index.store import Store, display
 from emobrowser.media.sniff import MEDIA_EXTENSIONS, extension_modality, sniff
 
@@ -28,6 +31,10 @@ _CHUNK = 65536
 _BATCH = 500
 # The status of an item found again (moved, or back after going missing): its scores
 # still describe it, so it is indexed if it has any and waits to be indexed if not.
+# Seconds a new or changed file may take to give its three samples. A read that blocks
+# (a hung network or FUSE mount, a device posing as a file) costs this much, in a thread
+# of its own, and never holds a database transaction or Ctrl-C.
+READ_TIMEOUT = 30.0
 _STATUS_FROM_SCORES = ("CASE WHEN EXISTS (SELECT 1 FROM scores WHERE item_id = items.id) "
                        "THEN 'indexed' ELSE 'pending' END")
 
@@ -50,6 +57,8 @@ class ScanStats:
     unchanged: int = 0
     failed: int = 0
     unreadable_dirs: list[str] = field(default_factory=list)
+    dir_errors: dict[str, str] = field(default_factory=dict)  # unreadable folder -> why
+    skipped_links: list[tuple[str, str]] = field(default_factory=list)  # (folder, why it was not entered)
     root_present: bool = False  # the root was there, so unseen items were marked missing
     missing_ids: set[int] = field(default_factory=set)  # marked missing by this scan
     moved_ids: set[int] = field(default_factory=set)  # found under a new name (from any root)
@@ -70,7 +79,8 @@ def _is_media_name(name: bytes) -> bool:
     return dot > 0 and name[dot + 1:].lower() in _EXTS
 
 
-def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | None = None) -> Iterator[FileEntry]:
+def walk(root: bytes, include_hidden: bool = False, failed_dirs: list | None = None,
+         skipped: list[tuple[bytes, str]] | None = None) -> Iterator[FileEntry]:
     """Yield every media-named file below ``root``.
 
     Directory symlinks are followed once: a directory already visited (same device
@@ -81,8 +91,13 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
     walk is listed. The walk is depth-first in name order, a folder's files before its
     subfolders, so that first name is the same on every run. Hidden names (starting
     with a dot) are skipped unless ``include_hidden``. Directories that cannot be
-    listed are appended to ``failed_dirs``.
+    listed are appended to ``failed_dirs`` as (path, reason).
+
+    Folders on system pseudo-filesystems (/proc, /sys, /dev, ...: see pseudofs) are
+    never entered, also when a folder link leads there; each is appended to
+    ``skipped`` as (path, reason). Real folders linked into the library are walked.
     """
+    pseudo = PseudoFilesystems()
     visited: set[tuple[int, int]] = set()
     files: set[tuple[int, int]] = set()  # (device, inode) of the plain files yielded
     linked: list[tuple[bytes, os.stat_result]] = []  # symlinked files (stat of the target), yielded last
@@ -91,20 +106,25 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
         folder = stack.pop()
         try:
             st = os.stat(folder)
-        except OSError:
+        except OSError as exc:
             if failed_dirs is not None:
-                failed_dirs.append(folder)
+                failed_dirs.append((folder, _dir_failure(exc)))
             continue
         key = (st.st_dev, st.st_ino)
         if key in visited:
             continue
         visited.add(key)
+        why = pseudo.reason(folder, st.st_dev)
+        if why is not None:
+            if skipped is not None:
+                skipped.append((folder, why))
+            continue
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
             if failed_dirs is not None:
-                failed_dirs.append(folder)
+                failed_dirs.append((folder, _dir_failure(exc)))
             continue
         subdirs = []
         for entry in entries:
@@ -153,42 +173,126 @@ def walk(root: bytes, include_hidden: bool = False, failed_dirs: list[bytes] | N
         yield FileEntry(path, st.st_size, st.st_mtime_ns)
 
 
+def _dir_failure(exc: OSError) -> str:
+    """Why a folder could not be listed, in words."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return "its path is too long for the system to open (over the PATH_MAX limit)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+_KINDS = ((stat_mod.S_ISFIFO, "a named pipe (FIFO)"), (stat_mod.S_ISCHR, "a character device"),
+          (stat_mod.S_ISBLK, "a block device"), (stat_mod.S_ISSOCK, "a socket"), (stat_mod.S_ISDIR, "a folder"))
+
+
 def fingerprint(path: bytes, size: int) -> tuple[str, bytes]:
     """Return (fingerprint, first bytes) of a file.
 
     The fingerprint hashes the size and three 64 KiB samples (start, middle, end):
-    fast on large files and stable across renames and moves.
+    fast on large files and stable across renames and moves. The file is opened
+    without blocking and must be a regular file (one replaced by a pipe or a device
+    after the walk raises MediaError saying what it is).
     """
     h = hashlib.blake2b(digest_size=16)
     h.update(size.to_bytes(8, "little"))
-    with open(path, "rb") as fh:
-        head = fh.read(_CHUNK)
+    flags = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    with open(path, "rb", buffering=0, opener=lambda name, mode: os.open(name, mode | flags)) as fh:
+        fd = fh.fileno()
+        mode = os.fstat(fd).st_mode
+        if not stat_mod.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise MediaError(f"not a media file: it is {kind}")
+        head = os.pread(fd, _CHUNK, 0)
         h.update(head)
         if size > 3 * _CHUNK:
-            fh.seek(size // 2)
-            h.update(fh.read(_CHUNK))
-            fh.seek(size - _CHUNK)
-            h.update(fh.read(_CHUNK))
+            h.update(os.pread(fd, _CHUNK, size // 2))
+            h.update(os.pread(fd, _CHUNK, size - _CHUNK))
         elif size > _CHUNK:
-            h.update(fh.read())
+            h.update(os.pread(fd, size - _CHUNK, _CHUNK))
     return h.hexdigest(), head
 
 
-def _probe(entry: FileEntry) -> tuple[str | None, str | None, str | None, str | None]:
-    """(fingerprint, modality, format, error) of a new or changed file."""
+class _Cancelled(Exception):
+    pass
+
+
+class _ReadLane:
+    """A thread that reads files' samples for one scan, so that the scanning thread can
+    give up on a read after READ_TIMEOUT seconds, or at once when cancelled.
+
+    A read that never ends keeps its thread; the lane then starts a fresh one for the
+    next file (the stuck one holds no lock and dies with the process).
+    """
+
+    def __init__(self):
+        self._tasks: queue.SimpleQueue | None = None
+
+    def _start(self) -> queue.SimpleQueue:
+        tasks: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, args=(tasks,), name="emobrowser-scan-read", daemon=True).start()
+        self._tasks = tasks
+        return tasks
+
+    @staticmethod
+    def _serve(tasks: queue.SimpleQueue) -> None:
+        while (task := tasks.get()) is not None:
+            path, size, out, done = task
+            try:
+                out["value"] = fingerprint(path, size)
+            except BaseException as exc:  # handed to the scanning thread
+                out["error"] = exc
+            finally:
+                done.set()
+
+    def fingerprint(self, path: bytes, size: int, cancelled: Callable[[], bool]) -> tuple[str, bytes]:
+        """fingerprint(path, size) within READ_TIMEOUT seconds: raises MediaError when
+        the read takes longer and _Cancelled as soon as ``cancelled()``."""
+        out: dict = {}
+        done = threading.Event()
+        (self._tasks or self._start()).put((path, size, out, done))
+        deadline = time.monotonic() + READ_TIMEOUT
+        while not done.wait(min(0.25, max(0.0, deadline - time.monotonic()))):
+            if cancelled() or time.monotonic() >= deadline:
+                self._tasks = None  # abandoned to its read
+                if cancelled():
+                    raise _Cancelled
+                raise MediaError(f"reading the file timed out after {READ_TIMEOUT:g} s (a network or FUSE mount "
+                                 f"that does not answer, or a device posing as a file)")
+        if "error" in out:
+            raise out["error"]
+        return out["value"]
+
+    def close(self) -> None:
+        if self._tasks is not None:
+            self._tasks.put(None)
+            self._tasks = None
+
+
+def _probe(entry: FileEntry, cancelled: Callable[[], bool] = lambda: False, lane: _ReadLane | None = None
+           ) -> tuple[str | None, str | None, str | None, str | None]:
+    """(fingerprint, modality, format, error) of a new or changed file, read through
+    ``lane`` (a lane of its own if None); raises _Cancelled when ``cancelled()``
+    during the read."""
+    hint = extension_modality(os.fsdecode(entry.raw_path))
+    guess = hint.value if hint else None
     if entry.error:
-        hint = extension_modality(os.fsdecode(entry.raw_path))
-        return None, hint.value if hint else None, None, entry.error
+        return None, guess, None, entry.error
+    own = lane is None
+    lane = lane or _ReadLane()
     try:
-        fp, head = fingerprint(entry.raw_path, entry.size)
+        fp, head = lane.fingerprint(entry.raw_path, entry.size, cancelled)
     except OSError as exc:
-        hint = extension_modality(os.fsdecode(entry.raw_path))
-        return None, hint.value if hint else None, None, str(read_failure(exc))
+        return None, guess, None, str(read_failure(exc))
+    except MediaError as exc:
+        return None, guess, None, str(exc)
+    finally:
+        if own:
+            lane.close()
     try:
         modality, fmt = sniff(head, os.fsdecode(entry.raw_path))
     except MediaError as exc:
-        hint = extension_modality(os.fsdecode(entry.raw_path))
-        return fp, hint.value if hint else None, None, str(exc)
+        return fp, guess, None, str(exc)
     return fp, modality.value, fmt, None
 
 
@@ -200,13 +304,23 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
     Unchanged files are not opened. If the root itself is gone (an unmounted drive),
     nothing is marked missing.
     """
+    lane = _ReadLane()
+    try:
+        return _sync(store, root_id, root, include_hidden, cancelled, on_file, lane)
+    finally:
+        lane.close()
+
+
+def _sync(store: Store, root_id: int, root: bytes, include_hidden: bool, cancelled: Callable[[], bool],
+          on_file: Callable[[int], None] | None, lane: _ReadLane) -> ScanStats:
     stats = ScanStats()
     known = store.items_under(root_id)
     # Unreadable before: permissions can change without touching size or time.
     unreadable = store.unreadable_under(root_id)
     seen: set[bytes] = set()
     fresh: list[FileEntry] = []
-    failed_dirs: list[bytes] = []
+    failed_dirs: list[tuple[bytes, str]] = []
+    skipped: list[tuple[bytes, str]] = []
     conn = store.conn
     updates: list[tuple] = []
 
@@ -242,7 +356,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
         if len(updates) >= _BATCH:
             flush_updates()
 
-    for entry in walk(root, include_hidden, failed_dirs):
+    for entry in walk(root, include_hidden, failed_dirs, skipped):
         if cancelled():
             break
         stats.seen += 1
@@ -256,7 +370,10 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                 if len(restores) >= _BATCH:
                     flush_restores()
             elif entry.raw_path in unreadable:
-                probed = _probe(entry)
+                try:
+                    probed = _probe(entry, cancelled, lane)
+                except _Cancelled:
+                    break
                 if probed[3] is None:  # readable now
                     queue_update(entry, old[0], probed)
             else:
@@ -266,19 +383,24 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
         elif old is None:
             fresh.append(entry)
         else:
-            queue_update(entry, old[0], _probe(entry))
+            try:
+                queue_update(entry, old[0], _probe(entry, cancelled, lane))
+            except _Cancelled:
+                break
         if on_file is not None and stats.seen % 256 == 0:
             on_file(stats.seen)
     flush_updates()
     flush_restores()
+    stats.skipped_links = [(display(d), why) for d, why in skipped]
     if cancelled():
         return stats
 
     # Items not seen are missing, unless the root or their folder could not be read.
     stats.root_present = os.path.isdir(root)
     if stats.root_present:
-        failed_prefixes = tuple(d.rstrip(b"/") + b"/" for d in failed_dirs)
-        stats.unreadable_dirs = [display(d) for d in failed_dirs]
+        failed_prefixes = tuple(d.rstrip(b"/") + b"/" for d, _why in failed_dirs)
+        stats.unreadable_dirs = [display(d) for d, _why in failed_dirs]
+        stats.dir_errors = {display(d): why for d, why in failed_dirs}
         gone = [v[0] for p, v in known.items()
                 if p not in seen and v[3] != "missing" and not (failed_prefixes and p.startswith(failed_prefixes))]
         for i in range(0, len(gone), _BATCH):
@@ -287,20 +409,26 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                                  [(time.time(), g) for g in gone[i:i + _BATCH]])
         stats.missing_ids = set(gone)
 
-    _add_fresh(store, root_id, fresh, stats, cancelled)
+    _add_fresh(store, root_id, fresh, stats, cancelled, lane)
     return stats
 
 
 def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanStats,
-               cancelled: Callable[[], bool]) -> None:
+               cancelled: Callable[[], bool], lane: _ReadLane) -> None:
     """Insert new files, or carry a missing item with the same fingerprint over (a move)."""
     conn = store.conn
     for i in range(0, len(fresh), _BATCH):
         if cancelled():
             break
+        # Read first, then write: a slow or hung read never holds the write lock.
+        probed = []
+        for entry in fresh[i:i + _BATCH]:
+            try:
+                probed.append((entry, _probe(entry, cancelled, lane)))
+            except _Cancelled:
+                break
         with store.transaction():
-            for entry in fresh[i:i + _BATCH]:
-                fp, modality, fmt, error = _probe(entry)
+            for entry, (fp, modality, fmt, error) in probed:
                 moved_id = store.missing_with_fingerprint(fp, entry.size) if fp and not error else None
                 if moved_id is not None:
                     conn.execute(f"UPDATE items SET raw_path=?, path=?, root_id=?, mtime_ns=?, "

@@ -19,12 +19,14 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AnyStr
 
-from emobrowser.core.errors import TIMED_OUT_PREFIX, EmobrowserError, timed_out_limit
+from emobrowser.core.errors import (TIMED_OUT_PREFIX, EmobrowserError, database_problem, os_problem,
+                                   timed_out_limit)
 
 # Each entry is an SQL script, or a function of the connection for what SQL cannot say.
 MIGRATIONS: list = [
@@ -194,6 +196,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
                 raise StoreError(f"library database has schema version {version}, newer than this emobrowser "
                                  f"({SCHEMA_VERSION}); upgrade emobrowser to open it")
             if version == SCHEMA_VERSION:
+                if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute("COMMIT")
                 return
             step = MIGRATIONS[version]
@@ -232,18 +236,67 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float = OPEN_TIMEOUT) -> None
             delay = min(delay * 2, 0.25)
 
 
-def _refuse_foreign(conn: sqlite3.Connection, path) -> None:
-    """Raise StoreError, before anything is written, for an SQLite database of another
-    program: schema version 0 (never migrated here) but tables already in it. A
-    library's first migration creates its tables and sets the version in one
-    transaction, so a library never looks like this."""
+# PRAGMA application_id of an emobrowser library ("EmoB"): set in the header of every
+# library this version creates or opens for writing, so a file is recognised before
+# anything is written to it.
+APPLICATION_ID = 0x456D6F42
+# The tables of a library made before the application id was set.
+LIBRARY_TABLES = frozenset({"roots", "items", "scores", "segments", "settings"})
+
+
+def _recognise(conn: sqlite3.Connection, path, create: bool) -> None:
+    """Raise StoreError, before anything is written, unless the open database is an
+    emobrowser library (its application id, or an earlier version's tables and schema
+    version) or, with ``create``, a new empty file.
+
+    Another program's database is never changed, not even switched to WAL mode, and a
+    read-only command never turns an empty file into a library.
+    """
     # one statement, so another connection's first migration cannot land between the reads
-    version, table = conn.execute("SELECT (SELECT user_version FROM pragma_user_version), "
-                                  "(SELECT name FROM sqlite_master WHERE type = 'table' LIMIT 1)").fetchone()
-    if version == 0 and table is not None:
+    app_id, version, tables = conn.execute(
+        "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), "
+        "(SELECT group_concat(name, char(10)) FROM sqlite_master WHERE type = 'table')").fetchone()
+    names = set(tables.split("\n")) if tables else set()
+    if app_id == APPLICATION_ID:
+        return
+    if app_id == 0 and version >= 1 and LIBRARY_TABLES <= names:
+        return  # a library made before the application id
+    if app_id == 0 and version == 0 and not names:
+        if create:
+            return
         conn.close()
-        raise StoreError(f"{path} is not an emobrowser library (it is an SQLite database with other "
-                         f"tables, such as {table!r}); it was left untouched. Choose another --db file")
+        raise StoreError(f"{path} is not an emobrowser library (it holds no data); it was left untouched. "
+                         f"Create a library with: emobrowser index FOLDER --db {path}")
+    conn.close()
+    what = (f"its tables include {sorted(names - LIBRARY_TABLES or names)[0]!r}" if names
+            else "it holds no tables")
+    owner = f", application id {app_id:#x}" if app_id else ""
+    raise StoreError(f"{path} is not an emobrowser library (an SQLite database of another program{owner}; "
+                     f"{what}); it was left untouched. Choose another --db file")
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that reads the existing library at ``path`` (never creating it).
+
+    On a full disk SQLite cannot size the WAL index file it reads through ("disk I/O
+    error"). A library whose last writer closed cleanly has no WAL content then, so it
+    is read as an immutable file instead, which needs no index file.
+    """
+    from emobrowser.core.errors import disk_is_full
+
+    where = urllib.parse.quote(os.fsencode(os.path.abspath(path)))
+    conn = sqlite3.connect(f"file:{where}?mode=rw", uri=True, timeout=OPEN_TIMEOUT, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        wal = Path(f"{path}-wal")
+        if "disk I/O error" not in str(exc) or not disk_is_full(path.parent) or (wal.exists() and wal.stat().st_size):
+            raise
+    return sqlite3.connect(f"file:{where}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                           check_same_thread=False)
 
 
 def _statements(script: str) -> list[str]:
@@ -254,25 +307,61 @@ def _statements(script: str) -> list[str]:
 class Store:
     """One open library database. Use from one thread at a time per Store object."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, readonly: bool = False):
+        """Open the library at ``path``, creating it if it does not exist, unless
+        ``readonly``: then the file must be a library already, and opening it takes no
+        write lock and changes nothing (except to bring an older schema up to date).
+
+        Raises StoreError for a file that is not an emobrowser library (left untouched),
+        a damaged one (see ``emobrowser check``), or one that cannot be opened.
+        """
+        from emobrowser.core.paths import private_dir
+
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
+        memory = str(path) == ":memory:"
+        if readonly and not memory and not self.path.is_file():
+            raise StoreError(f"no library at {path}" + (": it is a folder" if self.path.is_dir() else ""))
+        created = not memory and not readonly and not self.path.exists()
         try:
-            self.conn = sqlite3.connect(str(path), timeout=OPEN_TIMEOUT, isolation_level=None,
-                                        check_same_thread=False)
-            _refuse_foreign(self.conn, path)
-            _enable_wal(self.conn)
-            self.conn.execute("PRAGMA synchronous=NORMAL")
+            if not memory and not readonly:
+                private_dir(self.path.parent)
+            if readonly and not memory:
+                self.conn = _connect_readonly(self.path)
+            else:
+                self.conn = sqlite3.connect(str(path), timeout=OPEN_TIMEOUT, isolation_level=None,
+                                            check_same_thread=False)
+            if created:
+                with contextlib.suppress(OSError):
+                    os.chmod(self.path, 0o600)  # the library lists the user's files
+            _recognise(self.conn, path, create=not readonly)
             self.conn.execute("PRAGMA foreign_keys=ON")
-            _migrate(self.conn)
+            if readonly:
+                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                if version != SCHEMA_VERSION:
+                    _migrate(self.conn)  # an older library is upgraded; a newer one refused
+                self.conn.execute("PRAGMA query_only=ON")
+            else:
+                _enable_wal(self.conn)
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                current = self.conn.execute(
+                    "SELECT (SELECT user_version FROM pragma_user_version) = ? "
+                    "AND (SELECT application_id FROM pragma_application_id) = ?",
+                    (SCHEMA_VERSION, APPLICATION_ID)).fetchone()[0]
+                if not current:  # an up-to-date library needs no write lock to open
+                    _migrate(self.conn)
         except sqlite3.DatabaseError as exc:
+            with contextlib.suppress(Exception):
+                self.conn.close()
             folder = self.path.parent
-            if str(path) != ":memory:" and folder.is_dir() and not os.access(folder, os.W_OK):
+            if not memory and folder.is_dir() and not os.access(folder, os.W_OK):
                 raise StoreError(f"cannot open library database {path}: its folder {folder} is read-only, and "
                                  f"the library needs to write beside its database (journal files); copy it "
                                  f"to a writable folder") from exc
-            raise StoreError(f"cannot open library database {path}: {exc}") from exc
+            raise StoreError(f"cannot open library database {path}: {database_problem(exc, path)}") from exc
+        except OSError as exc:
+            raise StoreError(f"cannot open library database {path}: {os_problem(exc, folder=self.path.parent)}") \
+                from exc
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -284,39 +373,10 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @contextlib.contextmanager
     def indexing_lock(self):
         """Hold the library's indexing lock; raise LibraryBusyError if another process
-        (or another Store in this one) holds it.
-
-        Two index runs at once would insert the same new files twice. The lock is an
-        exclusive SQLite lock on a small file beside the database: the operating
-        system drops it when its process ends, even on a kill, so it never goes stale.
-        """
-        if str(self.path) == ":memory:":
-            yield
-            return
-        # Keyed by the real path, so a symlinked --db shares the lock. The empty file
-        # stays beside the database (removing it could race with another process).
-        lock_path = os.path.realpath(self.path) + ".indexing"
-        try:
-            conn = sqlite3.connect(lock_path, timeout=0, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
-        try:
-            try:
-                conn.execute("BEGIN EXCLUSIVE")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
-                raise LibraryBusyError(f"the library {self.path} is being indexed by another emobrowser "
-                                       f"process; wait for it to finish, or stop it first") from None
-            try:
-                yield
-            finally:
-                conn.execute("ROLLBACK")
-        finally:
-            conn.close()
+        (or another Store in this one) holds it. See ``indexing_lock`` below."""
+        return indexing_lock(self.path)
 
     # -- transactions -------------------------------------------------------------
 
@@ -452,6 +512,20 @@ class Store:
             cur = self.conn.execute(sql, (*reasons, *ids))
         return cur.rowcount
 
+    def retry_failed_like(self, prefixes: tuple[str, ...], root_ids: Iterable[int]) -> int:
+        """Set failed items under ``root_ids`` whose error starts with one of
+        ``prefixes`` back to pending; returns how many."""
+        ids = list(root_ids)
+        if not prefixes or not ids:
+            return 0
+        like = " OR ".join("substr(error, 1, ?) = ?" for _ in prefixes)
+        sql = (f"UPDATE items SET status = 'pending' WHERE status = 'failed' AND ({like}) "
+               f"AND root_id IN ({', '.join('?' * len(ids))})")
+        params = [v for p in prefixes for v in (len(p), p)]
+        with self.transaction():
+            cur = self.conn.execute(sql, (*params, *ids))
+        return cur.rowcount
+
     def retry_timed_out(self, limit_of: Callable[[str | None, int], float], root_ids: Iterable[int]) -> int:
         """Set failed items under ``root_ids`` that timed out under a clearly shorter
         limit than they would get now, ``limit_of(modality, size)``, back to pending;
@@ -567,6 +641,41 @@ class Store:
 
     def integrity_ok(self) -> bool:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@contextlib.contextmanager
+def indexing_lock(path: str | Path):
+    """Hold the indexing lock of the library at ``path``; raise LibraryBusyError if
+    another process (or another Store in this one) holds it.
+
+    Two index runs at once would insert the same new files twice. The lock is an
+    exclusive SQLite lock on a small file beside the database: the operating
+    system drops it when its process ends, even on a kill, so it never goes stale.
+    """
+    if str(path) == ":memory:":
+        yield
+        return
+    # Keyed by the real path, so a symlinked --db shares the lock. The empty file
+    # stays beside the database (removing it could race with another process).
+    lock_path = os.path.realpath(path) + ".indexing"
+    try:
+        conn = sqlite3.connect(lock_path, timeout=0, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
+    try:
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise StoreError(f"cannot create the indexing lock {lock_path}: {exc}") from exc
+            raise LibraryBusyError(f"the library {path} is being indexed by another emobrowser "
+                                   f"process; wait for it to finish, or stop it first") from None
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 class _Transaction:
