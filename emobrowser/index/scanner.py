@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from emobrowser.core.errors import MediaError, link_failure, read_failure
 from emobrowser.index.store import Store, display
+from emobrowser.media.payload import payload_key
 from emobrowser.media.sniff import MEDIA_EXTENSIONS, extension_modality, sniff
 
 _EXTS = frozenset(e.encode() for e in MEDIA_EXTENSIONS)
@@ -47,6 +48,7 @@ class ScanStats:
     seen: int = 0
     new: int = 0
     changed: int = 0
+    retagged: int = 0  # changed in their tags only: scores kept, tags read again
     unchanged: int = 0
     failed: int = 0
     unreadable_dirs: list[str] = field(default_factory=list)
@@ -174,22 +176,25 @@ def fingerprint(path: bytes, size: int) -> tuple[str, bytes]:
     return h.hexdigest(), head
 
 
-def _probe(entry: FileEntry) -> tuple[str | None, str | None, str | None, str | None]:
-    """(fingerprint, modality, format, error) of a new or changed file."""
+def _probe(entry: FileEntry) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """(fingerprint, modality, format, error, payload fingerprint) of a new or changed
+    file; the payload fingerprint (media.payload) is that of a sound file's sound
+    without its tags, None for other files and formats."""
     if entry.error:
         hint = extension_modality(os.fsdecode(entry.raw_path))
-        return None, hint.value if hint else None, None, entry.error
+        return None, hint.value if hint else None, None, entry.error, None
     try:
         fp, head = fingerprint(entry.raw_path, entry.size)
     except OSError as exc:
         hint = extension_modality(os.fsdecode(entry.raw_path))
-        return None, hint.value if hint else None, None, str(read_failure(exc))
+        return None, hint.value if hint else None, None, str(read_failure(exc)), None
     try:
         modality, fmt = sniff(head, os.fsdecode(entry.raw_path))
     except MediaError as exc:
         hint = extension_modality(os.fsdecode(entry.raw_path))
-        return fp, hint.value if hint else None, None, str(exc)
-    return fp, modality.value, fmt, None
+        return fp, hint.value if hint else None, None, str(exc), None
+    payload = payload_key(entry.raw_path, entry.size) if modality.value == "audio" else None
+    return fp, modality.value, fmt, None, payload
 
 
 def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = False,
@@ -209,6 +214,7 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
     failed_dirs: list[bytes] = []
     conn = store.conn
     updates: list[tuple] = []
+    retagged: list[tuple] = []
 
     def flush_updates() -> None:
         if updates:
@@ -218,8 +224,15 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
                 store.drop_results([u[-1] for u in updates])
                 conn.executemany(
                     "UPDATE items SET size=?, mtime_ns=?, fingerprint=?, modality=?, format=?, status=?, "
-                    "error=?, updated=? WHERE id=?", updates)
+                    "error=?, updated=?, payload_fp=? WHERE id=?", updates)
             updates.clear()
+        if retagged:
+            # Only the tags changed: the scores still describe the sound. The new size
+            # and time make the pipeline read the tags again (Store.needs_metadata).
+            with store.transaction():
+                conn.executemany("UPDATE items SET size=?, mtime_ns=?, fingerprint=?, format=?, updated=? "
+                                 "WHERE id=?", retagged)
+            retagged.clear()
 
     restores: list[int] = []
 
@@ -235,10 +248,19 @@ def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = Fa
 
     def queue_update(entry: FileEntry, item_id: int, probed: tuple) -> None:
         """Record a changed file (new content, or readable again) with what _probe found."""
-        fp, modality, fmt, error = probed
+        fp, modality, fmt, error, payload = probed
+        if payload is not None and error is None:
+            was = conn.execute("SELECT payload_fp, status, modality FROM items WHERE id = ?", (item_id,)).fetchone()
+            if was == (payload, "indexed", modality):
+                stats.retagged += 1
+                stats.unchanged += 1
+                retagged.append((entry.size, entry.mtime_ns, fp, fmt, time.time(), item_id))
+                if len(retagged) >= _BATCH:
+                    flush_updates()
+                return
         stats.changed += 1
         updates.append((entry.size, entry.mtime_ns, fp, modality, fmt, "failed" if error else "pending", error,
-                        time.time(), item_id))
+                        time.time(), payload, item_id))
         if len(updates) >= _BATCH:
             flush_updates()
 
@@ -300,7 +322,7 @@ def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanSt
             break
         with store.transaction():
             for entry in fresh[i:i + _BATCH]:
-                fp, modality, fmt, error = _probe(entry)
+                fp, modality, fmt, error, payload = _probe(entry)
                 moved_id = store.missing_with_fingerprint(fp, entry.size) if fp and not error else None
                 if moved_id is not None:
                     conn.execute(f"UPDATE items SET raw_path=?, path=?, root_id=?, mtime_ns=?, "
@@ -311,8 +333,8 @@ def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanSt
                     continue
                 conn.execute(
                     "INSERT INTO items(raw_path, path, root_id, modality, format, size, mtime_ns, fingerprint, "
-                    "status, error, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "status, error, updated, payload_fp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry.raw_path, display(entry.raw_path), root_id, modality, fmt, entry.size, entry.mtime_ns,
-                     fp, "failed" if error else "pending", error, time.time()))
+                     fp, "failed" if error else "pending", error, time.time(), payload))
                 stats.new += 1
                 stats.failed += bool(error)
