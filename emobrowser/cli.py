@@ -114,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", type=float, default=None, metavar="SECONDS",
                    help="with --like on audio/video: use the moment at this time instead of the whole file")
     p.add_argument("--region", metavar="SPEC", help="rect:V0,A0,V1,A1 or circle:V,A,R")
-    p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    p.add_argument("--text", metavar="STRING",
+                   help="only items whose file name, title, artist or album contains STRING (case and accents "
+                        "ignored); alone, every match, nearest to neutral first")
+    p.add_argument("-k", type=int, default=None,
+                   help="number of results (default 20; with --text alone, every match)")
     p.add_argument("--modality", default=None, help="comma-separated: image,audio,video")
     p.add_argument("--balance", type=float, default=None, help="balance factor F >= 1")
     p.add_argument("--max-distance", type=float, default=None, metavar="D",
@@ -344,10 +348,15 @@ def cmd_query(args) -> int:
     except QueryError as exc:
         print(f"emobrowser: {exc}", file=sys.stderr)
         return 2
+    if args.json:
+        from emobrowser.index.tags import json_fields, tags_of
+
+        tags = tags_of(existing_db_path(args), [hit.id for hit in hits])
     for hit in hits:
         row = {"path": hit.path, "modality": hit.modality, "valence": _num(hit.valence),
                "arousal": _num(hit.arousal), "distance": _num(hit.distance)}
         if args.json:
+            row.update(json_fields(tags.get(hit.id)))
             print(json_line(row))
         else:
             print(f"{hit.distance:6.3f}  {hit.modality:5s}  v {hit.valence:+.2f} a {hit.arousal:+.2f}  "
