@@ -36,6 +36,8 @@ class QuerySpec:
     folder: str | None = None
     exclude: tuple[int, ...] = field(default_factory=tuple)
     max_distance: float | None = None
+    text: str | None = None  # only items whose file name or tags contain it (index.tags.text_mask)
+    mood: str | None = None  # the mood words the point came from, for the results header
 
 
 def model_keys(image_model: str | None, audio_model: str | None) -> dict[str, tuple[str, str]]:
@@ -58,6 +60,7 @@ def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
     global _engine
     with Store(db_path) as store, store.snapshot():  # the points and the alignment they went through
         points = load_points(store, models)
+        points.tags = store.metadata_of()
         version, newest = alignment_version(store, models)
     engine = open_engine(points, db_path, version, background=True, newest_alignment=newest)
     with _engine_lock:
@@ -82,9 +85,14 @@ def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
     if len(points) == 0:
         return QueryResult()
     engine = _engine_for(points)
-    allowed = None
-    if spec.folder:
-        allowed = points.ids[folder_mask(points, spec.folder)].tolist()
+    keep = folder_mask(points, spec.folder) if spec.folder else None
+    if spec.text:
+        from emobrowser.index.tags import text_mask
+
+        folded = {i: t["folded"] for i, t in points.tags.items() if t.get("folded")}
+        matching = text_mask(folded, points.ids, points.paths, spec.text)
+        keep = matching if keep is None else keep & matching
+    allowed = None if keep is None else points.ids[keep].tolist()
     options = {"modalities": spec.modalities, "balance": spec.balance, "allowed": allowed,
                "exclude": list(spec.exclude) or None}
     if spec.region is None:
@@ -165,12 +173,16 @@ def library_status(db_path, models: dict[str, tuple[str, str]] | None = None):
 def write_m3u8(target: str, hits: list[Hit], seconds: dict[int, float]) -> int:
     """Write an extended M3U playlist (UTF-8) of ``hits``; returns the number of entries.
 
-    Each entry is ``#EXTINF:<whole seconds or -1>,<title>`` then the absolute path.
+    Each entry is ``#EXTINF:<whole seconds or -1>,<Artist> - <Title>`` (the file name
+    when untagged) then the absolute path.
     """
+    from emobrowser.index.tags import extinf_label
+
     lines = ["#EXTM3U"]
     for hit in hits:
         dur = seconds.get(hit.id)
-        title = shown(os.path.splitext(os.path.basename(hit.path))[0]).replace("\n", " ")
+        title = extinf_label(None, hit.tags) or shown(os.path.splitext(os.path.basename(hit.path))[0])
+        title = title.replace("\n", " ")
         lines.append(f"#EXTINF:{round(dur) if dur is not None else -1},{title}")
         lines.append(os.path.abspath(hit.path))
     tmp = f"{target}.tmp"

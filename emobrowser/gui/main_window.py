@@ -304,6 +304,11 @@ class MainWindow(QMainWindow):
         self._shown_spec = self._last_spec
         unlimited = self._last_spec is not None and self._last_spec.max_distance is not None
         self.results.set_hits(hits, seconds, keep_scroll=refreshed, farther_shown=unlimited)
+        spec = self._last_spec
+        if spec is not None and (spec.text or spec.mood):  # which reading of the search box was used
+            what = f"Names and tags matching “{spec.text}”" if spec.text else f"Mood “{spec.mood}”"
+            self.results.summary.setText(f"{what} · {self.results.summary.text()}")
+            self.results.summary.setToolTip(self.results.summary.text())
         if not hits and self._hint is not None:
             self.results.summary.setText(self._hint)
         elif not hits and self._last_spec is not None and not self._last_spec.modalities:

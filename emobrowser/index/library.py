@@ -32,6 +32,7 @@ class Hit:
     valence: float
     arousal: float
     distance: float
+    tags: dict | None = None  # the item's stored tags (Store.metadata_of), where loaded
 
 
 @dataclass
@@ -45,6 +46,8 @@ class LibraryPoints:
     arousal: np.ndarray
     # (stored path, real path) of the library folders (real_roots), for folder filters
     roots: list[tuple[str, str]] = field(default_factory=list)
+    # {id: stored tags} of items that have them, when the caller loaded them (the GUI)
+    tags: dict[int, dict] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -201,7 +204,7 @@ def hits_with_paths(points: LibraryPoints, hits) -> list[Hit]:
     for h in hits:
         r = row_of[int(h.id)]
         out.append(Hit(int(h.id), points.paths[r], str(getattr(h.modality, "value", h.modality)),
-                       float(h.valence), float(h.arousal), float(h.distance)))
+                       float(h.valence), float(h.arousal), float(h.distance), points.tags.get(int(h.id))))
     return out
 
 
@@ -385,7 +388,7 @@ def run_query(db: Path, args) -> list[Hit]:
         if text:
             from emobrowser.index.tags import text_mask
 
-            matching = text_mask(store, points.ids, points.paths, text)
+            matching = text_mask(store.folded_tags(), points.ids, points.paths, text)
     from emobrowser.index.engine import QueryResult
 
     if len(points) == 0:

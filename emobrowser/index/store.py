@@ -615,16 +615,21 @@ class Store:
              meta.get("album_artist"), meta.get("year"), meta.get("track"), meta.get("date"), meta.get("camera"),
              int(bool(meta.get("has_cover"))), meta.get("problem"), folded))
 
-    def metadata_of(self, ids) -> dict[int, dict]:
+    def metadata_of(self, ids=None) -> dict[int, dict]:
         """{item id: {title, artist, album, album_artist, year, track, date, camera,
-        has_cover}} for the given items that have tags stored."""
-        ids = [int(i) for i in ids]
+        has_cover, folded}} for the given items (None: every item) that have tags stored."""
+        names = ("title", "artist", "album", "album_artist", "year", "track", "date", "camera", "has_cover",
+                 "folded")
+        select = f"SELECT item_id, {', '.join(names)} FROM metadata"
+        if ids is None:
+            chunks = [(select, ())]
+        else:
+            ids = [int(i) for i in ids]
+            chunks = [(f"{select} WHERE item_id IN ({','.join('?' * len(ids[s:s + 900]))})", ids[s:s + 900])
+                      for s in range(0, len(ids), 900)]
         out: dict[int, dict] = {}
-        names = ("title", "artist", "album", "album_artist", "year", "track", "date", "camera", "has_cover")
-        for start in range(0, len(ids), 900):
-            chunk = ids[start:start + 900]
-            for r in self.conn.execute(f"SELECT item_id, {', '.join(names)} FROM metadata "
-                                       f"WHERE item_id IN ({','.join('?' * len(chunk))})", chunk):
+        for sql, params in chunks:
+            for r in self.conn.execute(sql, params):
                 out[r[0]] = dict(zip(names, r[1:]))
                 out[r[0]]["has_cover"] = bool(out[r[0]]["has_cover"])
         return out

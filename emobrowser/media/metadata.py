@@ -240,3 +240,62 @@ def _container(path: str) -> Metadata:
 
 
 _READERS = {"image": _image, "audio": _audio, "video": _container}
+
+
+# -- cover art ----------------------------------------------------------------------------
+
+_FOLDER_COVERS = ("cover", "folder", "front")
+_COVER_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+
+
+def embedded_cover(path: str | bytes) -> bytes | None:
+    """The encoded picture (JPEG, PNG...) a song carries as its cover, front cover
+    first; None when it has none or its tags are over MAX_TAG_BYTES."""
+    import base64
+
+    import mutagen
+
+    path = os.fsdecode(path)
+    if tag_blocks_size(path) > min(MAX_TAG_BYTES, os.path.getsize(path)):
+        return None
+    audio = mutagen.File(path)
+    if audio is None:
+        return None
+    found: list[tuple[int, bytes]] = []  # (0 for a front cover, else 1; data)
+    for picture in getattr(audio, "pictures", None) or []:  # FLAC
+        found.append((picture.type != 3, picture.data))
+    tags = audio.tags
+    if tags is not None:
+        for key in list(tags.keys()):
+            if str(key).startswith("APIC"):  # ID3
+                frame = tags[key]
+                found.append((frame.type != 3, frame.data))
+            elif str(key) == "covr":  # MP4
+                found.extend((0, bytes(c)) for c in tags[key])
+            elif str(key).lower() == "metadata_block_picture":  # Ogg
+                from mutagen.flac import Picture
+
+                for text in tags[key]:
+                    try:
+                        picture = Picture(base64.b64decode(text))
+                    except (ValueError, TypeError, mutagen.MutagenError):
+                        continue
+                    found.append((picture.type != 3, picture.data))
+    found.sort(key=lambda f: f[0])
+    return found[0][1] if found else None
+
+
+def folder_cover(path: str | bytes) -> str | None:
+    """A cover picture beside a song, as music players find it: cover.*, folder.* or
+    front.* (any case; JPEG, PNG or WebP); None when there is none."""
+    folder = os.path.dirname(os.path.abspath(os.fsdecode(path)))
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    ranked = []
+    for name in names:
+        stem, ext = os.path.splitext(name)
+        if ext.lower() in _COVER_EXTENSIONS and stem.lower() in _FOLDER_COVERS:
+            ranked.append((_FOLDER_COVERS.index(stem.lower()), name))
+    return os.path.join(folder, min(ranked)[1]) if ranked else None
