@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QGraphicsRectItem, QHBoxLayout, QToolT
 from emobrowser.gui.point_cloud import PointCloudItem
 from emobrowser.gui.style import (MODALITY_COLOURS, MODALITY_LABELS, modality_box, palette_colour,
                                    tool_button)
-from emobrowser.index.tags import song_label
+from emobrowser.index.store import shown_name
 
 MODALITIES = ("image", "audio", "video")
 MAX_DRAWN = 1_000_000  # beyond this a random subset is drawn (hover finds drawn points only)
@@ -297,8 +297,8 @@ class CircumplexWidget(QWidget):
         modality = str(self._all.modality[row])
         thumb = self._thumbs.request(path, modality) if self._thumbs is not None else None
         img = f'<br><img src="{html.escape(thumb, quote=True)}">' if thumb else ""
-        tags = getattr(self._all, "tags", {}).get(int(self._all.ids[row]))
-        return (f"<b>{html.escape(song_label(path, tags))}</b><br>"
+        label = self._all.labels.get(int(self._all.ids[row])) or shown_name(path)
+        return (f"<b>{html.escape(label)}</b><br>"
                 f"{html.escape(MODALITY_LABELS.get(modality, modality))} · valence {self._all.valence[row]:+.2f}"
                 f" · arousal {self._all.arousal[row]:+.2f}{img}")
 

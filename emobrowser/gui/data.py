@@ -60,7 +60,7 @@ def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
     global _engine
     with Store(db_path) as store, store.snapshot():  # the points and the alignment they went through
         points = load_points(store, models)
-        points.tags = store.metadata_of()
+        points.folded, points.labels = store.folded_tags(), store.tag_labels()
         version, newest = alignment_version(store, models)
     engine = open_engine(points, db_path, version, background=True, newest_alignment=newest)
     with _engine_lock:
@@ -76,10 +76,11 @@ def _engine_for(points: LibraryPoints):
         return _engine[1]
 
 
-def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
+def run_query(points: LibraryPoints, spec: QuerySpec, db_path=None) -> list[Hit]:
     """The balanced hits of ``spec`` over ``points``, through the retrieval engine: a
     QueryResult, whose ``left_out`` counts the farther items the distance limit kept
-    off the page (see engine.QueryResult)."""
+    off the page (see engine.QueryResult). With ``db_path``, each hit carries its
+    stored tags (Hit.tags)."""
     from emobrowser.index.engine import QueryResult
 
     if len(points) == 0:
@@ -89,8 +90,7 @@ def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
     if spec.text:
         from emobrowser.index.tags import text_mask
 
-        folded = {i: t["folded"] for i, t in points.tags.items() if t.get("folded")}
-        matching = text_mask(folded, points.ids, points.paths, spec.text)
+        matching = text_mask(points.folded, points.ids, points.paths, spec.text)
         keep = matching if keep is None else keep & matching
     allowed = None if keep is None else points.ids[keep].tolist()
     options = {"modalities": spec.modalities, "balance": spec.balance, "allowed": allowed,
@@ -101,7 +101,13 @@ def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
         hits = engine.query_rect(*spec.region[1:], limit=spec.k, **options)
     else:
         hits = engine.query_circle(*spec.region[1:], limit=spec.k, **options)
-    return QueryResult(hits_with_paths(points, hits), hits.left_out, hits.limit)
+    out = hits_with_paths(points, hits)
+    if db_path is not None and out:
+        with Store(db_path) as store:
+            tags = store.metadata_of([h.id for h in out])
+        for hit in out:
+            hit.tags = tags.get(hit.id)
+    return QueryResult(out, hits.left_out, hits.limit)
 
 
 @dataclass

@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
             return
         self._pending_spec = None
         self._last_spec = spec
-        self.query_lane.submit(data.run_query, self.points, spec)
+        self.query_lane.submit(data.run_query, self.points, spec, self.db_path)
 
     def cancel_query(self) -> None:
         if self.query_lane.busy():

@@ -46,8 +46,10 @@ class LibraryPoints:
     arousal: np.ndarray
     # (stored path, real path) of the library folders (real_roots), for folder filters
     roots: list[tuple[str, str]] = field(default_factory=list)
-    # {id: stored tags} of items that have them, when the caller loaded them (the GUI)
-    tags: dict[int, dict] = field(default_factory=dict)
+    # Filled by callers that search and name items often (the GUI; Store.folded_tags and
+    # Store.tag_labels): {id: tags folded for search}, {id: "Artist – Title"}, of tagged items only.
+    folded: dict[int, str] = field(default_factory=dict)
+    labels: dict[int, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -204,7 +206,7 @@ def hits_with_paths(points: LibraryPoints, hits) -> list[Hit]:
     for h in hits:
         r = row_of[int(h.id)]
         out.append(Hit(int(h.id), points.paths[r], str(getattr(h.modality, "value", h.modality)),
-                       float(h.valence), float(h.arousal), float(h.distance), points.tags.get(int(h.id))))
+                       float(h.valence), float(h.arousal), float(h.distance)))
     return out
 
 

@@ -634,6 +634,13 @@ class Store:
                 out[r[0]]["has_cover"] = bool(out[r[0]]["has_cover"])
         return out
 
+    def tag_labels(self) -> dict[int, str]:
+        """{item id: "Artist – Title", or the title alone} of the items with a title."""
+        from emobrowser.index.tags import song_label
+
+        return {r[0]: song_label("", {"title": r[1], "artist": r[2]}) for r in self.conn.execute(
+            "SELECT item_id, title, artist FROM metadata WHERE title IS NOT NULL")}
+
     def folded_tags(self) -> dict[int, str]:
         """{item id: its title, artist and album folded for search (metadata.fold)}."""
         return dict(self.conn.execute("SELECT item_id, folded FROM metadata WHERE folded != ''"))

@@ -56,6 +56,8 @@ class Metadata:
 
 def fold(text: str) -> str:
     """Text for matching that ignores case and accents: "Salão" -> "salao"."""
+    if text.isascii():  # most file names: nothing to decompose (text searches fold every name)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
