@@ -148,10 +148,12 @@ def synth_rock(seconds: float = 4.0, sr: int = 22050, bpm: float = 150.0, major:
     return (loudness * out / max(1e-9, float(np.max(np.abs(out))))).astype(np.float32)
 
 
-def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050, cover: np.ndarray | None = None) -> Path:
+def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050, cover: np.ndarray | None = None,
+                metadata: dict[str, str] | None = None) -> Path:
     """Encode mono float audio; the codec follows the extension (wav, flac, ogg, mp3, m4a,
     mp4, opus). ``cover`` (a BGR picture) adds it as cover art: a one-frame MJPEG stream
-    marked as an attached picture (mp4 and m4a)."""
+    marked as an attached picture (mp4 and m4a). ``metadata``: container tags as FFmpeg
+    writes them (in a WAV, a RIFF INFO list)."""
     import av
 
     path = Path(path)
@@ -171,6 +173,7 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050, cover: n
 
         samples = resample(np.asarray(samples, np.float32), sr, rate)
     with av.open(str(path), "w", format=container_fmt) as out:
+        out.metadata.update(metadata or {})
         stream = out.add_stream(codec, rate=rate, layout="mono")
         if cover is not None:
             art = out.add_stream("mjpeg", rate=1)

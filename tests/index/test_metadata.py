@@ -115,9 +115,41 @@ def test_new_sound_under_the_same_name_is_scored_again(store, tagged):
     assert _tags(store, song)["title"] == "Other Song"
 
 
+def test_wav_info_lists_are_read(tmp_path):
+    wav = synth.write_audio(tmp_path / "info.wav", synth.synth_music(1.0),
+                            metadata={"title": "Info Title", "artist": "Info Artist", "album": "Info Album",
+                                      "date": "1987"})
+    assert b"LIST" in wav.read_bytes()[:200]  # a RIFF INFO list, which mutagen does not read
+    meta = read_metadata(wav, "audio")
+    assert (meta.title, meta.artist, meta.album, meta.year, meta.problem) == \
+        ("Info Title", "Info Artist", "Info Album", 1987, None)
+
+
 def test_untagged_files_have_no_tags_and_no_problem(tmp_path):
     wav = synth.write_audio(tmp_path / "plain.wav", synth.synth_music(1.0))
     meta = read_metadata(wav, "audio")
     assert (meta.title, meta.artist, meta.year, meta.problem) == (None, None, None, None)
     photo = synth.write_image(tmp_path / "plain.png", synth.draw_image("cool"))
     assert read_metadata(photo, "image").date is None
+
+
+def test_the_sound_fingerprint_ignores_tags_and_sees_new_sound(tmp_path):
+    from emobrowser.index.scanner import fingerprint
+    from emobrowser.media.payload import payload_key
+
+    def keys(path):
+        size = path.stat().st_size
+        return payload_key(path, size), fingerprint(path, size)[0]
+
+    music = synth.synth_music(2.0, seed=4)
+    for ext in ("mp3", "flac"):
+        path = synth.write_audio(tmp_path / f"a.{ext}", music)
+        sound, whole = keys(path)
+        synth.tag_audio(path, cover=synth.draw_image("warm", (32, 32)), title="T", artist="A")
+        assert keys(path)[0] == sound and keys(path)[1] != whole, ext
+        synth.write_audio(path, synth.synth_music(2.0, seed=5))
+        assert keys(path)[0] != sound, ext
+    one = synth.write_audio(tmp_path / "one.wav", music, metadata={"title": "One"})
+    two = synth.write_audio(tmp_path / "two.wav", music, metadata={"title": "Another title", "artist": "X"})
+    assert keys(one)[0] == keys(two)[0] is not None
+    assert keys(synth.write_audio(tmp_path / "a.opus", music))[0] is None  # Ogg: no cheap check
