@@ -25,6 +25,7 @@ class ResultsModel(QAbstractListModel):
         super().__init__(parent)
         self.hits = []
         self._pixmaps: dict[str, QPixmap] = {}
+        self._covers: dict[str, str] = {}  # song path -> its cover thumbnail (PNG file), for tooltips
         self.timelines: dict = {}
         self._row_of: dict[str, list[int]] = {}
 
@@ -41,6 +42,8 @@ class ResultsModel(QAbstractListModel):
         if pixmap.isNull():
             return
         self._pixmaps[path] = pixmap
+        if any(self.hits[row].modality == "audio" for row in self._row_of.get(path, [])):
+            self._covers[path] = png
         if len(self._pixmaps) > 2000:  # a bounded cache; the PNG files stay on disk
             self._pixmaps.pop(next(iter(self._pixmaps)))
         for row in self._row_of.get(path, []):
@@ -67,7 +70,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._pixmaps.get(hit.path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return tooltip_html(hit)
+            return tooltip_html(hit, self._covers.get(hit.path))
         if role == HIT_ROLE:
             return hit
         return None
@@ -91,15 +94,17 @@ class ResultsModel(QAbstractListModel):
         return Qt.DropAction.CopyAction
 
 
-def tooltip_html(hit) -> str:
+def tooltip_html(hit, cover: str | None = None) -> str:
     """Rich-text tooltip of a hit; every piece of the file name and tags is escaped.
-    A tagged song is named "Artist – Title", with its album and year."""
+    A tagged song is named "Artist – Title", with its album and year; ``cover`` is the
+    PNG file of a song's cover thumbnail, shown below."""
     path = shown(hit.path)
     label, name = hit_label(hit), os.path.basename(path)
     extra = "".join(f"{html.escape(line)}<br>" for line in ([name] if label != name else []) + detail_lines(hit))
     return (f"<b>{html.escape(label)}</b><br>{extra}{html.escape(os.path.dirname(path))}<br>"
             f"{html.escape(MODALITY_LABELS.get(hit.modality, hit.modality))} · valence {hit.valence:+.2f} · "
-            f"arousal {hit.arousal:+.2f} · distance {hit.distance:.2f}")
+            f"arousal {hit.arousal:+.2f} · distance {hit.distance:.2f}"
+            + (f'<br><img src="{html.escape(cover, quote=True)}">' if cover else ""))
 
 
 class ResultsDelegate(QStyledItemDelegate):

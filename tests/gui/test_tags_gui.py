@@ -62,6 +62,10 @@ def test_songs_are_named_artist_title_in_results_tooltips_and_detail(qtbot, wind
     tip = index.data(Qt.ItemDataRole.ToolTipRole)
     assert "<b>Zé Banda – Salão</b>" in tip and "song.mp3" in tip and "Noites (1999)" in tip
     hit = index.data(HIT_ROLE)
+    # its tile and tooltip show its embedded cover once the thumbnail is made
+    qtbot.waitUntil(lambda: model.has_thumbnail(hit.path), timeout=10000)  # requested for the visible cards
+    assert '<img src="' in index.data(Qt.ItemDataRole.ToolTipRole)
+    assert index.data(Qt.ItemDataRole.DecorationRole) is not None
     window.detail.show_hit(hit, None)
     assert window.detail.title.full_text() == "Zé Banda – Salão"
     assert "Noites (1999)" in window.detail.info.full_text() and hit.path in window.detail.info.full_text()
