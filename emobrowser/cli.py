@@ -242,6 +242,7 @@ def cmd_index(args) -> int:
     print(f"indexed: {summary.indexed}, unchanged: {summary.unchanged}, failed: {summary.failed}"
           + (f", missing: {summary.missing}" if summary.missing else "")
           + (f", moved: {summary.moved}" if summary.moved else "")
+          + (f", tags read: {summary.tags_read}" if summary.tags_read else "")
           + (" (cancelled; run again to resume)" if summary.cancelled else ""))
     for folder in summary.unreadable_dirs:
         print(f"warning: could not read folder {one_line(folder)}", file=sys.stderr)

@@ -74,3 +74,18 @@ def test_text_combines_with_a_point_a_mood_and_a_region(tagged_db):
     assert len(everything) == 7
     empty = run_cli("query", "--text", "  ", "--db", tagged_db, check=False)
     assert empty.returncode == 2 and "--text needs some text" in empty.stderr
+
+
+def test_an_edited_tag_is_read_again_without_rescoring(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    song = synth.write_audio(lib / "song.flac", synth.synth_music(2.0, seed=3))
+    synth.tag_audio(song, title="Before", artist="Someone")
+    db = str(tmp_path / "lib.sqlite3")
+    run_cli("index", str(lib), "--db", db, *BASE)
+    row = json.loads(run_cli("query", "--text", "someone", "--json", "--db", db).stdout)
+    synth.tag_audio(song, title="After")
+    out = run_cli("index", "--db", db, *BASE)
+    assert "indexed: 0, unchanged: 1, failed: 0, tags read: 1" in out.stdout
+    again = json.loads(run_cli("query", "--text", "someone", "--json", "--db", db).stdout)
+    assert again["title"] == "After" and (again["valence"], again["arousal"]) == (row["valence"], row["arousal"])
