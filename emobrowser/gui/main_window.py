@@ -302,7 +302,9 @@ class MainWindow(QMainWindow):
         # where they were in the results.
         refreshed = self._last_spec is not None and self._last_spec == self._shown_spec
         self._shown_spec = self._last_spec
-        unlimited = self._last_spec is not None and self._last_spec.max_distance is not None
+        # (a text search has no distance limit to lift or restore)
+        unlimited = self._last_spec is not None and self._last_spec.max_distance is not None \
+            and not self._last_spec.text
         self.results.set_hits(hits, seconds, keep_scroll=refreshed, farther_shown=unlimited)
         spec = self._last_spec
         if spec is not None and (spec.text or spec.mood):  # which reading of the search box was used

@@ -79,6 +79,7 @@ def test_the_search_box_tells_moods_from_text_and_says_which_it_used(qtbot, wind
     assert [os.path.basename(h.path) for h in window.results.model.hits] == ["song.mp3"]
     assert window.results.summary.text().startswith("Names and tags matching “salao”")
     assert "Not a mood" in window.search.mood_error.text()
+    assert window.results.farther_button.isHidden()  # every match is listed: no distance limit to lift
     _search_box(qtbot, window, "plain")  # a file name
     assert [os.path.basename(h.path) for h in window.results.model.hits] == ["plain.wav"]
     _search_box(qtbot, window, "calm")  # a mood word: a mood search
