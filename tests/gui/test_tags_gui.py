@@ -98,6 +98,8 @@ def test_results_sort_by_relevance_date_or_name(qtbot, window):
     window.results.sort_box.setCurrentIndex(1)
     by_date = [os.path.basename(h.path) for h in window.results.model.hits]
     assert by_date[:4] == ["a_beach.jpg", "z_night.jpg", "b_other.flac", "song.mp3"]  # 2021, 2010, 2005, 1999
+    tip = window.results.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Taken 2021-07-04 18:30:00+02:00 · Cam X" in tip  # a photo shows its date taken
     window.results.sort_box.setCurrentIndex(2)
     names = [window.results.model.index(r).data(Qt.ItemDataRole.DisplayRole) for r in range(6)]
     assert names == ["a_beach.jpg", "folder.jpg", "Other – Aardvark Blues", "plain.wav", "z_night.jpg",
