@@ -51,7 +51,8 @@ def time_limit(timeout: float, modality: str | None, size: int) -> float:
 
 @dataclass
 class Progress:
-    """A progress report: ``done`` of ``total`` files in ``phase`` ("scan" or "index").
+    """A progress report: ``done`` of ``total`` files in ``phase`` ("scan", "index", or
+    "tags": reading only the tags of indexed files).
 
     rate is files per second, eta seconds remaining (None while unknown).
     """
@@ -114,6 +115,7 @@ class _Writer(threading.Thread):
         self.batch_size = max(1, int(batch_size))
         self.error: BaseException | None = None
         self.tags_read = 0  # items whose tags alone were read
+        self.on_tags: Callable[[int], None] = lambda n: None  # told each time one more is read
 
     def run(self) -> None:
         try:
@@ -211,6 +213,7 @@ class _Writer(threading.Thread):
             self.store.conn.execute("UPDATE items SET payload_fp = ? WHERE id = ? AND payload_fp IS NULL",
                                     (value.payload, item_id))
         self.tags_read += 1
+        self.on_tags(self.tags_read)
 
 
 def _changed_since(stat_key) -> bool:
@@ -306,6 +309,14 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
     retag = store.needs_metadata(present)
     if total or retag:
         writer = _Writer(store, imodel, amodel, on_done, cancelled, batch_size)
+        if retag:
+            tags_started = time.monotonic()
+
+            def on_tags(n: int) -> None:
+                rate = n / max(time.monotonic() - tags_started, 1e-6)
+                report(Progress("tags", n, len(retag), "", rate, (len(retag) - n) / rate))
+
+            writer.on_tags = on_tags
         writer.start()
         stat_keys = {}
 

@@ -74,8 +74,11 @@ def test_a_library_from_before_tags_gains_them_without_rescoring(tmp_path, tagge
 
     monkeypatch.setattr(pipeline._Writer, "_score", no_scoring)
     with Store(db) as store:
-        summary = index_library(store, **BASE)
+        reports = []
+        summary = index_library(store, progress=reports.append, **BASE)
         assert (summary.indexed, summary.unchanged, summary.tags_read) == (0, 4, 4)
+        tags = [(r.done, r.total) for r in reports if r.phase == "tags"]
+        assert tags == [(1, 4), (2, 4), (3, 4), (4, 4)]  # progress while reading tags
         assert _scores(store) == before
         assert sorted(store.conn.execute("SELECT id, scored_with, updated FROM items")) == updated
         assert _tags(store, tagged / "song.mp3")["artist"] == "Zé Banda"
