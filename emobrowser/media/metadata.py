@@ -150,8 +150,9 @@ def _audio(path: str) -> Metadata:
         _from_tags(meta, tags)
         pictures = getattr(audio, "pictures", None)  # FLAC picture blocks
         meta.has_cover = meta.has_cover or bool(pictures)
-    if meta.title is None and meta.artist is None and meta.problem is None:
-        # RIFF INFO lists (WAV) and anything else FFmpeg knows but mutagen does not
+    wave = audio is None or type(audio).__name__ == "WAVE"
+    if wave and meta.title is None and meta.artist is None and meta.problem is None:
+        # RIFF INFO lists (WAV), and formats mutagen does not know, as FFmpeg reads them
         fallback = _container(path)
         for field in ("title", "artist", "album", "album_artist", "year", "track"):
             if getattr(meta, field) is None:
@@ -161,7 +162,6 @@ def _audio(path: str) -> Metadata:
 
 def _from_tags(meta: Metadata, tags) -> None:
     """Fill ``meta`` from ID3 frames, Vorbis comments or MP4 atoms."""
-    keys = set()
     try:
         keys = {str(k) for k in tags.keys()}
     except Exception:  # noqa: BLE001 - a tag object that cannot list itself has nothing to give
