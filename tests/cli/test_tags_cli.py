@@ -70,6 +70,11 @@ def test_text_combines_with_a_point_a_mood_and_a_region(tagged_db):
         assert set(rows) <= {"one.mp3", "two.flac"}, target
         if "--max-distance" in target or "--region" in target:
             assert set(rows) == {"one.mp3", "two.flac"}, target
+    lib = os.path.dirname(next(iter(_rows(run_cli("query", "--text", "beach", "--json", "--db", tagged_db)).values()))
+                          ["path"])
+    like = _rows(run_cli("query", "--like", os.path.join(lib, "beach.jpg"), "--text", "banda", "--max-distance",
+                         "inf", "--json", "--db", tagged_db))
+    assert set(like) == {"one.mp3", "two.flac"}  # a photo finds songs, only this artist's
     everything = _rows(run_cli("query", "--region", "rect:-1,-1,1,1", "-k", "50", "--json", "--db", tagged_db))
     assert len(everything) == 7
     empty = run_cli("query", "--text", "  ", "--db", tagged_db, check=False)
