@@ -636,9 +636,9 @@ class Store:
 
     def tag_labels(self) -> dict[int, str]:
         """{item id: "Artist – Title", or the title alone} of the items with a title."""
-        from emobrowser.index.tags import song_label
+        from emobrowser.media.metadata import song_name
 
-        return {r[0]: song_label("", {"title": r[1], "artist": r[2]}) for r in self.conn.execute(
+        return {r[0]: song_name(r[1], r[2]) for r in self.conn.execute(
             "SELECT item_id, title, artist FROM metadata WHERE title IS NOT NULL")}
 
     def folded_tags(self) -> dict[int, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from emobrowser.index.store import Store, shown_name
-from emobrowser.media.metadata import fold
+from emobrowser.media.metadata import fold, song_name
 
 JSON_FIELDS = ("title", "artist", "album", "year", "date")
 
@@ -29,20 +29,14 @@ def song_label(path: str, meta: dict | None) -> str:
     """How an item is named to people: "Artist – Title" when tagged (the title alone
     without an artist), else the file name."""
     meta = meta or {}
-    title, artist = meta.get("title"), meta.get("artist")
-    if title and artist:
-        return f"{artist} – {title}"
-    return title or shown_name(path)
+    return song_name(meta.get("title"), meta.get("artist")) or shown_name(path)
 
 
 def extinf_label(path: str | None, meta: dict | None) -> str | None:
     """The text of a playlist entry: "Artist - Title" (M3U's plain hyphen), the title
     alone, else the file name (None without a path)."""
     meta = meta or {}
-    title, artist = meta.get("title"), meta.get("artist")
-    if title and artist:
-        return f"{artist} - {title}"
-    return title or (shown_name(path) if path else None)
+    return song_name(meta.get("title"), meta.get("artist"), "-") or (shown_name(path) if path else None)
 
 
 def sort_date(meta: dict | None) -> str:

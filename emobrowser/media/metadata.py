@@ -62,6 +62,14 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+def song_name(title: str | None, artist: str | None, dash: str = "–") -> str | None:
+    """How tags name a song: "Artist – Title", the title alone without an artist, None
+    without a title."""
+    if not title:
+        return None
+    return f"{artist} {dash} {title}" if artist else title
+
+
 def clean(value) -> str | None:
     """A tag value as plain one-line text: lone surrogates (broken UTF-16) become
     U+FFFD, control characters spaces; cut to MAX_TEXT; None when empty."""
