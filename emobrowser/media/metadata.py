@@ -158,9 +158,9 @@ def _audio(path: str) -> Metadata:
         _from_tags(meta, tags)
         pictures = getattr(audio, "pictures", None)  # FLAC picture blocks
         meta.has_cover = meta.has_cover or bool(pictures)
-    wave = audio is None or type(audio).__name__ == "WAVE"
-    if wave and meta.title is None and meta.artist is None and meta.problem is None:
-        # RIFF INFO lists (WAV), and formats mutagen does not know, as FFmpeg reads them
+    if meta.title is None and meta.artist is None and meta.problem is None:
+        # RIFF INFO lists (WAV), formats mutagen does not know, and frames it drops whole
+        # (FFmpeg keeps what it can of a badly encoded text): as FFmpeg reads them
         fallback = _container(path)
         for field in ("title", "artist", "album", "album_artist", "year", "track"):
             if getattr(meta, field) is None:
