@@ -382,8 +382,10 @@ def run_query(db: Path, args) -> list[Hit]:
             if not args.modality:  # a photo finds songs, a song finds photos
                 modalities = tuple(m for m in MODALITIES if m != example_modality)
             exclude = [item.id] if item is not None else None
-        elif text_only:
-            valence, arousal, max_distance = 0.0, 0.0, math.inf
+        elif text_only:  # every match, nearest to neutral first, in plain distance order
+            valence, arousal = 0.0, 0.0
+            max_distance = math.inf if max_distance is None else max_distance
+            balance = 1.0 if args.balance is None else balance
         elif region is None:
             valence, arousal = resolve_target(args)
         matching = None
@@ -410,7 +412,7 @@ def run_query(db: Path, args) -> list[Hit]:
                 hits = engine.query_circle(*region[1:], modalities=modalities, balance=balance, allowed=allowed,
                                            limit=k)
         else:
-            hits = engine.query(valence, arousal, k=k, modalities=modalities, balance=1.0 if text_only and args.balance is None else balance,
+            hits = engine.query(valence, arousal, k=k, modalities=modalities, balance=balance,
                                 max_distance=max_distance, allowed=allowed, exclude=exclude)
     finally:
         engine.close()
