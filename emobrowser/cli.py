@@ -118,7 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", type=float, default=None, metavar="SECONDS",
                    help="with --like on audio/video: use the moment at this time instead of the whole file")
     p.add_argument("--region", metavar="SPEC", help="rect:V0,A0,V1,A1 or circle:V,A,R")
-    p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    p.add_argument("--text", metavar="STRING",
+                   help="only items whose file name, title, artist or album contains STRING (case and accents "
+                        "ignored); alone, every match, nearest to neutral first")
+    p.add_argument("-k", type=int, default=None,
+                   help="number of results (default 20; with --text alone, every match)")
     p.add_argument("--modality", default=None, help="comma-separated: image,audio,video")
     p.add_argument("--balance", type=float, default=None, help="balance factor F >= 1")
     p.add_argument("--max-distance", type=float, default=None, metavar="D",
@@ -265,6 +269,7 @@ def cmd_index(args) -> int:
     print(f"indexed: {summary.indexed}, unchanged: {summary.unchanged}, failed: {summary.failed}"
           + (f", missing: {summary.missing}" if summary.missing else "")
           + (f", moved: {summary.moved}" if summary.moved else "")
+          + (f", tags read: {summary.tags_read}" if summary.tags_read else "")
           + (" (cancelled; run again to resume)" if summary.cancelled else ""))
     for folder in summary.unreadable_dirs:
         why = summary.dir_errors.get(folder)
@@ -377,10 +382,15 @@ def cmd_query(args) -> int:
     except QueryError as exc:
         print(f"emobrowser: {exc}", file=sys.stderr)
         return 2
+    if args.json:
+        from emobrowser.index.tags import json_fields, tags_of
+
+        tags = tags_of(existing_db_path(args), [hit.id for hit in hits])
     for hit in hits:
         row = {"path": hit.path, "modality": hit.modality, "valence": _num(hit.valence),
                "arousal": _num(hit.arousal), "distance": _num(hit.distance)}
         if args.json:
+            row.update(json_fields(tags.get(hit.id)))
             print(json_line(row))
         else:
             print(f"{hit.distance:6.3f}  {hit.modality:5s}  v {hit.valence:+.2f} a {hit.arousal:+.2f}  "
@@ -395,12 +405,15 @@ def cmd_query(args) -> int:
 
 def _save_playlist(args, hits) -> int:
     """Write ``query --m3u8``: the same playlist as the app's export of these results."""
-    from emobrowser.index.playlist import write_m3u8
+    from emobrowser.index.playlist import default_title, write_m3u8
+    from emobrowser.index.tags import extinf_label, tags_of
 
     with open_store(args) as store:
         seconds = store.durations([h.id for h in hits if h.modality in ("audio", "video")])
+    tags = tags_of(existing_db_path(args), [h.id for h in hits])
     try:
-        result = write_m3u8(args.m3u8, hits, seconds)
+        result = write_m3u8(args.m3u8, hits, seconds,
+                            title=lambda h: extinf_label(None, tags.get(h.id)) or default_title(h))
     except OSError as exc:
         from emobrowser.core.errors import environment_failure
 

@@ -55,22 +55,28 @@ def run_self_test() -> int:
         with tempfile.TemporaryDirectory(prefix="emobrowser-selftest-") as tmp:
             folder = Path(tmp) / "media"
             folder.mkdir()
-            synth.write_image(folder / "sunny.jpg", synth.draw_image("warm", (240, 320)))
+            synth.write_photo(folder / "sunny.jpg", synth.draw_image("warm", (240, 320)), "2020:01:02 03:04:05")
             synth.write_audio(folder / "tune.flac", synth.synth_music(6.0, bpm=140, loudness=0.8))
+            synth.tag_audio(folder / "tune.flac", title="Self-test", artist="emobrowser")
             scored = list(score_paths([str(folder / "sunny.jpg"), str(folder / "tune.flac")]))
             summary["scores"] = {Path(r.path).name: {"valence": r.valence, "arousal": r.arousal, "error": r.error}
                                  for r in scored}
             with Store(Path(tmp) / "library.sqlite3") as store:
                 result = index_library(store, [str(folder)], workers=1)
                 points = load_points(store)
+                tags = {Path(store.item(i).path).name: t for i, t in store.metadata_of().items()}
             # No distance limit: the check is that both modalities are searchable, wherever they score.
             hits = hits_with_paths(points, open_engine(points).query(0.5, 0.5, k=2, max_distance=math.inf))
             summary["indexed"] = result.indexed
+            # the tag readers (mutagen, Pillow) are imported late: a bundle must hold them
+            summary["tags"] = {"tune.flac": tags.get("tune.flac", {}).get("title"),
+                               "sunny.jpg": tags.get("sunny.jpg", {}).get("date")}
             summary["query"] = [{"path": Path(h.path).name, "modality": h.modality} for h in hits]
         summary["backends"] = {"image": image.backend(), "audio": audio.backend()}
         summary["tensorflow_loaded"] = "tensorflow" in sys.modules
         summary["ok"] = (not summary["import_failures"] and all(r.error is None for r in scored)
                          and result.indexed == 2 and {h.modality for h in hits} == {"image", "audio"}
+                         and summary["tags"] == {"tune.flac": "Self-test", "sunny.jpg": "2020-01-02T03:04:05"}
                          and all(b in ("litert", "numpy") for b in summary["backends"].values()))
     except Exception as exc:  # the summary must say what broke
         summary["error"] = f"{type(exc).__name__}: {exc}"

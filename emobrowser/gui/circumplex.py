@@ -297,7 +297,8 @@ class CircumplexWidget(QWidget):
         modality = str(self._all.modality[row])
         thumb = self._thumbs.request(path, modality) if self._thumbs is not None else None
         img = f'<br><img src="{html.escape(thumb, quote=True)}">' if thumb else ""
-        return (f"<b>{html.escape(shown_name(path))}</b><br>"
+        label = self._all.labels.get(int(self._all.ids[row])) or shown_name(path)
+        return (f"<b>{html.escape(label)}</b><br>"
                 f"{html.escape(MODALITY_LABELS.get(modality, modality))} · valence {self._all.valence[row]:+.2f}"
                 f" · arousal {self._all.arousal[row]:+.2f}{img}")
 

@@ -36,6 +36,8 @@ class QuerySpec:
     folder: str | None = None
     exclude: tuple[int, ...] = field(default_factory=tuple)
     max_distance: float | None = None
+    text: str | None = None  # only items whose file name or tags contain it (index.tags.text_mask)
+    mood: str | None = None  # the mood words the point came from, for the results header
 
 
 def model_keys(image_model: str | None, audio_model: str | None) -> dict[str, tuple[str, str]]:
@@ -58,6 +60,7 @@ def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
     global _engine
     with Store(db_path) as store, store.snapshot():  # the points and the alignment they went through
         points = load_points(store, models)
+        points.folded, points.labels = store.folded_tags(), store.tag_labels()
         version, newest = alignment_version(store, models)
     engine = open_engine(points, db_path, version, background=True, newest_alignment=newest)
     with _engine_lock:
@@ -73,18 +76,23 @@ def _engine_for(points: LibraryPoints):
         return _engine[1]
 
 
-def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
+def run_query(points: LibraryPoints, spec: QuerySpec, db_path=None) -> list[Hit]:
     """The balanced hits of ``spec`` over ``points``, through the retrieval engine: a
     QueryResult, whose ``left_out`` counts the farther items the distance limit kept
-    off the page (see engine.QueryResult)."""
+    off the page (see engine.QueryResult). With ``db_path``, each hit carries its
+    stored tags (Hit.tags)."""
     from emobrowser.index.engine import QueryResult
 
     if len(points) == 0:
         return QueryResult()
     engine = _engine_for(points)
-    allowed = None
-    if spec.folder:
-        allowed = points.ids[folder_mask(points, spec.folder)].tolist()
+    keep = folder_mask(points, spec.folder) if spec.folder else None
+    if spec.text:
+        from emobrowser.index.tags import text_mask
+
+        matching = text_mask(points.folded, points.ids, points.paths, spec.text)
+        keep = matching if keep is None else keep & matching
+    allowed = None if keep is None else points.ids[keep].tolist()
     options = {"modalities": spec.modalities, "balance": spec.balance, "allowed": allowed,
                "exclude": list(spec.exclude) or None}
     if spec.region is None:
@@ -93,7 +101,13 @@ def run_query(points: LibraryPoints, spec: QuerySpec) -> list[Hit]:
         hits = engine.query_rect(*spec.region[1:], limit=spec.k, **options)
     else:
         hits = engine.query_circle(*spec.region[1:], limit=spec.k, **options)
-    return QueryResult(hits_with_paths(points, hits), hits.left_out, hits.limit)
+    out = hits_with_paths(points, hits)
+    if db_path is not None and out:
+        with Store(db_path) as store:
+            tags = store.metadata_of([h.id for h in out])
+        for hit in out:
+            hit.tags = tags.get(hit.id)
+    return QueryResult(out, hits.left_out, hits.limit)
 
 
 @dataclass

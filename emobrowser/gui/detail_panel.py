@@ -3,7 +3,6 @@ its emotion timeline (valence and arousal over time)."""
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pyqtgraph as pg
@@ -13,6 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from emobrowser.gui.style import MODALITY_LABELS, ElidedLabel, palette_colour, plain_tooltip
 from emobrowser.index.store import shown
+from emobrowser.index.tags import detail_lines, hit_label
 
 VALENCE_COLOUR = (46, 160, 90)
 AROUSAL_COLOUR = (220, 80, 60)
@@ -78,11 +78,13 @@ class DetailPanel(QWidget):
             self.picture.clear()
             return
         path = shown(hit.path)
-        self.title.set_full_text(os.path.basename(path))
+        self.title.set_full_text(hit_label(hit))
         self.title.setToolTip(plain_tooltip(path))
-        self.info.setToolTip(plain_tooltip(os.path.dirname(path)))
-        self.info.set_full_text(f"{MODALITY_LABELS.get(hit.modality, hit.modality)}\n"
-                          f"valence {hit.valence:+.2f}   arousal {hit.arousal:+.2f}\n{os.path.dirname(path)}")
+        self.info.setToolTip(plain_tooltip(path))
+        # album and year, or date taken, then the file's whole path
+        lines = [MODALITY_LABELS.get(hit.modality, hit.modality), *detail_lines(hit),
+                 f"valence {hit.valence:+.2f}   arousal {hit.arousal:+.2f}", path]
+        self.info.set_full_text("\n".join(lines))
         self.set_thumbnail(thumbnail)
         if not thumbnail:
             self.picture.setText({"audio": "♪", "video": "▶"}.get(hit.modality, ""))

@@ -188,7 +188,9 @@ class LibraryPanel(QWidget):
             self.progress.setValue(p.done)
             self.progress.setFormat(f"{p.done} / {p.total}")
             failed = f" · {p.failed} failed in this run" if p.failed else ""
-            if p.done == 0 and not p.failed:  # the workers start: models load, librosa compiles once
+            if p.phase == "tags":
+                self.status.setText(f"Reading tags: {p.rate:.1f} files/s · ETA {_format_eta(p.eta)}")
+            elif p.done == 0 and not p.failed:  # the workers start: models load, librosa compiles once
                 self.status.setText("Starting: loading the models (about a minute the first time)…")
             else:
                 self.status.setText(f"Indexing: {p.rate:.1f} files/s · ETA {_format_eta(p.eta)}{failed}")

@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
             return
         self._pending_spec = None
         self._last_spec = spec
-        self.query_lane.submit(data.run_query, self.points, spec)
+        self.query_lane.submit(data.run_query, self.points, spec, self.db_path)
 
     def cancel_query(self) -> None:
         if self.query_lane.busy():
@@ -309,8 +309,15 @@ class MainWindow(QMainWindow):
         # where they were in the results.
         refreshed = self._last_spec is not None and self._last_spec == self._shown_spec
         self._shown_spec = self._last_spec
-        unlimited = self._last_spec is not None and self._last_spec.max_distance is not None
+        # (a text search has no distance limit to lift or restore)
+        unlimited = self._last_spec is not None and self._last_spec.max_distance is not None \
+            and not self._last_spec.text
         self.results.set_hits(hits, seconds, keep_scroll=refreshed, farther_shown=unlimited)
+        spec = self._last_spec
+        if spec is not None and (spec.text or spec.mood):  # which reading of the search box was used
+            what = f"Names and tags matching “{spec.text}”" if spec.text else f"Mood “{spec.mood}”"
+            self.results.summary.setText(f"{what} · {self.results.summary.text()}")
+            self.results.summary.setToolTip(self.results.summary.text())
         if not hits and self._hint is not None:
             self.results.summary.setText(self._hint)
         elif not hits and self._last_spec is not None and not self._last_spec.modalities:

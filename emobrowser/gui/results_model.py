@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from emobrowser.gui.files import file_url
 from emobrowser.gui.style import MODALITY_COLOURS, MODALITY_LABELS, va_colour
-from emobrowser.index.store import shown, shown_name
+from emobrowser.index.store import shown
+from emobrowser.index.tags import detail_lines, hit_label
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 _GLYPHS = {"image": "▣", "audio": "♪", "video": "▶"}
@@ -24,6 +25,7 @@ class ResultsModel(QAbstractListModel):
         super().__init__(parent)
         self.hits = []
         self._pixmaps: dict[str, QPixmap] = {}
+        self._covers: dict[str, str] = {}  # song path -> its cover thumbnail (PNG file), for tooltips
         self.timelines: dict = {}
         self._row_of: dict[str, list[int]] = {}
 
@@ -40,6 +42,8 @@ class ResultsModel(QAbstractListModel):
         if pixmap.isNull():
             return
         self._pixmaps[path] = pixmap
+        if any(self.hits[row].modality == "audio" for row in self._row_of.get(path, [])):
+            self._covers[path] = png
         if len(self._pixmaps) > 2000:  # a bounded cache; the PNG files stay on disk
             self._pixmaps.pop(next(iter(self._pixmaps)))
         for row in self._row_of.get(path, []):
@@ -62,11 +66,11 @@ class ResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return shown_name(hit.path)
+            return hit_label(hit)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._pixmaps.get(hit.path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return tooltip_html(hit)
+            return tooltip_html(hit, self._covers.get(hit.path))
         if role == HIT_ROLE:
             return hit
         return None
@@ -90,12 +94,17 @@ class ResultsModel(QAbstractListModel):
         return Qt.DropAction.CopyAction
 
 
-def tooltip_html(hit) -> str:
-    """Rich-text tooltip of a hit; every piece of the file name is escaped."""
+def tooltip_html(hit, cover: str | None = None) -> str:
+    """Rich-text tooltip of a hit; every piece of the file name and tags is escaped.
+    A tagged song is named "Artist – Title", with its album and year; ``cover`` is the
+    PNG file of a song's cover thumbnail, shown below."""
     path = shown(hit.path)
-    return (f"<b>{html.escape(os.path.basename(path))}</b><br>{html.escape(os.path.dirname(path))}<br>"
+    label, name = hit_label(hit), os.path.basename(path)
+    extra = "".join(f"{html.escape(line)}<br>" for line in ([name] if label != name else []) + detail_lines(hit))
+    return (f"<b>{html.escape(label)}</b><br>{extra}{html.escape(os.path.dirname(path))}<br>"
             f"{html.escape(MODALITY_LABELS.get(hit.modality, hit.modality))} · valence {hit.valence:+.2f} · "
-            f"arousal {hit.arousal:+.2f} · distance {hit.distance:.2f}")
+            f"arousal {hit.arousal:+.2f} · distance {hit.distance:.2f}"
+            + (f'<br><img src="{html.escape(cover, quote=True)}">' if cover else ""))
 
 
 class ResultsDelegate(QStyledItemDelegate):
@@ -140,7 +149,7 @@ class ResultsDelegate(QStyledItemDelegate):
                 QRect(text_rect.left() + 160, text_rect.bottom() + 6, min(200, text_rect.width() - 160), 8)
             paint_moodbar(painter, bar, timeline)
         painter.setPen(text_colour)
-        name = option.fontMetrics.elidedText(shown_name(hit.path), Qt.TextElideMode.ElideMiddle,
+        name = option.fontMetrics.elidedText(hit_label(hit), Qt.TextElideMode.ElideMiddle,
                                              text_rect.width())
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         small = QColor(text_colour)

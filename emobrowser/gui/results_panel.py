@@ -6,8 +6,8 @@ import os
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QPainter, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from emobrowser.gui.files import file_url
 from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
@@ -15,6 +15,7 @@ from emobrowser.gui.results_model import HIT_ROLE, ResultsDelegate, ResultsModel
 from emobrowser.gui.style import tool_button
 from emobrowser.index.balance import RELEVANCE_MARGIN
 from emobrowser.index.store import shown, shown_name
+from emobrowser.index.tags import SORT_KEYS, sorted_hits
 
 OTHER = {"image": ("audio", "video"), "audio": ("image", "video"), "video": ("image", "audio")}
 
@@ -138,12 +139,19 @@ class ResultsPanel(QWidget):
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.summary.setWordWrap(True)  # long hints take two lines instead of being cut off
         self.summary.setMinimumWidth(80)
+        self.sort_box = QComboBox()
+        self.sort_box.addItems(["By relevance", "By date", "By name"])
+        self.sort_box.setToolTip("Order of the results: how well they match (default), newest first by "
+                                 "date taken or year, or by name (Artist – Title for tagged music)")
+        self.sort_box.currentIndexChanged.connect(self._on_sort_changed)
+        self._relevance_order: list = []
         # The summary above the buttons, so the panel can be as narrow as its buttons;
         # the "Show N farther" button beside the summary it belongs to.
         header = QHBoxLayout()
         header.setContentsMargins(0, 0, 4, 0)
         header.addWidget(self.summary, 1)
         header.addWidget(self.farther_button, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.sort_box, 0, Qt.AlignmentFlag.AlignTop)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 0, 4, 0)
         bar.addStretch(1)
@@ -173,7 +181,8 @@ class ResultsPanel(QWidget):
         current = self.view.currentIndex()
         picked = current.isValid() and self.view.selectionModel().isSelected(current)
         keep = self._current_id if picked else None
-        self.model.set_hits(hits)
+        self._relevance_order = list(hits)
+        self.model.set_hits(sorted_hits(hits, SORT_KEYS[self.sort_box.currentIndex()]))
         counts = {}
         for h in hits:
             counts[h.modality] = counts.get(h.modality, 0) + 1
@@ -191,7 +200,7 @@ class ResultsPanel(QWidget):
         self.summary.setText(f"{len(hits)} results{timing}" + (f" ({parts})" if parts else "") + closeness + farther)
         self.summary.setToolTip(self.summary.text())
         self._show_farther_button(left_out if limit is not None else 0, limit, farther_shown)
-        rows = [i for i, h in enumerate(hits) if h.id == keep]
+        rows = [i for i, h in enumerate(self.model.hits) if h.id == keep]
         if rows:
             self.view.setCurrentIndex(self.model.index(rows[0]))
         elif hits:
@@ -205,6 +214,16 @@ class ResultsPanel(QWidget):
             self.view.verticalScrollBar().setValue(scrolled)
         else:
             self.view.scrollToTop()
+        self.visible_items_changed.emit(self.visible_hits())
+
+    def _on_sort_changed(self, index: int) -> None:
+        """Show the same results in another order; the current item stays current."""
+        current = self.current_hit()
+        self.model.set_hits(sorted_hits(self._relevance_order, SORT_KEYS[index]))
+        rows = [i for i, h in enumerate(self.model.hits) if current is not None and h.id == current.id]
+        if rows:
+            self.view.setCurrentIndex(self.model.index(rows[0]))
+        self.view.scrollToTop()
         self.visible_items_changed.emit(self.visible_hits())
 
     def _show_farther_button(self, left_out: int, limit: float | None, farther_shown: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 import re
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
@@ -46,9 +47,11 @@ class SearchPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.mood_edit = QLineEdit(placeholderText="Mood, e.g. calm, happy but tired…")
+        self.mood_edit = QLineEdit(placeholderText="Mood or name, e.g. calm, happy but tired, an artist…")
         self.mood_edit.setClearButtonEnabled(True)
-        self.mood_edit.setToolTip("Describe a mood in words (Ctrl+F); press Enter to search")
+        self.mood_edit.setToolTip("Describe a mood in words, or type part of a file name, title, artist or album "
+                                  "(Ctrl+F); press Enter to search. Mood words search by mood; anything else "
+                                  "searches names and tags")
         completer = _LastWordCompleter(QStringListModel(_vocabulary(), self), self)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchStartsWith)
@@ -118,6 +121,8 @@ class SearchPanel(QWidget):
         layout.addStretch(1)
 
         self._region = None
+        self._text: str | None = None  # typed text that is not a mood: a search of names and tags
+        self._mood_words: str | None = None  # the mood words the point came from
         self._exclude: tuple[int, ...] = ()
         # The point of a click or of "more like this" as given; the sliders hold it only
         # to 0.01. None once a slider moves.
@@ -172,6 +177,7 @@ class SearchPanel(QWidget):
         self._emit_query()
 
     def _clear_mood(self) -> None:
+        self._text = self._mood_words = None
         if self.mood_edit.text():
             self.mood_edit.clear()
             self.mood_error.hide()
@@ -183,13 +189,20 @@ class SearchPanel(QWidget):
             box.blockSignals(False)
 
     def spec(self) -> QuerySpec:
+        """The search the controls describe. Text that is not a mood (see
+        _on_mood_entered) searches names and tags: every match up to k, nearest to
+        neutral first."""
         valence, arousal = self._exact or (self.valence_slider.value() / _SLIDER_SCALE,
                                            self.arousal_slider.value() / _SLIDER_SCALE)
         modalities = self._only if self._only is not None else tuple(
             m for m, b in self.modality_boxes.items() if b.isChecked())
+        folder = self.folder_edit.text().strip() or None
+        if self._text:
+            return QuerySpec(valence=0.0, arousal=0.0, k=self.k_spin.value(), balance=1.0, modalities=modalities,
+                             folder=folder, max_distance=math.inf, text=self._text)
         return QuerySpec(valence=valence, arousal=arousal, region=self._region,
                          k=self.k_spin.value(), balance=self.balance_spin.value(), modalities=modalities,
-                         folder=self.folder_edit.text().strip() or None, exclude=self._exclude)
+                         folder=folder, exclude=self._exclude, mood=self._mood_words)
 
     def search_like(self, valence: float, arousal: float, exclude: tuple[int, ...], modalities=None) -> None:
         """Search around an item's point, leaving the item itself out; ``modalities``
@@ -243,10 +256,17 @@ class SearchPanel(QWidget):
             self._show_error("Mood words are not available in this build.", [])
             return
         except ValueError as exc:
+            # Not mood words: search names, titles, artists and albums for the text, and
+            # offer the mood words it may have meant.
             self._unknown_word = getattr(exc, "word", "")
-            self._show_error(str(exc), list(getattr(exc, "suggestions", [])))
+            self._show_error(f"Not a mood, so searching names and tags for “{text}”.",
+                             list(getattr(exc, "suggestions", [])))
+            self._region, self._exclude, self._only, self._mood_words = None, (), None, None
+            self._text = text
+            self._emit_query()
             return
         self.mood_error.hide()
+        self._text, self._mood_words = None, text
         self.set_point(valence, arousal, keep_mood=True)
 
     def _show_error(self, message: str, suggestions: list[str]) -> None:

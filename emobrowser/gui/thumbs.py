@@ -53,13 +53,29 @@ def poster_frame(path: str):
     raise ValueError("no video frame")
 
 
+def song_cover(path: str):
+    """A song's cover as a BGR array: its embedded picture, else a cover.jpg,
+    folder.jpg or front.* in its folder; None when it has neither."""
+    from emobrowser.media.images import decode_image, load_image
+    from emobrowser.media.metadata import embedded_cover, folder_cover
+    from emobrowser.media.sniff import sniff
+
+    data = embedded_cover(path)
+    if data:
+        modality, fmt = sniff(data[:65536], "cover.jpg")
+        if modality.value == "image":
+            return decode_image(data, fmt, min_side=THUMB_SIDE)[0]
+    beside = folder_cover(path)
+    return load_image(beside, min_side=THUMB_SIDE)[0] if beside else None
+
+
 def make_thumb(path: str, modality: str) -> Path | None:
-    """Create (if needed) and return the thumbnail file of an image or video; None for audio
-    or an undecodable file."""
+    """Create (if needed) and return the thumbnail file of an image, a video or a song
+    with cover art (song_cover); None for an undecodable file or a song without one."""
     import cv2
 
     target = thumb_path(path)
-    if target is None or modality not in ("image", "video"):
+    if target is None or modality not in ("image", "video", "audio"):
         return None
     if target.exists():
         return target
@@ -68,6 +84,10 @@ def make_thumb(path: str, modality: str) -> Path | None:
             from emobrowser.media.images import load_image
 
             bgr = load_image(path, min_side=THUMB_SIDE)[0]
+        elif modality == "audio":
+            bgr = song_cover(path)
+            if bgr is None:
+                return None
         else:
             bgr = poster_frame(path)
     except Exception:  # a broken file just has no thumbnail

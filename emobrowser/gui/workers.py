@@ -205,7 +205,7 @@ class ThumbnailLoader(QObject):
         found = cached_thumb(path)
         if found is not None:
             return str(found)
-        if modality in ("image", "video") and path not in self._pending and path not in self._failed:
+        if modality in ("image", "video", "audio") and path not in self._pending and path not in self._failed:
             self._pending.add(path)
             self._pool.start(_ThumbJob(self._relay, path, modality))
         return None

@@ -45,6 +45,42 @@ class Extracted:
     seg_audio: np.ndarray | None = None
     seg_has_audio: np.ndarray | None = None
     warning: str | None = None  # e.g. why a video's soundtrack was not used
+    meta: dict | None = None  # the file's tags (media.metadata.Metadata.as_dict), when read
+
+
+@dataclass
+class TagsRead:
+    """The result of reading only an item's tags: meta as in Extracted, payload the
+    fingerprint of its sound without tags (media.payload; None for other formats)."""
+
+    meta: dict
+    payload: str | None = None
+
+
+def read_tags(path: str | bytes, modality: str) -> TagsRead:
+    """Read an indexed item's tags again (new to the library, or its tags changed)."""
+    from emobrowser.media.metadata import read_metadata
+    from emobrowser.media.payload import payload_key
+
+    payload = None
+    if modality == Modality.AUDIO.value:
+        try:
+            payload = payload_key(path, os.path.getsize(path))
+        except OSError:
+            payload = None
+    return TagsRead(read_metadata(path, modality).as_dict(), payload)
+
+
+def run_task(path: str | bytes, func, *args):
+    """A worker task: ``func(path, *args)`` (extract_file or read_tags); an extracted
+    file also gets its tags read, under the same time limit. Tags never cost the item:
+    read_metadata reports a problem instead of raising."""
+    result = func(path, *args)
+    if isinstance(result, Extracted) and result.meta is None:
+        from emobrowser.media.metadata import read_metadata
+
+        result.meta = read_metadata(path, result.modality).as_dict()
+    return result
 
 
 def _check_audio(samples: np.ndarray, sr: int) -> None:

@@ -32,6 +32,7 @@ class Hit:
     valence: float
     arousal: float
     distance: float
+    tags: dict | None = None  # the item's stored tags (Store.metadata_of), where loaded
 
 
 @dataclass
@@ -45,6 +46,10 @@ class LibraryPoints:
     arousal: np.ndarray
     # (stored path, real path) of the library folders (real_roots), for folder filters
     roots: list[tuple[str, str]] = field(default_factory=list)
+    # Filled by callers that search and name items often (the GUI; Store.folded_tags and
+    # Store.tag_labels): {id: tags folded for search}, {id: "Artist – Title"}, of tagged items only.
+    folded: dict[int, str] = field(default_factory=dict)
+    labels: dict[int, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -340,8 +345,14 @@ def run_query(db: Path, args) -> list[Hit]:
     with paths, whose ``left_out`` and ``limit`` say what the distance limit left out.
 
     ``--max-distance`` None applies the engine's relevance limit, a number replaces it,
-    ``inf`` lifts it."""
-    if args.k < 1:
+    ``inf`` lifts it. ``--text`` keeps items whose file name or tags contain the text;
+    alone, it lists every match, nearest to neutral first."""
+    text = getattr(args, "text", None)
+    if text is not None and not text.strip():
+        raise QueryError("--text needs some text to look for")
+    text_only = bool(text) and not (args.valence is not None or args.arousal is not None or args.mood
+                                     or args.like or args.region)
+    if args.k is not None and args.k < 1:
         raise QueryError("-k must be at least 1")
     balance = DEFAULT_BALANCE if args.balance is None else args.balance
     if not (balance >= 1.0 and math.isfinite(balance)):
@@ -372,24 +383,37 @@ def run_query(db: Path, args) -> list[Hit]:
             if not args.modality:  # a photo finds songs, a song finds photos
                 modalities = tuple(m for m in MODALITIES if m != example_modality)
             exclude = [item.id] if item is not None else None
+        elif text_only:  # every match, nearest to neutral first, in plain distance order
+            valence, arousal = 0.0, 0.0
+            max_distance = math.inf if max_distance is None else max_distance
+            balance = 1.0 if args.balance is None else balance
         elif region is None:
             valence, arousal = resolve_target(args)
+        matching = None
+        if text:
+            from emobrowser.index.tags import text_mask
+
+            matching = text_mask(store.folded_tags(), points.ids, points.paths, text)
     from emobrowser.index.engine import QueryResult
 
     if len(points) == 0:
         return QueryResult()
-    allowed = points.ids[folder_mask(points, args.folder)].tolist() if args.folder else None
+    keep = folder_mask(points, args.folder) if args.folder else None
+    if matching is not None:
+        keep = matching if keep is None else keep & matching
+    allowed = points.ids[keep].tolist() if keep is not None else None
+    k = args.k if args.k is not None else (max(1, len(allowed)) if text_only else 20)
     engine = open_engine(points, db, version, newest_alignment=newest)
     try:
         if region is not None:
             if region[0] == "rect":
                 hits = engine.query_rect(*region[1:], modalities=modalities, balance=balance, allowed=allowed,
-                                         limit=args.k)
+                                         limit=k)
             else:
                 hits = engine.query_circle(*region[1:], modalities=modalities, balance=balance, allowed=allowed,
-                                           limit=args.k)
+                                           limit=k)
         else:
-            hits = engine.query(valence, arousal, k=args.k, modalities=modalities, balance=balance,
+            hits = engine.query(valence, arousal, k=k, modalities=modalities, balance=balance,
                                 max_distance=max_distance, allowed=allowed, exclude=exclude)
     finally:
         engine.close()

@@ -28,7 +28,7 @@ import numpy as np
 
 from emobrowser.core.errors import (CHANGED_WHILE_INDEXED, ENVIRONMENT_PREFIXES, FILE_VANISHED,
                                    VANISHED_WHILE_INDEXED)
-from emobrowser.index.extract import Extracted, Scored, extract_file, score_extracted
+from emobrowser.index.extract import Extracted, Scored, TagsRead, extract_file, read_tags, run_task, score_extracted
 from emobrowser.index.procpool import ProcessPool
 from emobrowser.index.scanner import sync_root
 from emobrowser.index.store import Store, display
@@ -41,6 +41,8 @@ DEFAULT_TIMEOUT = 300.0
 # with its size: the base limit plus this many seconds per MiB (a 4 GiB film: +34 min).
 VIDEO_SECONDS_PER_MIB = 0.5
 _BATCH = 32
+# Reading an indexed item's tags alone gets this time limit at most (seconds).
+TAGS_TIMEOUT = 60.0
 
 
 def time_limit(timeout: float, modality: str | None, size: int) -> float:
@@ -50,7 +52,8 @@ def time_limit(timeout: float, modality: str | None, size: int) -> float:
 
 @dataclass
 class Progress:
-    """A progress report: ``done`` of ``total`` files in ``phase`` ("scan" or "index").
+    """A progress report: ``done`` of ``total`` files in ``phase`` ("scan", "index", or
+    "tags": reading only the tags of indexed files).
 
     rate is files per second, eta seconds remaining (None while unknown).
     """
@@ -80,6 +83,7 @@ class IndexSummary:
     missing: int = 0
     moved: int = 0
     requeued: int = 0
+    tags_read: int = 0  # indexed items whose tags alone were read (new to the library, or edited)
     cancelled: bool = False
     elapsed: float = 0.0
     unreadable_dirs: list[str] = field(default_factory=list)
@@ -114,6 +118,8 @@ class _Writer(threading.Thread):
         self.cancelled = cancelled
         self.batch_size = max(1, int(batch_size))
         self.error: BaseException | None = None
+        self.tags_read = 0  # items whose tags alone were read
+        self.on_tags: Callable[[int], None] = lambda n: None  # told each time one more is read
 
     def run(self) -> None:
         try:
@@ -139,6 +145,7 @@ class _Writer(threading.Thread):
     def _score(self, batch):
         """Score a batch; image items share one predict call."""
         results = {}
+        batch = [b for b in batch if not isinstance(b[0], tuple)]  # tags-only tasks: nothing to score
         images = [(item_id, ex) for item_id, _, ok, ex in batch if ok and ex.modality == "image"]
         if images:
             va = self.image_model.predict(np.concatenate([ex.image for _, ex in images]))
@@ -161,6 +168,9 @@ class _Writer(threading.Thread):
         outcomes = []
         with self.store.transaction():
             for item_id, stat_key, ok, value in batch:
+                if isinstance(item_id, tuple):
+                    self._write_tags(item_id[1], stat_key, ok, value)
+                    continue
                 if ok and stat_key is not None and _changed_since(stat_key):
                     ok, value = False, CHANGED_WHILE_INDEXED
                 outcomes.append((item_id, ok))
@@ -186,8 +196,28 @@ class _Writer(threading.Thread):
                 conn.execute("UPDATE items SET status='indexed', error=NULL, modality=?, width=?, height=?, "
                              "duration=?, scored_with=?, updated=? WHERE id=?",
                              (ex.modality, ex.width, ex.height, ex.duration, self.tags[ex.modality], now, item_id))
+                if ex.meta is not None and stat_key is not None:
+                    self._put_tags(item_id, stat_key, ex.meta)
         for item_id, ok in outcomes:
             self.on_done(item_id, ok)
+
+    def _put_tags(self, item_id: int, stat_key, meta: dict) -> None:
+        if meta.get("problem"):  # the item is indexed all the same
+            log.warning("tags of %s: %s", display(stat_key[0]), meta["problem"])
+        self.store.put_metadata(item_id, stat_key[1], stat_key[2], meta)
+
+    def _write_tags(self, item_id: int, stat_key, ok: bool, value) -> None:
+        """Store the tags read alone for an indexed item (its scores stay as they are)."""
+        if stat_key is None or _changed_since(stat_key):
+            return  # the next scan sees the change, and the tags are read again
+        if not ok:  # timed out or crashed: recorded, so it is tried again only when the file changes
+            value = TagsRead({"problem": f"tags not read: {value}"})
+        self._put_tags(item_id, stat_key, value.meta)
+        if value.payload is not None:
+            self.store.conn.execute("UPDATE items SET payload_fp = ? WHERE id = ? AND payload_fp IS NULL",
+                                    (value.payload, item_id))
+        self.tags_read += 1
+        self.on_tags(self.tags_read)
 
 
 def _changed_since(stat_key) -> bool:
@@ -283,28 +313,48 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
 
     index_started = time.monotonic()
     report(Progress("index", 0, total))
-    if total:
+    # Indexed items whose tags were never read (a library from before tags were kept)
+    # or were edited since (scanner: same sound, new size and time): read in the same
+    # workers, after the files to score, without scoring anything.
+    retag = store.needs_metadata(present)
+    if total or retag:
         writer = _Writer(store, imodel, amodel, on_done, cancelled, batch_size)
+        if retag:
+            tags_started = time.monotonic()
+
+            def on_tags(n: int) -> None:
+                rate = n / max(time.monotonic() - tags_started, 1e-6)
+                report(Progress("tags", n, len(retag), "", rate, (len(retag) - n) / rate))
+
+            writer.on_tags = on_tags
         writer.start()
         stat_keys = {}
 
+        def stat_key(key, raw_path):
+            try:
+                st = os.stat(raw_path)
+            except OSError:
+                stat_keys[key] = None
+                return None
+            stat_keys[key] = (raw_path, st.st_size, st.st_mtime_ns)
+            return st
+
         def tasks():
             for item_id, raw_path, modality, _fmt in pending:
-                limit = timeout
-                try:
-                    st = os.stat(raw_path)
-                    stat_keys[item_id] = (raw_path, st.st_size, st.st_mtime_ns)
-                    limit = time_limit(timeout, modality, st.st_size)
-                except OSError:
-                    stat_keys[item_id] = None
+                st = stat_key(item_id, raw_path)
+                limit = timeout if st is None else time_limit(timeout, modality, st.st_size)
                 current["path"] = display(raw_path)
-                yield item_id, (raw_path, modality, imodel.info.name, amodel.info.name, segment_seconds), limit
+                yield item_id, (raw_path, extract_file, modality, imodel.info.name, amodel.info.name,
+                                segment_seconds), limit
+            for item_id, raw_path, modality in retag:
+                stat_key(("tags", item_id), raw_path)
+                yield ("tags", item_id), (raw_path, read_tags, modality), min(timeout, TAGS_TIMEOUT)
 
-        pool = ProcessPool(extract_file, workers, timeout)
+        pool = ProcessPool(run_task, workers, timeout)
         try:
             for item_id, ok, value in pool.run(tasks(), lambda: cancelled() or writer.error is not None):
                 key = stat_keys.pop(item_id, None)
-                if ok and key is None:
+                if ok and key is None and not isinstance(item_id, tuple):
                     ok, value = False, VANISHED_WHILE_INDEXED
                 writer.inbox.put((item_id, key, ok, value))
         finally:
@@ -312,6 +362,7 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
             writer.join()
         if writer.error is not None:
             raise writer.error
+        summary.tags_read = writer.tags_read
     summary.cancelled = cancelled()
     summary.elapsed = time.monotonic() - started
     return summary

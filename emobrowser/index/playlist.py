@@ -30,11 +30,14 @@ class PlaylistResult:
 
 
 def default_title(hit) -> str:
-    """The EXTINF title of a hit: its file name without the extension (a byte that is
-    not UTF-8 shown as U+FFFD)."""
+    """The EXTINF title of a hit: "Artist - Title" from its tags (``hit.tags``, where
+    loaded), else its file name without the extension (a byte that is not UTF-8 shown
+    as U+FFFD)."""
     from emobrowser.index.store import shown
+    from emobrowser.index.tags import extinf_label
 
-    return shown(os.path.splitext(os.path.basename(hit.path))[0])
+    return (extinf_label(None, getattr(hit, "tags", None))
+            or shown(os.path.splitext(os.path.basename(hit.path))[0]))
 
 
 def entry_location(path: str) -> tuple[str, bool]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from emobrowser.core.errors import MediaError, link_failure, read_failure
 from emobrowser.index.pseudofs import PseudoFilesystems
 from emobrowser.index.store import Store, display
+from emobrowser.media.payload import payload_key
 from emobrowser.media.sniff import MEDIA_EXTENSIONS, extension_modality, sniff
 
 _EXTS = frozenset(e.encode() for e in MEDIA_EXTENSIONS)
@@ -55,6 +56,7 @@ class ScanStats:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    retagged: int = 0  # changed in their tags only: scores kept, tags read again
     failed: int = 0
     unreadable_dirs: list[str] = field(default_factory=list)
     dir_errors: dict[str, str] = field(default_factory=dict)  # unreadable folder -> why
@@ -237,20 +239,20 @@ class _ReadLane:
     @staticmethod
     def _serve(tasks: queue.SimpleQueue) -> None:
         while (task := tasks.get()) is not None:
-            path, size, out, done = task
+            read, out, done = task
             try:
-                out["value"] = fingerprint(path, size)
+                out["value"] = read()
             except BaseException as exc:  # handed to the scanning thread
                 out["error"] = exc
             finally:
                 done.set()
 
-    def fingerprint(self, path: bytes, size: int, cancelled: Callable[[], bool]) -> tuple[str, bytes]:
-        """fingerprint(path, size) within READ_TIMEOUT seconds: raises MediaError when
-        the read takes longer and _Cancelled as soon as ``cancelled()``."""
+    def call(self, read: Callable[[], object], cancelled: Callable[[], bool]):
+        """read() within READ_TIMEOUT seconds: raises MediaError when the read takes
+        longer and _Cancelled as soon as ``cancelled()``."""
         out: dict = {}
         done = threading.Event()
-        (self._tasks or self._start()).put((path, size, out, done))
+        (self._tasks or self._start()).put((read, out, done))
         deadline = time.monotonic() + READ_TIMEOUT
         while not done.wait(min(0.25, max(0.0, deadline - time.monotonic()))):
             if cancelled() or time.monotonic() >= deadline:
@@ -263,6 +265,10 @@ class _ReadLane:
             raise out["error"]
         return out["value"]
 
+    def fingerprint(self, path: bytes, size: int, cancelled: Callable[[], bool]) -> tuple[str, bytes]:
+        """fingerprint(path, size) through the lane (see call)."""
+        return self.call(lambda: fingerprint(path, size), cancelled)
+
     def close(self) -> None:
         if self._tasks is not None:
             self._tasks.put(None)
@@ -270,30 +276,34 @@ class _ReadLane:
 
 
 def _probe(entry: FileEntry, cancelled: Callable[[], bool] = lambda: False, lane: _ReadLane | None = None
-           ) -> tuple[str | None, str | None, str | None, str | None]:
-    """(fingerprint, modality, format, error) of a new or changed file, read through
-    ``lane`` (a lane of its own if None); raises _Cancelled when ``cancelled()``
-    during the read."""
+           ) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """(fingerprint, modality, format, error, payload fingerprint) of a new or changed
+    file, read through ``lane`` (a lane of its own if None); raises _Cancelled when
+    ``cancelled()`` during the read. The payload fingerprint (media.payload) is that
+    of a sound file's sound without its tags, None for other files and formats."""
     hint = extension_modality(os.fsdecode(entry.raw_path))
     guess = hint.value if hint else None
     if entry.error:
-        return None, guess, None, entry.error
+        return None, guess, None, entry.error, None
     own = lane is None
     lane = lane or _ReadLane()
     try:
         fp, head = lane.fingerprint(entry.raw_path, entry.size, cancelled)
+        try:
+            modality, fmt = sniff(head, os.fsdecode(entry.raw_path))
+        except MediaError as exc:
+            return fp, guess, None, str(exc), None
+        payload = None
+        if modality.value == "audio":
+            payload = lane.call(lambda: payload_key(entry.raw_path, entry.size), cancelled)
     except OSError as exc:
-        return None, guess, None, str(read_failure(exc))
+        return None, guess, None, str(read_failure(exc)), None
     except MediaError as exc:
-        return None, guess, None, str(exc)
+        return None, guess, None, str(exc), None
     finally:
         if own:
             lane.close()
-    try:
-        modality, fmt = sniff(head, os.fsdecode(entry.raw_path))
-    except MediaError as exc:
-        return fp, guess, None, str(exc)
-    return fp, modality.value, fmt, None
+    return fp, modality.value, fmt, None, payload
 
 
 def sync_root(store: Store, root_id: int, root: bytes, include_hidden: bool = False,
@@ -323,6 +333,7 @@ def _sync(store: Store, root_id: int, root: bytes, include_hidden: bool, cancell
     skipped: list[tuple[bytes, str]] = []
     conn = store.conn
     updates: list[tuple] = []
+    retagged: list[tuple] = []
 
     def flush_updates() -> None:
         if updates:
@@ -332,8 +343,15 @@ def _sync(store: Store, root_id: int, root: bytes, include_hidden: bool, cancell
                 store.drop_results([u[-1] for u in updates])
                 conn.executemany(
                     "UPDATE items SET size=?, mtime_ns=?, fingerprint=?, modality=?, format=?, status=?, "
-                    "error=?, updated=? WHERE id=?", updates)
+                    "error=?, updated=?, payload_fp=? WHERE id=?", updates)
             updates.clear()
+        if retagged:
+            # Only the tags changed: the scores still describe the sound. The new size
+            # and time make the pipeline read the tags again (Store.needs_metadata).
+            with store.transaction():
+                conn.executemany("UPDATE items SET size=?, mtime_ns=?, fingerprint=?, format=?, updated=? "
+                                 "WHERE id=?", retagged)
+            retagged.clear()
 
     restores: list[int] = []
 
@@ -349,10 +367,19 @@ def _sync(store: Store, root_id: int, root: bytes, include_hidden: bool, cancell
 
     def queue_update(entry: FileEntry, item_id: int, probed: tuple) -> None:
         """Record a changed file (new content, or readable again) with what _probe found."""
-        fp, modality, fmt, error = probed
+        fp, modality, fmt, error, payload = probed
+        if payload is not None and error is None:
+            was = conn.execute("SELECT payload_fp, status, modality FROM items WHERE id = ?", (item_id,)).fetchone()
+            if was == (payload, "indexed", modality):
+                stats.retagged += 1
+                stats.unchanged += 1
+                retagged.append((entry.size, entry.mtime_ns, fp, fmt, time.time(), item_id))
+                if len(retagged) >= _BATCH:
+                    flush_updates()
+                return
         stats.changed += 1
         updates.append((entry.size, entry.mtime_ns, fp, modality, fmt, "failed" if error else "pending", error,
-                        time.time(), item_id))
+                        time.time(), payload, item_id))
         if len(updates) >= _BATCH:
             flush_updates()
 
@@ -428,7 +455,7 @@ def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanSt
             except _Cancelled:
                 break
         with store.transaction():
-            for entry, (fp, modality, fmt, error) in probed:
+            for entry, (fp, modality, fmt, error, payload) in probed:
                 moved_id = store.missing_with_fingerprint(fp, entry.size) if fp and not error else None
                 if moved_id is not None:
                     conn.execute(f"UPDATE items SET raw_path=?, path=?, root_id=?, mtime_ns=?, "
@@ -439,8 +466,8 @@ def _add_fresh(store: Store, root_id: int, fresh: list[FileEntry], stats: ScanSt
                     continue
                 conn.execute(
                     "INSERT INTO items(raw_path, path, root_id, modality, format, size, mtime_ns, fingerprint, "
-                    "status, error, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "status, error, updated, payload_fp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry.raw_path, display(entry.raw_path), root_id, modality, fmt, entry.size, entry.mtime_ns,
-                     fp, "failed" if error else "pending", error, time.time()))
+                     fp, "failed" if error else "pending", error, time.time(), payload))
                 stats.new += 1
                 stats.failed += bool(error)

@@ -100,6 +100,11 @@ MIGRATIONS: list = [
     """,
     # 4: roots stored inside other roots merged into them (_merge_nested_roots, below).
     lambda conn: _merge_nested_roots(conn),
+    # 5: what files say about themselves (media.metadata), read at the size and time in
+    # the row: a file whose size or time no longer match is read again. payload_fp
+    # fingerprints an item's sound without its tags (media.payload), so a tag edit keeps
+    # the scores. folded: title, artist and album for accent- and case-blind search.
+    lambda conn: _add_metadata(conn),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -180,6 +185,34 @@ def _merge_nested_roots(conn: sqlite3.Connection) -> None:
         outer = [(len(p), rid) for rid, p in roots if rid != root_id and within(path, p)]
         if outer:
             _absorb(conn, min(outer)[1], [root_id])
+
+
+_METADATA_TABLE = """
+    CREATE TABLE IF NOT EXISTS metadata (
+        item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        title TEXT,
+        artist TEXT,
+        album TEXT,
+        album_artist TEXT,
+        year INTEGER,
+        track INTEGER,
+        date TEXT,
+        camera TEXT,
+        has_cover INTEGER NOT NULL DEFAULT 0,
+        problem TEXT,
+        folded TEXT NOT NULL DEFAULT ''
+    )
+"""
+
+
+def _add_metadata(conn: sqlite3.Connection) -> None:
+    """The metadata table and items.payload_fp (written to be run again safely, as
+    tests do by lowering the schema version)."""
+    if "payload_fp" not in {r[1] for r in conn.execute("PRAGMA table_info(items)")}:
+        conn.execute("ALTER TABLE items ADD COLUMN payload_fp TEXT")
+    conn.execute(_METADATA_TABLE)
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -628,6 +661,63 @@ class Store:
         return list(self.conn.execute(
             "SELECT model, version, source, start, end, valence, arousal FROM segments "
             "WHERE item_id = ? ORDER BY source, start", (item_id,)))
+
+    # -- metadata -----------------------------------------------------------------------
+
+    def needs_metadata(self, root_ids: Iterable[int]) -> list[tuple[int, bytes, str]]:
+        """(id, raw_path, modality) of indexed items under ``root_ids`` whose tags were
+        never read, or were read when the file had another size or time."""
+        ids = list(root_ids)
+        if not ids:
+            return []
+        return [(r[0], bytes(r[1]), r[2]) for r in self.conn.execute(
+            f"SELECT items.id, items.raw_path, items.modality FROM items LEFT JOIN metadata m ON m.item_id = items.id "
+            f"WHERE items.status = 'indexed' AND items.root_id IN ({','.join('?' * len(ids))}) "
+            f"AND (m.item_id IS NULL OR m.size != items.size OR m.mtime_ns != items.mtime_ns) ORDER BY items.id",
+            ids)]
+
+    def put_metadata(self, item_id: int, size: int, mtime_ns: int, meta: dict) -> None:
+        """Store an item's tags (a media.metadata.Metadata as a dict), read from the file
+        at ``size`` and ``mtime_ns`` (inside the caller's transaction)."""
+        from emobrowser.media.metadata import fold
+
+        folded = fold(" ".join(meta.get(k) or "" for k in ("title", "artist", "album", "album_artist")))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO metadata(item_id, size, mtime_ns, title, artist, album, album_artist, year, "
+            "track, date, camera, has_cover, problem, folded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (item_id, size, mtime_ns, meta.get("title"), meta.get("artist"), meta.get("album"),
+             meta.get("album_artist"), meta.get("year"), meta.get("track"), meta.get("date"), meta.get("camera"),
+             int(bool(meta.get("has_cover"))), meta.get("problem"), folded))
+
+    def metadata_of(self, ids=None) -> dict[int, dict]:
+        """{item id: {title, artist, album, album_artist, year, track, date, camera,
+        has_cover, folded}} for the given items (None: every item) that have tags stored."""
+        names = ("title", "artist", "album", "album_artist", "year", "track", "date", "camera", "has_cover",
+                 "folded")
+        select = f"SELECT item_id, {', '.join(names)} FROM metadata"
+        if ids is None:
+            chunks = [(select, ())]
+        else:
+            ids = [int(i) for i in ids]
+            chunks = [(f"{select} WHERE item_id IN ({','.join('?' * len(ids[s:s + 900]))})", ids[s:s + 900])
+                      for s in range(0, len(ids), 900)]
+        out: dict[int, dict] = {}
+        for sql, params in chunks:
+            for r in self.conn.execute(sql, params):
+                out[r[0]] = dict(zip(names, r[1:]))
+                out[r[0]]["has_cover"] = bool(out[r[0]]["has_cover"])
+        return out
+
+    def tag_labels(self) -> dict[int, str]:
+        """{item id: "Artist – Title", or the title alone} of the items with a title."""
+        from emobrowser.media.metadata import song_name
+
+        return {r[0]: song_name(r[1], r[2]) for r in self.conn.execute(
+            "SELECT item_id, title, artist FROM metadata WHERE title IS NOT NULL")}
+
+    def folded_tags(self) -> dict[int, str]:
+        """{item id: its title, artist and album folded for search (metadata.fold)}."""
+        return dict(self.conn.execute("SELECT item_id, folded FROM metadata WHERE folded != ''"))
 
     # -- settings -----------------------------------------------------------------------
 

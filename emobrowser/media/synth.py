@@ -148,10 +148,12 @@ def synth_rock(seconds: float = 4.0, sr: int = 22050, bpm: float = 150.0, major:
     return (loudness * out / max(1e-9, float(np.max(np.abs(out))))).astype(np.float32)
 
 
-def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050, cover: np.ndarray | None = None) -> Path:
+def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050, cover: np.ndarray | None = None,
+                metadata: dict[str, str] | None = None) -> Path:
     """Encode mono float audio; the codec follows the extension (wav, flac, ogg, mp3, m4a,
     mp4, opus). ``cover`` (a BGR picture) adds it as cover art: a one-frame MJPEG stream
-    marked as an attached picture (mp4 and m4a)."""
+    marked as an attached picture (mp4 and m4a). ``metadata``: container tags as FFmpeg
+    writes them (in a WAV, a RIFF INFO list)."""
     import av
 
     path = Path(path)
@@ -171,6 +173,7 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050, cover: n
 
         samples = resample(np.asarray(samples, np.float32), sr, rate)
     with av.open(str(path), "w", format=container_fmt) as out:
+        out.metadata.update(metadata or {})
         stream = out.add_stream(codec, rate=rate, layout="mono")
         if cover is not None:
             art = out.add_stream("mjpeg", rate=1)
@@ -196,16 +199,19 @@ def write_audio(path: str | Path, samples: np.ndarray, sr: int = 22050, cover: n
 
 
 def write_video(path: str | Path, scenes: list[tuple[str, dict]], seconds_per_scene: float = 4.0,
-                fps: int = 10, size: tuple[int, int] = (120, 160), sr: int = 22050) -> Path:
+                fps: int = 10, size: tuple[int, int] = (120, 160), sr: int = 22050,
+                metadata: dict[str, str] | None = None) -> Path:
     """Encode an MP4 (H.264 + AAC) whose picture and sound change mood together.
 
     scenes: list of (image kind for draw_image, keyword arguments for synth_music;
-    with "rock": True, for synth_rock).
+    with "rock": True, for synth_rock). metadata: container fields such as "title"
+    and "creation_time".
     """
     import av
 
     path = Path(path)
     with av.open(str(path), "w", format="mp4") as out:
+        out.metadata.update(metadata or {})
         vs = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
         vs.height, vs.width = size
         vs.pix_fmt = "yuv420p"
@@ -239,3 +245,69 @@ def write_video(path: str | Path, scenes: list[tuple[str, dict]], seconds_per_sc
         for packet in aus.encode(None):
             out.mux(packet)
     return path
+
+
+def tag_audio(path: str | Path, cover: np.ndarray | None = None, **tags) -> Path:
+    """Add tags (title, artist, album, albumartist, date, tracknumber) to an MP3,
+    FLAC, Ogg or M4A file with mutagen, and a JPEG ``cover`` (a BGR picture) when given."""
+    import base64
+
+    import cv2
+    import mutagen
+    from mutagen.flac import Picture
+
+    path = Path(path)
+    jpeg = cv2.imencode(".jpg", cover)[1].tobytes() if cover is not None else None
+    picture = None
+    if jpeg is not None:
+        picture = Picture()
+        picture.type, picture.mime, picture.data = 3, "image/jpeg", jpeg
+    if path.suffix.lower() == ".mp3":
+        from mutagen.id3 import APIC, ID3
+
+        audio = mutagen.File(path, easy=True)
+        if audio.tags is None:
+            audio.add_tags()
+        audio.tags.update({k: str(v) for k, v in tags.items()})
+        audio.save()
+        if jpeg is not None:
+            id3 = ID3(path)
+            id3.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="cover", data=jpeg))
+            id3.save()
+        return path
+    audio = mutagen.File(path, easy=path.suffix.lower() in (".m4a", ".mp4"))
+    if audio.tags is None:
+        audio.add_tags()
+    for key, value in tags.items():
+        audio.tags[key] = str(value)
+    if picture is not None:
+        if hasattr(audio, "add_picture"):
+            audio.add_picture(picture)
+        elif path.suffix.lower() in (".m4a", ".mp4"):
+            from mutagen.mp4 import MP4, MP4Cover
+
+            audio.save()
+            audio = MP4(path)
+            audio.tags["covr"] = [MP4Cover(jpeg, MP4Cover.FORMAT_JPEG)]
+        else:
+            audio.tags["metadata_block_picture"] = [base64.b64encode(picture.write()).decode("ascii")]
+    audio.save()
+    return path
+
+
+def write_photo(path: str | Path, image: np.ndarray, taken: str | None = None, offset: str | None = None,
+                camera: str | None = None) -> Path:
+    """Save a BGR picture as JPEG with EXIF: ``taken`` as "YYYY:MM:DD HH:MM:SS"
+    (DateTimeOriginal), ``offset`` as "+HH:MM" (OffsetTimeOriginal), ``camera`` (Model)."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    if camera:
+        exif[0x0110] = camera
+    sub = exif.get_ifd(0x8769)
+    if taken:
+        sub[0x9003] = taken
+    if offset:
+        sub[0x9011] = offset
+    Image.fromarray(np.ascontiguousarray(image[..., ::-1])).save(path, "JPEG", exif=exif.tobytes())
+    return Path(path)

@@ -64,7 +64,8 @@ def test_index_status_failures_query(tmp_path):
             run_cli("query", "--valence", "0.3", "--arousal", "0.1", "-k", "4", "--json", "--db", db).stdout.splitlines()]
     assert len(hits) == 4
     assert {h["modality"] for h in hits} >= {"image", "audio"}
-    assert all(set(h) == {"path", "modality", "valence", "arousal", "distance"} for h in hits)
+    assert all(set(h) == {"path", "modality", "valence", "arousal", "distance", "title", "artist", "album", "year",
+                          "date"} for h in hits)
     only_audio = run_cli("query", "--valence", "0", "--arousal", "0", "--modality", "audio", "--json", "--db", db)
     assert {json.loads(line)["modality"] for line in only_audio.stdout.splitlines()} == {"audio"}
 
@@ -217,7 +218,8 @@ def test_query_leaves_far_items_out_and_says_how_many_on_stderr(indexed_db):
 
     out = run_cli("query", *point, "-k", "20", "--json", "--db", indexed_db)
     rows = _rows(out)
-    assert all(set(r) == {"path", "modality", "valence", "arousal", "distance"} for r in rows)  # as before
+    assert all(set(r) == {"path", "modality", "valence", "arousal", "distance", "title", "artist", "album", "year",
+                          "date"} for r in rows)  # as before
     assert rows == [r for r in everything if r["distance"] <= limit]  # the same rows, the far ones left out
     lines = out.stderr.splitlines()
     assert len(lines) == 1

@@ -17,7 +17,8 @@ sys.meta_path.insert(0, Block())
 CORE_MODULES = [
     "emobrowser.cli", "emobrowser.app", "emobrowser.demo", "emobrowser.core.paths", "emobrowser.core.types",
     "emobrowser.media.images", "emobrowser.media.audio", "emobrowser.media.video", "emobrowser.media.sniff",
-    "emobrowser.media.synth", "emobrowser.index.store", "emobrowser.index.scanner", "emobrowser.index.pipeline",
+    "emobrowser.media.synth", "emobrowser.media.metadata", "emobrowser.media.payload",
+    "emobrowser.index.store", "emobrowser.index.scanner", "emobrowser.index.pipeline",
     "emobrowser.index.library", "emobrowser.index.scoring", "emobrowser.models.registry",
     "emobrowser.index.slideshow", "emobrowser.media.slideshow_video",
 ]

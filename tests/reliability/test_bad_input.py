@@ -267,3 +267,67 @@ def test_a_file_named_like_a_url_is_read_from_disk_and_opens_no_connection(tmp_p
             pass
     finally:
         listener.close()
+
+
+def _syncsafe(n):
+    return bytes([(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F])
+
+
+def _id3(frames: bytes, declared=None) -> bytes:
+    """An ID3v2.3 tag holding ``frames``, stating ``declared`` bytes when given."""
+    return b"ID3\x03\x00\x00" + _syncsafe(len(frames) if declared is None else declared) + frames
+
+
+def _frame(fid: bytes, body: bytes, declared=None) -> bytes:
+    return fid + struct.pack(">I", len(body) if declared is None else declared) + b"\x00\x00" + body
+
+
+def _exif_jpeg(tiff: bytes) -> bytes:
+    import cv2
+
+    jpg = cv2.imencode(".jpg", synth.draw_image("warm", (40, 40)))[1].tobytes()
+    app1 = b"Exif\x00\x00" + tiff
+    return jpg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpg[2:]
+
+
+def test_hostile_tags_cost_the_tags_never_the_item(store, tmp_path, caplog):
+    root = tmp_path / "lib"
+    root.mkdir()
+    mp3 = synth.write_audio(tmp_path / "plain.mp3", synth.synth_music(2.0)).read_bytes()
+    cover = b"\x00image/jpeg\x00\x03\x00\xff\xd8" + bytes(50 * 2**20)
+    (root / "big_cover.mp3").write_bytes(_id3(_frame(b"APIC", cover)) + mp3)
+    # a UTF-16 title that is a lone surrogate, an artist that ends in one
+    (root / "utf16.mp3").write_bytes(_id3(_frame(b"TIT2", b"\x01\xff\xfe\x00\xd8A\x00B")
+                                          + _frame(b"TPE1", b"\x01\xff\xfeA\x00\x00\xdc")) + mp3)
+    (root / "long_frame.mp3").write_bytes(_id3(_frame(b"TIT2", b"\x00Title", declared=10**8)) + mp3)
+    flac = synth.write_audio(tmp_path / "plain.flac", synth.synth_music(2.0)).read_bytes()
+    assert flac[4] & 0x7F == 0 and not flac[4] & 0x80  # STREAMINFO first, more blocks after it
+    padding = (b"\x01" + (10 * 2**20).to_bytes(3, "big") + bytes(10 * 2**20)) * 2  # 20 MiB of tags
+    (root / "padded.flac").write_bytes(flac[:42] + padding + flac[42:])
+    # EXIF whose Exif IFD points back at IFD0, whose next IFD is itself, with an absurd count
+    loop = struct.pack("<HHII", 0x8769, 4, 1, 8) + struct.pack("<HHII", 0x0110, 2, 0xFFFFFFFF, 40)
+    (root / "exif_loop.jpg").write_bytes(_exif_jpeg(b"II*\x00" + struct.pack("<IH", 8, 2) + loop
+                                                    + struct.pack("<I", 8)))
+    counts = struct.pack("<HHII", 0x9003, 2, 0x7FFFFFFF, 8) * 3
+    (root / "exif_counts.jpg").write_bytes(_exif_jpeg(b"II*\x00" + struct.pack("<IH", 8, 0xFFFF) + counts
+                                                      + struct.pack("<I", 0)))
+    caplog.set_level("WARNING", logger="emobrowser.index.pipeline")
+    summary = pipeline.index_library(store, [str(root)], **BASE)
+    failures = {os.path.basename(p): e for p, _, e in store.failures()}
+    assert failures == {}
+    assert summary.indexed == 6
+    scored = {r[0] for r in store.conn.execute("SELECT items.path FROM items JOIN scores ON scores.item_id = items.id")}
+    assert {os.path.basename(p) for p in scored} == {"big_cover.mp3", "utf16.mp3", "long_frame.mp3", "padded.flac",
+                                                     "exif_loop.jpg", "exif_counts.jpg"}
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "big_cover.mp3: tags not read: their block is 50.0 MiB, over the 16 MiB limit" in logged
+    assert "padded.flac: tags not read: their block is 20.0 MiB, over the 16 MiB limit" in logged
+    assert "exif_loop.jpg: tags read in part: Tag data larger than file" in logged
+    assert "exif_counts.jpg: tags read in part:" in logged
+    tags = {os.path.basename(store.item(i).path): m for i, m in store.metadata_of(
+        [r[0] for r in store.conn.execute("SELECT id FROM items")]).items()}
+    assert tags["long_frame.mp3"]["title"] == "Title"  # the frame is cut at the tag's end
+    # mutagen drops both broken frames; FFmpeg's reading keeps what it can of the artist
+    assert tags["utf16.mp3"]["artist"] == "A" and tags["utf16.mp3"]["title"] in (None, "\ufffdAB", "AB")
+    # nothing was read into the library that sqlite or JSON could not hold
+    assert all("\ud800" not in (m["title"] or "") for m in tags.values())
