@@ -286,7 +286,7 @@ def test_a_pipe_posing_as_a_media_file_is_named_without_blocking(tmp_path):
 
     fifo = tmp_path / "photo.jpg"
     os.mkfifo(fifo)  # no writer: a blocking open or read would never return
-    _fp, modality, _fmt, error = _probe(FileEntry(os.fsencode(fifo), 4096))
+    _fp, modality, _fmt, error, _payload = _probe(FileEntry(os.fsencode(fifo), 4096))
     assert error == "not a media file: it is a named pipe (FIFO)" and modality == "image"
 
 
