@@ -1,0 +1,57 @@
+"""What a new user meets in the first minutes (issue 23): the map's hover tooltip,
+fresh results after indexing, a map that stays put, list thumbnails, the play
+button's icon, the indexing ETA, the window's title and header, About, the
+alignment dialog's wording and the quick look."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from gui_helpers import BASE, copy_db, make_library, view_to_widget
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
+from PySide6.QtGui import QHelpEvent, QMouseEvent
+from PySide6.QtWidgets import QApplication, QToolTip
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    return make_library(tmp_path_factory.mktemp("firstlib"))
+
+
+@pytest.fixture
+def window(qtbot, library, tmp_path):
+    from emobrowser.gui.main_window import MainWindow
+
+    w = MainWindow(copy_db(library[0], tmp_path), auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 11, timeout=15000)
+    qtbot.waitUntil(lambda: not w.query_lane.busy() and bool(w.results.model.hits), timeout=10000)
+    yield w
+    w.close()
+
+
+def _after(qtbot, ms: int) -> None:
+    """Let the event loop run until a timer started now fires: every timer of ``ms``
+    or less started before it (such as a tooltip's hide timer) has fired by then."""
+    timer = QTimer(singleShot=True, interval=ms)
+    with qtbot.waitSignal(timer.timeout, timeout=ms + 10000):
+        timer.start()
+
+
+def test_the_map_tooltip_stays_while_the_pointer_rests_on_a_point(qtbot, window):
+    c = window.circumplex
+    row = int(window.points.modality.tolist().index("audio"))
+    pos = view_to_widget(c, float(window.points.valence[row]), float(window.points.arousal[row]))
+    viewport = c.plot.viewport()
+    move = QMouseEvent(QEvent.Type.MouseMove, QPointF(pos), QPointF(viewport.mapToGlobal(pos)),
+                       Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, move)
+    name = os.path.basename(window.points.paths[row])
+    qtbot.waitUntil(lambda: QToolTip.isVisible() and name in QToolTip.text(), timeout=5000)
+    # The pointer rests: Qt asks the view for its tooltip, as it does after ~0.7 s.
+    QApplication.sendEvent(viewport, QHelpEvent(QEvent.Type.ToolTip, pos, viewport.mapToGlobal(pos)))
+    _after(qtbot, 1000)
+    assert QToolTip.isVisible() and name in QToolTip.text()
