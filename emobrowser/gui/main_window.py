@@ -8,6 +8,8 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
@@ -266,11 +268,14 @@ class MainWindow(QMainWindow):
         return None
 
     def _on_points_loaded(self, points, _seconds) -> None:
+        changed = not _same_points(self.points, points)
         self.points = points
-        self.circumplex.set_points(points)
-        # Search at once, and keep searching while indexing fills a results list that is not full yet.
+        if changed:
+            self.circumplex.set_points(points)
+        # Search at once, and search again whenever the library changed: the results
+        # on screen then never describe an older library (songs scored before photos).
         spec = self._pending_spec or self._last_spec or self.search.spec()
-        if len(points) and (self._pending_spec is not None or len(self.results.model.hits) < spec.k):
+        if len(points) and (self._pending_spec is not None or changed or not self.results.model.hits):
             self.run_query(spec)
 
     def _on_background_failed(self, message: str) -> None:
@@ -479,6 +484,14 @@ class MainWindow(QMainWindow):
         if folders:
             event.acceptProposedAction()
             self.add_folders(folders)
+
+
+def _same_points(old, new) -> bool:
+    """Whether two LibraryPoints hold the same items at the same places."""
+    if old is None or len(old) != len(new):
+        return False
+    return (np.array_equal(old.ids, new.ids) and np.array_equal(old.valence, new.valence)
+            and np.array_equal(old.arousal, new.arousal))
 
 
 def _dropped_folders(event) -> list[str]:

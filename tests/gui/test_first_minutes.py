@@ -55,3 +55,30 @@ def test_the_map_tooltip_stays_while_the_pointer_rests_on_a_point(qtbot, window)
     QApplication.sendEvent(viewport, QHelpEvent(QEvent.Type.ToolTip, pos, viewport.mapToGlobal(pos)))
     _after(qtbot, 1000)
     assert QToolTip.isVisible() and name in QToolTip.text()
+
+
+def test_results_found_while_indexing_are_refreshed_when_more_is_scored(qtbot, library, tmp_path):
+    """Songs scored first fill the page; the photos scored later must join it."""
+    from gui_helpers import wait_for_indexer
+
+    from emobrowser.gui.main_window import MainWindow
+    from emobrowser.index.pipeline import index_library
+    from emobrowser.index.store import Store
+
+    media = library[1]
+    db = tmp_path / "songs_first.sqlite3"
+    with Store(db) as store:
+        index_library(store, [str(media / "music")], workers=1, **BASE)
+    w = MainWindow(db, auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.search.k_spin.setValue(3)  # the page is full with the three songs
+    w.show()
+    qtbot.waitUntil(lambda: len(w.results.model.hits) == 3, timeout=15000)
+    assert {h.modality for h in w.results.model.hits} == {"audio"}
+    w.add_folders([str(media)])
+    wait_for_indexer(qtbot, w, 120000)
+    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 11, timeout=15000)
+    qtbot.waitUntil(lambda: not w.query_lane.busy(), timeout=10000)
+    assert "image" in {h.modality for h in w.results.model.hits}
+    assert "image" in w.results.summary.text()
+    w.close()
