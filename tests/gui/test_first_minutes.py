@@ -82,3 +82,31 @@ def test_results_found_while_indexing_are_refreshed_when_more_is_scored(qtbot, l
     assert "image" in {h.modality for h in w.results.model.hits}
     assert "image" in w.results.summary.text()
     w.close()
+
+
+def _select(qtbot, w, modality: str) -> None:
+    row = next(i for i, h in enumerate(w.results.model.hits) if h.modality == modality)
+    if modality == "audio":
+        with qtbot.waitSignal(w.timeline_lane.job_finished, timeout=10000):
+            w.results.view.setCurrentIndex(w.results.model.index(row))
+    else:
+        w.results.view.setCurrentIndex(w.results.model.index(row))
+    QApplication.processEvents()
+
+
+@pytest.mark.parametrize("size", [(1200, 800), (1024, 600)])
+def test_the_map_keeps_its_frame_when_the_selection_changes(qtbot, window, size):
+    window.resize(*size)
+
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    _select(qtbot, window, "image")
+    plot = window.circumplex.plot
+    frame = plot.geometry()
+    view = window.circumplex._vb.viewRect()
+    _select(qtbot, window, "audio")
+    assert window.detail.plot.isVisibleTo(window.detail)
+    assert plot.geometry() == frame and window.circumplex._vb.viewRect() == view
+    _select(qtbot, window, "image")
+    assert not window.detail.plot.isVisibleTo(window.detail)
+    assert plot.geometry() == frame and window.circumplex._vb.viewRect() == view
