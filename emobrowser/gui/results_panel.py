@@ -23,10 +23,12 @@ class _ResultsView(QListView):
     """A list view that says what to do when it is empty."""
 
     placeholder = "Click the map, drag a region with Shift, or type a mood to search."
+    area_changed = Signal()  # other rows may be on screen now: they need their thumbnails
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.fit_grid()
+        self.area_changed.emit()
 
     def fit_grid(self) -> None:
         """Spread the cards evenly over the width instead of leaving a ragged gap on the right."""
@@ -111,6 +113,7 @@ class ResultsPanel(QWidget):
         self.view.doubleClicked.connect(self._on_double_clicked)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.view.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+        self.view.area_changed.connect(self._on_area_changed)
 
         self.preview = AudioPreview(self)
         self.play_button = QToolButton(text="▶ Play")
@@ -259,12 +262,18 @@ class ResultsPanel(QWidget):
     def _on_scrolled(self, _value: int) -> None:
         self.visible_items_changed.emit(self.visible_hits())
 
+    def _on_area_changed(self) -> None:
+        if self.model.hits:
+            self.visible_items_changed.emit(self.visible_hits())
+
     def _on_list_mode_toggled(self, on: bool) -> None:
         self.delegate.list_mode = on
         self.view.setViewMode(QListView.ViewMode.ListMode if on else QListView.ViewMode.IconMode)
         self.view.setIconSize(QSize(48, 36) if on else ResultsDelegate.THUMB)
         self.view.fit_grid()
         self.view.doItemsLayout()
+        # The list shows more rows than the grid showed cards: those need thumbnails too.
+        self._on_area_changed()
 
     def _on_double_clicked(self, index) -> None:
         hit = index.data(HIT_ROLE)

@@ -110,3 +110,22 @@ def test_the_map_keeps_its_frame_when_the_selection_changes(qtbot, window, size)
     _select(qtbot, window, "image")
     assert not window.detail.plot.isVisibleTo(window.detail)
     assert plot.geometry() == frame and window.circumplex._vb.viewRect() == view
+
+
+def test_list_view_rows_get_their_thumbnails_without_scrolling(qtbot, window, monkeypatch):
+    """The list shows more rows than the grid showed cards: the newly shown rows get
+    their thumbnails without the user scrolling."""
+    from gui_helpers import lift_relevance_limit
+
+    lift_relevance_limit(monkeypatch)
+    w = window
+    w.resize(900, 560)
+    with qtbot.waitSignal(w.query_lane.job_finished, timeout=5000):
+        w.search.set_point(0.0, 0.0)
+    QApplication.processEvents()
+    in_grid = {h.path for h in w.results.visible_hits()}
+    w.results.grid_button.click()  # the list view
+    QApplication.processEvents()
+    newly = [h for h in w.results.visible_hits() if h.modality == "image" and h.path not in in_grid]
+    assert newly, "the list must show photos the grid did not"
+    qtbot.waitUntil(lambda: all(w.results.model.has_thumbnail(h.path) for h in newly), timeout=15000)
