@@ -6,8 +6,8 @@ import os
 
 from PySide6.QtCore import QEvent, QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QPainter, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy, QStyle,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from emobrowser.gui.files import file_url
 from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
@@ -116,7 +116,10 @@ class ResultsPanel(QWidget):
         self.view.area_changed.connect(self._on_area_changed)
 
         self.preview = AudioPreview(self)
-        self.play_button = QToolButton(text="▶ Play")
+        # The style's media icons: symbol characters such as ⏸ are missing from common fonts.
+        self.play_button = QToolButton(text="Play")
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+        self.play_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.play_button.setToolTip("Play or pause the selected track (Space)" if self.preview.available
                                     else UNAVAILABLE_TIP)
         self.play_button.setEnabled(False)
@@ -257,7 +260,9 @@ class ResultsPanel(QWidget):
         self.farther_requested.emit(not self._farther_shown)
 
     def _on_playing_changed(self, _path: str, playing: bool) -> None:
-        self.play_button.setText("⏸ Pause" if playing else "▶ Play")
+        self.play_button.setText("Pause" if playing else "Play")
+        self.play_button.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay))
 
     def _on_scrolled(self, _value: int) -> None:
         self.visible_items_changed.emit(self.visible_hits())

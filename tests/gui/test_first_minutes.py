@@ -129,3 +129,19 @@ def test_list_view_rows_get_their_thumbnails_without_scrolling(qtbot, window, mo
     newly = [h for h in w.results.visible_hits() if h.modality == "image" and h.path not in in_grid]
     assert newly, "the list must show photos the grid did not"
     qtbot.waitUntil(lambda: all(w.results.model.has_thumbnail(h.path) for h in newly), timeout=15000)
+
+
+def test_the_play_button_uses_the_styles_media_icons_not_symbol_characters(qtbot):
+    from PySide6.QtWidgets import QStyle
+
+    from emobrowser.gui.results_panel import ResultsPanel
+
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    style = panel.style()
+    for playing, icon in ((True, QStyle.StandardPixmap.SP_MediaPause), (False, QStyle.StandardPixmap.SP_MediaPlay)):
+        panel.preview.playing_changed.emit("/x/song.mp3", playing)
+        button = panel.play_button
+        assert button.text() == ("Pause" if playing else "Play")
+        expected = style.standardIcon(icon).pixmap(16, 16).toImage()
+        assert button.icon().pixmap(16, 16).toImage() == expected
