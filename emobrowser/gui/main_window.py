@@ -8,8 +8,6 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
-
 from PySide6.QtCore import Qt, QThreadPool
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
@@ -63,7 +61,9 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.thumbs = ThumbnailLoader(self)
-        self.models_lane, self.points_lane, self.status_lane = Lane(parent=self), Lane(parent=self), Lane(parent=self)
+        self.models_lane = Lane(parent=self)
+        # reloads while indexing: each answer shows, so the map and counts follow the indexing
+        self.points_lane, self.status_lane = Lane(parent=self, refresh=True), Lane(parent=self, refresh=True)
         self.query_lane, self.timeline_lane, self.moodbar_lane = Lane(parent=self), Lane(parent=self), Lane(parent=self)
         self.jobs_lane = Lane(parent=self)
 
@@ -268,7 +268,7 @@ class MainWindow(QMainWindow):
         return None
 
     def _on_points_loaded(self, points, _seconds) -> None:
-        changed = not _same_points(self.points, points)
+        changed = not data.same_points(self.points, points)
         self.points = points
         if changed:
             self.circumplex.set_points(points)
@@ -484,14 +484,6 @@ class MainWindow(QMainWindow):
         if folders:
             event.acceptProposedAction()
             self.add_folders(folders)
-
-
-def _same_points(old, new) -> bool:
-    """Whether two LibraryPoints hold the same items at the same places."""
-    if old is None or len(old) != len(new):
-        return False
-    return (np.array_equal(old.ids, new.ids) and np.array_equal(old.valence, new.valence)
-            and np.array_equal(old.arousal, new.arousal))
 
 
 def _dropped_folders(event) -> list[str]:

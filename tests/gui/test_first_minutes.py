@@ -145,3 +145,20 @@ def test_the_play_button_uses_the_styles_media_icons_not_symbol_characters(qtbot
         assert button.text() == ("Pause" if playing else "Play")
         expected = style.standardIcon(icon).pixmap(16, 16).toImage()
         assert button.icon().pixmap(16, 16).toImage() == expected
+
+
+def test_reloading_an_unchanged_library_reuses_its_index_and_logs_nothing(library, tmp_path, caplog):
+    """The window reloads every 2 s while indexing; the log repeated "loaded the cached
+    items index" each time."""
+    import logging
+
+    from emobrowser.gui import data
+
+    db = copy_db(library[0], tmp_path)
+    models = data.model_keys("baseline", "baseline")
+    first = data.load_library(db, models)
+    data.run_query(first, data.QuerySpec())
+    with caplog.at_level(logging.INFO):
+        again = data.load_library(db, models)
+    assert again is first
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO and "index" in r.getMessage()]
