@@ -72,6 +72,46 @@ class _FocusKeyButton(QToolButton):
             super().keyPressEvent(event)
 
 
+class _HeaderLabel(QLabel):
+    """The results header: one line cut with "…" to the label's width (``text()`` and
+    the tooltip keep it whole), so it never pushes the results down; or, for the
+    longer hints, wrapped."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(parent)
+        self._full, self._wrap = "", False
+        self.setText(text)
+
+    def set_wrapping(self, on: bool) -> None:
+        self._wrap = on
+        self.setWordWrap(on)
+        self._show()
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self._show()
+
+    def text(self) -> str:
+        return self._full
+
+    def shown_text(self) -> str:
+        """The text as drawn (cut to the width when it does not wrap)."""
+        return super().text()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._show()
+
+    def _show(self) -> None:
+        width = max(1, self.contentsRect().width())
+        shown = self._full if self._wrap else self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                                                             width)
+        if shown != super().text():
+            super().setText(shown)
+
+
+_NOUNS = {"image": ("photo", "photos"), "audio": ("song", "songs"), "video": ("video", "videos")}
+
 # A best match farther than this from the searched point (a quarter of the circle's
 # radius) is not close: the results header says so.
 FAR = RELEVANCE_MARGIN
@@ -139,9 +179,9 @@ class ResultsPanel(QWidget):
         self.farther_button.clicked.connect(self._on_farther_clicked)
         self.farther_button.hide()
         self._farther_shown = False
-        self.summary = QLabel("Click the map or type a mood to search.")
+        self.summary = _HeaderLabel("Click the map or type a mood to search.")
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.summary.setWordWrap(True)  # long hints take two lines instead of being cut off
+        self.summary.set_wrapping(True)  # long hints take two lines instead of being cut off
         self.summary.setMinimumWidth(80)
         # The summary above the buttons, so the panel can be as narrow as its buttons;
         # the "Show N farther" button beside the summary it belongs to.
@@ -182,7 +222,7 @@ class ResultsPanel(QWidget):
         counts = {}
         for h in hits:
             counts[h.modality] = counts.get(h.modality, 0) + 1
-        parts = ", ".join(f"{n} {m}" for m, n in sorted(counts.items()))
+        parts = ", ".join(f"{n} {_NOUNS.get(m, (m, m))[n != 1]}" for m, n in sorted(counts.items()))
         timing = f" in {seconds * 1000:.0f} ms" if seconds is not None else ""
         # how close the best match is: a page of results looks the same when nothing is near
         nearest = min((h.distance for h in hits), default=0.0)
@@ -193,6 +233,7 @@ class ResultsPanel(QWidget):
             farther = f" · {left_out} farther {'item' if left_out == 1 else 'items'} left out (beyond {limit:.2f})"
         elif farther_shown:
             farther = " · no distance limit"
+        self.summary.set_wrapping(False)
         self.summary.setText(f"{len(hits)} results{timing}" + (f" ({parts})" if parts else "") + closeness + farther)
         self.summary.setToolTip(self.summary.text())
         self._show_farther_button(left_out if limit is not None else 0, limit, farther_shown)
@@ -223,6 +264,11 @@ class ResultsPanel(QWidget):
                                            f"{'item' if left_out == 1 else 'items'} farther than {limit:.2f} "
                                            f"that this search left out (Alt+F)")
         self.farther_button.setVisible(farther_shown or bool(left_out))
+
+    def show_hint(self, text: str) -> None:
+        """Say in the header why there is nothing to show, or what to do (wrapped, whole)."""
+        self.summary.set_wrapping(True)
+        self.summary.setText(text)
 
     def visible_hits(self) -> list:
         """Hits whose cards are (nearly) on screen, for thumbnail requests."""

@@ -80,7 +80,7 @@ def test_results_found_while_indexing_are_refreshed_when_more_is_scored(qtbot, l
     qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 11, timeout=15000)
     qtbot.waitUntil(lambda: not w.query_lane.busy(), timeout=10000)
     assert "image" in {h.modality for h in w.results.model.hits}
-    assert "image" in w.results.summary.text()
+    assert "photo" in w.results.summary.text()
     w.close()
 
 
@@ -162,3 +162,120 @@ def test_reloading_an_unchanged_library_reuses_its_index_and_logs_nothing(librar
         again = data.load_library(db, models)
     assert again is first
     assert not [r for r in caplog.records if r.levelno >= logging.INFO and "index" in r.getMessage()]
+
+
+def test_the_window_is_named_by_the_librarys_folders(qtbot, window, library):
+    qtbot.waitUntil(lambda: window.library.roots.count() == 1, timeout=10000)
+    assert window.windowTitle() == "media"  # the folder's name, not "library.sqlite3"
+    from emobrowser.gui.about_dialog import library_title
+
+    assert library_title(["/x/Photos", "/y/Music/"]) == "Photos, Music"
+    assert library_title([f"/r/{i}" for i in range(5)]) == "0, 1, 2 +2 more"
+
+
+def test_the_results_header_stays_on_one_line(qtbot, window):
+    window.splitter.setSizes([900, 330])  # a narrow results panel
+    with qtbot.waitSignal(window.query_lane.job_finished, timeout=5000):
+        window.search.set_point(0.0, 0.0)
+    QApplication.processEvents()
+    summary = window.results.summary
+    line = summary.fontMetrics().height()
+    assert summary.height() < 2 * line
+    assert summary.toolTip() == summary.text() and "results" in summary.text()
+
+
+def test_a_menu_items_status_tip_times_out(qtbot, window, monkeypatch):
+    from PySide6.QtGui import QStatusTipEvent
+
+    from emobrowser.gui import main_window
+
+    monkeypatch.setattr(main_window, "STATUS_TIP_MS", 200, raising=False)
+    QApplication.sendEvent(window, QStatusTipEvent("Look for new and changed files"))
+    assert window.statusBar().currentMessage() == "Look for new and changed files"
+    QApplication.sendEvent(window, QStatusTipEvent(""))  # the pointer leaves the menu item
+    _after(qtbot, 600)
+    assert window.statusBar().currentMessage() == ""
+
+
+def test_about_names_the_version_the_models_and_the_licences(qtbot, window):
+    from emobrowser import __version__
+    from emobrowser.gui.about_dialog import AboutDialog, about_html
+    from emobrowser.models import registry
+
+    action = next(a for a in window.findChildren(type(window.menuBar().actions()[0])) if "About" in a.text())
+    action.trigger()
+    dialog = window.findChild(AboutDialog)
+    assert dialog is not None and dialog.isVisible()
+    text = dialog.summary.toPlainText()
+    assert __version__ in text and "baseline" in text  # the models this window uses
+    full = about_html()  # the shipped models
+    for model in (registry.image_model(None), registry.audio_model(None)):
+        assert f"{model.info.name} version {model.info.version}" in full
+    for needed in ("MIT", "Apache", "OASIS", "Emotion6", "DEAM", "4Q", "research use only", "nsfwjs"):
+        assert needed in full, needed
+    assert "Infinite Red" in dialog.notices.toPlainText()  # the full third-party notices
+    dialog.close()
+
+
+@pytest.fixture(scope="module")
+def video_library(tmp_path_factory):
+    """Three photos and a video, indexed with the baseline models."""
+    from emobrowser.index.pipeline import index_library
+    from emobrowser.index.store import Store
+    from emobrowser.media import synth
+
+    root = tmp_path_factory.mktemp("quicklook")
+    media = root / "media"
+    media.mkdir()
+    for i, kind in enumerate(("warm", "vivid", "cool")):
+        synth.write_image(media / f"{kind}.jpg", synth.draw_image(kind, (240, 320), seed=i))
+    synth.write_video(media / "clip.mp4", [("warm", {"bpm": 120, "loudness": 0.6})], seconds_per_scene=2.0)
+    db = root / "library.sqlite3"
+    with Store(db) as store:
+        summary = index_library(store, [str(media)], workers=1, **BASE)
+    assert summary.indexed == 4, summary
+    return db, media
+
+
+def test_quick_look_shows_results_large_and_steps_through_them(qtbot, video_library, tmp_path, monkeypatch):
+    from gui_helpers import lift_relevance_limit
+    from PySide6.QtGui import QDesktopServices
+
+    from emobrowser.gui.main_window import MainWindow
+
+    lift_relevance_limit(monkeypatch)
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    w = MainWindow(copy_db(video_library[0], tmp_path), auto_index=False, **BASE)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitUntil(lambda: len(w.results.model.hits) == 4 and not w.query_lane.busy(), timeout=15000)
+    hits = w.results.model.hits
+    first = next(i for i, h in enumerate(hits) if h.modality == "image")
+    w.results.view.setCurrentIndex(w.results.model.index(first))
+    w.results.view.setFocus()
+    qtbot.keyClick(w.results.view, Qt.Key.Key_Space)
+    look = w.quick_look
+    assert look is not None and look.isVisible()
+    assert look.current_hit() is hits[first] and look.has_picture()
+    assert look.picture.pixmap().width() > 160  # larger than a thumbnail
+    # the arrows step through the results, and the results follow
+    seen = {look.current_hit().path}
+    for _ in range(len(hits)):
+        qtbot.keyClick(look, Qt.Key.Key_Right)
+        seen.add(look.current_hit().path)
+        assert w.results.current_hit() is look.current_hit()
+    assert seen == {h.path for h in hits}
+    qtbot.keyClick(look, Qt.Key.Key_Left)
+    assert look.row == len(hits) - 2
+    # a video shows its poster, and Enter plays it in the system player
+    video = next(i for i, h in enumerate(hits) if h.modality == "video")
+    while look.row != video:
+        qtbot.keyClick(look, Qt.Key.Key_Left if look.row > video else Qt.Key.Key_Right)
+    qtbot.waitUntil(look.has_picture, timeout=15000)
+    qtbot.keyClick(look, Qt.Key.Key_Return)
+    assert opened == [hits[video].path]
+    qtbot.keyClick(look, Qt.Key.Key_Escape)
+    assert not look.isVisible()
+    w.close()
