@@ -279,3 +279,18 @@ def test_quick_look_shows_results_large_and_steps_through_them(qtbot, video_libr
     qtbot.keyClick(look, Qt.Key.Key_Escape)
     assert not look.isVisible()
     w.close()
+
+
+def test_the_align_dialog_says_in_plain_words_what_it_needs_changes_and_keeps(qtbot, window):
+    """A library without videos: the message says what aligning needs (videos with sound,
+    minutes of video), what it would change and what is in force now, without jargon."""
+    with qtbot.waitSignal(window.alignment.finished, timeout=60000):
+        window.align_action.trigger()
+    text = window.alignment.message.text()
+    assert "at least 3 videos with sound" in text and "minutes of video in all" in text
+    assert "This library has 0 videos with sound (0.0 minutes)" in text
+    assert "moves the photos on the map" in text and "Songs stay where they are" in text
+    assert "Now: photos sit where the photo model puts them" in text
+    for jargon in ("anchor", "identity", "baseline/", "image-va", "audio-va", "segments"):
+        assert jargon not in text.lower(), jargon
+    window.alignment.message.close()
