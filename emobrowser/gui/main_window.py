@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.count_label)
         self._make_actions()
         self._connect()
+        self.installEventFilter(self)  # menu status tips time out (see eventFilter)
         self._restore_layout()
         self.models_lane.submit(data.model_keys, image_model, audio_model)
 
@@ -429,13 +430,16 @@ class MainWindow(QMainWindow):
         self.about_dialog = AboutDialog(self.image_model, self.audio_model, self)
         self.about_dialog.open()
 
-    def event(self, event) -> bool:
-        # A menu item's status tip otherwise stays in the status bar after the menu closes.
-        if event.type() == QEvent.Type.StatusTip:
+    def eventFilter(self, watched, event) -> bool:
+        # A menu item's status tip otherwise stays in the status bar after the menu
+        # closes. (A filter, not an event() override: that would hold the interpreter
+        # while Qt handles every event, which deadlocks when Qt waits for a thread
+        # that runs Python, as the audio preview's player does when it is deleted.)
+        if watched is self and event.type() == QEvent.Type.StatusTip:
             if event.tip():
                 self.statusBar().showMessage(event.tip(), STATUS_TIP_MS)
             return True
-        return super().event(event)
+        return False
 
     def _on_help_shortcuts(self) -> None:
         from emobrowser.gui.about_dialog import SHORTCUTS
