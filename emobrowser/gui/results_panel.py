@@ -37,7 +37,11 @@ class _ResultsView(QListView):
             return
         line = self.fontMetrics().height()
         card = QSize(ResultsDelegate.THUMB.width() + 12, ResultsDelegate.THUMB.height() + 2 * line + 18)
-        width = self.viewport().width() - 2
+        # QListView lays the grid out in the viewport less a vertical scroll bar's width,
+        # whether or not one is shown: the viewport's own width gave one column too
+        # many whenever the results fitted without scrolling, and the cards wrapped into one.
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self.verticalScrollBar())
+        width = self.maximumViewportSize().width() - scrollbar - 2
         columns = max(1, width // (card.width() + 8))
         self.setGridSize(QSize(max(card.width(), width // columns), card.height() + 8))
 

@@ -294,3 +294,20 @@ def test_the_align_dialog_says_in_plain_words_what_it_needs_changes_and_keeps(qt
     for jargon in ("anchor", "identity", "baseline/", "image-va", "audio-va", "segments"):
         assert jargon not in text.lower(), jargon
     window.alignment.message.close()
+
+
+def test_the_results_grid_keeps_its_columns_when_the_results_fit_without_scrolling(qtbot):
+    """With fewer results than fill the panel (no scroll bar), the cards wrapped into one column."""
+    from emobrowser.gui.results_panel import ResultsPanel
+    from emobrowser.index.library import Hit
+
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(470, 780)
+    panel.show()
+    for n in (13, 7, 3):
+        panel.set_hits([Hit(i, f"/x/{i}.jpg", "image", 0.1, 0.1, 0.1) for i in range(n)])
+        QApplication.processEvents()
+        panel.view.doItemsLayout()
+        columns = {panel.view.visualRect(panel.model.index(i)).x() for i in range(min(n, 4))}
+        assert len(columns) == 2, (n, panel.view.viewport().width(), panel.view.gridSize())
