@@ -9,7 +9,7 @@ import os
 
 import pytest
 from gui_helpers import BASE, copy_db, make_library, view_to_widget
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, QTimer
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer
 from PySide6.QtGui import QHelpEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 
