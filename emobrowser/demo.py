@@ -11,46 +11,58 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 
 from emobrowser.core.paths import cache_dir, private_dir
 
-DEMO_VERSION = "4"
+DEMO_VERSION = "5"
 
-# (name, image kind, brightness scale, saturation scale)
+# The demo spans the four quarters of the circle as the app's own models score it
+# (tests/test_demo.py checks that). Each recipe was kept from a search over seeds of
+# the generators in emobrowser.media.synth, scoring candidates with the shipped
+# models; the names say how each file is made, and the comment where the models put it.
+# Photos: (name, seed, then draw_shapes' hue, sat, val, shapes, jagged, blur).
 IMAGES = [
-    ("sunny_morning", "warm", 1.0, 1.0), ("golden_hour", "warm", 0.8, 1.3), ("pale_sunrise", "warm", 1.1, 0.5),
-    ("festival_stripes", "vivid", 1.0, 1.0), ("neon_night", "vivid", 0.6, 1.2), ("faded_poster", "vivid", 1.0, 0.4),
-    ("smiling_face", "face", 1.0, 1.0), ("face_in_shadow", "face", 0.45, 0.8), ("washed_out_face", "face", 1.1, 0.3),
-    ("deep_lake", "cool", 1.0, 1.0), ("blue_hour", "cool", 0.7, 1.2), ("misty_shore", "cool", 1.4, 0.4),
-    ("empty_room", "dark", 1.0, 1.0), ("midnight", "dark", 0.6, 1.0), ("dim_corridor", "dark", 1.8, 0.5),
-    ("overcast", "grey", 1.0, 1.0), ("concrete", "grey", 0.7, 1.0), ("paper", "grey", 1.6, 1.0),
-    ("static", "noise", 1.0, 1.0), ("storm_texture", "noise", 0.5, 0.6), ("confetti", "noise", 1.2, 1.6),
-    ("sunset_stripes", "vivid", 0.9, 0.8), ("cold_sun", "warm", 0.9, 0.2), ("night_sea", "cool", 0.35, 1.0),
+    # busy and unpleasant: many greyish, jagged shapes
+    ("grey_jumble", 9, (78.7393, 156.0855), (0, 35.0029), (28.161, 189.1227), 105, 0.6047, 2.0),
+    ("dusky_jumble", 541, (174.8441, 274.8664), (0, 140.5315), (0.7635, 117.6158), 76, 0.6251, 2.0),
+    ("dark_shards", 20, (165.1183, 188.7843), (0, 222.311), (8.6806, 111.3672), 143, 0.9268, 2.0),
+    ("ash_shards", 674, (110.8918, 275.7181), (0, 46.2375), (23.5818, 182.4838), 54, 0.6065, 2.0),
+    # busy and pleasant: many brighter, coloured shapes
+    ("bright_jumble", 25, (82.6227, 210.1893), (0, 205.9475), (36.8929, 248.2434), 131, 0.4533, 1.0),
+    ("confetti_shapes", 41, (13.5681, 172.9854), (0, 181.4909), (26.6386, 237.2748), 103, 0.7772, 1.0),
+    ("night_market", 216, (90.2798, 250.2664), (0, 187.2282), (29.6576, 127.4206), 148, 0.5644, 2.0),
+    ("violet_sparks", 73, (124.735, 157.8707), (0, 184.1919), (9.2532, 245.1562), 77, 0.9891, 2.0),
+    # quiet and unpleasant: a few shapes in dim, washed-out colours
+    ("murky_pond", 162, (51.3906, 100.7668), (0, 18.9569), (1.8157, 84.0072), 5, 0.9083, 2.0),
+    ("grey_dusk", 19, (123.0413, 164.6332), (0, 27.706), (31.9646, 61.6177), 11, 0.6195, 2.0),
+    ("fog_bank", 125, (78.7201, 96.9839), (0, 19.4272), (12.3781, 108.5603), 3, 0.6944, 2.0),
+    ("faded_wall", 106, (163.6473, 190.5335), (0, 25.9554), (11.0711, 151.2374), 4, 0.4646, 2.0),
+    # quiet and pleasant: many sharp shapes in clear colours
+    ("sharp_mosaic", 12, (54.785, 207.7248), (0, 243.8571), (19.1325, 237.1095), 138, 0.8685, 0.0),
+    ("garden_mosaic", 19, (39.3153, 211.6481), (0, 193.1009), (2.0602, 251.783), 83, 0.4855, 0.0),
+    ("sea_glass", 137, (93.29, 254.5804), (0, 161.2533), (44.7856, 226.4287), 149, 0.6003, 0.0),
+    ("spring_mosaic", 108, (62.2526, 154.7206), (0, 188.9798), (38.1132, 210.1013), 136, 0.6789, 0.0),
 ]
 
-# (name, bpm, major, loudness, brightness). The names say how each clip is made, not
-# how it should score: the audio model rates the fast, loud ones far above the slow,
-# quiet ones in arousal, but synthetic tones are outside the music it learned from,
-# and it hears the fast minor-key ones as pleasant too.
+# Music: (file name, seed, synth_seeded arguments), 8 s each. The quiet minor-key clips
+# are FLAC: MP3's encoder changes so quiet a signal enough to move it on the map.
+_FAST = dict(bpm=(120, 190), loudness=(0.6, 1.0), modes=(0,), drive=8, hats=2.5, kick=3, noise=0.2)
+_SLOW_MINOR = dict(bpm=(40, 80), loudness=(0.1, 0.4), modes=(1, 2), drive=1, hats=0.5, kick=0.8, noise=0.2)
+_SLOW_MAJOR = dict(bpm=(50, 90), loudness=(0.1, 0.5), modes=(0,), drive=1, hats=0.6, kick=1.0, noise=0.1)
 CLIPS = [
-    ("fast_major_rock", 150, True, 0.95, 0.9), ("brisk_major_march", 132, True, 0.8, 0.7),
-    ("fast_major_jig", 170, True, 0.9, 0.8), ("fast_minor_drums", 160, False, 0.95, 0.9),
-    ("fast_minor_riff", 145, False, 0.9, 0.95), ("fastest_minor_chase", 175, False, 0.8, 0.8),
-    ("slow_minor_quiet", 60, False, 0.25, 0.2), ("slow_minor_waltz", 72, False, 0.3, 0.3),
-    ("slowest_minor_dark", 50, False, 0.2, 0.15), ("slow_major_quiet", 66, True, 0.25, 0.25),
-    ("slow_major_soft", 76, True, 0.3, 0.35), ("slow_major_dark", 58, True, 0.2, 0.3),
+    # excited and pleasant; excited and unpleasant
+    ("fast_drive_a.flac", 42, _FAST), ("fast_drive_b.mp3", 41, _FAST), ("fast_drive_c.mp3", 19, _FAST),
+    ("fast_grind_a.flac", 44, _FAST), ("fast_grind_b.mp3", 22, _FAST), ("fast_grind_c.mp3", 43, _FAST),
+    # calm and unpleasant; calm and pleasant
+    ("slow_minor_a.flac", 40, _SLOW_MINOR), ("slow_minor_b.flac", 117, _SLOW_MINOR),
+    ("slow_minor_c.flac", 97, _SLOW_MINOR),
+    ("slow_major_a.mp3", 12, _SLOW_MAJOR), ("slow_major_b.mp3", 33, _SLOW_MAJOR),
+    ("slow_major_c.flac", 39, _SLOW_MAJOR),
 ]
 
-VIDEOS = [
-    ("day_to_night", [("warm", {"rock": True, "bpm": 150, "loudness": 0.9}),
-                      ("cool", {"bpm": 80, "major": True, "loudness": 0.4}),
-                      ("dark", {"bpm": 55, "major": False, "loudness": 0.2, "brightness": 0.2})]),
-    ("storm_and_calm", [("vivid", {"rock": True, "bpm": 165, "major": False, "loudness": 0.95}),
-                        ("grey", {"bpm": 70, "major": False, "loudness": 0.3}),
-                        ("face", {"bpm": 110, "major": True, "loudness": 0.6})]),
-]
-
+# Videos: (name, photo, clip): one in each quarter.
+VIDEOS = [("street_party", "confetti_shapes", "fast_drive_a.flac"), ("alarm", "dark_shards", "fast_grind_a.flac"),
+          ("rainy_window", "fog_bank", "slow_minor_a.flac"), ("sunny_garden", "garden_mosaic", "slow_major_a.mp3")]
 
 def demo_dir() -> Path:
     return cache_dir() / "demo"
@@ -64,50 +76,24 @@ def demo_media_dir() -> Path:
     return demo_dir() / "media"
 
 
-def _adjust(bgr: np.ndarray, brightness: float, saturation: float) -> np.ndarray:
+def _generate(folder: Path) -> None:
     import cv2
 
-    hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV).astype(np.float32)
-    hsv[..., 1] *= saturation
-    hsv[..., 2] *= brightness
-    return cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
-
-
-def _natural_texture(height: int, width: int, seed: int) -> np.ndarray:
-    """1/f ("pink") noise in [0, 1]: the power spectrum of natural photographs.
-
-    Flat drawings have almost no texture energy, which puts them far outside the
-    photos the image model learned from; modulating them with 1/f noise brings
-    their texture statistics closer to real photos.
-    """
-    rng = np.random.default_rng(seed)
-    spectrum = np.fft.fft2(rng.standard_normal((height, width)))
-    radius = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :])
-    radius[0, 0] = 1.0
-    texture = np.real(np.fft.ifft2(spectrum / radius))
-    return (texture - texture.min()) / max(float(np.ptp(texture)), 1e-9)
-
-
-def _generate(folder: Path) -> None:
     from emobrowser.media import synth
 
     (folder / "photos").mkdir(parents=True)
     (folder / "music").mkdir()
     (folder / "videos").mkdir()
-    for i, (name, kind, bright, sat) in enumerate(IMAGES):
-        scene = synth.draw_image(kind, (360, 480), seed=i).astype(np.float32)
-        scene *= 0.55 + 0.9 * _natural_texture(360, 480, seed=i)[..., None]
-        img = _adjust(np.clip(scene, 0, 255).astype(np.uint8), bright, sat)
-        synth.write_image(folder / "photos" / f"{name}.jpg", img)
-    for i, (name, bpm, major, loud, bright) in enumerate(CLIPS):
-        if bpm >= 130:  # the excited half of the circle: dense, driven, percussive
-            audio = synth.synth_rock(12.0, 22050, bpm=bpm, major=major, loudness=loud, seed=i)
-        else:
-            audio = synth.synth_music(12.0, 22050, bpm=bpm, major=major, loudness=loud, brightness=bright, seed=i)
-        synth.write_audio(folder / "music" / f"{name}.{'mp3' if i % 3 else 'flac'}", audio)
-    for name, scenes in VIDEOS:
-        synth.write_video(folder / "videos" / f"{name}.mp4", scenes, seconds_per_scene=10.0, fps=10,
-                          size=(180, 320))
+    pictures, sounds = {}, {}
+    for name, seed, *recipe in IMAGES:
+        pictures[name] = synth.draw_shapes(seed, *recipe)
+        synth.write_image(folder / "photos" / f"{name}.jpg", pictures[name])
+    for name, seed, recipe in CLIPS:
+        sounds[name] = synth.synth_seeded(seed, **recipe)
+        synth.write_audio(folder / "music" / name, sounds[name])
+    for name, photo, clip in VIDEOS:
+        frame = cv2.resize(pictures[photo], (320, 240), interpolation=cv2.INTER_AREA)
+        synth.write_clip(folder / "videos" / f"{name}.mp4", frame, sounds[clip])
 
 
 def ensure_demo_media() -> Path:

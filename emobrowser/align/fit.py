@@ -120,6 +120,37 @@ def _in_force(store, models) -> str:
             f"(emobrowser align --method identity removes it)")
 
 
+def readiness(db_path: str | Path, image_model: str | None = None, audio_model: str | None = None,
+              segment_seconds: float = 15.0) -> dict:
+    """What a fit needs against what the library at ``db_path`` has, for the app to say in plain words.
+
+    Returns {"videos": videos with both a picture and a sound score, "segments": their
+    scored moments, "minutes": the length of those videos in minutes, "need_videos":
+    MIN_VIDEOS, "need_minutes": MIN_ANCHORS moments of ``segment_seconds`` (the indexing
+    default) in minutes, "ready": whether a fit can run, "aligned": the method in force
+    ("identity" when photos sit where the photo model puts them)}.
+    """
+    from emobrowser.align.transform import active_transform
+    from emobrowser.index.store import Store
+    from emobrowser.models import registry
+
+    with Store(db_path) as store:
+        if image_model is None and audio_model is None:
+            from emobrowser.index.library import current_models
+
+            models = current_models(store)
+        else:
+            imodel, amodel = registry.image_model(image_model), registry.audio_model(audio_model)
+            models = {"image": _model_key(imodel), "audio": _model_key(amodel)}
+        anchors = load_anchors(store, models["image"], models["audio"])
+        videos = [int(v) for v in np.unique(anchors.video)]
+        seconds = sum(store.durations(videos).values()) if videos else 0.0
+        aligned = active_transform(store, models).method
+    return {"videos": len(videos), "segments": len(anchors), "minutes": seconds / 60.0,
+            "need_videos": MIN_VIDEOS, "need_minutes": MIN_ANCHORS * segment_seconds / 60.0,
+            "ready": len(anchors) >= MIN_ANCHORS and len(videos) >= MIN_VIDEOS, "aligned": aligned}
+
+
 def align_library(db_path: str | Path, method: str | None = None, *, methods: tuple[str, ...] | None = None,
                   image_model: str | None = None, audio_model: str | None = None, seed: int = 0,
                   min_candidates: int = MIN_CANDIDATES, progress: Callable[[int, int], None] | None = None) -> dict:

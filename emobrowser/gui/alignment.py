@@ -14,23 +14,49 @@ import multiprocessing as mp
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
-_LABELS = {"identity": "no change (identity)", "statistical": "moment matching", "quantile": "quantile matching",
-           "procrustes": "Procrustes (rotation, scale, shift)", "learned": "learned network"}
+_LABELS = {"identity": "leaving them where they are", "statistical": "matching their spread to the music's",
+           "quantile": "matching their spread to the music's, point by point",
+           "procrustes": "turning, scaling and shifting them", "learned": "a small network fitted on your videos"}
+
+WHAT_IT_DOES = ("Aligning learns from your own videos how a moment's picture and its sound relate, then moves "
+                "the photos on the map so that a photo and a song that feel alike sit close together. "
+                "Songs stay where they are.")
+
+
+def in_force(method: str) -> str:
+    """What places the photos now, in plain words."""
+    if method == "identity":
+        return "Now: photos sit where the photo model puts them; they are not aligned with music."
+    return (f"Now: photos are moved by an alignment fitted earlier ({_LABELS.get(method, method)}); "
+            f"Library → Remove alignment undoes it.")
+
+
+def not_ready(r: dict) -> str:
+    """Why a fit cannot run yet (the dict align.fit.readiness returns)."""
+    have = f"{r['videos']} video{'s' if r['videos'] != 1 else ''} with sound"
+    return "\n\n".join([
+        WHAT_IT_DOES,
+        f"It needs at least {r['need_videos']} videos with sound and about {r['need_minutes']:.0f} minutes of "
+        f"video in all. This library has {have} ({r['minutes']:.1f} minutes). Add folders with more videos, "
+        f"then try again.",
+        "Nothing was changed. " + in_force(r["aligned"])])
 
 
 def describe(result: dict) -> str:
     """The message for a finished fit (the dict align_library returns)."""
     methods, chosen = result["methods"], result["chosen"]
-    lines = [f"Fitted on {result['anchors']} segments of {result['videos']} videos.",
-             f"Kept: {_LABELS.get(chosen, chosen)}."]
+    lines = [f"Learned from {result['videos']} videos ({result['anchors']} moments of about 15 s, each with "
+             f"a picture and a sound).",
+             f"Chosen: {_LABELS.get(chosen, chosen)}."]
     if chosen in methods and "identity" in methods:
-        lines.append(f"On videos left out of the fit, a segment's photo and sound values are "
-                     f"{methods[chosen]['residual']:.2f} apart after it, against {methods['identity']['residual']:.2f} "
-                     f"with no change.")
+        after, before = methods[chosen]["residual"], methods["identity"]["residual"]
+        lines.append(f"Tried on videos kept out of the learning, a moment's picture and sound now land "
+                     f"{after:.2f} apart on the map, against {before:.2f} before.")
     if chosen == "identity":
-        lines.append("No method beat leaving the photos as the image model scores them, so nothing moves.")
+        lines.append("Nothing matched your videos better than leaving the photos where they are, so nothing moves.")
     else:
-        lines.append("The photos and videos move on the map accordingly; Library → Remove alignment undoes it.")
+        lines.append("Photos and the pictures of videos move on the map accordingly; Library → Remove alignment "
+                     "undoes it.")
     return "\n".join(lines)
 
 
@@ -49,6 +75,7 @@ class AlignmentController(QObject):
         self._conn = None
         self._timer = QTimer(self, interval=100)
         self._timer.timeout.connect(self._poll)
+        self._aligned = "identity"  # what placed the photos when the last fit started
 
     def is_running(self) -> bool:
         return self._process is not None
@@ -56,7 +83,17 @@ class AlignmentController(QObject):
     def start(self) -> None:
         if self.is_running():
             return
-        from emobrowser.align.fit import align_to_pipe
+        from emobrowser.align.fit import align_to_pipe, readiness
+
+        try:
+            ready = readiness(self.db_path, self.image_model, self.audio_model)
+        except Exception as exc:  # shown to the user; nothing is changed
+            self._finish(QMessageBox.Icon.Warning, f"The library could not be read: {exc}")
+            return
+        self._aligned = ready["aligned"]
+        if not ready["ready"]:
+            self._finish(QMessageBox.Icon.Information, not_ready(ready))
+            return
 
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=False)
@@ -64,7 +101,7 @@ class AlignmentController(QObject):
                                     args=(child, str(self.db_path), self.image_model, self.audio_model))
         self._process.start()
         child.close()
-        self.dialog = QProgressDialog("Fitting the map between photos and music on your videos' segments…",
+        self.dialog = QProgressDialog("Learning from your videos how pictures and sound relate…",
                                       "Cancel", 0, 0, self.parent())
         self.dialog.setWindowTitle("Align photos with music")
         self.dialog.setWindowModality(Qt.WindowModality.NonModal)
@@ -78,8 +115,8 @@ class AlignmentController(QObject):
     def cancel(self) -> None:
         """Stop the fit (nothing is stored) and say so."""
         if self.stop():
-            self._finish(QMessageBox.Icon.Information, "Alignment cancelled; nothing stored. The alignment in "
-                                                       "force before stays.")
+            self._finish(QMessageBox.Icon.Information, "Alignment cancelled; nothing stored. "
+                                                       + in_force(self._aligned))
 
     def stop(self) -> bool:
         """Kill a running fit without a message (the window closes); returns whether one ran."""
@@ -101,8 +138,8 @@ class AlignmentController(QObject):
         with Store(self.db_path) as store:
             stored = stored_transform(store)
         if stored is None or stored.is_identity:
-            self._show(QMessageBox.Icon.Information, "No alignment is stored: photos are placed as the image "
-                                                     "model scores them.")
+            self._show(QMessageBox.Icon.Information, "No alignment is stored: photos sit where the photo "
+                                                     "model puts them.")
             return
         try:
             align_library(self.db_path, "identity", image_model=self.image_model, audio_model=self.audio_model)
@@ -110,8 +147,8 @@ class AlignmentController(QObject):
             self._show(QMessageBox.Icon.Warning, str(exc))
             return
         self.library_changed.emit()
-        self._show(QMessageBox.Icon.Information, f"The {stored.method} alignment is removed: photos are placed as "
-                                                 f"the image model scores them again.")
+        self._show(QMessageBox.Icon.Information, f"The {stored.method} alignment is removed: photos sit where "
+                                                 f"the photo model puts them again.")
 
     # -- internals ------------------------------------------------------------------------
 
@@ -132,7 +169,8 @@ class AlignmentController(QObject):
                 else:
                     self._end()
                     text = message[1] or "the alignment failed"
-                    self._finish(QMessageBox.Icon.Warning, text[0].upper() + text[1:])
+                    self._finish(QMessageBox.Icon.Warning,
+                                 text[0].upper() + text[1:] + "\n\n" + in_force(self._aligned))
                     return
         except (EOFError, OSError):
             pass  # the child is gone; its exit code says how
@@ -140,7 +178,7 @@ class AlignmentController(QObject):
             code = self._process.exitcode
             self._end()
             self._finish(QMessageBox.Icon.Warning, f"The alignment process stopped unexpectedly (exit code {code}); "
-                                                   f"nothing stored.")
+                                                   f"nothing stored. " + in_force(self._aligned))
 
     def _end(self) -> None:
         self._timer.stop()

@@ -144,6 +144,9 @@ class CircumplexWidget(QWidget):
         self._vb.clicked.connect(self._on_view_clicked)
         self._vb.region_dragged.connect(self._on_region_dragged)
         self._hover_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
+        # Qt sends the view a ToolTip event when the pointer rests; QGraphicsScene
+        # answers it by hiding any tooltip, as no graphics item has one of its own.
+        self.plot.viewport().installEventFilter(self)
         self._apply_palette()
 
     # -- public -------------------------------------------------------------------------
@@ -244,6 +247,17 @@ class CircumplexWidget(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             self._apply_palette()
         super().changeEvent(event)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip and watched is self.plot.viewport():
+            if self._hover_row >= 0:
+                self._show_tooltip(self._hover_row)  # the point's tooltip stays while the pointer rests on it
+            return True  # never the scene's own (empty) tooltip, which would hide it
+        return super().eventFilter(watched, event)
+
+    def hovered_row(self) -> int:
+        """The row of the point under the pointer (in the LibraryPoints shown), or -1."""
+        return self._hover_row
 
     # -- events -------------------------------------------------------------------------
 

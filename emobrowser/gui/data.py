@@ -16,7 +16,7 @@ from emobrowser.index.library import (MODALITIES, Hit, LibraryPoints, alignment_
                                       hits_with_paths, load_points, open_engine)
 from emobrowser.index.store import Store
 
-# The retrieval engine of the points most recently loaded: (points, engine).
+# The retrieval engine of the points most recently loaded: (points, engine, (database, alignment version)).
 _engine: tuple[LibraryPoints, object] | None = None
 _engine_lock = threading.Lock()
 
@@ -62,17 +62,28 @@ def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
         points = load_points(store, models)
         points.folded, points.labels = store.folded_tags(), store.tag_labels()
         version, newest = alignment_version(store, models)
+    with _engine_lock:
+        if _engine is not None and same_points(_engine[0], points) and _engine[2] == (db_path, version):
+            return _engine[0]  # nothing changed (a reload while indexing between two writes)
     engine = open_engine(points, db_path, version, background=True, newest_alignment=newest)
     with _engine_lock:
-        _engine = (points, engine)
+        _engine = (points, engine, (db_path, version))
     return points
+
+
+def same_points(old: LibraryPoints | None, new: LibraryPoints) -> bool:
+    """Whether two LibraryPoints hold the same items at the same places."""
+    if old is None or len(old) != len(new):
+        return False
+    return (np.array_equal(old.ids, new.ids) and np.array_equal(old.valence, new.valence)
+            and np.array_equal(old.arousal, new.arousal) and np.array_equal(old.modality, new.modality))
 
 
 def _engine_for(points: LibraryPoints):
     global _engine
     with _engine_lock:
         if _engine is None or _engine[0] is not points:
-            _engine = (points, open_engine(points, background=True))
+            _engine = (points, open_engine(points, background=True), None)
         return _engine[1]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from emobrowser.gui.style import MODALITY_LABELS, ElidedLabel, palette_colour, plain_tooltip
 from emobrowser.index.store import shown
@@ -59,13 +59,19 @@ class DetailPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.picture)
         top.addLayout(text, 1)
+        # The timeline and the note that replaces it share one page stack, so the panel
+        # asks for the same room whatever is selected and the map above never moves.
+        timeline_page = QWidget()
+        page = QVBoxLayout(timeline_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.addWidget(self.legend)
+        page.addWidget(self.plot, 1)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.no_timeline)
+        self.stack.addWidget(timeline_page)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.legend)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.no_timeline, 1)
-        self.plot.hide()
-        self.legend.hide()
+        layout.addWidget(self.stack, 1)
         self._apply_palette()
 
     def show_hit(self, hit, thumbnail: str | None) -> None:
@@ -100,17 +106,13 @@ class DetailPanel(QWidget):
     def set_timeline(self, timeline) -> None:
         """Plot a data.Timeline (or hide the plot for None / an empty one)."""
         if timeline is None or len(timeline) == 0:
-            self.plot.hide()
-            self.legend.hide()
-            self.no_timeline.show()
+            self.stack.setCurrentWidget(self.no_timeline)
             return
         edges = np.append(timeline.start, timeline.end[-1])
         self.valence_curve.setData(edges, timeline.valence)
         self.arousal_curve.setData(edges, timeline.arousal)
         self.plot.setXRange(0, float(edges[-1]), padding=0.01)
-        self.no_timeline.hide()
-        self.legend.show()
-        self.plot.show()
+        self.stack.setCurrentIndex(1)
 
     def _apply_palette(self) -> None:
         self.plot.setBackground(palette_colour(QPalette.ColorRole.Base))

@@ -192,6 +192,8 @@ class LibraryPanel(QWidget):
                 self.status.setText(f"Reading tags: {p.rate:.1f} files/s · ETA {_format_eta(p.eta)}")
             elif p.done == 0 and not p.failed:  # the workers start: models load, librosa compiles once
                 self.status.setText("Starting: loading the models (about a minute the first time)…")
+            elif p.eta is None:  # the first file is done: its wait for the models says nothing of the rate
+                self.status.setText(f"Indexing: estimating the time left…{failed}")
             else:
                 self.status.setText(f"Indexing: {p.rate:.1f} files/s · ETA {_format_eta(p.eta)}{failed}")
         self.current.setText(os.path.basename(p.current) if p.phase == "index" else "")

@@ -8,22 +8,23 @@ import math
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QThreadPool
+from PySide6.QtCore import QEvent, Qt, QThreadPool
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter
 
-from emobrowser.gui import data
+from emobrowser.gui import data, export_actions
+from emobrowser.gui.about_dialog import library_title
 from emobrowser.gui.alignment import AlignmentController
 from emobrowser.gui.circumplex import CircumplexWidget
 from emobrowser.gui.detail_panel import DetailPanel
-from emobrowser.gui.files import url_path, user_folder
+from emobrowser.gui.files import url_path
 from emobrowser.gui.library_panel import LibraryPanel
 from emobrowser.gui.results_panel import OTHER, ResultsPanel
 from emobrowser.gui.search_panel import SearchPanel
 from emobrowser.gui.settings import open_settings
 from emobrowser.gui.indexing import IndexingController
 from emobrowser.gui.workers import Lane, ThumbnailLoader
-from emobrowser.index.store import shown, shown_name
+from emobrowser.index.store import shown
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ ALL_FAILED_HINT = "None of the library's files could be indexed: the Library pan
 NO_MODALITY_HINT = "Tick Photos, Music or Videos in the Search panel to search them."
 START_HINT = "Click the map or type a mood to search."
 _LIBRARY_HINTS = (EMPTY_LIBRARY_HINT, NO_MEDIA_HINT, STOPPED_HINT, ALL_FAILED_HINT)
+STATUS_TIP_MS = 5000  # how long a menu item's status tip stays in the status bar
 
 
 class MainWindow(QMainWindow):
@@ -57,12 +59,16 @@ class MainWindow(QMainWindow):
         self._shown_spec = None  # the query whose results are on screen
         self._hint: str | None = None  # why the library has nothing to show, if it has not
         self.slideshow = None  # the slideshow panel (a dock), made on first use
-        # Qt adds the application's name: "Demo library — Emobrowser"
-        self.setWindowTitle("Demo library" if demo else self.db_path.name)
+        # Qt adds the application's name: "Demo library — Emobrowser"; a library is named
+        # by its folders once they are known (see _on_status_loaded)
+        self.setWindowTitle("Demo library" if demo else "Library")
+        self.quick_look = None  # the QuickLookDialog, made on first use
         self.setAcceptDrops(True)
 
         self.thumbs = ThumbnailLoader(self)
-        self.models_lane, self.points_lane, self.status_lane = Lane(parent=self), Lane(parent=self), Lane(parent=self)
+        self.models_lane = Lane(parent=self)
+        # reloads while indexing: each answer shows, so the map and counts follow the indexing
+        self.points_lane, self.status_lane = Lane(parent=self, refresh=True), Lane(parent=self, refresh=True)
         self.query_lane, self.timeline_lane, self.moodbar_lane = Lane(parent=self), Lane(parent=self), Lane(parent=self)
         self.jobs_lane = Lane(parent=self)
 
@@ -94,6 +100,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.count_label)
         self._make_actions()
         self._connect()
+        self.installEventFilter(self)  # menu status tips time out (see eventFilter)
         self._restore_layout()
         self.models_lane.submit(data.model_keys, image_model, audio_model)
 
@@ -142,22 +149,25 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         m = bar.addMenu("&Search")
+        self._action(m, "&Quick look", self.show_quick_look, None, "See the selected result large (Space)")
         self._action(m, "&Mood…", self._on_focus_mood, QKeySequence.StandardKey.Find, "Type a mood")
         self._action(m, "Cancel &query", self.cancel_query, "Esc")
         self._action(m, "More &like this", self._on_more_like_current, "Ctrl+L")
         self.region_action = self._action(m, "Select &region", self.circumplex.region_button.toggle, "Ctrl+R",
                                           "Drag a rectangle on the map")
-        play = QAction("Play / pause", self.results)
-        play.setShortcut(QKeySequence(Qt.Key.Key_Space))
-        play.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        play.triggered.connect(self.results.toggle_playback)
-        self.results.addAction(play)
+        space = QAction("Quick look / play", self.results)
+        space.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        space.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        space.triggered.connect(self._on_space_pressed)
+        self.results.addAction(space)
         m = bar.addMenu("&View")
         m.addAction(self.search_dock.toggleViewAction())
         m.addAction(self.library_dock.toggleViewAction())
         self._action(m, "Reset &map view", self.circumplex.reset_view, "Ctrl+0")
         m = bar.addMenu("&Help")
         self._action(m, "&Keyboard shortcuts", self._on_help_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self._action(m, "&About Emobrowser", self._on_help_about, None,
+                     "The version, the models and the licences of the models and their training data")
 
     def _connect(self) -> None:
         self.models_lane.job_finished.connect(self._on_models_resolved)
@@ -251,13 +261,15 @@ class MainWindow(QMainWindow):
         self.library.set_alignment_note(alignment_note)
         indexed = sum(c.get("indexed", 0) for c in counts.values())
         self.count_label.setText(f"{indexed} items")
+        if not self.demo:
+            self.setWindowTitle(library_title(roots))
         if self.auto_index and roots and not self.demo and self.indexer is None:
             self.start_indexing([])  # resume whatever the last session left pending
         self._hint = self._library_hint(roots, counts)
         if self._hint is not None:
-            self.results.summary.setText(self._hint)
+            self.results.show_hint(self._hint)
         elif self.results.summary.text() in _LIBRARY_HINTS:
-            self.results.summary.setText(START_HINT)
+            self.results.show_hint(START_HINT)
 
     def _library_hint(self, roots, counts) -> str | None:
         """What to tell a user whose library has nothing to search yet, or None."""
@@ -273,11 +285,14 @@ class MainWindow(QMainWindow):
         return None
 
     def _on_points_loaded(self, points, _seconds) -> None:
+        changed = not data.same_points(self.points, points)
         self.points = points
-        self.circumplex.set_points(points)
-        # Search at once, and keep searching while indexing fills a results list that is not full yet.
+        if changed:
+            self.circumplex.set_points(points)
+        # Search at once, and search again whenever the library changed: the results
+        # on screen then never describe an older library (songs scored before photos).
         spec = self._pending_spec or self._last_spec or self.search.spec()
-        if len(points) and (self._pending_spec is not None or len(self.results.model.hits) < spec.k):
+        if len(points) and (self._pending_spec is not None or changed or not self.results.model.hits):
             self.run_query(spec)
 
     def _on_background_failed(self, message: str) -> None:
@@ -319,9 +334,9 @@ class MainWindow(QMainWindow):
             self.results.summary.setText(f"{what} · {self.results.summary.text()}")
             self.results.summary.setToolTip(self.results.summary.text())
         if not hits and self._hint is not None:
-            self.results.summary.setText(self._hint)
+            self.results.show_hint(self._hint)
         elif not hits and self._last_spec is not None and not self._last_spec.modalities:
-            self.results.summary.setText(NO_MODALITY_HINT)
+            self.results.show_hint(NO_MODALITY_HINT)
         self.circumplex.set_results(hits)
         timed = [h.id for h in hits if h.modality in ("audio", "video")]
         if timed and self.models is not None:
@@ -409,61 +424,60 @@ class MainWindow(QMainWindow):
 
     def export_playlist(self, target: str | None = None) -> int:
         """Save the music and videos of the results as an M3U8 playlist; returns the entry count."""
-        chosen = self.results.selected_hits()
-        hits = [h for h in (chosen if len(chosen) > 1 else self.results.model.hits) if h.modality in ("audio", "video")]
-        if not hits:
-            self.statusBar().showMessage("No music or videos in the results to put in a playlist", 5000)
-            return 0
-        if target is None:
-            target, _ = QFileDialog.getSaveFileName(
-                self, "Export playlist", os.path.join(user_folder("music"), "emobrowser.m3u8"), "Playlists (*.m3u8)")
-            if not target:
-                return 0
-        result = data.write_m3u8(target, hits, data.durations(self.db_path, [h.id for h in hits]))
-        n, gone = result.written, result.gone
-        message = f"Saved a playlist of {n} items to {target}"
-        if gone:
-            message += f"; left out {len(gone)} no longer on disk ({shown_name(gone[0])}" + \
-                       (", …)" if len(gone) > 1 else ")")
-        self.statusBar().showMessage(message, 15000)
-        return n
+        return export_actions.export_playlist(self, target)
 
     def copy_images(self, folder: str | None = None) -> list[str]:
         """Copy the photos of a multiple selection (or of all the results) into a folder."""
-        chosen = self.results.selected_hits()
-        hits = [h for h in (chosen if len(chosen) > 1 else self.results.model.hits) if h.modality == "image"]
-        if not hits:
-            self.statusBar().showMessage("No photos to copy", 5000)
-            return []
-        if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, f"Copy {len(hits)} photos to", user_folder("pictures"))
-            if not folder:
-                return []
-        failed: list[tuple[str, str]] = []
-        copied = data.copy_files([h.path for h in hits], folder, failed)
-        names = {os.path.basename(h.path) for h in hits}
-        message = f"Copied {len(copied)} photos to {folder}"
-        renamed = [c for c in copied if os.path.basename(c) not in names]
-        if renamed:
-            message += (f"; {len(renamed)} under a new name because the name was taken "
-                        f"(e.g. {shown_name(renamed[0])})")
-        if failed:
-            path, reason = failed[0]
-            message += f"; {len(failed)} could not be copied ({shown_name(path)}: {reason})"
-        self.statusBar().showMessage(message, 15000)
-        return copied
+        return export_actions.copy_images(self, folder)
 
     # -- window --------------------------------------------------------------------------
 
+    def _on_space_pressed(self) -> None:
+        """Space plays or pauses a song; on a photo or video it opens the quick look."""
+        hit = self.results.current_hit()
+        if hit is not None and hit.modality == "audio" and self.results.preview.available:
+            self.results.toggle_playback()
+        else:
+            self.show_quick_look()
+
+    def show_quick_look(self) -> None:
+        """Show the current result large (arrow keys step through the results)."""
+        current = self.results.view.currentIndex()
+        if not current.isValid():
+            return
+        if self.quick_look is None:
+            from emobrowser.gui.quick_look import QuickLookDialog
+
+            self.quick_look = QuickLookDialog(self.thumbs, self)
+            self.quick_look.row_changed.connect(self._on_quick_look_moved)
+            self.quick_look.open_requested.connect(self.results.open_path)
+        self.quick_look.show_hits(self.results.model.hits, current.row())
+
+    def _on_quick_look_moved(self, row: int) -> None:
+        if self.results.view.currentIndex().row() != row:
+            self.results.view.setCurrentIndex(self.results.model.index(row))
+
+    def _on_help_about(self) -> None:
+        from emobrowser.gui.about_dialog import AboutDialog
+
+        self.about_dialog = AboutDialog(self.image_model, self.audio_model, self)
+        self.about_dialog.open()
+
+    def eventFilter(self, watched, event) -> bool:
+        # A menu item's status tip otherwise stays in the status bar after the menu
+        # closes. (A filter, not an event() override: that would hold the interpreter
+        # while Qt handles every event, which deadlocks when Qt waits for a thread
+        # that runs Python, as the audio preview's player does when it is deleted.)
+        if watched is self and event.type() == QEvent.Type.StatusTip:
+            if event.tip():
+                self.statusBar().showMessage(event.tip(), STATUS_TIP_MS)
+            return True
+        return False
+
     def _on_help_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
-            "Ctrl+O  add a folder", "F5  rescan the library", "Ctrl+Shift+A  align photos with music",
-            "Ctrl+F  type a mood", "Esc  cancel the search",
-            "Ctrl+L  more like the selected result", "Ctrl+R  select a region on the map",
-            "Space  play or pause the selected track", "Ctrl+E  export a playlist",
-            "Ctrl+Shift+C  copy the photos among the results to a folder", "Ctrl+0  reset the map",
-            "F1  this list", "Ctrl+Q  quit", "",
-            "Map: click to search, Shift+drag for a region, wheel to zoom, drag to pan."]))
+        from emobrowser.gui.about_dialog import SHORTCUTS
+
+        QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS)
 
     def _restore_layout(self) -> None:
         self.resize(1360, 860)

@@ -7,7 +7,7 @@ import os
 from PySide6.QtCore import QEvent, QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QPainter, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView, QMenu, QSizePolicy,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QStyle, QToolButton, QVBoxLayout, QWidget)
 
 from emobrowser.gui.files import file_url
 from emobrowser.gui.preview import UNAVAILABLE_TIP, AudioPreview
@@ -24,10 +24,12 @@ class _ResultsView(QListView):
     """A list view that says what to do when it is empty."""
 
     placeholder = "Click the map, drag a region with Shift, or type a mood to search."
+    area_changed = Signal()  # other rows may be on screen now: they need their thumbnails
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self.fit_grid()
+        self.area_changed.emit()
 
     def fit_grid(self) -> None:
         """Spread the cards evenly over the width instead of leaving a ragged gap on the right."""
@@ -36,7 +38,11 @@ class _ResultsView(QListView):
             return
         line = self.fontMetrics().height()
         card = QSize(ResultsDelegate.THUMB.width() + 12, ResultsDelegate.THUMB.height() + 2 * line + 18)
-        width = self.viewport().width() - 2
+        # QListView lays the grid out in the viewport less a vertical scroll bar's width,
+        # whether or not one is shown: the viewport's own width gave one column too
+        # many whenever the results fitted without scrolling, and the cards wrapped into one.
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self.verticalScrollBar())
+        width = self.maximumViewportSize().width() - scrollbar - 2
         columns = max(1, width // (card.width() + 8))
         self.setGridSize(QSize(max(card.width(), width // columns), card.height() + 8))
 
@@ -70,6 +76,46 @@ class _FocusKeyButton(QToolButton):
         else:
             super().keyPressEvent(event)
 
+
+class _HeaderLabel(QLabel):
+    """The results header: one line cut with "…" to the label's width (``text()`` and
+    the tooltip keep it whole), so it never pushes the results down; or, for the
+    longer hints, wrapped."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(parent)
+        self._full, self._wrap = "", False
+        self.setText(text)
+
+    def set_wrapping(self, on: bool) -> None:
+        self._wrap = on
+        self.setWordWrap(on)
+        self._show()
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self._show()
+
+    def text(self) -> str:
+        return self._full
+
+    def shown_text(self) -> str:
+        """The text as drawn (cut to the width when it does not wrap)."""
+        return super().text()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._show()
+
+    def _show(self) -> None:
+        width = max(1, self.contentsRect().width())
+        shown = self._full if self._wrap else self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                                                             width)
+        if shown != super().text():
+            super().setText(shown)
+
+
+_NOUNS = {"image": ("photo", "photos"), "audio": ("song", "songs"), "video": ("video", "videos")}
 
 # A best match farther than this from the searched point (a quarter of the circle's
 # radius) is not close: the results header says so.
@@ -113,9 +159,13 @@ class ResultsPanel(QWidget):
         self.view.doubleClicked.connect(self._on_double_clicked)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.view.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+        self.view.area_changed.connect(self._on_area_changed)
 
         self.preview = AudioPreview(self)
-        self.play_button = QToolButton(text="▶ Play")
+        # The style's media icons: symbol characters such as ⏸ are missing from common fonts.
+        self.play_button = QToolButton(text="Play")
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+        self.play_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.play_button.setToolTip("Play or pause the selected track (Space)" if self.preview.available
                                     else UNAVAILABLE_TIP)
         self.play_button.setEnabled(False)
@@ -135,9 +185,9 @@ class ResultsPanel(QWidget):
         self.farther_button.clicked.connect(self._on_farther_clicked)
         self.farther_button.hide()
         self._farther_shown = False
-        self.summary = QLabel("Click the map or type a mood to search.")
+        self.summary = _HeaderLabel("Click the map or type a mood to search.")
         self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.summary.setWordWrap(True)  # long hints take two lines instead of being cut off
+        self.summary.set_wrapping(True)  # long hints take two lines instead of being cut off
         self.summary.setMinimumWidth(80)
         self.sort_box = QComboBox()
         self.sort_box.addItems(["By relevance", "By date", "By name"])
@@ -186,7 +236,7 @@ class ResultsPanel(QWidget):
         counts = {}
         for h in hits:
             counts[h.modality] = counts.get(h.modality, 0) + 1
-        parts = ", ".join(f"{n} {m}" for m, n in sorted(counts.items()))
+        parts = ", ".join(f"{n} {_NOUNS.get(m, (m, m))[n != 1]}" for m, n in sorted(counts.items()))
         timing = f" in {seconds * 1000:.0f} ms" if seconds is not None else ""
         # how close the best match is: a page of results looks the same when nothing is near
         nearest = min((h.distance for h in hits), default=0.0)
@@ -197,6 +247,7 @@ class ResultsPanel(QWidget):
             farther = f" · {left_out} farther {'item' if left_out == 1 else 'items'} left out (beyond {limit:.2f})"
         elif farther_shown:
             farther = " · no distance limit"
+        self.summary.set_wrapping(False)
         self.summary.setText(f"{len(hits)} results{timing}" + (f" ({parts})" if parts else "") + closeness + farther)
         self.summary.setToolTip(self.summary.text())
         self._show_farther_button(left_out if limit is not None else 0, limit, farther_shown)
@@ -238,6 +289,11 @@ class ResultsPanel(QWidget):
                                            f"that this search left out (Alt+F)")
         self.farther_button.setVisible(farther_shown or bool(left_out))
 
+    def show_hint(self, text: str) -> None:
+        """Say in the header why there is nothing to show, or what to do (wrapped, whole)."""
+        self.summary.set_wrapping(True)
+        self.summary.setText(text)
+
     def visible_hits(self) -> list:
         """Hits whose cards are (nearly) on screen, for thumbnail requests."""
         out = []
@@ -274,10 +330,16 @@ class ResultsPanel(QWidget):
         self.farther_requested.emit(not self._farther_shown)
 
     def _on_playing_changed(self, _path: str, playing: bool) -> None:
-        self.play_button.setText("⏸ Pause" if playing else "▶ Play")
+        self.play_button.setText("Pause" if playing else "Play")
+        self.play_button.setIcon(self.style().standardIcon(
+            QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay))
 
     def _on_scrolled(self, _value: int) -> None:
         self.visible_items_changed.emit(self.visible_hits())
+
+    def _on_area_changed(self) -> None:
+        if self.model.hits:
+            self.visible_items_changed.emit(self.visible_hits())
 
     def _on_list_mode_toggled(self, on: bool) -> None:
         self.delegate.list_mode = on
@@ -285,6 +347,8 @@ class ResultsPanel(QWidget):
         self.view.setIconSize(QSize(48, 36) if on else ResultsDelegate.THUMB)
         self.view.fit_grid()
         self.view.doItemsLayout()
+        # The list shows more rows than the grid showed cards: those need thumbnails too.
+        self._on_area_changed()
 
     def _on_double_clicked(self, index) -> None:
         hit = index.data(HIT_ROLE)

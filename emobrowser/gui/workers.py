@@ -120,23 +120,36 @@ class _Job(QRunnable):
 
 
 class Lane(QObject):
-    """One kind of background job where only the newest request matters."""
+    """One kind of background job where only the newest request matters.
+
+    With ``refresh`` (reloads of the library while indexing changes it), a request
+    made while a job runs waits for it instead of making its answer stale: each answer
+    is shown, and the newest request runs next. Without it, reloads requested every
+    2 s on a busy pool could each be superseded before they ran, and the counts never
+    moved until indexing ended.
+    """
 
     job_finished = Signal(object, float)  # result, seconds
     job_failed = Signal(str)
 
-    def __init__(self, pool: QThreadPool | None = None, parent: QObject | None = None):
+    def __init__(self, pool: QThreadPool | None = None, parent: QObject | None = None, refresh: bool = False):
         super().__init__(parent)
         self._pool = pool or QThreadPool.globalInstance()
         self._generation = 0
         self._running = 0
+        self._refresh = refresh
+        self._waiting: tuple | None = None  # (fn, args): a refresh's newest request, while one runs
         self._relay = _Relay(self)
         self._relay.done.connect(self._on_done)
         self._relay.error.connect(self._on_error)
         self._relay.skipped.connect(self._on_skipped)
 
     def submit(self, fn, *args) -> int:
-        """Run fn(*args) in the pool; returns the job's generation. Earlier jobs become stale."""
+        """Run fn(*args) in the pool; returns the job's generation. Earlier jobs become
+        stale (for a ``refresh`` lane: the request waits for the running job)."""
+        if self._refresh and self._running:
+            self._waiting = (fn, args)
+            return self._generation + 1
         self._generation += 1
         self._running += 1
         self._pool.start(_Job(self._relay, self._generation, self._is_current, fn, args))
@@ -145,9 +158,16 @@ class Lane(QObject):
     def cancel(self) -> None:
         """Drop the answer of every job submitted so far."""
         self._generation += 1
+        self._waiting = None
+
+    def _next(self) -> None:
+        if self._waiting is not None and not self._running:
+            fn, args = self._waiting
+            self._waiting = None
+            self.submit(fn, *args)
 
     def busy(self) -> bool:
-        return self._running > 0
+        return self._running > 0 or self._waiting is not None
 
     def _is_current(self, generation: int) -> bool:
         return generation == self._generation
@@ -156,14 +176,17 @@ class Lane(QObject):
         self._running = max(0, self._running - 1)
         if generation == self._generation:
             self.job_finished.emit(result, seconds)
+        self._next()
 
     def _on_skipped(self, _generation: int) -> None:
         self._running = max(0, self._running - 1)
+        self._next()
 
     def _on_error(self, generation: int, message: str) -> None:
         self._running = max(0, self._running - 1)
         if generation == self._generation:
             self.job_failed.emit(message)
+        self._next()
 
 
 class _ThumbJob(QRunnable):

@@ -343,7 +343,8 @@ class RetrievalEngine(SearchMixin):
                 self._journal = None
             raise
         self._finish(parts, delta)
-        log.info("loaded the cached %s index (%d pending edits)", self.name, self.pending)
+        # debug: the window reloads the library every 2 s while indexing
+        log.debug("loaded the cached %s index (%d pending edits)", self.name, self.pending)
         return True
 
     def close(self) -> None:

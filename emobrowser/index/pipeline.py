@@ -67,6 +67,32 @@ class Progress:
     failed: int = 0
 
 
+class Throughput:
+    """Files per second and the time left, counted from the first file done.
+
+    The first file waits for the models to load (and, the first time, for librosa to
+    compile), which can take longer than the rest of a small library: counting that
+    wait as throughput made the early ETA many times too long.
+    """
+
+    def __init__(self, total: int, clock: Callable[[], float] = time.monotonic):
+        self.total, self.clock = total, clock
+        self.done = 0
+        self._first: float | None = None
+
+    def add(self) -> tuple[float, float | None]:
+        """Count one more file done; returns (files per second, seconds left or None
+        while unknown: until a second file is done)."""
+        now = self.clock()
+        self.done += 1
+        if self._first is None:
+            self._first = now
+        if self.done < 2 or now <= self._first:
+            return 0.0, None
+        rate = (self.done - 1) / (now - self._first)
+        return rate, max(0, self.total - self.done) / rate
+
+
 # Failure reasons that say nothing about the file itself: the file vanished or changed
 # mid-run (a folder renamed or a drive unmounted while indexing). Such items are tried
 # again on every run whose scan found their root folder; a file that is still gone has
@@ -306,12 +332,10 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
                 summary.indexed += 1
             else:
                 summary.failed += 1
-            elapsed = max(time.monotonic() - index_started, 1e-6)
-            rate = done / elapsed
-            report(Progress("index", done, total, current["path"], rate,
-                            (total - done) / rate if rate > 0 else None, summary.failed - failed_before))
+            rate, eta = throughput.add()
+            report(Progress("index", done, total, current["path"], rate, eta, summary.failed - failed_before))
 
-    index_started = time.monotonic()
+    throughput = Throughput(total)
     report(Progress("index", 0, total))
     # Indexed items whose tags were never read (a library from before tags were kept)
     # or were edited since (scanner: same sound, new size and time): read in the same

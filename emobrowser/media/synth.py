@@ -311,3 +311,155 @@ def write_photo(path: str | Path, image: np.ndarray, taken: str | None = None, o
         sub[0x9011] = offset
     Image.fromarray(np.ascontiguousarray(image[..., ::-1])).save(path, "JPEG", exif=exif.tobytes())
     return Path(path)
+
+
+def natural_texture(height: int, width: int, seed: int) -> np.ndarray:
+    """1/f ("pink") noise in [0, 1]: the power spectrum of natural photographs.
+
+    Flat drawings have almost no texture energy, which puts them far outside the
+    photos the image model learned from; modulating them with 1/f noise brings
+    their texture statistics closer to real photos.
+    """
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.fft2(rng.standard_normal((height, width)))
+    radius = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.fftfreq(width)[None, :])
+    radius[0, 0] = 1.0
+    texture = np.real(np.fft.ifft2(spectrum / radius))
+    return (texture - texture.min()) / max(float(np.ptp(texture)), 1e-9)
+
+
+def _hsv_colour(rng, hue, sat, val) -> tuple[float, float, float]:
+    import cv2
+
+    hsv = np.uint8([[[rng.uniform(*hue) % 180, rng.uniform(*sat), rng.uniform(*val)]]])
+    return tuple(float(x) for x in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+
+
+def draw_shapes(seed: int, hue: tuple[float, float], sat: tuple[float, float], val: tuple[float, float],
+                shapes: int, jagged: float, blur: float, size: tuple[int, int] = (360, 480)) -> np.ndarray:
+    """Return an 8-bit BGR picture (height, width, 3): a gradient under ``shapes`` random
+    lines, polygons, discs and boxes, textured with 1/f noise.
+
+    Colours are drawn from OpenCV HSV ranges (hue in [0, 180), wrapping; saturation and
+    value in [0, 255]); ``jagged`` in [0, 1] is the share of lines and polygons among
+    the shapes; ``blur`` the Gaussian sigma in pixels (0 = sharp). Deterministic per seed.
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    h, w = size
+    y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    top, bottom = np.array(_hsv_colour(rng, hue, sat, val)), np.array(_hsv_colour(rng, hue, sat, val))
+    img = np.ascontiguousarray((top * (1 - y) + bottom * y) * np.ones((1, w, 1), np.float32), dtype=np.float32)
+    for _ in range(shapes):
+        c = _hsv_colour(rng, hue, sat, val)
+        p = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
+        r = int(rng.uniform(3, h / 3))
+        k = rng.uniform()
+        if k < jagged:
+            if rng.uniform() < 0.5:
+                cv2.line(img, p, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), c, int(rng.integers(1, 10)))
+            else:
+                pts = rng.uniform(0, 1, (int(rng.integers(3, 6)), 2)) * [w, h]
+                cv2.fillPoly(img, [pts.astype(np.int32)], c)
+        elif k < (1 + jagged) / 2:
+            cv2.circle(img, p, r, c, -1)
+        else:
+            cv2.rectangle(img, p, (p[0] + r, p[1] + int(rng.uniform(3, h / 3))), c, -1)
+    img *= 0.6 + 0.8 * natural_texture(h, w, seed)[..., None]
+    img += rng.normal(0, 6, img.shape)
+    if blur > 0:
+        img = cv2.GaussianBlur(img, (0, 0), blur)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def synth_seeded(seed: int, seconds: float = 8.0, sr: int = 22050, *, bpm: tuple[float, float] = (50, 190),
+                 loudness: tuple[float, float] = (0.15, 1.0), modes: tuple[int, ...] = (0, 1, 2),
+                 drive: float = 8.0, hats: float = 2.5, kick: float = 3.0, noise: float = 0.6) -> np.ndarray:
+    """Return mono float32 music-like audio whose make-up is drawn from ``seed`` within ranges.
+
+    bpm: tempo range; loudness: peak level range (0..1); modes: chords to choose from
+    (0 major, 1 minor, 2 dissonant: minor second and tritone); drive: the largest
+    distortion gain (below 1 none); hats, kick: the largest levels of the noise
+    hi-hats and the kick drum; noise: the largest level of added broadband noise, as a
+    share of the peak. Deterministic per seed and arguments.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    tempo = rng.uniform(*bpm)
+    mode = int(rng.choice(modes))
+    intervals = [(0, 4, 7), (0, 3, 7), (0, 1, 6)][mode]
+    progression = [(0, 5, 7, 0), (0, 8, 3, 10), (0, 1, 6, 11)][mode]
+    root = 55.0 * 2 ** rng.uniform(0, 3)
+    gain = rng.uniform(0, drive)
+    wave = rng.integers(0, 3)  # sine harmonics, saw, square
+    harmonics = rng.uniform(0.1, 0.9)
+    out = np.zeros(n, np.float32)
+    bar = 4 * 60.0 / tempo
+    for i in range(int(seconds / bar) + 1):
+        s, e = int(i * bar * sr), min(n, int((i + 1) * bar * sr))
+        if s >= n:
+            break
+        tt = t[s:e] - t[s]
+        for semis in intervals:
+            f = root * 2 ** ((progression[i % 4] + semis) / 12)
+            if wave == 0:
+                sig = sum(harmonics ** (k - 1) / k * np.sin(2 * np.pi * f * k * tt) for k in range(1, 6))
+            elif wave == 1:
+                sig = 2 * ((tt * f) % 1) - 1
+            else:
+                sig = np.sign(np.sin(2 * np.pi * f * tt))
+            out[s:e] += 0.4 * sig.astype(np.float32)
+    if gain > 1:
+        out = np.tanh(gain * out / max(1e-9, np.abs(out).max()))
+    sub = int(rng.choice([1, 2, 4]))
+    step = 60.0 / tempo / sub
+    hat_level, kick_level = rng.uniform(0, hats), rng.uniform(0, kick)
+    for k in range(int(seconds / step) + 1):
+        s = int(k * step * sr)
+        length = min(int(0.06 * sr), n - s)
+        if length <= 0:
+            break
+        out[s:s + length] += (hat_level * np.exp(-np.arange(length) / (0.012 * sr))
+                              * rng.standard_normal(length)).astype(np.float32)
+        if k % sub == 0:
+            kl = min(int(0.15 * sr), n - s)
+            kt = np.arange(kl) / sr
+            out[s:s + kl] += (kick_level * np.sin(2 * np.pi * (50 + 90 * np.exp(-kt * 30)) * kt)
+                              * np.exp(-kt * 12)).astype(np.float32)
+    level = rng.uniform(0, noise)
+    out += level * rng.standard_normal(n).astype(np.float32) * np.abs(out).max()
+    if rng.uniform(0, 1) > 0.6:  # a tremolo
+        out *= (1 - 0.5 * (1 + np.sin(2 * np.pi * rng.uniform(0.2, 8) * t))).astype(np.float32) * 0.5 + 0.5
+    peak = rng.uniform(*loudness)
+    return (peak * out / max(1e-9, float(np.abs(out).max()))).astype(np.float32)
+
+
+def write_clip(path: str | Path, picture: np.ndarray, audio: np.ndarray, fps: int = 10, sr: int = 22050) -> Path:
+    """Encode an MP4 (H.264 + AAC) of a BGR ``picture`` panning slowly sideways under
+    mono float32 ``audio``; it lasts as long as the audio."""
+    import av
+
+    path = Path(path)
+    frames = int(len(audio) / sr * fps)
+    with av.open(str(path), "w", format="mp4") as out:
+        vs = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
+        vs.height, vs.width = picture.shape[:2]
+        vs.pix_fmt = "yuv420p"
+        aus = out.add_stream("aac", rate=sr, layout="mono")
+        for k in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(picture, k, axis=1)), format="bgr24")
+            frame.pts = k
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for j in range(0, audio.size, 1024):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[None, j:j + 1024]), format="flt",
+                                            layout="mono")
+            af.sample_rate = sr
+            af.pts = j
+            for packet in aus.encode(af):
+                out.mux(packet)
+        for packet in [*vs.encode(None), *aus.encode(None)]:
+            out.mux(packet)
+    return path

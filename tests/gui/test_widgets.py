@@ -277,7 +277,7 @@ def test_align_from_the_library_menu_fits_stores_and_reprojects(qtbot, tmp_path)
     with Store(w.db_path) as store:
         status = alignment_status(store, w.models)
     assert status["in_force"] and status["method"] != "identity"  # the synthetic photos are rotated and scaled
-    assert "Fitted on 32 segments of 4 videos." in text and "apart after it" in text
+    assert "Learned from 4 videos (32 moments" in text and "apart on the map" in text
     # the map reloads with the photos re-projected
     qtbot.waitUntil(lambda: w.points.valence[photo] != before[1], timeout=10000)
     assert w.points.ids[photo] == before[0]
@@ -301,7 +301,9 @@ def test_align_cancel_and_too_few_videos_store_nothing(qtbot, tmp_path):
     w = _synthetic_window(qtbot, tmp_path, videos=2, segments=8)
     w.align_action.trigger()
     qtbot.waitUntil(lambda: w.alignment.message is not None and w.alignment.message.isVisible(), timeout=60000)
-    assert "Too few anchors" in w.alignment.message.text() and "in 2 videos" in w.alignment.message.text()
+    assert w.alignment._process is None  # nothing to fit: no fit started
+    text = w.alignment.message.text()
+    assert "at least 3 videos with sound" in text and "This library has 2 videos with sound" in text
     w.alignment.message.close()
     w.close()
 

@@ -99,3 +99,28 @@ def test_a_job_that_outlives_its_window_is_dropped_quietly(qtbot):
     gate.set()
     assert QThreadPool.globalInstance().waitForDone(10000)
     qtbot.wait(50)  # an exception in the pool thread would fail this test here
+
+
+def test_a_refresh_lane_shows_every_reload_and_runs_the_newest_request_next(qtbot):
+    """Reloads requested while one runs (every 2 s while indexing, on a busy pool)
+    must not make the running one's answer stale: the library counts then never moved
+    until indexing ended."""
+    import threading
+
+    from PySide6.QtCore import QThreadPool
+
+    from emobrowser.gui.workers import Lane
+
+    pool = QThreadPool()
+    pool.setMaxThreadCount(1)
+    lane = Lane(pool, refresh=True)
+    gate = threading.Event()
+    got = []
+    lane.job_finished.connect(lambda result, _s: got.append(result))
+    lane.submit(lambda: gate.wait(30) and "9 done")
+    lane.submit(lambda: "50 done")
+    lane.submit(lambda: "120 done")
+    gate.set()
+    qtbot.waitUntil(lambda: not lane.busy(), timeout=10000)
+    assert got == ["9 done", "120 done"]
+    pool.waitForDone(5000)

@@ -347,3 +347,34 @@ def test_a_file_replaced_between_scan_and_decoding_says_so(tmp_path):
     (tmp_path / "pic.png").rename(song)  # now an image under the song's name
     with pytest.raises(MediaError, match="the file changed after the scan: it now holds an image, not audio"):
         extract_file(str(song), "audio", "baseline", "baseline")
+
+
+def test_the_eta_leaves_out_the_wait_for_the_models_to_load():
+    """215 files; the first is done after 10 s of model loading, then one every 0.05 s.
+    At 9 done the ETA is what the remaining 206 files take at 20 files/s, not the
+    7 minutes the loading wait made of it."""
+    from emobrowser.index.pipeline import Throughput
+
+    now = [0.0]
+    meter = Throughput(215, clock=lambda: now[0])
+    now[0] = 10.0
+    assert meter.add() == (0.0, None)  # one file says nothing of the rate yet
+    for _ in range(8):
+        now[0] += 0.05
+        rate, eta = meter.add()
+    assert rate == pytest.approx(20.0)
+    assert eta == pytest.approx(206 / 20.0)
+
+
+def test_progress_reports_an_eta_from_the_files_after_the_first(tmp_path, store):
+    from emobrowser.index.pipeline import index_library
+    from emobrowser.media import synth
+
+    for i in range(4):
+        synth.write_image(tmp_path / f"p{i}.jpg", synth.draw_image("warm", (60, 80), seed=i))
+    seen = []
+    index_library(store, [str(tmp_path)], workers=1, image_model="baseline", audio_model="baseline",
+                  progress=seen.append)
+    done = [p for p in seen if p.phase == "index" and p.done]
+    assert done[0].eta is None and done[0].rate == 0.0  # the first file waited for the models
+    assert done[-1].done == 4
