@@ -248,7 +248,9 @@ def read_bytes(path: str | Path | bytes, limit: int = 1 << 30) -> bytes:
             size = os.fstat(fd).st_size
             if size > limit:
                 raise MediaError(f"file too large for an image ({size >> 20} MiB; the limit is {limit >> 20} MiB)")
-            data = fh.read(limit + 1)
+            # as much as the file holds (and a byte to see it grew): read(limit) would
+            # reserve the whole limit up front, which counts against a worker's memory
+            data = fh.read(min(size, limit) + 1)
     except OSError as exc:
         raise read_failure(exc) from exc
     finally:
