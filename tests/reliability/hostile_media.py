@@ -153,3 +153,26 @@ def png(width: int, height: int, bit_depth: int = 8, colour: int = 2, rows: int 
     if extra_ihdr:
         out += _chunk(b"IHDR", struct.pack(">IIBBBBB", *extra_ihdr, bit_depth, colour, 0, 0, 0))
     return out + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+# --- GIF and WebP -------------------------------------------------------------------
+
+def gif_frame_beyond_screen(screen=(64, 64), frame=(30000, 30000), at=(0, 0)) -> bytes:
+    """A GIF whose logical screen (the size a reader checks) is small and whose one
+    frame is large or placed outside it."""
+    out = b"GIF89a" + struct.pack("<HHBBB", *screen, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"  # 2 colours
+    out += b"\x2c" + struct.pack("<HHHHB", *at, *frame, 0)
+    return out + b"\x02\x02\x4c\x01\x00" + b"\x3b"  # LZW minimum code size 2, one tiny block
+
+
+def webp_canvas_lie(side: int = 3000, canvas=(64, 64)) -> bytes:
+    """A lossy WebP of side×side pixels wrapped in a VP8X header stating a small canvas."""
+    import cv2
+
+    ok, data = cv2.imencode(".webp", np.zeros((side, side, 3), np.uint8), [cv2.IMWRITE_WEBP_QUALITY, 50])
+    assert ok
+    vp8 = data.tobytes()[12:]  # the VP8 chunk
+    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\0\0\0\0" + (canvas[0] - 1).to_bytes(3, "little") \
+        + (canvas[1] - 1).to_bytes(3, "little")
+    body = b"WEBP" + vp8x + vp8
+    return b"RIFF" + struct.pack("<I", len(body)) + body

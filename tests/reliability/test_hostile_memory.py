@@ -62,6 +62,9 @@ HOSTILE = {
     "double_grey.tif": (H.tiff(9000, 9000, samples=1, bits=64, sample_format=3), "64-bit floating-point"),
     "float_small_enough.tif": (H.tiff(6000, 6000, samples=3, bits=32, sample_format=3), None),
     "deep_png.png": (H.png(12000, 12000, bit_depth=16, colour=6), None),
+    "frame_beyond_screen.gif": (H.gif_frame_beyond_screen(), "corrupt GIF data"),
+    "frame_off_screen.gif": (H.gif_frame_beyond_screen(frame=(64, 64), at=(60000, 60000)), "corrupt GIF data"),
+    "canvas_lie.webp": (H.webp_canvas_lie(), "corrupt WEBP data"),
 }
 
 
