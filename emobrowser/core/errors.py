@@ -45,11 +45,12 @@ TIMED_OUT_PREFIX = "timed out after "
 OUT_OF_MEMORY_PREFIX = "ran out of memory decoding"
 
 
-def out_of_memory(limit_bytes: int | None = None, killed_at_bytes: int | None = None) -> str:
-    """The failure reason of a decode that ran out of memory: under the worker's limit
-    (limit_bytes), or killed by the system at about killed_at_bytes."""
-    if killed_at_bytes is not None:
-        return f"{OUT_OF_MEMORY_PREFIX} (killed by the system at about {killed_at_bytes // 1_000_000:,} MB)"
+def out_of_memory(limit_bytes: int | None = None, killed: bool = False, seen_bytes: int = 0) -> str:
+    """The failure reason of a decode that ran out of memory: over the worker's limit
+    (limit_bytes), or killed by the system (at about seen_bytes, when known)."""
+    if killed:
+        at = f" at about {seen_bytes // 1_000_000:,} MB" if seen_bytes else ""
+        return f"{OUT_OF_MEMORY_PREFIX} (killed by the system{at})"
     if limit_bytes:
         return f"{OUT_OF_MEMORY_PREFIX} (over the limit of {limit_bytes // 1_000_000:,} MB per worker)"
     return OUT_OF_MEMORY_PREFIX

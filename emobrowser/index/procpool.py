@@ -285,7 +285,7 @@ class ProcessPool:
         limit (a C library that aborts when an allocation fails); otherwise a crash."""
         limit = task[3]
         if code == -signal.SIGKILL or (code is not None and code < 0 and limit and seen >= 0.8 * limit):
-            return out_of_memory(killed_at_bytes=seen) if code == -signal.SIGKILL else out_of_memory(limit)
+            return out_of_memory(killed=True, seen_bytes=seen) if code == -signal.SIGKILL else out_of_memory(limit)
         if code is not None and code < 0:
             return f"decoder crashed (signal {-code})"
         return f"decoder process exited unexpectedly (code {code})"

@@ -136,14 +136,16 @@ def _shrink(img: np.ndarray, min_side: int) -> np.ndarray:
 
 
 def _float_budget(header: ImageHeader) -> None:
-    """Refuse a floating-point image whose decode would need more than DECODE_BUDGET:
-    OpenCV's TIFF reader holds the samples twice at full size, then 8 bits a sample."""
+    """Refuse a TIFF whose decode at full depth would need more than DECODE_BUDGET:
+    OpenCV's TIFF reader holds the samples twice at full size (taken as at least 32
+    bits when the header does not say they are floating point), then 8 bits a sample."""
     samples = max(1, header.samples)
-    need = header.width * header.height * samples * (2 * max(4, header.bits // 8) + 1)
+    bits = header.bits if header.floating else max(32, header.bits)
+    need = header.width * header.height * samples * (2 * max(4, bits // 8) + 1)
     if need > DECODE_BUDGET:
-        raise MediaError(f"image {header.width}×{header.height} with {max(32, header.bits)}-bit floating-point "
-                         f"samples would need about {need // 1_000_000:,} MB to decode "
-                         f"(the limit is {DECODE_BUDGET // 1_000_000:,} MB)")
+        kind = f" with {max(32, bits)}-bit floating-point samples" if header.floating else ""
+        raise MediaError(f"image {header.width}×{header.height}{kind} would need about {need // 1_000_000:,} MB "
+                         f"to decode (the limit is {DECODE_BUDGET // 1_000_000:,} MB)")
 
 
 def _allocation_failed(exc: Exception) -> bool:
@@ -192,7 +194,7 @@ def decode_image(data: bytes, fmt: str, min_side: int | None = DEFAULT_MIN_SIDE,
         bgr = None if floating else cv2.imdecode(buf, flags)
         if bgr is None and fmt == "tiff" and header is not None:
             # floating-point samples (HDR, scientific): OpenCV reads them only as they are
-            _float_budget(ImageHeader(header.width, header.height, header.samples, max(32, header.bits), True))
+            _float_budget(header)
             raw = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
             if raw is not None and raw.dtype.kind == "f":
                 bgr = _float_to_8bit(raw, min_side)
