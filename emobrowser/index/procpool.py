@@ -13,7 +13,9 @@ mappings, which is what decoders allocate; the address space that LiteRT and num
 reserve without using is not counted). An allocation over it fails inside the worker,
 which records "ran out of memory decoding (…)", so the kernel never has to pick a
 process to kill; a worker that is killed all the same (SIGKILL: the system ran out of
-memory) gets the same reason, with the memory it was last seen using.
+memory) gets the same reason, with the memory it was last seen using. Large decodes
+take turns among the workers (core.heavy), so together they stay near one decode's
+peak.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from emobrowser.core.errors import EmobrowserError, out_of_memory, timed_out
+from emobrowser.core.heavy import ENV_VAR as HEAVY_ENV_VAR
 
 # Memory limits of one task, in bytes. An image decode needs at most about 1.5 GB (see
 # media.images.DECODE_BUDGET: 1.1 GB, plus the worker's own 0.35 GB with the models
@@ -50,6 +53,23 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+_lock_dir: str | None = None
+
+
+def decode_lock_path() -> str:
+    """The lock file through which this process's workers take turns at large decodes
+    (core.heavy); in a private folder of this process, removed at exit."""
+    global _lock_dir
+    if _lock_dir is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _lock_dir = tempfile.mkdtemp(prefix="emobrowser-")
+        atexit.register(shutil.rmtree, _lock_dir, True)
+    return os.path.join(_lock_dir, "decode.lock")
 
 
 def _set_memory_limit(limit: int | None) -> None:
@@ -151,9 +171,10 @@ class ProcessPool:
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
-        saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+        saved = {k: os.environ.get(k) for k in (*_THREAD_VARS, HEAVY_ENV_VAR)}
         for k in _THREAD_VARS:
             os.environ[k] = "1"
+        os.environ[HEAVY_ENV_VAR] = decode_lock_path()
         try:
             proc = self._ctx.Process(target=_worker_main, args=(child, self.func, self.nice), daemon=True)
             proc.start()

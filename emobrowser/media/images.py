@@ -13,7 +13,9 @@ and the conversion to 8 bits, about 1.5 GB with the indexing worker's own memory
 readers use up to about 7 bytes a pixel: 1.05 GB at 150 megapixels); floating-point
 TIFFs, which OpenCV can only decode at full size and depth, are measured against it
 before decoding and converted to 8 bits in place. Indexing workers and the GUI's
-thumbnail process also run under a hard memory limit (index.procpool).
+thumbnail process also run under a hard memory limit (index.procpool), and decodes
+expected to need more than core.heavy.HEAVY_BYTES take turns among the workers, so
+that together they stay near one large decode.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from emobrowser.core.errors import MediaError, read_failure
+from emobrowser.core.heavy import heavy
 from emobrowser.media.image_headers import ImageHeader, header_size, read_header
 
 __all__ = ["MAX_PIXELS", "DECODE_BUDGET", "decode_image", "header_size", "load_image", "read_bytes",
@@ -135,8 +138,8 @@ def _shrink(img: np.ndarray, min_side: int) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
-def _float_budget(header: ImageHeader) -> None:
-    """Refuse a TIFF whose decode at full depth would need more than DECODE_BUDGET:
+def _float_budget(header: ImageHeader) -> int:
+    """The bytes a TIFF's decode at full depth needs; MediaError if more than DECODE_BUDGET:
     OpenCV's TIFF reader holds the samples twice at full size (taken as at least 32
     bits when the header does not say they are floating point), then 8 bits a sample."""
     samples = max(1, header.samples)
@@ -146,6 +149,32 @@ def _float_budget(header: ImageHeader) -> None:
         kind = f" with {max(32, bits)}-bit floating-point samples" if header.floating else ""
         raise MediaError(f"image {header.width}×{header.height}{kind} would need about {need // 1_000_000:,} MB "
                          f"to decode (the limit is {DECODE_BUDGET // 1_000_000:,} MB)")
+    return need
+
+
+def _expected_bytes(header: ImageHeader | None, fmt: str, factor: int) -> int:
+    """About how many bytes an 8-bit decode needs: 3 a pixel for JPEG (at its reduced
+    size), up to 7 for the others (OpenCV's TIFF and 16-bit PNG readers, measured)."""
+    if header is None:
+        return 0
+    pixels = header.width * header.height
+    return pixels * 3 // (factor * factor) if fmt == "jpeg" else pixels * 7
+
+
+def _short_of_memory(need: int) -> bool:
+    """Whether this process's memory limit (RLIMIT_DATA, as in an indexing worker) leaves
+    less than ``need`` bytes: then a decoder that gave up did so for want of memory."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_DATA)[0]
+        if limit == resource.RLIM_INFINITY or need <= 0:
+            return False
+        with open("/proc/self/statm", "rb") as fh:
+            in_use = int(fh.read().split()[5]) * os.sysconf("SC_PAGE_SIZE")  # data + stack
+    except (ImportError, OSError, ValueError, IndexError):
+        return False
+    return in_use + need > limit
 
 
 def _allocation_failed(exc: Exception) -> bool:
@@ -191,19 +220,27 @@ def decode_image(data: bytes, fmt: str, min_side: int | None = DEFAULT_MIN_SIDE,
     buf = np.frombuffer(data, dtype=np.uint8)
     floating = header is not None and header.floating
     try:
-        bgr = None if floating else cv2.imdecode(buf, flags)
+        bgr = None
+        if not floating:
+            with heavy(_expected_bytes(header, fmt, factor)):
+                bgr = cv2.imdecode(buf, flags)
         if bgr is None and fmt == "tiff" and header is not None:
             # floating-point samples (HDR, scientific): OpenCV reads them only as they are
-            _float_budget(header)
-            raw = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
-            if raw is not None and raw.dtype.kind == "f":
-                bgr = _float_to_8bit(raw, min_side)
+            with heavy(_float_budget(header)):
+                raw = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+                if raw is not None and raw.dtype.kind == "f":
+                    bgr = _float_to_8bit(raw, min_side)
                 del raw
     except cv2.error as exc:
         if _allocation_failed(exc):
             raise MemoryError(str(exc)) from None
         raise MediaError(f"cannot decode {fmt.upper()}: {str(exc).strip().splitlines()[-1]}") from exc
     if bgr is None:
+        need = _expected_bytes(header, fmt, factor) if not floating else 0
+        if header is not None and fmt == "tiff":
+            need = max(need, header.width * header.height * max(1, header.samples) * 9)
+        if _short_of_memory(need):  # the decoders report a failed allocation as a failed decode
+            raise MemoryError(f"the decoder needed about {need // 1_000_000:,} MB")
         raise MediaError(f"corrupt {fmt.upper()} data (decoder returned no image)")
     if header is not None and not floating:
         _check_decoded_size(bgr, header, factor)

@@ -8,6 +8,7 @@ costs that worker, never the test run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -20,6 +21,7 @@ import pytest
 
 import hostile_media as H
 from emobrowser.core.errors import MediaError
+from emobrowser.core.heavy import HEAVY_BYTES
 from emobrowser.index.procpool import IMAGE_MEMORY_LIMIT, ProcessPool
 from emobrowser.media import synth
 
@@ -134,6 +136,40 @@ def test_float_samples_are_converted_in_place_and_stretched():
     assert bgr.dtype == np.uint8 and np.abs(bgr.astype(int) - want.astype(int)).max() <= 1
 
 
+def test_large_decodes_take_the_shared_lock_and_small_ones_do_not(monkeypatch):
+    from emobrowser.media import images
+
+    asked = []
+
+    def recording(need):
+        asked.append(need)
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(images, "heavy", recording)
+    images.decode_image(H.jpeg_frame(12000, 12000), "jpeg")  # read at 1/8
+    images.decode_image(H.tiff(6000, 6000, samples=3, bits=32, sample_format=3), "tiff")
+    assert asked[0] == 12000 * 12000 * 3 // 64  # small: reduced 8-fold
+    assert asked[-1] == 6000 * 6000 * 3 * 9 and asked[-1] > HEAVY_BYTES
+
+
+def test_the_decode_lock_is_released_when_its_holder_is_killed(tmp_path):
+    """A worker killed mid-decode (time limit, crash) must not leave the others waiting."""
+    from emobrowser.core.heavy import ENV_VAR, is_held
+
+    lock = str(tmp_path / "decode.lock")
+    code = ("import sys\nfrom emobrowser.core.heavy import heavy\n"
+            "with heavy(10**9):\n    print('held', flush=True)\n    sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, ENV_VAR: lock})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert is_held(lock)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not is_held(lock)
+
+
 # --- the workers' memory limit ------------------------------------------------------
 
 def _allocate(mb: int) -> int:
@@ -154,6 +190,30 @@ def test_a_worker_over_its_memory_limit_records_running_out_of_memory():
     assert results["own_limit"] == (True, 700_000_000)  # a task's own limit replaces the pool's
 
 
+def test_a_decoder_short_of_memory_is_not_called_corrupt(tmp_path):
+    """A 12000×12000 TIFF needs about 870 MB: under 500 MB its picture cannot be
+    allocated, which is a memory failure, not a corrupt file."""
+    path = tmp_path / "grey.tif"
+    path.write_bytes(H.tiff(12000, 12000))
+    results = _decode_all({"grey": str(path)}, memory=500_000_000)
+    assert results["grey"] == (False, "ran out of memory decoding (over the limit of 500 MB per worker)")
+
+
+def _short(need: int) -> bool:
+    from emobrowser.media.images import _short_of_memory
+
+    return _short_of_memory(need)
+
+
+def test_a_decoder_that_gives_up_under_the_limit_is_known_to_be_short_of_memory():
+    """libjpeg and libtiff report a failed allocation as a failed decode (no image):
+    under a worker's limit, a decode that would not fit is taken for a memory failure."""
+    pool = ProcessPool(_short, workers=1, timeout=60, nice=0, memory_limit=500_000_000)
+    results = dict((k, v) for k, _ok, v in pool.run(iter([("big", (600_000_000,)), ("small", (10_000_000,))])))
+    assert results == {"big": True, "small": False}
+    assert not _short(10**12)  # no limit in this process: never
+
+
 def test_a_worker_killed_by_the_system_is_recorded_as_out_of_memory():
     pool = ProcessPool(_kill_self, workers=1, timeout=60, nice=0)
     [(task, ok, reason)] = list(pool.run(iter([("victim", ())])))
@@ -170,11 +230,11 @@ def test_an_image_decode_over_the_limit_is_out_of_memory_and_retried_next_run(st
     root.mkdir()
     (root / "float.tif").write_bytes(H.tiff(6000, 6000, samples=3, bits=32, sample_format=3))  # about 1 GB to decode
     synth.write_image(root / "fine.jpg", synth.draw_image("warm", (40, 40)))
-    monkeypatch.setattr(pipeline, "IMAGE_MEMORY_LIMIT", 500_000_000)
+    monkeypatch.setattr(pipeline, "IMAGE_MEMORY_LIMIT", 400_000_000)
     summary = pipeline.index_library(store, [str(root)], workers=1, image_model="baseline", audio_model="baseline")
     assert summary.indexed == 1
     [(path, _modality, reason)] = store.failures()
-    assert path.endswith("float.tif") and reason == "ran out of memory decoding (over the limit of 500 MB per worker)"
+    assert path.endswith("float.tif") and reason == "ran out of memory decoding (over the limit of 400 MB per worker)"
     monkeypatch.undo()
     again = pipeline.index_library(store, image_model="baseline", audio_model="baseline")
     assert again.indexed == 1 and list(store.failures()) == []
