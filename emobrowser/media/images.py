@@ -229,6 +229,7 @@ def decode_image(data: bytes, fmt: str, min_side: int | None = DEFAULT_MIN_SIDE,
             with heavy(_float_budget(header)):
                 raw = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
                 if raw is not None and raw.dtype.kind == "f":
+                    _check_decoded_size(raw, header, 1)
                     bgr = _float_to_8bit(raw, min_side)
                 del raw
     except cv2.error as exc:
