@@ -40,7 +40,8 @@ def _probe(path: str) -> tuple:
 
 
 def _decode_all(paths: dict[str, str], memory: int = IMAGE_MEMORY_LIMIT) -> dict[str, tuple[bool, object]]:
-    pool = ProcessPool(_probe, workers=2, timeout=120, nice=0, memory_limit=memory)
+    # a generous time limit: large decodes take turns (core.heavy), slowly on a busy machine
+    pool = ProcessPool(_probe, workers=2, timeout=600, nice=0, memory_limit=memory)
     return {name: (ok, value) for name, ok, value in pool.run((name, (p,)) for name, p in paths.items())}
 
 
