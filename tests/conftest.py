@@ -11,6 +11,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+# emobrowser sets OpenCV's own pixel limit, which OpenCV reads once when it is loaded;
+# imported first here as in the app, before any test module imports cv2.
+import emobrowser  # noqa: E402,F401
+
 REPO = Path(__file__).resolve().parent.parent
 # One numba cache for the whole run (every test has its own EMOBROWSER_HOME, and a
 # cold cache costs over half a minute of compiling librosa); kept between local runs.

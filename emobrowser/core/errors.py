@@ -39,6 +39,23 @@ CHANGED_WHILE_INDEXED = "file changed while it was being indexed"
 TIMED_OUT_PREFIX = "timed out after "
 
 
+# A file whose decoding ran out of memory: the worker's memory limit, or the system's.
+# That can come from the machine's state as much as from the file, so the indexer tries
+# such files again on the next run.
+OUT_OF_MEMORY_PREFIX = "ran out of memory decoding"
+
+
+def out_of_memory(limit_bytes: int | None = None, killed: bool = False, seen_bytes: int = 0) -> str:
+    """The failure reason of a decode that ran out of memory: over the worker's limit
+    (limit_bytes), or killed by the system (at about seen_bytes, when known)."""
+    if killed:
+        at = f" at about {seen_bytes // 1_000_000:,} MB" if seen_bytes else ""
+        return f"{OUT_OF_MEMORY_PREFIX} (killed by the system{at})"
+    if limit_bytes:
+        return f"{OUT_OF_MEMORY_PREFIX} (over the limit of {limit_bytes // 1_000_000:,} MB per worker)"
+    return OUT_OF_MEMORY_PREFIX
+
+
 def timed_out(limit: float) -> str:
     return f"{TIMED_OUT_PREFIX}{limit:g} s (decoding and scoring took longer)"
 

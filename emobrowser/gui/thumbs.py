@@ -1,22 +1,36 @@
 """Thumbnail cache: small PNG files in cache_dir()/thumbs, rebuilt at will.
 
-Qt-free: made in a worker thread (see workers.ThumbnailLoader). A thumbnail is keyed
-by a hash of the item's path, size and modification time, so an edited file gets a
-new one; it is written to a temporary name and then renamed into place.
+Qt-free: requested from a worker thread (see workers.ThumbnailLoader). A thumbnail is
+keyed by a hash of the item's path, size and modification time, so an edited file gets
+a new one; it is written to a temporary name and then renamed into place.
+
+The media is untrusted, so it is never decoded in the GUI's own process: one helper
+process, kept between thumbnails, decodes with the indexer's guards (the decoder's own
+size checks, the decode budget of media.images) under the same memory limit as an
+indexing worker and a time limit. A file that would need gigabytes is refused there,
+and a decoder that crashes, hangs or runs out of memory costs the helper, not the window.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import threading
 from pathlib import Path
 
 from emobrowser.core.paths import cache_dir, private_dir
+
+log = logging.getLogger(__name__)
 
 THUMB_SIDE = 160  # longest side in pixels
 # Part of every thumbnail's key: raised when thumbnails are drawn differently, so old
 # ones are not shown again. 2: video posters follow the display rotation.
 THUMB_VERSION = 2
+THUMB_SECONDS = 30.0  # time limit of one thumbnail in the helper process
+
+_helper = None
+_helper_lock = threading.Lock()
 
 
 def thumbs_dir() -> Path:
@@ -55,7 +69,8 @@ def poster_frame(path: str):
 
 def song_cover(path: str):
     """A song's cover as a BGR array: its embedded picture, else a cover.jpg,
-    folder.jpg or front.* in its folder; None when it has neither."""
+    folder.jpg or front.* in its folder; None when it has neither. Runs in the
+    helper process (see render_thumb), like every decode of the user's media."""
     from emobrowser.media.images import decode_image, load_image
     from emobrowser.media.metadata import embedded_cover, folder_cover
     from emobrowser.media.sniff import sniff
@@ -69,16 +84,58 @@ def song_cover(path: str):
     return load_image(beside, min_side=THUMB_SIDE)[0] if beside else None
 
 
+def _decoder():
+    """The helper process pool (one worker, started on first use)."""
+    global _helper
+    from emobrowser.index.procpool import IMAGE_MEMORY_LIMIT, ProcessPool
+
+    with _helper_lock:
+        if _helper is None:
+            _helper = ProcessPool(render_thumb, workers=1, timeout=THUMB_SECONDS, nice=0,
+                                  memory_limit=IMAGE_MEMORY_LIMIT)
+        return _helper
+
+
+def stop_decoder() -> None:
+    """Stop the helper process (it is started again when needed)."""
+    global _helper
+    with _helper_lock:
+        helper, _helper = _helper, None
+    if helper is not None:
+        helper.close()
+
+
 def make_thumb(path: str, modality: str) -> Path | None:
     """Create (if needed) and return the thumbnail file of an image, a video or a song
-    with cover art (song_cover); None for an undecodable file or a song without one."""
+    with cover art (song_cover); None for a song without one or a file that cannot be
+    decoded (see thumbnail for the reason)."""
+    return thumbnail(path, modality)[0]
+
+
+def thumbnail(path: str, modality: str) -> tuple[Path | None, str | None]:
+    """(thumbnail file, None), or (None, the reason there is none). The file is decoded
+    in the guarded helper process, never in this one."""
+    target = thumb_path(path)
+    if target is None:
+        return None, "cannot read file"
+    if modality not in ("image", "video", "audio"):
+        return None, f"no thumbnail for {modality}"
+    if target.exists():
+        return target, None
+    ok, value = _decoder().call((path, modality, str(target)))
+    if not ok:
+        log.info("no thumbnail for %s: %s", path, value)
+        return None, value
+    return Path(value), None
+
+
+def render_thumb(path: str, modality: str, target: str) -> str:
+    """Decode ``path`` and write its thumbnail PNG to ``target``; returns ``target``.
+    Runs in the helper process; raises MediaError with the reason."""
     import cv2
 
-    target = thumb_path(path)
-    if target is None or modality not in ("image", "video", "audio"):
-        return None
-    if target.exists():
-        return target
+    from emobrowser.core.errors import MediaError
+
     try:
         if modality == "image":
             from emobrowser.media.images import load_image
@@ -87,20 +144,24 @@ def make_thumb(path: str, modality: str) -> Path | None:
         elif modality == "audio":
             bgr = song_cover(path)
             if bgr is None:
-                return None
+                raise MediaError("no cover art")
         else:
+            from emobrowser.media.sniff import read_header
+
+            read_header(path)  # a FIFO or device is refused here, not left to block FFmpeg
             bgr = poster_frame(path)
-    except Exception:  # a broken file just has no thumbnail
-        return None
+    except (ValueError, OSError) as exc:  # PyAV's errors
+        raise MediaError(f"no poster frame: {exc}") from None
     h, w = bgr.shape[:2]
     scale = THUMB_SIDE / max(h, w)
     if scale < 1:
         bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".png", bgr)
     if not ok:
-        return None
-    private_dir(target.parent)
-    tmp = target.with_name(f"{target.stem}.{os.getpid()}.{id(data)}.tmp")
+        raise MediaError("the thumbnail could not be encoded")
+    out = Path(target)
+    private_dir(out.parent)
+    tmp = out.with_name(f"{out.stem}.{os.getpid()}.{id(data)}.tmp")
     tmp.write_bytes(data.tobytes())
-    os.replace(tmp, target)
-    return target
+    os.replace(tmp, out)
+    return str(out)

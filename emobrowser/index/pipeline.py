@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emobrowser.core.errors import (CHANGED_WHILE_INDEXED, ENVIRONMENT_PREFIXES, FILE_VANISHED,
+from emobrowser.core.errors import (CHANGED_WHILE_INDEXED, ENVIRONMENT_PREFIXES, FILE_VANISHED, OUT_OF_MEMORY_PREFIX,
                                    VANISHED_WHILE_INDEXED)
 from emobrowser.index.extract import Extracted, Scored, TagsRead, extract_file, read_tags, run_task, score_extracted
-from emobrowser.index.procpool import ProcessPool
+from emobrowser.index.procpool import IMAGE_MEMORY_LIMIT, MEDIA_MEMORY_LIMIT, ProcessPool
 from emobrowser.index.scanner import sync_root
 from emobrowser.index.store import Store, display
 from emobrowser.models import registry, runtime
@@ -48,6 +48,11 @@ TAGS_TIMEOUT = 60.0
 def time_limit(timeout: float, modality: str | None, size: int) -> float:
     """The time limit of one file: ``timeout``, plus the allowance of a video's size."""
     return timeout + (VIDEO_SECONDS_PER_MIB * size / 2**20 if modality == "video" else 0.0)
+
+
+def memory_limit(modality: str | None) -> int:
+    """The memory limit of one file's worker, in bytes (see index.procpool)."""
+    return IMAGE_MEMORY_LIMIT if modality == "image" else MEDIA_MEMORY_LIMIT
 
 
 @dataclass
@@ -99,6 +104,10 @@ class Throughput:
 # then been marked missing by the scan. Under a root that is absent (a drive not
 # mounted) they wait, failed, until it is back.
 TRANSIENT_REASONS = (FILE_VANISHED, VANISHED_WHILE_INDEXED, CHANGED_WHILE_INDEXED)
+# Decodes that ran out of memory depend on the machine's state as much as on the file
+# (see procpool): tried again on the next run, like the transient reasons. Libraries
+# from before the memory limit recorded them as a crash by SIGKILL or in other words.
+OUT_OF_MEMORY_REASONS = ("decoder crashed (signal 9)", "out of memory while decoding")
 
 
 @dataclass
@@ -311,8 +320,8 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
     stale = store.requeue_stale(model_tags(imodel, amodel))
     summary.unchanged = max(0, summary.unchanged - stale)  # rescored with a new model: not unchanged
     # A full disk or memory at the time of the last run was not the files' fault.
-    summary.requeued = (stale + store.retry_failed(TRANSIENT_REASONS, present)
-                        + store.retry_failed_like(ENVIRONMENT_PREFIXES, present)
+    summary.requeued = (stale + store.retry_failed(TRANSIENT_REASONS + OUT_OF_MEMORY_REASONS, present,
+                                                    prefixes=(OUT_OF_MEMORY_PREFIX, *ENVIRONMENT_PREFIXES))
                         + store.retry_timed_out(lambda modality, size: time_limit(timeout, modality, size),
                                                 present))
     pending = store.pending(root_ids)
@@ -368,11 +377,12 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
                 st = stat_key(item_id, raw_path)
                 limit = timeout if st is None else time_limit(timeout, modality, st.st_size)
                 current["path"] = display(raw_path)
-                yield item_id, (raw_path, extract_file, modality, imodel.info.name, amodel.info.name,
-                                segment_seconds), limit
+                yield (item_id, (raw_path, extract_file, modality, imodel.info.name, amodel.info.name,
+                                 segment_seconds), limit, memory_limit(modality))
             for item_id, raw_path, modality in retag:
                 stat_key(("tags", item_id), raw_path)
-                yield ("tags", item_id), (raw_path, read_tags, modality), min(timeout, TAGS_TIMEOUT)
+                yield (("tags", item_id), (raw_path, read_tags, modality), min(timeout, TAGS_TIMEOUT),
+                       memory_limit(modality))
 
         pool = ProcessPool(run_task, workers, timeout)
         try:

@@ -7,6 +7,15 @@ recording a specific reason for that file. A task whose process died is tried on
 more in a fresh process before the file is blamed; a task that overran its limit is
 not (a second try would double the wait). Workers run at lowered CPU priority and
 with single-threaded numeric libraries, so N workers use about N cores.
+
+Each task also runs under a memory limit (RLIMIT_DATA: the heap and private
+mappings, which is what decoders allocate; the address space that LiteRT and numba
+reserve without using is not counted). An allocation over it fails inside the worker,
+which records "ran out of memory decoding (…)", so the kernel never has to pick a
+process to kill; a worker that is killed all the same (SIGKILL: the system ran out of
+memory) gets the same reason, with the memory it was last seen using. Large decodes
+take turns among the workers (core.heavy), so together they stay near one decode's
+peak.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -21,7 +31,14 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from emobrowser.core.errors import EmobrowserError, timed_out
+from emobrowser.core.errors import EmobrowserError, out_of_memory, timed_out
+from emobrowser.core.heavy import ENV_VAR as HEAVY_ENV_VAR
+
+# Memory limits of one task, in bytes. An image decode needs at most about 1.5 GB (see
+# media.images.DECODE_BUDGET: 1.1 GB, plus the worker's own 0.35 GB with the models
+# loaded); sound and video, whose features grow with the length, get more.
+IMAGE_MEMORY_LIMIT = 2_000_000_000
+MEDIA_MEMORY_LIMIT = 4_000_000_000
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
                 "VECLIB_MAXIMUM_THREADS")
@@ -36,6 +53,46 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+_lock_dir: str | None = None
+
+
+def decode_lock_path() -> str:
+    """The lock file through which this process's workers take turns at large decodes
+    (core.heavy); in a private folder of this process, removed at exit."""
+    global _lock_dir
+    if _lock_dir is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        _lock_dir = tempfile.mkdtemp(prefix="emobrowser-")
+        atexit.register(shutil.rmtree, _lock_dir, True)
+    return os.path.join(_lock_dir, "decode.lock")
+
+
+def _set_memory_limit(limit: int | None) -> None:
+    """Lower (or raise again, up to the hard limit) this process's RLIMIT_DATA."""
+    try:
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        want = resource.RLIM_INFINITY if not limit else limit
+        if hard != resource.RLIM_INFINITY and (want == resource.RLIM_INFINITY or want > hard):
+            want = hard
+        resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
+    except (ImportError, ValueError, OSError):  # no such limit on this system
+        pass
+
+
+def memory_in_use(pid: int) -> int | None:
+    """Resident memory of a process in bytes (Linux), None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _worker_main(conn: Connection, func: Callable, nice: int) -> None:
@@ -62,12 +119,14 @@ def _worker_main(conn: Connection, func: Callable, nice: int) -> None:
         if task is None:
             return
         task_id, args = task[0], task[1]
+        limit = task[3] if len(task) > 3 else None
+        _set_memory_limit(limit)
         try:
             result = (task_id, True, func(*args))
         except EmobrowserError as exc:
             result = (task_id, False, str(exc))
         except MemoryError:
-            result = (task_id, False, "out of memory while decoding")
+            result = (task_id, False, out_of_memory(limit))
         except OSError as exc:  # a full disk (the compiled-code cache) is no fault of the file
             result = (task_id, False, environment_failure(exc) or f"unexpected {type(exc).__name__}: {exc}")
         except Exception as exc:  # a decoder bug must cost one file, not the run
@@ -88,29 +147,36 @@ class _Worker:
     conn: Connection
     task: Any = None
     started: float = 0.0
+    memory: int = 0  # the most resident memory seen during the current task, bytes
 
 
 class ProcessPool:
     """Run ``func(*args)`` for each task in ``workers`` supervised processes.
 
-    A task is (task_id, args) or (task_id, args, time limit in seconds).
-    Results come back from ``run`` as (task_id, ok, value): value is the function's
+    A task is (task_id, args), (task_id, args, time limit in seconds) or
+    (task_id, args, time limit, memory limit in bytes); a missing or None time limit
+    is the pool's ``timeout``, a missing memory limit the pool's ``memory_limit``
+    (None: no limit). Results come back from ``run`` as (task_id, ok, value): value is the function's
     return value, or a failure reason when ok is False.
     """
 
-    def __init__(self, func: Callable, workers: int = 2, timeout: float = 300.0, nice: int = 10):
+    def __init__(self, func: Callable, workers: int = 2, timeout: float = 300.0, nice: int = 10,
+                 memory_limit: int | None = None):
         self.func = func
+        self.memory_limit = memory_limit
         self.workers = max(1, int(workers))
         self.timeout = timeout
         self.nice = nice
         self._ctx = mp.get_context("spawn")
         self._pool: list[_Worker] = []
+        self._lock = threading.Lock()
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe(duplex=True)
-        saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+        saved = {k: os.environ.get(k) for k in (*_THREAD_VARS, HEAVY_ENV_VAR)}
         for k in _THREAD_VARS:
             os.environ[k] = "1"
+        os.environ[HEAVY_ENV_VAR] = decode_lock_path()
         try:
             proc = self._ctx.Process(target=_worker_main, args=(child, self.func, self.nice), daemon=True)
             proc.start()
@@ -143,9 +209,19 @@ class ProcessPool:
             pass
         worker.conn.close()
 
+    def call(self, args: tuple, limit: float | None = None, memory: int | None = None) -> tuple[bool, Any]:
+        """Run one task and return (ok, value), keeping the worker for the next call
+        (for callers that need one file at a time: the GUI's thumbnails). Callers from
+        several threads take turns."""
+        with self._lock:
+            for _task_id, ok, value in self.run(iter([(0, args, limit, memory)]), keep=True):
+                return ok, value
+        return False, "cancelled"
+
     def run(self, tasks: Iterator[tuple[Any, tuple]], cancelled: Callable[[], bool] = lambda: False,
-            poll: float = 0.2) -> Iterator[tuple[Any, bool, Any]]:
-        """Yield (task_id, ok, value) as tasks finish, in completion order."""
+            poll: float = 0.2, keep: bool = False) -> Iterator[tuple[Any, bool, Any]]:
+        """Yield (task_id, ok, value) as tasks finish, in completion order. The workers
+        are stopped at the end unless ``keep``."""
         queue = deque()
         retried = set()
         tasks = iter(tasks)
@@ -156,13 +232,13 @@ class ProcessPool:
                     return
                 while not exhausted and len(queue) < self.workers * 2:
                     try:
-                        queue.append(next(tasks))
+                        queue.append(self._complete(next(tasks)))
                     except StopIteration:
                         exhausted = True
                 for worker in self._pool:
                     if worker.task is None and queue:
                         worker.task = queue.popleft()
-                        worker.started = time.monotonic()
+                        worker.started, worker.memory = time.monotonic(), 0
                         try:
                             worker.conn.send(worker.task)
                         except (BrokenPipeError, OSError):
@@ -171,7 +247,7 @@ class ProcessPool:
                     self._pool.append(self._start())
                     if queue:
                         w = self._pool[-1]
-                        w.task, w.started = queue.popleft(), time.monotonic()
+                        w.task, w.started, w.memory = queue.popleft(), time.monotonic(), 0
                         w.conn.send(w.task)
                 busy = [w for w in self._pool if w.task is not None]
                 if not busy:
@@ -182,6 +258,7 @@ class ProcessPool:
                 ready = set(wait(handles, timeout=poll))
                 now = time.monotonic()
                 for worker in busy:
+                    worker.memory = max(worker.memory, memory_in_use(worker.process.pid) or 0)
                     task_id = worker.task[0]
                     if worker.conn in ready:
                         try:
@@ -204,19 +281,37 @@ class ProcessPool:
                             retried.add(task_id)
                             queue.appendleft(task)
                             continue
-                        reason = (f"decoder crashed (signal {-code})" if code is not None and code < 0
-                                  else f"decoder process exited unexpectedly (code {code})")
-                        yield (task_id, False, reason)
+                        yield (task_id, False, self._death_reason(code, task, worker.memory))
                     elif now - worker.started > self._limit(worker.task):
                         limit = self._limit(worker.task)
                         self._replace(worker)
                         yield (task_id, False, timed_out(limit))
         finally:
-            self.close()
+            if not keep:
+                self.close()
+
+    def _complete(self, task) -> tuple:
+        """(task_id, args, time limit, memory limit), the pool's limits filling in."""
+        limit = task[2] if len(task) > 2 and task[2] else self.timeout
+        memory = task[3] if len(task) > 3 else self.memory_limit
+        return task[0], task[1], limit, memory
 
     def _limit(self, task) -> float:
-        """The time limit of a task: its own third element if given, else the pool's."""
-        return task[2] if len(task) > 2 and task[2] else self.timeout
+        """The time limit of a task, in seconds."""
+        return task[2]
+
+    @staticmethod
+    def _death_reason(code: int | None, task: tuple, seen: int) -> str:
+        """Why a worker died during ``task``: out of memory when it was killed (SIGKILL,
+        which this pool sends only to workers it has given up on: otherwise it is the
+        system's out-of-memory killer) or when it died by a signal close to its memory
+        limit (a C library that aborts when an allocation fails); otherwise a crash."""
+        limit = task[3]
+        if code == -signal.SIGKILL or (code is not None and code < 0 and limit and seen >= 0.8 * limit):
+            return out_of_memory(killed=True, seen_bytes=seen) if code == -signal.SIGKILL else out_of_memory(limit)
+        if code is not None and code < 0:
+            return f"decoder crashed (signal {-code})"
+        return f"decoder process exited unexpectedly (code {code})"
 
     def _replace(self, worker: _Worker) -> None:
         self._kill(worker)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from emobrowser.core.errors import MediaError, link_failure
 from emobrowser.core.types import Modality, ScoreResult
 from emobrowser.index.extract import extract_file, score_extracted
-from emobrowser.index.pipeline import time_limit
+from emobrowser.index.pipeline import memory_limit, time_limit
 from emobrowser.index.procpool import ProcessPool
 from emobrowser.media.sniff import read_header, sniff
 from emobrowser.models import registry
@@ -54,7 +54,8 @@ def score_paths(paths: list[str], image_model: str | None = None, audio_model: s
         results[index] = ScoreResult(path=path, modality=modality,
                                      model=_model_label(modality.value, imodel, amodel))
         limit = time_limit(timeout, modality.value, st.st_size)  # as indexing allows
-        tasks.append((index, (path, modality.value, imodel.info.name, amodel.info.name), limit))
+        tasks.append((index, (path, modality.value, imodel.info.name, amodel.info.name), limit,
+                      memory_limit(modality.value)))
     pool = ProcessPool(extract_file, workers=workers, timeout=timeout, nice=0)
     finished = {}
     if tasks:

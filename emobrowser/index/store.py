@@ -533,30 +533,19 @@ class Store:
         self.conn.executemany("DELETE FROM scores WHERE item_id=?", rows)
         self.conn.executemany("DELETE FROM segments WHERE item_id=?", rows)
 
-    def retry_failed(self, reasons: tuple[str, ...], root_ids: Iterable[int]) -> int:
-        """Set failed items under ``root_ids`` whose error is one of ``reasons`` back to
-        pending; returns how many."""
+    def retry_failed(self, reasons: tuple[str, ...], root_ids: Iterable[int],
+                     prefixes: tuple[str, ...] = ()) -> int:
+        """Set failed items under ``root_ids`` whose error is one of ``reasons``, or
+        starts with one of ``prefixes``, back to pending; returns how many."""
         ids = list(root_ids)
-        if not reasons or not ids:
+        if not (reasons or prefixes) or not ids:
             return 0
-        sql = (f"UPDATE items SET status = 'pending' WHERE status = 'failed' AND error IN "
-               f"({', '.join('?' * len(reasons))}) AND root_id IN ({', '.join('?' * len(ids))})")
-        with self.transaction():
-            cur = self.conn.execute(sql, (*reasons, *ids))
-        return cur.rowcount
-
-    def retry_failed_like(self, prefixes: tuple[str, ...], root_ids: Iterable[int]) -> int:
-        """Set failed items under ``root_ids`` whose error starts with one of
-        ``prefixes`` back to pending; returns how many."""
-        ids = list(root_ids)
-        if not prefixes or not ids:
-            return 0
-        like = " OR ".join("substr(error, 1, ?) = ?" for _ in prefixes)
-        sql = (f"UPDATE items SET status = 'pending' WHERE status = 'failed' AND ({like}) "
+        match = " OR ".join([f"error IN ({', '.join('?' * len(reasons))})"] * bool(reasons)
+                            + ["substr(error, 1, ?) = ?"] * len(prefixes))
+        sql = (f"UPDATE items SET status = 'pending' WHERE status = 'failed' AND ({match}) "
                f"AND root_id IN ({', '.join('?' * len(ids))})")
-        params = [v for p in prefixes for v in (len(p), p)]
         with self.transaction():
-            cur = self.conn.execute(sql, (*params, *ids))
+            cur = self.conn.execute(sql, (*reasons, *[v for p in prefixes for v in (len(p), p)], *ids))
         return cur.rowcount
 
     def retry_timed_out(self, limit_of: Callable[[str | None, int], float], root_ids: Iterable[int]) -> int:

@@ -223,6 +223,11 @@ def check_truncation(decoded: float, stated: float | None, what: str = "audio") 
         raise MediaError(f"truncated {what}: decoded {decoded:.1f} s of the {stated:.1f} s the file states")
 
 
+# FFmpeg decodes at most 64 channels (AV_CHANNEL_LAYOUT with a 64-bit mask); a WAV
+# header stating more fails in it with "Invalid argument" or a wrong channel count.
+MAX_WAV_CHANNELS = 64
+
+
 def check_wav_header(path: str | Path) -> None:
     """Check a RIFF/WAVE header against the file: channels and data size.
 
@@ -235,7 +240,7 @@ def check_wav_header(path: str | Path) -> None:
     with open(path, "rb") as fh:
         head = fh.read(4096)
         size = os.fstat(fh.fileno()).st_size
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+    if head[:4] not in (b"RIFF", b"RF64", b"BW64") or head[8:12] != b"WAVE":
         return
     pos, byte_rate, channels = 12, 0, None
     while pos + 8 <= len(head):
@@ -243,6 +248,9 @@ def check_wav_header(path: str | Path) -> None:
         if chunk == b"fmt " and pos + 24 <= len(head):
             channels = struct.unpack("<H", head[pos + 10:pos + 12])[0]
             byte_rate = struct.unpack("<I", head[pos + 16:pos + 20])[0]
+            if channels > MAX_WAV_CHANNELS:
+                raise MediaError(f"WAV header declares {channels} channels "
+                                 f"(at most {MAX_WAV_CHANNELS} can be decoded)")
         if chunk == b"data":
             if channels == 0:
                 raise MediaError("WAV header states 0 channels")

@@ -138,20 +138,41 @@ def sniff(head: bytes, name: str) -> tuple[Modality, str]:
     raise MediaError(f"unrecognised content: not {expected} file of a known format")
 
 
-def read_header(path: str | bytes) -> bytes:
-    """Read the first HEADER_BYTES of a file; MediaError with the OS reason on failure.
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
-    Only regular files are read: a named pipe would block the caller for good, and a
-    device is not media. Opened non-blocking and checked on the open descriptor, so
-    nothing can be swapped in between.
+
+def open_regular(path: str | bytes | os.PathLike) -> int:
+    """Open a regular file for reading; returns the descriptor (the caller closes it).
+
+    Anything else is refused with what it is ("is a FIFO (named pipe), not a regular
+    file"): a named pipe would block the reader for good, and a device or socket is
+    not media. Opened non-blocking and checked on the open descriptor, so nothing can
+    be swapped in between (for a regular file O_NONBLOCK changes nothing).
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise read_failure(exc) from exc
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise MediaError("not a regular file (a pipe, device or socket)")
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise read_failure(exc) from exc
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise MediaError("is a directory, not a file")
+        what = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+        raise MediaError(f"is {what}, not a regular file")
+    return fd
+
+
+def read_header(path: str | bytes) -> bytes:
+    """Read the first HEADER_BYTES of a regular file (see open_regular); MediaError
+    with the reason on failure."""
+    fd = open_regular(path)
+    try:
         with os.fdopen(fd, "rb", closefd=False) as fh:
             return fh.read(HEADER_BYTES)
     except OSError as exc:

@@ -394,7 +394,7 @@ def test_score_timeout_gives_videos_the_indexing_allowance(media_dir, monkeypatc
             pass
 
         def run(self, tasks):
-            for index, _args, limit in tasks:
+            for index, _args, limit, _memory in tasks:  # (the memory limit: see test_hostile_memory)
                 limits.append(limit)
                 yield index, False, "not run"
 

@@ -8,6 +8,7 @@ import struct
 import zlib
 
 
+import hostile_media
 from conftest import run_cli
 from emobrowser.index import pipeline
 from emobrowser.index.pipeline import index_library
@@ -73,6 +74,12 @@ def make_corpus(root):
         "dangling.flac": "dangling symlink",
         "zeros.gif": "content is all zero bytes, not an image file",
         "huge.tif": "file too large for an image",
+        # headers that lie to a naive size check (more variants in test_hostile_memory)
+        "hidden_frame.jpg": "image 30000×30000 exceeds the pixel limit",
+        "two_widths.tif": "image 30000×30000 exceeds the pixel limit",
+        "float_bomb.tif": "floating-point samples would need about",
+        "many_channels.wav": "WAV header declares 500 channels",
+        "most_channels.wav": "WAV header declares 65535 channels",
     }
     (root / "zero.jpg").write_bytes(b"")
     (root / "zero.wav").write_bytes(b"")
@@ -103,6 +110,11 @@ def make_corpus(root):
     bad["loop_b.jpg"] = "symlink loop"
     os.symlink(root / "gone" / "song.flac", root / "dangling.flac")
     (root / "zeros.gif").write_bytes(b"\0" * 2048)
+    (root / "hidden_frame.jpg").write_bytes(hostile_media.jpeg_fill_bytes_hide_sof(30000, 30000))
+    (root / "two_widths.tif").write_bytes(hostile_media.tiff_duplicate_width((30000, 30000)))
+    (root / "float_bomb.tif").write_bytes(hostile_media.tiff(12000, 12000, samples=3, bits=32, sample_format=3))
+    for name, channels in (("many_channels.wav", 500), ("most_channels.wav", 65535)):
+        (root / name).write_bytes(wav[:22] + struct.pack("<H", channels) + wav[24:])
     with open(root / "huge.tif", "wb") as fh:  # sparse: 2 GiB on paper, no disk used
         fh.write(b"II*\x00")
         fh.truncate(2 << 30)
