@@ -448,7 +448,7 @@ class MainWindow(QMainWindow):
         if self.quick_look is None:
             from emobrowser.gui.quick_look import QuickLookDialog
 
-            self.quick_look = QuickLookDialog(self.thumbs, self)
+            self.quick_look = QuickLookDialog(self)
             self.quick_look.row_changed.connect(self._on_quick_look_moved)
             self.quick_look.open_requested.connect(self.results.open_path)
         self.quick_look.show_hits(self.results.model.hits, current.row())

@@ -2,15 +2,16 @@
 
 Left/Up and Right/Down step through the results (the results' current item follows),
 Esc or Space closes, Enter opens the item in the desktop's application for it (a
-video plays in the system player). A photo is decoded at the size shown; a video shows
-its poster (its thumbnail); a song its name.
+video plays in the system player). A photo, or a video's poster, is drawn at up to
+LARGE_SIDE pixels by the thumbnail helper process (gui/thumbs.py): the media is
+untrusted, so the window never decodes it itself. A song shows its name.
 """
 
 from __future__ import annotations
 
 
-from PySide6.QtCore import QEvent, QSize, Qt, Signal
-from PySide6.QtGui import QImageReader, QPixmap
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QDialog, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from emobrowser.gui.style import MODALITY_LABELS, ElidedLabel
@@ -21,17 +22,7 @@ _CLOSE_KEYS = (Qt.Key.Key_Escape, Qt.Key.Key_Space)
 _OPEN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
-def read_picture(path: str, fit: QSize) -> QPixmap:
-    """The photo at ``path`` scaled to fit ``fit`` (pixels), turned as its EXIF says;
-    a null pixmap if it cannot be read. Decoding at the shown size keeps a large photo
-    from costing its full resolution in memory."""
-    reader = QImageReader(path)
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and (size.width() > fit.width() or size.height() > fit.height()):
-        reader.setScaledSize(size.scaled(fit, Qt.AspectRatioMode.KeepAspectRatio))
-    image = reader.read()
-    return QPixmap.fromImage(image) if not image.isNull() else QPixmap()
+LARGE_SIDE = 1600  # the longest side of a quick look's picture, in pixels
 
 
 class QuickLookDialog(QDialog):
@@ -41,10 +32,12 @@ class QuickLookDialog(QDialog):
     row_changed = Signal(int)
     open_requested = Signal(object)  # str: a file-system path
 
-    def __init__(self, thumbnails, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        from emobrowser.gui.workers import ThumbnailLoader
+
         self.setWindowTitle("Quick look")
-        self._thumbs = thumbnails  # a workers.ThumbnailLoader: video posters
+        self._pictures = ThumbnailLoader(self, side=LARGE_SIDE)
         self.hits: list = []
         self.row = -1
         self.picture = QLabel()
@@ -61,7 +54,7 @@ class QuickLookDialog(QDialog):
         layout.addWidget(self.picture, 1)
         layout.addWidget(self.caption)
         layout.addWidget(self.hint)
-        thumbnails.thumbnail_ready.connect(self._on_thumbnail_ready)
+        self._pictures.thumbnail_ready.connect(self._on_thumbnail_ready)
         self.resize(900, 680)
 
     def show_hits(self, hits: list, row: int) -> None:
@@ -91,10 +84,8 @@ class QuickLookDialog(QDialog):
         self.row_changed.emit(self.row)
 
     def _draw(self, hit) -> None:
-        if hit.modality == "image":
-            pixmap = read_picture(hit.path, self.picture.size())
-        elif hit.modality == "video":
-            png = self._thumbs.request(hit.path, hit.modality)  # the poster; it may come later
+        if hit.modality in ("image", "video"):
+            png = self._pictures.request(hit.path, hit.modality)  # it may come later
             pixmap = QPixmap(png) if png else QPixmap()
         else:
             pixmap = QPixmap()
@@ -139,7 +130,7 @@ class QuickLookDialog(QDialog):
 
     def _on_thumbnail_ready(self, path: str, png: str) -> None:
         hit = self.current_hit()
-        if png and hit is not None and hit.modality == "video" and hit.path == path and self.isVisible():
+        if png and hit is not None and hit.path == path and self.isVisible():
             self._draw(hit)
 
 

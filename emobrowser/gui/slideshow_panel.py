@@ -36,16 +36,32 @@ TICK_MS = 40
 PLAYHEAD_COLOUR = (66, 133, 244)
 
 
+def guarded_picture(path: str, width: int, height: int) -> np.ndarray:
+    """A photo letterboxed to (width, height), upright. The photo is decoded by the
+    thumbnail helper process (gui/thumbs.py), with the indexer's guards, never in the
+    window's process; MediaError says why it cannot be."""
+    import cv2
+
+    from emobrowser.core.errors import MediaError
+    from emobrowser.gui.thumbs import thumbnail
+    from emobrowser.media.slideshow_video import letterbox
+
+    made, reason = thumbnail(path, "image", side=max(width, height))
+    bgr = cv2.imread(str(made), cv2.IMREAD_COLOR) if made is not None else None  # our own PNG
+    if bgr is None:
+        raise MediaError(reason or "the picture could not be read")
+    return letterbox(bgr, width, height)
+
+
 def prepare_preview(db_path, song: str, seconds: float, size: tuple[int, int] = PREVIEW_SIZE):
     """(SlideshowPlan, {photo path: letterboxed BGR at ``size``}); runs in a worker thread.
     Each chosen photo is decoded once: that decode is also the plan's usability check."""
     from emobrowser.index.slideshow import plan_for_library
-    from emobrowser.media.slideshow_video import load_picture
 
     pictures: dict[str, np.ndarray] = {}
 
     def usable(path: str) -> None:
-        pictures[path] = load_picture(path, *size)
+        pictures[path] = guarded_picture(path, *size)
 
     return plan_for_library(db_path, song, seconds, usable=usable), pictures
 
@@ -278,7 +294,8 @@ class SlideshowPanel(QWidget):
         starts, paths = [s.start for s in plan.shots], [s.path for s in plan.shots]
 
         def job(progress, cancelled):
-            render(target, plan.song, starts, paths, plan.duration, size, progress=progress, cancelled=cancelled)
+            render(target, plan.song, starts, paths, plan.duration, size, progress=progress, cancelled=cancelled,
+                   picture=guarded_picture)
             return target
 
         self.worker = TaskWorker(job, self)

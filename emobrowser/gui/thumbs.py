@@ -37,20 +37,22 @@ def thumbs_dir() -> Path:
     return cache_dir() / "thumbs"
 
 
-def thumb_path(path: str) -> Path | None:
-    """Where the thumbnail of ``path`` lives (whether or not it exists yet); None if unreadable."""
+def thumb_path(path: str, side: int = THUMB_SIDE) -> Path | None:
+    """Where the picture of ``path`` whose longest side is at most ``side`` pixels lives
+    (whether or not it exists yet); None if unreadable."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    key = hashlib.blake2b(f"{THUMB_VERSION}\0{path}\0{st.st_size}\0{st.st_mtime_ns}".encode("utf-8", "surrogateescape"),
-                          digest_size=12).hexdigest()
+    size = "" if side == THUMB_SIDE else f"{side}\0"  # thumbnails keep the keys they had
+    key = hashlib.blake2b(f"{THUMB_VERSION}\0{size}{path}\0{st.st_size}\0{st.st_mtime_ns}"
+                          .encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
     return thumbs_dir() / key[:2] / f"{key}.png"
 
 
-def cached_thumb(path: str) -> Path | None:
-    """The existing thumbnail file of ``path``, or None."""
-    p = thumb_path(path)
+def cached_thumb(path: str, side: int = THUMB_SIDE) -> Path | None:
+    """The existing thumbnail file of ``path`` (at ``side`` pixels), or None."""
+    p = thumb_path(path, side)
     return p if p is not None and p.exists() else None
 
 
@@ -67,7 +69,7 @@ def poster_frame(path: str):
     raise ValueError("no video frame")
 
 
-def song_cover(path: str):
+def song_cover(path: str, side: int = THUMB_SIDE):
     """A song's cover as a BGR array: its embedded picture, else a cover.jpg,
     folder.jpg or front.* in its folder; None when it has neither. Runs in the
     helper process (see render_thumb), like every decode of the user's media."""
@@ -79,9 +81,9 @@ def song_cover(path: str):
     if data:
         modality, fmt = sniff(data[:65536], "cover.jpg")
         if modality.value == "image":
-            return decode_image(data, fmt, min_side=THUMB_SIDE)[0]
+            return decode_image(data, fmt, min_side=side)[0]
     beside = folder_cover(path)
-    return load_image(beside, min_side=THUMB_SIDE)[0] if beside else None
+    return load_image(beside, min_side=side)[0] if beside else None
 
 
 def _decoder():
@@ -105,33 +107,35 @@ def stop_decoder() -> None:
         helper.close()
 
 
-def make_thumb(path: str, modality: str) -> Path | None:
+def make_thumb(path: str, modality: str, side: int = THUMB_SIDE) -> Path | None:
     """Create (if needed) and return the thumbnail file of an image, a video or a song
     with cover art (song_cover); None for a song without one or a file that cannot be
     decoded (see thumbnail for the reason)."""
-    return thumbnail(path, modality)[0]
+    return thumbnail(path, modality, side)[0]
 
 
-def thumbnail(path: str, modality: str) -> tuple[Path | None, str | None]:
-    """(thumbnail file, None), or (None, the reason there is none). The file is decoded
-    in the guarded helper process, never in this one."""
-    target = thumb_path(path)
+def thumbnail(path: str, modality: str, side: int = THUMB_SIDE) -> tuple[Path | None, str | None]:
+    """(thumbnail file, None), or (None, the reason there is none); its longest side is
+    at most ``side`` pixels (the quick look asks for large ones). The file is decoded in
+    the guarded helper process, never in this one."""
+    target = thumb_path(path, side)
     if target is None:
         return None, "cannot read file"
     if modality not in ("image", "video", "audio"):
         return None, f"no thumbnail for {modality}"
     if target.exists():
         return target, None
-    ok, value = _decoder().call((path, modality, str(target)))
+    ok, value = _decoder().call((path, modality, str(target), side))
     if not ok:
         log.info("no thumbnail for %s: %s", path, value)
         return None, value
     return Path(value), None
 
 
-def render_thumb(path: str, modality: str, target: str) -> str:
-    """Decode ``path`` and write its thumbnail PNG to ``target``; returns ``target``.
-    Runs in the helper process; raises MediaError with the reason."""
+def render_thumb(path: str, modality: str, target: str, side: int = THUMB_SIDE) -> str:
+    """Decode ``path`` and write its picture PNG, at most ``side`` pixels on its longest
+    side, to ``target``; returns ``target``. Runs in the helper process; raises
+    MediaError with the reason."""
     import cv2
 
     from emobrowser.core.errors import MediaError
@@ -140,9 +144,9 @@ def render_thumb(path: str, modality: str, target: str) -> str:
         if modality == "image":
             from emobrowser.media.images import load_image
 
-            bgr = load_image(path, min_side=THUMB_SIDE)[0]
+            bgr = load_image(path, min_side=side)[0]
         elif modality == "audio":
-            bgr = song_cover(path)
+            bgr = song_cover(path, side)
             if bgr is None:
                 raise MediaError("no cover art")
         else:
@@ -153,7 +157,7 @@ def render_thumb(path: str, modality: str, target: str) -> str:
     except (ValueError, OSError) as exc:  # PyAV's errors
         raise MediaError(f"no poster frame: {exc}") from None
     h, w = bgr.shape[:2]
-    scale = THUMB_SIDE / max(h, w)
+    scale = side / max(h, w)
     if scale < 1:
         bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     ok, data = cv2.imencode(".png", bgr)

@@ -190,15 +190,15 @@ class Lane(QObject):
 
 
 class _ThumbJob(QRunnable):
-    def __init__(self, relay: _Relay, path: str, modality: str):
+    def __init__(self, relay: _Relay, path: str, modality: str, side: int):
         super().__init__()
-        self.relay, self.path, self.modality = relay, path, modality
+        self.relay, self.path, self.modality, self.side = relay, path, modality, side
 
     def run(self) -> None:
         from emobrowser.gui.thumbs import make_thumb
 
         try:
-            made = make_thumb(self.path, self.modality)
+            made = make_thumb(self.path, self.modality, self.side)
         except Exception:
             log.info("thumbnail of %s failed", self.path, exc_info=True)
             made = None
@@ -206,14 +206,18 @@ class _ThumbJob(QRunnable):
 
 
 class ThumbnailLoader(QObject):
-    """Makes thumbnails in the background; ``thumbnail_ready(item_path, png_path)`` says when."""
+    """Makes thumbnails in the background; ``thumbnail_ready(item_path, png_path)`` says when.
+    ``side`` is their longest side in pixels (None: thumbs.THUMB_SIDE)."""
 
     # item_path is an object: a str signal would drop the surrogate escapes of a name
     # that is not UTF-8 (see gui/files.py); png_path is "" when the file has no thumbnail
     thumbnail_ready = Signal(object, str)
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, parent: QObject | None = None, side: int | None = None):
         super().__init__(parent)
+        from emobrowser.gui.thumbs import THUMB_SIDE
+
+        self.side = side or THUMB_SIDE
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(2)
         self._pending: set[str] = set()
@@ -225,12 +229,12 @@ class ThumbnailLoader(QObject):
         """The thumbnail file if it is cached already; otherwise start making it and return None."""
         from emobrowser.gui.thumbs import cached_thumb
 
-        found = cached_thumb(path)
+        found = cached_thumb(path, self.side)
         if found is not None:
             return str(found)
         if modality in ("image", "video", "audio") and path not in self._pending and path not in self._failed:
             self._pending.add(path)
-            self._pool.start(_ThumbJob(self._relay, path, modality))
+            self._pool.start(_ThumbJob(self._relay, path, modality, self.side))
         return None
 
     def wait(self, msecs: int = 5000) -> bool:

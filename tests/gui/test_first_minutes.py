@@ -243,6 +243,12 @@ def test_quick_look_shows_results_large_and_steps_through_them(qtbot, video_libr
 
     from emobrowser.gui.main_window import MainWindow
 
+    from emobrowser.media import images
+
+    def in_this_process(*_args, **_kwargs):
+        raise AssertionError("decoded in the GUI process")
+
+    monkeypatch.setattr(images, "decode_image", in_this_process)  # the helper process is spawned: unaffected
     lift_relevance_limit(monkeypatch)
     opened = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
@@ -258,7 +264,8 @@ def test_quick_look_shows_results_large_and_steps_through_them(qtbot, video_libr
     qtbot.keyClick(w.results.view, Qt.Key.Key_Space)
     look = w.quick_look
     assert look is not None and look.isVisible()
-    assert look.current_hit() is hits[first] and look.has_picture()
+    assert look.current_hit() is hits[first]
+    qtbot.waitUntil(look.has_picture, timeout=15000)  # drawn by the guarded helper process
     assert look.picture.pixmap().width() > 160  # larger than a thumbnail
     # the arrows step through the results, and the results follow
     seen = {look.current_hit().path}

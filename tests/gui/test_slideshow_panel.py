@@ -93,8 +93,14 @@ def test_playing_moves_the_playhead_and_changes_photos(qtbot, window):
 def test_export_writes_the_video_and_cancel_writes_nothing(qtbot, window, tmp_path, monkeypatch):
     import av
 
-    from emobrowser.media import slideshow_video
+    from emobrowser.gui import slideshow_panel
+    from emobrowser.media import images
 
+    def in_this_process(*_args, **_kwargs):
+        raise AssertionError("decoded in the GUI process")
+
+    # photos are decoded by the spawned thumbnail helper, which this does not reach
+    monkeypatch.setattr(images, "decode_image", in_this_process)
     panel, plan, _song = open_slideshow(qtbot, window)
     target = str(tmp_path / "show.mp4")
     with qtbot.waitSignal(panel.export_finished, timeout=60000) as done:
@@ -107,14 +113,14 @@ def test_export_writes_the_video_and_cancel_writes_nothing(qtbot, window, tmp_pa
     assert panel.progress is None and "Saved the slideshow" in window.statusBar().currentMessage()
 
     started, release = threading.Event(), threading.Event()
-    original = slideshow_video.load_picture
+    original = slideshow_panel.guarded_picture
 
     def held(path, width, height):  # the render waits here until the test has pressed Cancel
         started.set()
         release.wait(30)
         return original(path, width, height)
 
-    monkeypatch.setattr(slideshow_video, "load_picture", held)
+    monkeypatch.setattr(slideshow_panel, "guarded_picture", held)
     other = str(tmp_path / "cancelled.mp4")
     with qtbot.waitSignal(panel.export_finished, timeout=60000) as done:
         assert panel.export(other, size=(96, 64))
