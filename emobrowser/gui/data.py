@@ -15,6 +15,7 @@ from emobrowser.index.balance import DEFAULT_BALANCE
 from emobrowser.index.library import (MODALITIES, Hit, LibraryPoints, alignment_version, folder_mask,
                                       hits_with_paths, load_points, open_engine)
 from emobrowser.index.store import Store
+from emobrowser.index.timeline import Timeline, item_timeline
 
 # The retrieval engine of the points most recently loaded: (points, engine, (database, alignment version)).
 _engine: tuple[LibraryPoints, object] | None = None
@@ -121,42 +122,10 @@ def run_query(points: LibraryPoints, spec: QuerySpec, db_path=None) -> list[Hit]
     return QueryResult(out, hits.left_out, hits.limit)
 
 
-@dataclass
-class Timeline:
-    """An item's emotion over time: segment start/end in seconds, valence and arousal in [-1, 1]."""
-
-    start: np.ndarray
-    end: np.ndarray
-    valence: np.ndarray
-    arousal: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.start)
-
-
 def load_timeline(db_path, item_id: int, models: dict[str, tuple[str, str]]) -> Timeline:
-    """The timeline of an audio or video item in the aligned space.
-
-    A video's image-model values pass through the library's alignment, then each
-    moment's image and audio values are averaged, as for the item's own point.
-    """
-    from emobrowser.align.transform import active_transform
-
-    wanted = {models["image"], models["audio"]}
-    moments: dict[tuple[float, float], list[tuple[float, float]]] = {}
+    """The timeline of an audio or video item in the aligned space (index.timeline)."""
     with Store(db_path) as store:
-        transform = active_transform(store, models)
-        for model, version, source, start, end, v, a in store.segments(item_id):
-            if (model, version) in wanted:
-                if source == "image" and not transform.is_identity:
-                    v, a = transform.apply(np.array([v, a]))
-                moments.setdefault((start, end), []).append((float(v), float(a)))
-    keys = sorted(moments)
-    if not keys:
-        empty = np.zeros(0)
-        return Timeline(empty, empty, empty, empty)
-    va = np.array([np.mean(moments[k], axis=0) for k in keys])
-    return Timeline(np.array([k[0] for k in keys]), np.array([k[1] for k in keys]), va[:, 0], va[:, 1])
+        return item_timeline(store, item_id, models)
 
 
 def durations(db_path, item_ids: list[int]) -> dict[int, float]:

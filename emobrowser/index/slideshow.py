@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emobrowser.core.errors import EmobrowserError
+from emobrowser.index.timeline import Timeline as SongTimeline, item_timeline
 
 STEP_SECONDS = 0.5        # the audio timeline's step
 CONTEXT_STEPS = 2         # a cut compares the 1 s before it with the 1 s after
@@ -45,23 +46,6 @@ MIN_SECONDS_PER_PHOTO = 1.0
 
 class SlideshowError(EmobrowserError):
     """A slideshow that cannot be made as asked; the message says why (exit status 1)."""
-
-
-@dataclass
-class SongTimeline:
-    """A song's emotion over time: step start/end in seconds, valence and arousal in [-1, 1]."""
-
-    start: np.ndarray
-    end: np.ndarray
-    valence: np.ndarray
-    arousal: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.start)
-
-    @property
-    def points(self) -> np.ndarray:
-        return np.column_stack((self.valence, self.arousal))
 
 
 @dataclass
@@ -275,25 +259,6 @@ def random_mean_distance(shots: list[Shot], photo_points) -> float:
 # -- from the library ----------------------------------------------------------------------
 
 
-def song_timeline(store, item_id: int, models: dict[str, tuple[str, str]]) -> SongTimeline:
-    """An item's timeline in the aligned space (as the detail panel shows it): image-model
-    values pass through the library's alignment, then each moment's values are averaged."""
-    from emobrowser.align.transform import active_transform
-
-    wanted = {tuple(models["image"]), tuple(models["audio"])}
-    transform = active_transform(store, models)
-    moments: dict[tuple[float, float], list[tuple[float, float]]] = {}
-    for model, version, source, start, end, v, a in store.segments(item_id):
-        if (model, version) in wanted:
-            if source == "image" and not transform.is_identity:
-                v, a = transform.apply(np.array([v, a]))
-            moments.setdefault((start, end), []).append((float(v), float(a)))
-    keys = sorted(moments)
-    va = np.array([np.mean(moments[k], axis=0) for k in keys]).reshape(-1, 2)
-    return SongTimeline(np.array([k[0] for k in keys], np.float64), np.array([k[1] for k in keys], np.float64),
-                        va[:, 0], va[:, 1])
-
-
 def library_song(store, path: str, roots):
     """The library's audio item for ``path``, indexed; SlideshowError saying why not."""
     from emobrowser.index.library import library_item
@@ -330,7 +295,7 @@ def plan_for_song(store, song: str, seconds: float = 3.0, folder: str | None = N
         points = load_points(store)
         models = current_models(store)
         item = library_song(store, song, points.roots)
-        timeline = song_timeline(store, item.id, models)
+        timeline = item_timeline(store, item.id, models)
         stored = store.durations([item.id]).get(item.id)
     if not len(timeline):
         raise SlideshowError(f"{shown(song)} has no emotion timeline for the library's current models; "
