@@ -32,11 +32,18 @@ DECODE_PEAK = 1_500_000_000
 
 def _probe(path: str) -> tuple:
     """Decode ``path`` as the indexer does; (width, height, decoded shape, this
-    process's peak resident memory in bytes)."""
+    process's peak resident memory in bytes during the decode).
+
+    Workers are reused, so the peak is reset first (Linux: writing 5 to clear_refs
+    resets VmHWM); otherwise a large decode before would show as this one's peak."""
     from emobrowser.media.images import load_image
 
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
     bgr, width, height = load_image(path)
-    return width, height, bgr.shape, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with open("/proc/self/status") as f:
+        peak_kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    return width, height, bgr.shape, peak_kib * 1024
 
 
 def _decode_all(paths: dict[str, str], memory: int = IMAGE_MEMORY_LIMIT) -> dict[str, tuple[bool, object]]:
