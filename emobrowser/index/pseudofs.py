@@ -14,7 +14,7 @@ import os
 PSEUDO_TYPES = frozenset({
     "proc", "sysfs", "devtmpfs", "devpts", "devfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs",
     "pstore", "bpf", "configfs", "fusectl", "mqueue", "hugetlbfs", "binfmt_misc", "efivarfs", "selinuxfs",
-    "rpc_pipefs", "nsfs", "autofs", "fdescfs", "procfs", "linprocfs", "linsysfs", "kernfs",
+    "rpc_pipefs", "nsfs", "fdescfs", "procfs", "linprocfs", "linsysfs", "kernfs",
 })
 SYSTEM_FOLDERS = (b"/proc", b"/sys", b"/dev")
 

@@ -25,7 +25,10 @@ from emobrowser.core.errors import database_problem
 from emobrowser.index.store import APPLICATION_ID, LIBRARY_TABLES, Store, StoreError, display, indexing_lock
 
 # Copied in this order, so that items find their roots and scores their items.
-TABLES = ("roots", "items", "scores", "segments", "settings")
+TABLES = ("roots", "items", "metadata", "scores", "segments", "settings")
+# Tables that a library made by an earlier version may not have yet (its tags are then
+# read on the next index, as for any library gaining them).
+OPTIONAL_TABLES = {"metadata"}
 _MAX_JUMP = 1 << 62
 _SHOWN_PROBLEMS = 10
 
@@ -185,6 +188,8 @@ def repair_library(path: str | Path, rescan: bool = True) -> RepairReport:
             with Store(fresh_path) as fresh:
                 fresh.conn.execute("PRAGMA foreign_keys=OFF")  # rows may point at rows that were lost
                 for table in TABLES:
+                    if table in OPTIONAL_TABLES and not _columns(old, table):
+                        continue
                     wanted = _columns(fresh.conn, table)
                     have = set(_columns(old, table)) or set(wanted)
                     columns = [c for c in wanted if c in have]
@@ -208,6 +213,7 @@ def repair_library(path: str | Path, rescan: bool = True) -> RepairReport:
                     c.execute("UPDATE items SET root_id = NULL WHERE root_id NOT IN (SELECT id FROM roots)")
                     c.execute("DELETE FROM scores WHERE item_id NOT IN (SELECT id FROM items)")
                     c.execute("DELETE FROM segments WHERE item_id NOT IN (SELECT id FROM items)")
+                    c.execute("DELETE FROM metadata WHERE item_id NOT IN (SELECT id FROM items)")
                     # an item whose scores were lost is indexed again
                     c.execute("UPDATE items SET status = 'pending', scored_with = NULL WHERE status = 'indexed' "
                               "AND NOT EXISTS (SELECT 1 FROM scores WHERE item_id = items.id)")

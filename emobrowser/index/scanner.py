@@ -425,7 +425,9 @@ def _sync(store: Store, root_id: int, root: bytes, include_hidden: bool, cancell
     # Items not seen are missing, unless the root or their folder could not be read.
     stats.root_present = os.path.isdir(root)
     if stats.root_present:
-        failed_prefixes = tuple(d.rstrip(b"/") + b"/" for d, _why in failed_dirs)
+        # A folder that could not be read, or was not entered (a link into a system
+        # pseudo-filesystem), says nothing of the files once seen below it.
+        failed_prefixes = tuple(d.rstrip(b"/") + b"/" for d, _why in failed_dirs + skipped)
         stats.unreadable_dirs = [display(d) for d, _why in failed_dirs]
         stats.dir_errors = {display(d): why for d, why in failed_dirs}
         gone = [v[0] for p, v in known.items()

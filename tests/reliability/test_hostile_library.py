@@ -356,6 +356,29 @@ def test_folder_links_into_proc_sys_and_dev_are_skipped_and_reported(tmp_path):
     assert sorted(os.path.basename(r[0]) for r in rows) == ["linked.png", "warm.png"]
 
 
+def test_items_under_a_folder_that_is_skipped_are_not_marked_missing(tmp_path, monkeypatch):
+    """A folder not entered (judged a pseudo-filesystem) says nothing of the files seen
+    below it before: they keep their scores, as under a folder that cannot be read."""
+    from emobrowser.index import pseudofs
+    from emobrowser.index.pipeline import index_library
+
+    lib = tmp_path / "lib"
+    (lib / "sub").mkdir(parents=True)
+    synth.write_image(lib / "sub" / "a.png", synth.draw_image("warm", (16, 16)))
+    synth.write_image(lib / "b.png", synth.draw_image("cool", (16, 16)))
+    base = {"image_model": "baseline", "audio_model": "baseline", "workers": 1}
+    with Store(tmp_path / "library.sqlite3") as store:
+        assert index_library(store, [str(lib)], **base).indexed == 2
+        sub = os.fsencode(lib / "sub")
+        original = pseudofs.PseudoFilesystems.reason
+        monkeypatch.setattr(pseudofs.PseudoFilesystems, "reason",
+                            lambda self, folder, device: "a system pseudo-filesystem (test)" if folder == sub
+                            else original(self, folder, device))
+        again = index_library(store, [str(lib)], **base)
+        assert again.missing == 0, again
+        assert store.conn.execute("SELECT COUNT(*) FROM items WHERE status = 'indexed'").fetchone()[0] == 2
+
+
 # -- small items: reversed names, long paths, an absent folder -------------------------------------
 
 
@@ -443,6 +466,7 @@ def test_repair_rebuilds_a_lost_library_folder_from_its_files(tmp_path):
     # indexing the folder again finds everything in place, scores kept
     again = run_cli("index", str(lib), "--db", str(db), *CLI_BASE)
     assert "indexed: 0, unchanged: 4, failed: 0" in again.stdout, again.stdout
+    assert "tags read" not in again.stdout, again.stdout  # the repair kept what was read of the files
 
 
 # -- playlist injection ---------------------------------------------------------------------------
