@@ -555,7 +555,9 @@ def run(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except KeyboardInterrupt:
-        print("emobrowser: stopped; what was finished is kept, run the command again to resume", file=sys.stderr)
+        resumable = args.command == "index"
+        print("emobrowser: stopped" + ("; what was finished is kept, run the command again to resume"
+                                       if resumable else ""), file=sys.stderr)
         return 130
     except sqlite3.DatabaseError as exc:
         # raised by the library database after it was opened: damage, a full disk, a

@@ -23,7 +23,14 @@ def export_playlist(window, target: str | None = None) -> int:
             window, "Export playlist", os.path.join(user_folder("music"), "emobrowser.m3u8"), "Playlists (*.m3u8)")
         if not target:
             return 0
-    result = data.write_m3u8(target, hits, data.durations(window.db_path, [h.id for h in hits]))
+    try:
+        result = data.write_m3u8(target, hits, data.durations(window.db_path, [h.id for h in hits]))
+    except OSError as exc:
+        from emobrowser.core.errors import environment_failure
+
+        window.statusBar().showMessage(f"Could not save the playlist {shown_name(target)}: "
+                                       f"{environment_failure(exc) or exc.strerror or exc}", 15000)
+        return 0
     n, gone = result.written, result.gone
     message = f"Saved a playlist of {n} items to {target}"
     if gone:

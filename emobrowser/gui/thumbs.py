@@ -154,8 +154,9 @@ def render_thumb(path: str, modality: str, target: str, side: int = THUMB_SIDE) 
 
             read_header(path)  # a FIFO or device is refused here, not left to block FFmpeg
             bgr = poster_frame(path)
-    except (ValueError, OSError) as exc:  # PyAV's errors
-        raise MediaError(f"no poster frame: {exc}") from None
+    except (ValueError, OSError) as exc:  # PyAV's errors, and files that went away
+        what = {"image": "cannot decode the photo", "audio": "cannot decode the cover"}.get(modality, "no poster frame")
+        raise MediaError(f"{what}: {exc}") from None
     h, w = bgr.shape[:2]
     scale = side / max(h, w)
     if scale < 1:

@@ -11,6 +11,7 @@ titles have those characters replaced by spaces.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import urllib.parse
@@ -82,8 +83,13 @@ def write_m3u8(target: str | os.PathLike, hits: Iterable, seconds: dict[int, flo
         written += 1
     target = os.fspath(target)
     tmp = f"{target}.tmp"
-    # a name that is not UTF-8 is written as its own bytes, which is what a player opens
-    with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, target)
+    try:
+        # a name that is not UTF-8 is written as its own bytes, which is what a player opens
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="\n") as f:
+            f.write("\n".join(lines) + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
     return PlaylistResult(written, as_uri, gone)

@@ -150,6 +150,8 @@ def _mp4_moov(fh, size: int) -> int:
             length = size - at
         if head[4:8] == b"moov":
             return length
+        if length > size - at:  # a box past the end of the file: the tag reader would be misled
+            return length
         if length < 8:
             return 0
         at += length
@@ -185,5 +187,5 @@ def tag_blocks_size(path: str | bytes) -> int:
             if fh.read(4) == b"fLaC":
                 return _flac_blocks(fh, end)
             return end
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an offset too large to seek to
         return 0

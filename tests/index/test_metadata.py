@@ -156,3 +156,30 @@ def test_the_sound_fingerprint_ignores_tags_and_sees_new_sound(tmp_path):
     two = synth.write_audio(tmp_path / "two.wav", music, metadata={"title": "Another title", "artist": "X"})
     assert keys(one)[0] == keys(two)[0] is not None
     assert keys(synth.write_audio(tmp_path / "a.opus", music))[0] is None  # Ogg: no cheap check
+
+
+def test_an_mp4_box_longer_than_the_file_means_no_tags_not_an_error(tmp_path):
+    """A 64-bit box length past the end of the file (2**64 - 8) is refused before the
+    tag reader sees it, with the reason."""
+    from emobrowser.media.payload import tag_blocks_size
+
+    path = tmp_path / "huge_box.m4a"
+    ftyp = (24).to_bytes(4, "big") + b"ftypM4A " + bytes(4) + b"M4A isom"
+    huge = (1).to_bytes(4, "big") + b"free" + (2 ** 64 - 8).to_bytes(8, "big")
+    path.write_bytes(ftyp + huge + bytes(64))
+    assert tag_blocks_size(str(path)) > path.stat().st_size
+    problem = read_metadata(str(path), "audio").as_dict()["problem"]
+    assert "more than the whole file" in problem and "ValueError" not in problem, problem
+
+
+def test_a_playlist_that_cannot_be_put_in_place_leaves_no_temporary_file(tmp_path):
+    from types import SimpleNamespace
+
+    from emobrowser.index.playlist import write_m3u8
+
+    song = synth.write_audio(tmp_path / "song.wav", synth.synth_music(1.0, seed=3))
+    target = tmp_path / "taken"
+    target.mkdir()  # a folder where the playlist should go: the final rename fails
+    with pytest.raises(OSError):
+        write_m3u8(target, [SimpleNamespace(id=1, path=str(song), modality="audio")], {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.wav", "taken"]
