@@ -20,7 +20,7 @@ CORE_MODULES = [
     "emobrowser.media.synth", "emobrowser.media.metadata", "emobrowser.media.payload",
     "emobrowser.index.store", "emobrowser.index.scanner", "emobrowser.index.pipeline",
     "emobrowser.index.library", "emobrowser.index.scoring", "emobrowser.models.registry",
-    "emobrowser.index.slideshow", "emobrowser.index.timeline", "emobrowser.media.slideshow_video",
+    "emobrowser.cli_query", "emobrowser.index.slideshow", "emobrowser.index.timeline", "emobrowser.media.slideshow_video",
 ]
 
 
