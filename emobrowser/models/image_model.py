@@ -1,4 +1,4 @@
-"""The trained image valence–arousal model ("image-va", version 2).
+"""The trained image valence–arousal model ("image-va", version 3).
 
 ``extract`` (worker processes, NumPy/OpenCV/LiteRT only, never TensorFlow) returns the
 pooled mid-level activations of the pretrained backbone (:mod:`emobrowser.models.backbone`,
@@ -6,11 +6,11 @@ square-root transformed) followed by the hand-crafted features of
 :mod:`emobrowser.features.image_features` on a fixed working size with their fixed
 per-group transforms (log of Gabor energies, square root of LBP shares) – the same code
 path the training uses. ``predict`` (inference thread) standardises with the mean/std
-from ``image_va_norm.json``, runs the MLP (its LiteRT conversion ``image_va.tflite``, or
-the Keras file ``image_va.keras`` in safe mode as a fallback; loaded lazily, once; see
-emobrowser.models.runtime), applies the post-hoc linear rescale and then
-:func:`soft_bound` with the trained knee, which keeps scores inside [-1, 1] in order,
-without a pile at the ends.
+from ``image_va_norm.json``, runs the network (MLPs averaged with a ridge regression; its
+LiteRT conversion ``image_va.tflite``, or the Keras file ``image_va.keras`` in safe mode
+as a fallback; loaded lazily, once; see emobrowser.models.runtime), applies the post-hoc
+linear rescale and then :func:`soft_bound` with the trained knee, which keeps scores
+inside [-1, 1] in order, without a pile at the ends.
 """
 
 from __future__ import annotations
@@ -69,10 +69,11 @@ def hand_features(bgr: np.ndarray) -> np.ndarray:
 
 
 class ImageVAModel(ImageModel):
-    """MLP over pretrained CNN features and hand-crafted colour/texture/layout features
+    """MLPs averaged with a ridge regression, over pretrained CNN features and hand-crafted
+    colour/texture/layout features
     (see docs/model_card_image.md)."""
 
-    info = ModelInfo(name="image-va", version="2", modality="image")
+    info = ModelInfo(name="image-va", version="3", modality="image")
 
     def __init__(self, model_dir=None):
         self._dir = model_dir

@@ -1,4 +1,4 @@
-"""Train the image valence–arousal model (version 2: pretrained CNN + hand-crafted features).
+"""Train the image valence–arousal model (version 3: pretrained CNN + hand-crafted features).
 
 ``train(data_dir, out_dir)`` reads ``ratings.csv`` (columns ``file``, ``dataset``,
 ``valence``, ``arousal``; optionally ``category`` and the Emotion6 ``p_anger .. p_neutral``
@@ -14,9 +14,12 @@ The model is a fixed PCA projection followed by an average of small multi-task M
 valence–arousal head is trained with squared loss; auxiliary soft-max heads predict the
 Emotion6 emotion distribution and the OASIS content category (rows without those labels
 get an all-zero target, which contributes zero cross-entropy). Only the valence–arousal
-head is saved. The output spread is calibrated on out-of-fold predictions: a linear
-rescale to the labels' mean and spread, then a soft bound whose knee keeps photos off the
-ends of the scale (:func:`choose_knee`). No pickle/joblib is used anywhere: the feature
+head is saved. For arousal their mean is averaged with a ridge regression on all
+standardised features (:func:`fit_linear`, penalty ``linear_alpha``), which predicts
+arousal better than the MLPs (version 3; see docs/model_card_image.md). The output
+spread is calibrated on out-of-fold predictions: a linear rescale to the labels' mean
+and spread, then a soft bound whose knee keeps photos off the ends of the scale
+(:func:`choose_knee`). No pickle/joblib is used anywhere: the feature
 normalisation and the rescale are stored as JSON.
 
     python -m emobrowser.models.train_image --data /work/shared/data --out resources/models \
@@ -50,6 +53,8 @@ DEFAULTS = dict(
     lr=1e-3,
     aux_weight=0.3,
     members=3,
+    linear_alpha=5000.0,  # ridge penalty of the linear member averaged with the MLPs (0: no linear member)
+    linear_outputs=("arousal",),  # the outputs the linear member joins (on valence it cost r 0.007 end to end)
     balance=True,
     augment=("flip",),  # extra training copies: "flip", "crop", "cropflip"
 )
@@ -333,7 +338,10 @@ def pca_projection(z: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def fit_ensemble(x, va, emo, cat, weights, cfg: dict, seed: int, log=print, projection=None):
-    """Train ``cfg['members']`` MLPs; return a single Keras model averaging their VA heads.
+    """Train ``cfg['members']`` MLPs; return a single Keras model averaging their VA heads
+    (and, with ``cfg['linear_alpha']`` > 0, averaging that mean with a ridge regression on
+    all of ``x`` for the outputs in ``cfg['linear_outputs']``: :func:`fit_linear`, a fixed
+    Dense layer named "linear").
 
     With a ``projection`` (d, k) the members are trained on ``x @ projection`` (much
     cheaper than on all d features), and the returned model starts with that projection as
@@ -344,6 +352,7 @@ def fit_ensemble(x, va, emo, cat, weights, cfg: dict, seed: int, log=print, proj
     _set_threads()
     keras.utils.set_random_seed(seed)
     full_dim = x.shape[1]
+    x_full = x
     if projection is not None:
         x = x @ projection
     inp = keras.Input(shape=(x.shape[1],), name="features" if projection is None else "projected")
@@ -367,14 +376,54 @@ def fit_ensemble(x, va, emo, cat, weights, cfg: dict, seed: int, log=print, proj
                         batch_size=cfg["batch_size"], shuffle=True, verbose=0)
         heads.append(va_o)
     out = heads[0] if len(heads) == 1 else layers.Average(name="va_mean")(heads)
-    if projection is None:
+    if projection is None and not cfg.get("linear_alpha"):
         return keras.Model(inp, out, name="image_va")
-    heads_model = keras.Model(inp, out, name="heads")
-    full = keras.Input(shape=(full_dim,), name="features")
-    pca = layers.Dense(projection.shape[1], use_bias=False, trainable=False, name="pca")
-    model = keras.Model(full, heads_model(pca(full)), name="image_va")
-    pca.set_weights([projection])
-    return model
+    full = inp
+    if projection is not None:
+        heads_model = keras.Model(inp, out, name="heads")
+        full = keras.Input(shape=(full_dim,), name="features")
+        pca = layers.Dense(projection.shape[1], use_bias=False, trainable=False, name="pca")
+        out = heads_model(pca(full))
+        pca.set_weights([projection])
+    if cfg.get("linear_alpha"):
+        # a ridge regression on all standardised features, averaged with the MLPs: it
+        # spreads arousal where the MLPs (whose loss valence dominates) stay flat
+        coef, intercept = fit_linear(x_full, va, weights, float(cfg["linear_alpha"]))
+        # an output the linear member does not join gets a zero column: the mean then
+        # halves the MLPs' output there, which the linear rescale fitted afterwards undoes
+        for j, name in enumerate(("valence", "arousal")):
+            if name not in tuple(cfg.get("linear_outputs", ("valence", "arousal"))):
+                coef[:, j] = 0.0
+                intercept[j] = 0.0
+        linear = layers.Dense(2, trainable=False, name="linear")
+        out = layers.Average(name="va_with_linear")([out, linear(full)])
+        linear.set_weights([coef, intercept])
+    return keras.Model(full, out, name="image_va")
+
+
+def fit_linear(z: np.ndarray, y: np.ndarray, weights: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted ridge regression of ``y`` (n, t) on the standardised features ``z`` (n, d)
+    with penalty ``alpha`` (the intercept is not penalised): (coef (d, t), intercept (t,))
+    in float32. Solved in the dual (an n × n system) when there are fewer rows than
+    features."""
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.mean()
+    z = np.asarray(z, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    mu = w @ z / w.sum()
+    y_mu = w @ y / w.sum()
+    root = np.sqrt(w)[:, None]
+    a = (z - mu) * root
+    b = (y - y_mu) * root
+    if len(a) <= a.shape[1]:
+        gram = a @ a.T
+        gram[np.diag_indices_from(gram)] += alpha
+        coef = a.T @ np.linalg.solve(gram, b)
+    else:
+        cov = a.T @ a
+        cov[np.diag_indices_from(cov)] += alpha
+        coef = np.linalg.solve(cov, a.T @ b)
+    return coef.astype(np.float32), (y_mu - mu @ coef).astype(np.float32)
 
 
 def _sample_weights(ds: np.ndarray, balance: bool) -> np.ndarray:

@@ -33,7 +33,7 @@ def test_constructor_is_cheap_and_info():
     from emobrowser.models.backbone import backbone_dim
 
     m = ImageVAModel()
-    assert m.info.name == "image-va" and m.info.version == "2" and m.info.modality == "image"
+    assert m.info.name == "image-va" and m.info.version == "3" and m.info.modality == "image"
     assert not m.info.interim
     f = m.extract(_photo(0))
     assert f.ndim == 1 and f.dtype == np.float32 and np.all(np.isfinite(f))
@@ -97,12 +97,12 @@ def test_shipped_files_present_and_consistent():
     from emobrowser.features.image_features import FEATURE_VERSION, feature_dim
     from emobrowser.models.backbone import BACKBONE_FILE, backbone_dim
 
-    assert norm["version"] == ImageVAModel.info.version == "2"
+    assert norm["version"] == ImageVAModel.info.version == "3"
     assert norm["dim"] == backbone_dim() + feature_dim() == len(norm["mean"]) == len(norm["std"])
     assert norm["backbone_dim"] == backbone_dim()
     assert norm["feature_version"].endswith(f"+hand-{FEATURE_VERSION}")
     metrics = json.loads((d / METRICS_FILE).read_text())
-    assert metrics["version"] == "2"
+    assert metrics["version"] == "3"
     assert metrics["cv"]["overall"]["valence"]["r"] > 0.5
     assert metrics["cv_share_at_ends"]["overall"] <= 0.02
     assert metrics["train_share_at_ends"]["overall"] <= 0.02
@@ -194,3 +194,54 @@ def test_training_smoke(tmp_path, monkeypatch):
     from emobrowser.models.convert import TOLERANCE, max_difference
 
     assert max_difference(out / MODEL_FILE, [m.network_feed(np.stack([m.extract(_photo(52))]))]) <= TOLERANCE
+
+
+def test_fit_linear_is_a_weighted_ridge_in_both_forms():
+    """The linear member's ridge: with a tiny penalty it recovers an exact linear relation
+    (fewer rows than features: the dual form; more: the primal), weights count like
+    repeated rows, and a larger penalty shrinks the coefficients."""
+    from emobrowser.models.train_image import fit_linear
+
+    rng = np.random.default_rng(0)
+    for n, d in ((40, 60), (200, 30)):
+        z = rng.normal(size=(n, d))
+        beta = rng.normal(size=(d, 2))
+        y = z @ beta + np.array([0.3, -0.2])
+        coef, intercept = fit_linear(z, y, np.ones(n), 1e-6)
+        assert np.allclose(z @ coef + intercept, y, atol=1e-3)
+        assert np.linalg.norm(fit_linear(z, y, np.ones(n), 100.0)[0]) < np.linalg.norm(coef)
+    z = rng.normal(size=(50, 8))
+    y = rng.normal(size=(50, 2))
+    w = rng.integers(1, 4, 50).astype(float)
+    weighted = fit_linear(z, y, w, 5.0)
+    repeated = fit_linear(np.repeat(z, w.astype(int), axis=0), np.repeat(y, w.astype(int), axis=0),
+                          np.ones(int(w.sum())), 5.0 * w.mean())
+    assert np.allclose(weighted[0], repeated[0], atol=1e-4) and np.allclose(weighted[1], repeated[1], atol=1e-4)
+
+
+@pytest.mark.slow
+def test_ensemble_averages_the_mlps_with_the_linear_member():
+    """With ``linear_alpha`` the saved model's output is the mean of the MLPs' output and
+    the ridge regression on all features (a fixed Dense layer "linear"); an output the
+    ridge does not join (``linear_outputs``) is half the MLPs' there."""
+    import keras
+
+    from emobrowser.models import train_image
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 20)).astype(np.float32)
+    va = np.tanh(x[:, :2] * 0.5).astype(np.float32)
+    emo = np.zeros((64, len(train_image.EMOTIONS)), np.float32)
+    cat = np.zeros((64, len(train_image.OASIS_CATEGORIES)), np.float32)
+    w = np.ones(64, np.float32)
+    coef, intercept = train_image.fit_linear(x, va, w, 10.0)
+    for outputs in (("valence", "arousal"), ("arousal",)):
+        cfg = dict(train_image.DEFAULTS, members=1, hidden=(8,), epochs=1, linear_alpha=10.0, pca=0,
+                   linear_outputs=outputs)
+        model = train_image.fit_ensemble(x, va, emo, cat, w, cfg, 0, log=lambda *a: None)
+        kernel, bias = model.get_layer("linear").get_weights()
+        joined = np.array(["valence" in outputs, True])
+        assert np.allclose(kernel, coef * joined) and np.allclose(bias, intercept * joined)
+        mlp = keras.Model(model.inputs, model.get_layer("va_with_linear").input[0]).predict(x, verbose=0)
+        expected = 0.5 * (mlp + (x @ coef + intercept) * joined)
+        assert np.allclose(model.predict(x, verbose=0), expected, atol=1e-5)

@@ -19,7 +19,7 @@ from emobrowser.models.convert import TOLERANCE, max_difference
 from emobrowser.models.image_model import ImageVAModel
 
 
-# the shipped image network's input size (features of image-va version 2)
+# the shipped image network's input size (features of image-va version 3)
 IMAGE_DIM = json.loads((models_dir() / "image_va_norm.json").read_text())["dim"]
 
 
