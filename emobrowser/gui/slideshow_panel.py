@@ -76,7 +76,7 @@ class SlideshowPanel(QWidget):
     """Previews and exports the slideshow of one song of the library at ``db_path``.
     ``sound`` False previews silently (the playhead follows the clock alone)."""
 
-    plan_ready = Signal(object)  # SlideshowPlan
+    plan_loaded = Signal(object)  # SlideshowPlan
     shot_changed = Signal(int)  # index of the shot now on screen
     export_finished = Signal(str)  # the file written; "" when cancelled or failed
     message_posted = Signal(str)
@@ -200,7 +200,7 @@ class SlideshowPanel(QWidget):
         self.set_time(0.0)
         self.play_button.setEnabled(True)
         self.export_button.setEnabled(True)
-        self.plan_ready.emit(plan)
+        self.plan_loaded.emit(plan)
 
     def _on_plan_failed(self, message: str) -> None:
         self.title.setText(f"No slideshow for {shown_name(self.song or '')}: {message}")

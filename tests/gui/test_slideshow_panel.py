@@ -56,7 +56,7 @@ def open_slideshow(qtbot, window, seconds: float = 1.0):
     panel = window.slideshow
     qtbot.waitUntil(lambda: panel.plan is not None, timeout=15000)
     panel.seconds.setValue(seconds)
-    with qtbot.waitSignal(panel.plan_ready, timeout=15000) as ready:
+    with qtbot.waitSignal(panel.plan_loaded, timeout=15000) as ready:
         panel.seconds.editingFinished.emit()
     assert window.slideshow_dock.isVisible()
     return panel, ready.args[0], results.model.hits[row]
