@@ -158,6 +158,9 @@ def test_reloading_an_unchanged_library_reuses_its_index_and_logs_nothing(librar
     models = data.model_keys("baseline", "baseline")
     first = data.load_library(db, models)
     data.run_query(first, data.QuerySpec())
+    # the first load builds its Annoy index in a background thread; a foreground call
+    # waits for that build (or does it), so its log line lands before the window below
+    data._engine[1].rebuild_if_needed()
     with caplog.at_level(logging.INFO):
         again = data.load_library(db, models)
     assert again is first
