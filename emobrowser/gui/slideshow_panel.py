@@ -11,6 +11,7 @@ Cancel.
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 import pyqtgraph as pg
@@ -53,14 +54,23 @@ def guarded_picture(path: str, width: int, height: int) -> np.ndarray:
     return letterbox(bgr, width, height)
 
 
-def prepare_preview(db_path, song: str, seconds: float, size: tuple[int, int] = PREVIEW_SIZE):
+class PlanSuperseded(Exception):
+    """A preview's planning was given up: another song or length was asked for."""
+
+
+def prepare_preview(db_path, song: str, seconds: float, size: tuple[int, int] = PREVIEW_SIZE,
+                    superseded: threading.Event | None = None):
     """(SlideshowPlan, {photo path: letterboxed BGR at ``size``}); runs in a worker thread.
-    Each chosen photo is decoded once: that decode is also the plan's usability check."""
+    Each chosen photo is decoded once: that decode is also the plan's usability check.
+    Once ``superseded`` is set, no further photo is decoded (PlanSuperseded), so a
+    stale plan does not hold the thumbnail helper."""
     from emobrowser.index.slideshow import plan_for_library
 
     pictures: dict[str, np.ndarray] = {}
 
     def usable(path: str) -> None:
+        if superseded is not None and superseded.is_set():
+            raise PlanSuperseded(song)
         pictures[path] = guarded_picture(path, *size)
 
     return plan_for_library(db_path, song, seconds, usable=usable), pictures
@@ -91,6 +101,7 @@ class SlideshowPanel(QWidget):
         self.worker: TaskWorker | None = None
         self.progress: QProgressDialog | None = None
         self.lane = Lane(parent=self)
+        self._planning: threading.Event | None = None  # set to give up the plan being made
         self.lane.job_finished.connect(self._on_plan_loaded)
         self.lane.job_failed.connect(self._on_plan_failed)
 
@@ -167,7 +178,15 @@ class SlideshowPanel(QWidget):
         self.export_button.setEnabled(False)
         if self.player is not None:
             self.player.setSource(file_url(playable_path(path)))
-        self.lane.submit(prepare_preview, self.db_path, path, self.seconds.value())
+        self._supersede_plan()
+        self._planning = threading.Event()
+        self.lane.submit(prepare_preview, self.db_path, path, self.seconds.value(), PREVIEW_SIZE, self._planning)
+
+    def _supersede_plan(self) -> None:
+        """Stop the photo decodes of the plan being made, if any (its answer is dropped too)."""
+        if self._planning is not None:
+            self._planning.set()
+            self._planning = None
 
     def _on_seconds_changed(self) -> None:
         if self.song is not None and (self.plan is None or self.seconds.value() != self._planned_seconds):
@@ -355,6 +374,7 @@ class SlideshowPanel(QWidget):
         """Stop the preview and any export (the window closes, or another song is chosen)."""
         self.pause()
         self.lane.cancel()
+        self._supersede_plan()
         if self.worker is not None:
             self.worker.cancel()
             self.worker.wait()

@@ -144,3 +144,24 @@ def test_the_detail_view_offers_a_slideshow_for_a_song(qtbot, window):
     action.trigger()
     qtbot.waitUntil(lambda: window.slideshow is not None and window.slideshow.plan is not None, timeout=15000)
     assert window.slideshow.plan.song == results.model.hits[song].path
+
+
+def test_a_superseded_plan_decodes_no_more_photos(library, tmp_path, monkeypatch):
+    """Choosing another song or length gives up the plan being made: it stops decoding
+    photos, so the thumbnail helper is not held by a preview nobody will see."""
+    import numpy as np
+
+    from emobrowser.gui import slideshow_panel
+
+    db, media = copy_db(library[0], tmp_path), library[1]
+    song = next(str(p) for p in media.rglob("*.wav"))
+    decoded = []
+    monkeypatch.setattr(slideshow_panel, "guarded_picture",
+                        lambda path, w, h: decoded.append(path) or np.zeros((h, w, 3), np.uint8))
+    given_up = threading.Event()
+    given_up.set()
+    with pytest.raises(slideshow_panel.PlanSuperseded):
+        slideshow_panel.prepare_preview(db, song, 1.0, superseded=given_up)
+    assert decoded == []
+    plan, pictures = slideshow_panel.prepare_preview(db, song, 1.0, superseded=threading.Event())
+    assert decoded and set(pictures) == set(decoded) == {s.path for s in plan.shots}
