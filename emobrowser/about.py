@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from emobrowser import __version__
 from emobrowser.core import paths
 
 NOTICES_FILE = "THIRD_PARTY_NOTICES.md"
@@ -42,10 +41,6 @@ class ModelNote:
     version: str
     interim: bool
     training_data: list[tuple[str, str, str]]
-
-
-def app_version() -> str:
-    return __version__
 
 
 def model_notes(image_model: str | None = None, audio_model: str | None = None) -> list[ModelNote]:

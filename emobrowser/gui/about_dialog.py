@@ -9,7 +9,7 @@ import os
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
 
-from emobrowser import about
+from emobrowser import __version__, about
 from emobrowser.index.store import shown
 
 _KINDS = {"image": "Photo model", "audio": "Music model"}
@@ -38,7 +38,7 @@ def library_title(roots: list[str]) -> str:
 def about_html(image_model: str | None = None, audio_model: str | None = None) -> str:
     """The About page as rich text; every piece of data is escaped."""
     e = html.escape
-    parts = [f"<h2>Emobrowser {e(about.app_version())}</h2>",
+    parts = [f"<h2>Emobrowser {e(__version__)}</h2>",
              "<p>Finds photos, music and videos by the emotion they carry, on the valence "
              "(unpleasant → pleasant) and arousal (calm → excited) circle.</p>",
              "<p>Emobrowser's code: MIT licence.</p>", "<h3>Models</h3>"]

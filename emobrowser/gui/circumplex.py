@@ -255,10 +255,6 @@ class CircumplexWidget(QWidget):
             return True  # never the scene's own (empty) tooltip, which would hide it
         return super().eventFilter(watched, event)
 
-    def hovered_row(self) -> int:
-        """The row of the point under the pointer (in the LibraryPoints shown), or -1."""
-        return self._hover_row
-
     # -- events -------------------------------------------------------------------------
 
     def _on_toggle_changed(self, _checked: bool) -> None:

@@ -65,7 +65,11 @@ def load_library(db_path, models: dict[str, tuple[str, str]]) -> LibraryPoints:
         version, newest = alignment_version(store, models)
     with _engine_lock:
         if _engine is not None and same_points(_engine[0], points) and _engine[2] == (db_path, version):
-            return _engine[0]  # nothing changed (a reload while indexing between two writes)
+            # The same points (a reload while indexing between two writes); tags read
+            # since (a tags-only pass scores nothing) still reach searches and the map.
+            kept = _engine[0]
+            kept.folded, kept.labels = points.folded, points.labels
+            return kept
     engine = open_engine(points, db_path, version, background=True, newest_alignment=newest)
     with _engine_lock:
         _engine = (points, engine, (db_path, version))
@@ -115,8 +119,9 @@ def run_query(points: LibraryPoints, spec: QuerySpec, db_path=None) -> list[Hit]
         hits = engine.query_circle(*spec.region[1:], limit=spec.k, **options)
     out = hits_with_paths(points, hits)
     if db_path is not None and out:
-        with Store(db_path) as store:
-            tags = store.metadata_of([h.id for h in out])
+        from emobrowser.index.tags import tags_of
+
+        tags = tags_of(db_path, [h.id for h in out])
         for hit in out:
             hit.tags = tags.get(hit.id)
     return QueryResult(out, hits.left_out, hits.limit)

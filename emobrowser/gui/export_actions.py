@@ -13,8 +13,7 @@ from emobrowser.index.store import shown_name
 
 def export_playlist(window, target: str | None = None) -> int:
     """Save the music and videos of the results as an M3U8 playlist; returns the entry count."""
-    chosen = window.results.selected_hits()
-    hits = [h for h in (chosen if len(chosen) > 1 else window.results.model.hits) if h.modality in ("audio", "video")]
+    hits = window.results.target_hits(("audio", "video"))
     if not hits:
         window.statusBar().showMessage("No music or videos in the results to put in a playlist", 5000)
         return 0
@@ -42,8 +41,7 @@ def export_playlist(window, target: str | None = None) -> int:
 
 def copy_images(window, folder: str | None = None) -> list[str]:
     """Copy the photos of a multiple selection (or of all the results) into a folder."""
-    chosen = window.results.selected_hits()
-    hits = [h for h in (chosen if len(chosen) > 1 else window.results.model.hits) if h.modality == "image"]
+    hits = window.results.target_hits(("image",))
     if not hits:
         window.statusBar().showMessage("No photos to copy", 5000)
         return []

@@ -285,7 +285,7 @@ class MainWindow(QMainWindow):
         return None
 
     def _on_points_loaded(self, points, _seconds) -> None:
-        changed = not data.same_points(self.points, points)
+        changed = points is not self.points  # load_library keeps the object of unchanged points
         self.points = points
         if changed:
             self.circumplex.set_points(points)

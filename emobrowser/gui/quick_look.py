@@ -40,6 +40,7 @@ class QuickLookDialog(QDialog):
         self._pictures = ThumbnailLoader(self, side=LARGE_SIDE)
         self.hits: list = []
         self.row = -1
+        self._pixmap = QPixmap()  # the shown picture at its loaded size
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -86,15 +87,19 @@ class QuickLookDialog(QDialog):
     def _draw(self, hit) -> None:
         if hit.modality in ("image", "video"):
             png = self._pictures.request(hit.path, hit.modality)  # it may come later
-            pixmap = QPixmap(png) if png else QPixmap()
+            self._pixmap = QPixmap(png) if png else QPixmap()
         else:
-            pixmap = QPixmap()
-        if pixmap.isNull():
+            self._pixmap = QPixmap()
+        if self._pixmap.isNull():
             self.picture.setPixmap(QPixmap())
             self.picture.setText("♪" if hit.modality == "audio" else "")
             return
-        self.picture.setPixmap(pixmap.scaled(self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                             Qt.TransformationMode.SmoothTransformation))
+        self._fit()
+
+    def _fit(self) -> None:
+        """Scale the loaded picture to the label's size."""
+        self.picture.setPixmap(self._pixmap.scaled(self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                                   Qt.TransformationMode.SmoothTransformation))
 
     def has_picture(self) -> bool:
         pixmap = self.picture.pixmap()
@@ -124,9 +129,8 @@ class QuickLookDialog(QDialog):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        hit = self.current_hit()
-        if hit is not None:
-            self._draw(hit)
+        if not self._pixmap.isNull():
+            self._fit()  # the picture loaded already, not the file again
 
     def _on_thumbnail_ready(self, path: str, png: str) -> None:
         hit = self.current_hit()

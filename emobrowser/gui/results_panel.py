@@ -99,10 +99,6 @@ class _HeaderLabel(QLabel):
     def text(self) -> str:
         return self._full
 
-    def shown_text(self) -> str:
-        """The text as drawn (cut to the width when it does not wrap)."""
-        return super().text()
-
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._show()
@@ -310,6 +306,12 @@ class ResultsPanel(QWidget):
     def selected_hits(self) -> list:
         rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
         return [self.model.hits[r] for r in rows]
+
+    def target_hits(self, modalities: tuple[str, ...]) -> list:
+        """The hits of ``modalities`` among a multiple selection, or else among all the
+        results: what an export acts on."""
+        chosen = self.selected_hits()
+        return [h for h in (chosen if len(chosen) > 1 else self.model.hits) if h.modality in modalities]
 
     def toggle_playback(self) -> None:
         hit = self.current_hit()

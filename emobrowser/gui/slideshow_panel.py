@@ -333,10 +333,6 @@ class SlideshowPanel(QWidget):
         self.progress.show()
         return True
 
-    def cancel_export(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-
     def _on_export_progressed(self, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress.setMaximum(total)

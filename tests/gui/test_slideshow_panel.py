@@ -6,7 +6,7 @@ import os
 import threading
 
 import pytest
-from gui_helpers import BASE, copy_db, make_library
+from gui_helpers import copy_db, lift_relevance_limit, make_library, open_window
 from PySide6.QtWidgets import QMenu, QPushButton
 
 
@@ -17,19 +17,9 @@ def library(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, library, tmp_path):
-    from emobrowser.gui.main_window import MainWindow
-    from emobrowser.index import balance
-
-    db = copy_db(library[0], tmp_path)
-    w = MainWindow(db, auto_index=False, **BASE)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitUntil(lambda: w.points is not None and len(w.points) == 11, timeout=15000)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(balance, "RELEVANCE_RADIUS", 3.0)  # the page reaches the songs
-        with qtbot.waitSignal(w.query_lane.job_finished, timeout=5000):
-            w.search.set_point(0.0, 0.0)
+        lift_relevance_limit(mp)  # the page reaches the songs
+        w = open_window(qtbot, copy_db(library[0], tmp_path), 11)
     yield w
     w.close()
 
