@@ -470,12 +470,14 @@ def run(argv: list[str] | None = None) -> int:
         # read-only file
         from emobrowser.core.errors import database_problem
 
-        print(f"emobrowser: library {db_path(args)}: {database_problem(exc, db_path(args))}", file=sys.stderr)
+        where = db_path(args)
+        print(f"emobrowser: library {where}: {database_problem(exc, where)}", file=sys.stderr)
         return 1
     except OSError as exc:
         from emobrowser.core.errors import environment_failure
 
-        if environment_failure(exc) is None:
+        reason = environment_failure(exc)
+        if reason is None:
             raise
-        print(f"emobrowser: {environment_failure(exc)}", file=sys.stderr)
+        print(f"emobrowser: {reason}", file=sys.stderr)
         return 1

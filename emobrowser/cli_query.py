@@ -37,18 +37,21 @@ def add_parser(sub, add_db) -> None:
 
 
 def cmd_query(args) -> int:
-    from emobrowser.cli import existing_db_path, json_line, num, one_line  # here: cli imports this module
+    from emobrowser.cli import existing_db_path, json_line, num, one_line, open_store  # here: cli imports this
     from emobrowser.index.library import QueryError, run_query
+    from emobrowser.index.tags import json_fields
 
     try:
         hits = run_query(existing_db_path(args), args)
     except QueryError as exc:
         print(f"emobrowser: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        from emobrowser.index.tags import json_fields, tags_of
-
-        tags = tags_of(existing_db_path(args), [hit.id for hit in hits])
+    tags, seconds = {}, {}
+    if args.json or args.m3u8:
+        with open_store(args) as store:  # once, for what the rows and the playlist add
+            tags = store.metadata_of([hit.id for hit in hits])
+            if args.m3u8:
+                seconds = store.durations([h.id for h in hits if h.modality in ("audio", "video")])
     for hit in hits:
         row = {"path": hit.path, "modality": hit.modality, "valence": num(hit.valence),
                "arousal": num(hit.arousal), "distance": num(hit.distance)}
@@ -62,19 +65,15 @@ def cmd_query(args) -> int:
     if note := _left_out_note(args, hits):
         print(note, file=sys.stderr)
     if args.m3u8:
-        return _save_playlist(args, hits)
+        return _save_playlist(args, hits, tags, seconds)
     return 0
 
 
-def _save_playlist(args, hits) -> int:
-    """Write ``query --m3u8``: the same playlist as the app's export of these results."""
-    from emobrowser.cli import existing_db_path, open_store
+def _save_playlist(args, hits, tags: dict[int, dict], seconds: dict[int, float]) -> int:
+    """Write ``query --m3u8``: the same playlist as the app's export of these results
+    (``tags`` and ``seconds`` by item id, from the library)."""
     from emobrowser.index.playlist import write_m3u8
-    from emobrowser.index.tags import tags_of
 
-    with open_store(args) as store:
-        seconds = store.durations([h.id for h in hits if h.modality in ("audio", "video")])
-    tags = tags_of(existing_db_path(args), [h.id for h in hits])
     for hit in hits:  # entries named "Artist - Title" (playlist.default_title), as in the app
         hit.tags = tags.get(hit.id)
     try:

@@ -353,11 +353,11 @@ def _index(store: Store, roots: list[str] | None = None, *, workers: int | None 
     if total or retag:
         writer = _Writer(store, imodel, amodel, on_done, cancelled, batch_size)
         if retag:
-            tags_started = time.monotonic()
+            tags_rate = Throughput(len(retag))
 
             def on_tags(n: int) -> None:
-                rate = n / max(time.monotonic() - tags_started, 1e-6)
-                report(Progress("tags", n, len(retag), "", rate, (len(retag) - n) / rate))
+                rate, eta = tags_rate.add()
+                report(Progress("tags", n, len(retag), "", rate, eta))
 
             writer.on_tags = on_tags
         writer.start()

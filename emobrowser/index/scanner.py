@@ -365,12 +365,12 @@ def _sync(store: Store, root_id: int, root: bytes, include_hidden: bool, cancell
                     f"SELECT COUNT(*) FROM items WHERE status = 'indexed' AND id IN ({marks})", restores).fetchone()[0]
             restores.clear()
 
-    def queue_update(entry: FileEntry, item_id: int, probed: tuple) -> None:
+    def queue_update(entry: FileEntry, old: tuple, probed: tuple) -> None:
         """Record a changed file (new content, or readable again) with what _probe found."""
         fp, modality, fmt, error, payload = probed
+        item_id = old[0]
         if payload is not None and error is None:
-            was = conn.execute("SELECT payload_fp, status, modality FROM items WHERE id = ?", (item_id,)).fetchone()
-            if was == (payload, "indexed", modality):
+            if (old[4], old[3], old[5]) == (payload, "indexed", modality):  # items_under's row
                 stats.retagged += 1
                 stats.unchanged += 1
                 retagged.append((entry.size, entry.mtime_ns, fp, fmt, time.time(), item_id))
@@ -402,7 +402,7 @@ def _sync(store: Store, root_id: int, root: bytes, include_hidden: bool, cancell
                 except _Cancelled:
                     break
                 if probed[3] is None:  # readable now
-                    queue_update(entry, old[0], probed)
+                    queue_update(entry, old, probed)
             else:
                 # Same file as before. Only finished items count as unchanged: pending
                 # ones are indexed in this run and failed ones are counted as failed.
@@ -411,7 +411,7 @@ def _sync(store: Store, root_id: int, root: bytes, include_hidden: bool, cancell
             fresh.append(entry)
         else:
             try:
-                queue_update(entry, old[0], _probe(entry, cancelled, lane))
+                queue_update(entry, old, _probe(entry, cancelled, lane))
             except _Cancelled:
                 break
         if on_file is not None and stats.seen % 256 == 0:

@@ -292,8 +292,8 @@ def plan_for_song(store, song: str, seconds: float = 3.0, folder: str | None = N
     if not (seconds >= MIN_SECONDS_PER_PHOTO and np.isfinite(seconds)):
         raise SlideshowError(f"--seconds-per-photo must be at least {MIN_SECONDS_PER_PHOTO:g}, not {seconds:g}")
     with store.snapshot():
-        points = load_points(store)
         models = current_models(store)
+        points = load_points(store, models)
         item = library_song(store, song, points.roots)
         timeline = item_timeline(store, item.id, models)
         stored = store.durations([item.id]).get(item.id)

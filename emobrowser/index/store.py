@@ -470,10 +470,11 @@ class Store:
 
     # -- items ------------------------------------------------------------------------
 
-    def items_under(self, root_id: int) -> dict[bytes, tuple[int, int, int, str]]:
-        """raw_path -> (id, size, mtime_ns, status) for every item of a root."""
-        cur = self.conn.execute("SELECT raw_path, id, size, mtime_ns, status FROM items WHERE root_id = ?", (root_id,))
-        return {bytes(r[0]): (r[1], r[2], r[3], r[4]) for r in cur}
+    def items_under(self, root_id: int) -> dict[bytes, tuple[int, int, int, str, str | None, str | None]]:
+        """raw_path -> (id, size, mtime_ns, status, payload_fp, modality) for every item of a root."""
+        cur = self.conn.execute("SELECT raw_path, id, size, mtime_ns, status, payload_fp, modality FROM items "
+                                "WHERE root_id = ?", (root_id,))
+        return {bytes(r[0]): tuple(r[1:]) for r in cur}
 
     def unreadable_under(self, root_id: int) -> set[bytes]:
         """raw_path of the items of a root that failed for want of permission to read
