@@ -1,16 +1,19 @@
-"""The trained image valence–arousal model ("image-va", version 3).
+"""The trained image valence–arousal model ("image-va", version 4).
 
-``extract`` (worker processes, NumPy/OpenCV/LiteRT only, never TensorFlow) returns the
+``extract`` (worker processes, NumPy/OpenCV/LiteRT only, never TensorFlow) returns, for
+each *view* of the photo the model was trained to average (``views`` in
+``image_va_norm.json``: the photo itself and, since version 4, its mirror image), the
 pooled mid-level activations of the pretrained backbone (:mod:`emobrowser.models.backbone`,
 square-root transformed) followed by the hand-crafted features of
 :mod:`emobrowser.features.image_features` on a fixed working size with their fixed
 per-group transforms (log of Gabor energies, square root of LBP shares) – the same code
-path the training uses. ``predict`` (inference thread) standardises with the mean/std
-from ``image_va_norm.json``, runs the network (MLPs averaged with a ridge regression; its
-LiteRT conversion ``image_va.tflite``, or the Keras file ``image_va.keras`` in safe mode
-as a fallback; loaded lazily, once; see emobrowser.models.runtime), applies the post-hoc
-linear rescale and then :func:`soft_bound` with the trained knee, which keeps scores
-inside [-1, 1] in order, without a pile at the ends.
+path the training uses; the views' vectors are concatenated into one. ``predict``
+(inference thread) standardises each view with the mean/std from ``image_va_norm.json``,
+runs the network on every view (MLPs averaged with a ridge regression; its LiteRT
+conversion ``image_va.tflite``, or the Keras file ``image_va.keras`` in safe mode as a
+fallback; loaded lazily, once; see emobrowser.models.runtime), averages the views, applies
+the post-hoc linear rescale and then :func:`soft_bound` with the trained knee, which keeps
+scores inside [-1, 1] in order, without a pile at the ends.
 """
 
 from __future__ import annotations
@@ -44,8 +47,18 @@ def soft_bound(y: np.ndarray, knee: float = KNEE) -> np.ndarray:
 
 
 def model_features(bgr: np.ndarray, model_dir=None) -> np.ndarray:
-    """Feature vector fed to the model (float32): backbone part, then hand-crafted part."""
+    """Feature vector of one view fed to the network (float32): backbone part, then
+    hand-crafted part."""
     return np.concatenate([backbone_part(bgr, model_dir), hand_features(bgr)])
+
+
+# The views ``extract`` can compute, by the names ``image_va_norm.json`` lists.
+VIEWS = {"plain": lambda bgr: bgr, "flip": lambda bgr: np.ascontiguousarray(bgr[:, ::-1])}
+
+
+def view_features(bgr: np.ndarray, views=("plain",), model_dir=None) -> np.ndarray:
+    """The features of each of ``views`` of a photo, concatenated: (len(views) * d,)."""
+    return np.concatenate([model_features(VIEWS[v](bgr), model_dir) for v in views])
 
 
 def backbone_part(bgr: np.ndarray, model_dir=None) -> np.ndarray:
@@ -70,16 +83,17 @@ def hand_features(bgr: np.ndarray) -> np.ndarray:
 
 class ImageVAModel(ImageModel):
     """MLPs averaged with a ridge regression, over pretrained CNN features and hand-crafted
-    colour/texture/layout features
+    colour/texture/layout features, averaged over the photo and its mirror image
     (see docs/model_card_image.md)."""
 
-    info = ModelInfo(name="image-va", version="3", modality="image")
+    info = ModelInfo(name="image-va", version="4", modality="image")
 
     def __init__(self, model_dir=None):
         self._dir = model_dir
         self._lock = threading.Lock()
         self._model = None
         self._norm = None
+        self._views = None
 
     @classmethod
     def available(cls) -> bool:
@@ -95,9 +109,18 @@ class ImageVAModel(ImageModel):
 
         return Path(self._dir) if self._dir is not None else paths.models_dir()
 
+    def views(self) -> tuple[str, ...]:
+        """The views of a photo the shipped network averages (``views`` in the norm file;
+        files written before version 4 have none: the photo alone)."""
+        if self._views is None:
+            norm = json.loads((self._model_dir() / NORM_FILE).read_text())
+            self._views = tuple(norm.get("views") or ("plain",))
+        return self._views
+
     def extract(self, bgr: np.ndarray) -> np.ndarray:
-        """Float32 feature vector of an 8-bit BGR image (backbone part, hand-crafted part)."""
-        return model_features(bgr, self._dir)
+        """Float32 feature vector of an 8-bit BGR image: per view (:meth:`views`), its
+        backbone part and hand-crafted part."""
+        return view_features(bgr, self.views(), self._dir)
 
     def _load(self):
         with self._lock:
@@ -120,11 +143,15 @@ class ImageVAModel(ImageModel):
         return self._load().backend
 
     def network_feed(self, features: np.ndarray) -> dict[str, np.ndarray]:
-        """The network's input for (n, d) feature vectors: standardised, by input name."""
+        """The network's input for (n, views * d) feature vectors (what :meth:`extract`
+        returns): (n * views, d) rows, photo by photo and view by view, standardised, by
+        input name."""
         f = np.atleast_2d(np.asarray(features, dtype=np.float32))
         model = self._load()
-        if f.shape[1] != self._mean.size:
-            raise ValueError(f"expected {self._mean.size} features, got {f.shape[1]}")
+        n_views = len(self.views())
+        if f.shape[1] != n_views * self._mean.size:
+            raise ValueError(f"expected {n_views} x {self._mean.size} features, got {f.shape[1]}")
+        f = f.reshape(len(f) * n_views, self._mean.size)
         x = np.nan_to_num((f - self._mean) / self._std, nan=0.0, posinf=0.0, neginf=0.0)
         return {model.input_names[0]: x}
 
@@ -133,6 +160,7 @@ class ImageVAModel(ImageModel):
         if f.shape[0] == 0:
             return np.zeros((0, 2), dtype=np.float32)
         out = self._load()(self.network_feed(f))
+        out = out.reshape(len(f), len(self.views()), 2).mean(axis=1)  # the views' mean
         out = out * self._scale + self._offset
         out = soft_bound(out, self._knee) if self._knee is not None else np.clip(out, -1.0, 1.0)
         return shared_scale.apply(out, self.shared_scale())

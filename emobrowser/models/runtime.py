@@ -202,15 +202,19 @@ def network_files_present(keras_path: Path) -> bool:
             or (keras_path.is_file() and tensorflow_available()))
 
 
-def convert_to_tflite(model, out_path: Path) -> Path:
-    """Write the LiteRT conversion of a Keras ``model`` to ``out_path`` (float32, no
-    quantization, so scores match the Keras model's). Needs TensorFlow."""
+def convert_to_tflite(model, out_path: Path, int8_weights: bool = False) -> Path:
+    """Write the LiteRT conversion of a Keras ``model`` to ``out_path``: float32, no
+    quantization, so scores match the Keras model's; or, with ``int8_weights``, LiteRT's
+    dynamic-range quantization (int8 weights, a quarter of the size and faster on CPU,
+    outputs within about 5 % of the Keras model's). Needs TensorFlow."""
     from emobrowser.models.tfload import import_keras
 
     import_keras()
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if int8_weights:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     with _Silenced(1), _Silenced(2):  # it lists every captured tensor on stdout
         data = converter.convert()
     out_path = Path(out_path)

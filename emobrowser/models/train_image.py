@@ -1,4 +1,4 @@
-"""Train the image valence–arousal model (version 3: pretrained CNN + hand-crafted features).
+"""Train the image valence–arousal model (version 4: pretrained CNN + hand-crafted features).
 
 ``train(data_dir, out_dir)`` reads ``ratings.csv`` (columns ``file``, ``dataset``,
 ``valence``, ``arousal``; optionally ``category`` and the Emotion6 ``p_anger .. p_neutral``
@@ -16,8 +16,10 @@ Emotion6 emotion distribution and the OASIS content category (rows without those
 get an all-zero target, which contributes zero cross-entropy). Only the valence–arousal
 head is saved. For arousal their mean is averaged with a ridge regression on all
 standardised features (:func:`fit_linear`, penalty ``linear_alpha``), which predicts
-arousal better than the MLPs (version 3; see docs/model_card_image.md). The output
-spread is calibrated on out-of-fold predictions: a linear rescale to the labels' mean
+arousal better than the MLPs (version 3; see docs/model_card_image.md). An RBF kernel
+ridge regression on the principal axes is mixed in at a fifth (:func:`_add_kernel_member`,
+version 4). Held-out and run-time predictions average the photo and its mirror image
+(``views``). The output spread is calibrated on out-of-fold predictions: a linear rescale to the labels' mean
 and spread, then a soft bound whose knee keeps photos off the ends of the scale
 (:func:`choose_knee`). No pickle/joblib is used anywhere: the feature
 normalisation and the rescale are stored as JSON.
@@ -55,8 +57,18 @@ DEFAULTS = dict(
     members=3,
     linear_alpha=5000.0,  # ridge penalty of the linear member averaged with the MLPs (0: no linear member)
     linear_outputs=("arousal",),  # the outputs the linear member joins (on valence it cost r 0.007 end to end)
+    # kernel member (version 4): RBF kernel ridge on the principal axes, through this many
+    # training rows as centres (0: none), penalty, width (times 1 / (axes * variance)) and
+    # its share of the final mix
+    kernel_centres=1000,
+    kernel_alpha=0.1,
+    kernel_gamma=1.0,
+    kernel_share=0.2,
     balance=True,
     augment=("flip",),  # extra training copies: "flip", "crop", "cropflip"
+    # views of a photo whose predictions are averaged, in held-out predictions and at run
+    # time (image_model.VIEWS; each but "plain" must also be in ``augment``)
+    views=("plain", "flip"),
 )
 
 
@@ -341,7 +353,8 @@ def fit_ensemble(x, va, emo, cat, weights, cfg: dict, seed: int, log=print, proj
     """Train ``cfg['members']`` MLPs; return a single Keras model averaging their VA heads
     (and, with ``cfg['linear_alpha']`` > 0, averaging that mean with a ridge regression on
     all of ``x`` for the outputs in ``cfg['linear_outputs']``: :func:`fit_linear`, a fixed
-    Dense layer named "linear").
+    Dense layer named "linear"; then, with a projection and ``cfg['kernel_centres']``,
+    mixing in an RBF kernel ridge regression on the projections: :func:`_add_kernel_member`).
 
     With a ``projection`` (d, k) the members are trained on ``x @ projection`` (much
     cheaper than on all d features), and the returned model starts with that projection as
@@ -383,7 +396,8 @@ def fit_ensemble(x, va, emo, cat, weights, cfg: dict, seed: int, log=print, proj
         heads_model = keras.Model(inp, out, name="heads")
         full = keras.Input(shape=(full_dim,), name="features")
         pca = layers.Dense(projection.shape[1], use_bias=False, trainable=False, name="pca")
-        out = heads_model(pca(full))
+        projected = pca(full)
+        out = heads_model(projected)
         pca.set_weights([projection])
     if cfg.get("linear_alpha"):
         # a ridge regression on all standardised features, averaged with the MLPs: it
@@ -398,7 +412,53 @@ def fit_ensemble(x, va, emo, cat, weights, cfg: dict, seed: int, log=print, proj
         linear = layers.Dense(2, trainable=False, name="linear")
         out = layers.Average(name="va_with_linear")([out, linear(full)])
         linear.set_weights([coef, intercept])
+    if projection is not None and cfg.get("kernel_centres"):
+        out = _add_kernel_member(out, projected, x, va, weights, cfg, seed)
     return keras.Model(full, out, name="image_va")
+
+
+def kernel_centres(projected: np.ndarray, count: int, gamma_scale: float, seed: int) -> tuple[np.ndarray, float]:
+    """``count`` training rows (seeded draw) as the kernel member's centres, and its RBF
+    width: ``gamma_scale`` / (axes * variance of the projections)."""
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(projected), size=min(int(count), len(projected)), replace=False)
+    gamma = float(gamma_scale) / (projected.shape[1] * float(np.var(projected)))
+    return projected[np.sort(pick)].astype(np.float32), gamma
+
+
+def rbf_features(projected: np.ndarray, centres: np.ndarray, gamma: float) -> np.ndarray:
+    """exp(-gamma * |p - c|^2) for every row p and centre c: (n, centres)."""
+    p = np.asarray(projected, np.float64)
+    c = np.asarray(centres, np.float64)
+    d2 = (p * p).sum(1)[:, None] - 2.0 * p @ c.T + (c * c).sum(1)[None, :]
+    return np.exp(-gamma * np.maximum(d2, 0.0))
+
+
+def _add_kernel_member(out, projected_in, projected: np.ndarray, va, weights, cfg: dict, seed: int):
+    """Average ``out`` with an RBF kernel ridge regression on the principal axes (a
+    Nystroem approximation through ``cfg['kernel_centres']`` training rows), built from
+    plain Dense/Multiply/Add/exponential layers so it saves and converts like the rest:
+    |p - c|^2 = |p|^2 - 2 p.c + |c|^2, with the centres and -gamma folded into the
+    weights. Its output is scaled so it makes up ``cfg['kernel_share']`` of the mix (the
+    rescale fitted afterwards restores the overall spread)."""
+    from keras import layers
+
+    centres, gamma = kernel_centres(projected, cfg["kernel_centres"], cfg.get("kernel_gamma", 1.0), seed)
+    coef, intercept = fit_linear(rbf_features(projected, centres, gamma), va, weights, float(cfg["kernel_alpha"]))
+    share = float(cfg.get("kernel_share", 0.5))
+    factor = share / (1.0 - share)  # mean([out, factor * kernel]) is proportional to the mix
+    m, k = len(centres), centres.shape[1]
+    cross = layers.Dense(m, trainable=False, name="kernel_cross")
+    norm = layers.Dense(m, use_bias=False, trainable=False, name="kernel_norm")
+    head = layers.Dense(2, trainable=False, name="kernel_out")
+    squared = layers.Multiply(name="kernel_square")([projected_in, projected_in])
+    exponent = layers.Add(name="kernel_exponent")([cross(projected_in), norm(squared)])
+    kernel = head(layers.Activation("exponential", name="kernel_rbf")(exponent))
+    cross.set_weights([(2.0 * gamma * centres.T).astype(np.float32),
+                       (-gamma * (centres.astype(np.float64) ** 2).sum(1)).astype(np.float32)])
+    norm.set_weights([np.full((k, m), -gamma, np.float32)])
+    head.set_weights([(coef * factor).astype(np.float32), (intercept * factor).astype(np.float32)])
+    return layers.Average(name="va_with_kernel")([out, kernel])
 
 
 def fit_linear(z: np.ndarray, y: np.ndarray, weights: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -446,6 +506,27 @@ def _predict(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=512, verbose=0), dtype=np.float32)
 
 
+def _view_rows(x, x_aug, cfg: dict) -> list[np.ndarray]:
+    """The feature rows of each of ``cfg['views']``: ``x`` for "plain", else the copy of
+    ``x_aug`` (in ``cfg['augment']`` order) made with that augmentation."""
+    augs = list(cfg.get("augment") or [])
+    out = []
+    for view in cfg.get("views") or ("plain",):
+        if view == "plain":
+            out.append(x)
+        elif view in augs and x_aug is not None:
+            out.append(x_aug[augs.index(view)])
+        else:
+            raise ValueError(f"view {view!r} needs the {view!r} augmentation in the training settings")
+    return out
+
+
+def _predict_views(model, views: list[np.ndarray], mean, std) -> np.ndarray:
+    """The mean of the model's predictions over the views of the same photos (as
+    ImageVAModel.predict averages them)."""
+    return np.mean([_predict(model, (v - mean) / std) for v in views], axis=0).astype(np.float32)
+
+
 def _fit_rows(x, x_flip, va, emo, cat, ds, cfg, seed, log):
     """Normalise, optionally add the mirrored copies, train; return (model, mean, std)."""
     mean, std = _normalise(x)
@@ -472,7 +553,8 @@ def cross_validate(x, va, emo, cat, ds, cfg: dict, folds: int, seed: int, log=pr
         t0 = time.time()
         model, mean, std = _fit_rows(x[tr], None if x_flip is None else [a[tr] for a in x_flip], va[tr], emo[tr],
                                      cat[tr], ds[tr], cfg, seed + k, log)
-        oof[te] = _predict(model, (x[te] - mean) / std)
+        views = _view_rows(x, x_flip, cfg)
+        oof[te] = _predict_views(model, [v[te] for v in views], mean, std)
         m = _metrics(oof[te], va[te])
         log(f"fold {k + 1}/{folds}: valence r={m['valence']['r']:.3f} arousal r={m['arousal']['r']:.3f} "
             f"({time.time() - t0:.0f} s)")
@@ -621,7 +703,7 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
     out_dir.mkdir(parents=True, exist_ok=True)
     _copy_backbone(backbone_dir, out_dir)
     model.save(out_dir / MODEL_FILE)
-    train_pred = _predict(model, (x - mean) / std)
+    train_pred = _predict_views(model, _view_rows(x, x_flip, cfg), mean, std)
     if oof_linear is not None:
         # the soft bound's knee: the gentlest one that keeps the out-of-fold predictions
         # (cross-fitted) and the training set's predictions off the ends
@@ -646,6 +728,7 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
         "version": ImageVAModel.info.version,
         "feature_version": feature_version,
         "dim": int(x.shape[1]),
+        "views": list(cfg.get("views") or ("plain",)),
         "backbone_dim": int(bb_dim),
         "feature_names": [f"backbone_{i}" for i in range(bb_dim)] + feature_names(),
         "mean": [float(v) for v in mean],

@@ -31,7 +31,9 @@ def test_shipped_backbone_gives_finite_deterministic_features_of_its_size():
     dim = backbone.backbone_dim()
     meta = json.loads((paths.models_dir() / backbone.BACKBONE_META).read_text())
     assert dim == meta["dim"] and meta["source"]["package"] == "nsfwjs@4.4.0"
-    assert meta["max_abs_diff_keras_litert"] <= 1e-4
+    conv = _converter()
+    agreement = {k: meta[f"{k}_keras_litert"] for k in ("max_abs_diff", "max_rel_diff", "min_correlation")}
+    assert conv.check_agreement(agreement, quantized=meta["weights"] != "float32") is None
     a = backbone.backbone_features(draw_image("warm", seed=1))
     b = backbone.backbone_features(draw_image("cool", size=(480, 640), seed=2))
     assert a.shape == b.shape == (dim,) and a.dtype == np.float32
@@ -105,3 +107,23 @@ def test_integrity_check_rejects_another_tarball(tmp_path):
         conv.check_integrity(fake)
     digest = base64.b64decode(conv.INTEGRITY.split("-", 1)[1])
     assert len(digest) == hashlib.sha512().digest_size
+
+
+def test_conversion_check_holds_quantized_weights_to_correlation_and_relative_difference():
+    conv = _converter()
+    rng = np.random.default_rng(0)
+    ref = rng.gamma(1.0, 1.0, (4, 20000))
+    close = ref * (1 + rng.normal(0, 0.01, ref.shape))
+    agreement = conv.compare(ref, close)
+    assert agreement["min_correlation"] > 0.999 and agreement["max_rel_diff"] < 0.1
+    assert conv.check_agreement(agreement, quantized=True) is None
+    # a float32 file is held to 1e-4, which the same numbers fail
+    assert "max difference" in conv.check_agreement(agreement, quantized=False)
+    # one probe whose features are scrambled fails on its correlation
+    scrambled = close.copy()
+    scrambled[2] = rng.permutation(scrambled[2])
+    assert "correlation" in conv.check_agreement(conv.compare(ref, scrambled), quantized=True)
+    # a feature off by far more than the rest fails on the relative difference
+    spiked = close.copy()
+    spiked[1, 7] += 0.5 * ref.max()
+    assert "relative difference" in conv.check_agreement(conv.compare(ref, spiked), quantized=True)

@@ -33,11 +33,12 @@ def test_constructor_is_cheap_and_info():
     from emobrowser.models.backbone import backbone_dim
 
     m = ImageVAModel()
-    assert m.info.name == "image-va" and m.info.version == "3" and m.info.modality == "image"
+    assert m.info.name == "image-va" and m.info.version == "4" and m.info.modality == "image"
     assert not m.info.interim
+    assert m.views() == ("plain", "flip")
     f = m.extract(_photo(0))
     assert f.ndim == 1 and f.dtype == np.float32 and np.all(np.isfinite(f))
-    assert f.size == backbone_dim() + feature_dim()
+    assert f.size == 2 * (backbone_dim() + feature_dim())
 
 
 def test_soft_bound_keeps_scores_inside_without_a_pile_at_the_ends():
@@ -97,12 +98,13 @@ def test_shipped_files_present_and_consistent():
     from emobrowser.features.image_features import FEATURE_VERSION, feature_dim
     from emobrowser.models.backbone import BACKBONE_FILE, backbone_dim
 
-    assert norm["version"] == ImageVAModel.info.version == "3"
+    assert norm["version"] == ImageVAModel.info.version == "4"
+    assert norm["views"] == ["plain", "flip"]
     assert norm["dim"] == backbone_dim() + feature_dim() == len(norm["mean"]) == len(norm["std"])
     assert norm["backbone_dim"] == backbone_dim()
     assert norm["feature_version"].endswith(f"+hand-{FEATURE_VERSION}")
     metrics = json.loads((d / METRICS_FILE).read_text())
-    assert metrics["version"] == "3"
+    assert metrics["version"] == "4"
     assert metrics["cv"]["overall"]["valence"]["r"] > 0.5
     assert metrics["cv_share_at_ends"]["overall"] <= 0.02
     assert metrics["train_share_at_ends"]["overall"] <= 0.02
@@ -140,7 +142,7 @@ def test_shipped_model_behaviour_is_sane():
     """
     m = ImageVAModel()
     m._load()
-    mean_pred = m.predict(m._mean[None, :])[0]
+    mean_pred = m.predict(np.tile(m._mean, len(m.views()))[None, :])[0]
     assert np.all(np.abs(mean_pred) < 0.5)
     photos = [_photo(i) for i in range(8)]
     out = m.predict(np.stack([m.extract(p) for p in photos]))
@@ -148,6 +150,47 @@ def test_shipped_model_behaviour_is_sane():
     small = m.predict(m.extract(photos[0])[None])[0]
     big = m.predict(m.extract(cv2.resize(photos[0], (960, 720), interpolation=cv2.INTER_CUBIC))[None])[0]
     assert np.all(np.abs(small - big) < 0.35)
+
+
+@pytest.mark.slow
+def test_a_photo_and_its_mirror_image_score_alike():
+    """Version 4 averages the network over the photo and its mirror image, so mirroring
+    a photo moves its score only by what the decode's rounding moves (the hand-crafted
+    features of a twice-mirrored photo are the photo's own)."""
+    m = ImageVAModel()
+    for i in range(3):
+        photo = _photo(60 + i, "bright" if i % 2 else "dark", h=180, w=260)
+        mirrored = np.ascontiguousarray(photo[:, ::-1])
+        a, b = m.predict(np.stack([m.extract(photo), m.extract(mirrored)]))
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    # ... while the network alone tells them apart (the views are not the same input)
+    f = m.extract(_photo(70, h=180, w=260))
+    half = f.size // 2
+    one_view = m._load()(m.network_feed(np.concatenate([f[:half], f[:half]])[None]))
+    other_view = m._load()(m.network_feed(np.concatenate([f[half:], f[half:]])[None]))
+    assert np.abs(one_view - other_view).max() > 1e-3
+
+
+def test_predict_averages_the_network_over_the_views():
+    """predict's output before the rescale is the mean of the network's outputs on the
+    views (checked against the network called view by view)."""
+    m = ImageVAModel()
+    f = np.stack([m.extract(_photo(80 + i, h=150, w=200)) for i in range(2)])
+    net = m._load()
+    feed = m.network_feed(f)
+    rows = next(iter(feed.values()))
+    assert rows.shape == (2 * len(m.views()), m._mean.size)
+    per_view = net(feed).reshape(2, len(m.views()), 2)
+    scale = m.shared_scale()
+    m.shared_scale = lambda: None
+    knee = m._knee
+    from emobrowser.models.image_model import soft_bound
+
+    expected = soft_bound(per_view.mean(axis=1) * m._scale + m._offset, knee)
+    np.testing.assert_allclose(m.predict(f), expected, atol=1e-6)
+    m.shared_scale = lambda: scale
+    with pytest.raises(ValueError, match="features"):
+        m.predict(f[:, : m._mean.size])  # one view's worth is not what extract gives
 
 
 def _tiny_dataset(root, n=12):
@@ -245,3 +288,41 @@ def test_ensemble_averages_the_mlps_with_the_linear_member():
         mlp = keras.Model(model.inputs, model.get_layer("va_with_linear").input[0]).predict(x, verbose=0)
         expected = 0.5 * (mlp + (x @ coef + intercept) * joined)
         assert np.allclose(model.predict(x, verbose=0), expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_kernel_member_is_an_rbf_kernel_ridge_on_the_projections(tmp_path):
+    """The kernel member built from plain layers computes exp(-gamma |p - c|^2) @ coef on
+    the principal-axis projections p, mixed in at its share; it saves, loads in safe mode
+    and converts to LiteRT like the rest, and it learns what a linear model cannot."""
+    import keras
+
+    from emobrowser.models import train_image
+    from emobrowser.models.convert import TOLERANCE, write_pair
+
+    rng = np.random.default_rng(2)
+    n = 400
+    x = rng.normal(size=(n, 12)).astype(np.float32)
+    x[:, :3] *= 3.0  # the directions that matter are the principal ones
+    va = np.stack([np.cos(0.5 * x[:, 0]), x[:, 1] * x[:, 2] / 9.0], axis=1).astype(np.float32) * 0.5
+    emo = np.zeros((n, len(train_image.EMOTIONS)), np.float32)
+    cat = np.zeros((n, len(train_image.OASIS_CATEGORIES)), np.float32)
+    w = np.ones(n, np.float32)
+    cfg = dict(train_image.DEFAULTS, members=1, hidden=(8,), epochs=1, pca=6, linear_alpha=0,
+               kernel_centres=120, kernel_alpha=0.1, kernel_share=0.2)
+    projection = train_image.pca_projection(x, 6, 0)
+    model = train_image.fit_ensemble(x, va, emo, cat, w, cfg, 0, log=lambda *a: None, projection=projection)
+    p = x @ projection
+    centres, gamma = train_image.kernel_centres(p, 120, 1.0, 0)
+    coef, intercept = train_image.fit_linear(train_image.rbf_features(p, centres, gamma), va, w, 0.1)
+    kernel = train_image.rbf_features(p, centres, gamma) @ coef + intercept
+    heads = keras.Model(model.inputs, model.get_layer("va_with_kernel").input[0]).predict(x, verbose=0)
+    expected = 0.5 * (heads + 0.25 * kernel)  # share 0.2: the kernel's weight is 0.2 / 0.8
+    assert np.allclose(model.predict(x, verbose=0), expected, atol=1e-4)
+    # the kernel part fits the non-linear targets far better than a ridge on the features
+    linear = x @ train_image.fit_linear(x, va, w, 0.1)[0]
+    assert np.corrcoef(kernel[:, 0], va[:, 0])[0, 1] > 0.8 > abs(np.corrcoef(linear[:, 0], va[:, 0])[0, 1]) + 0.5
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert np.allclose(again.predict(x[:20], verbose=0), model.predict(x[:20], verbose=0), atol=1e-6)
+    assert write_pair(tmp_path / "m.keras")["max_abs_diff"] <= TOLERANCE

@@ -19,8 +19,9 @@ from emobrowser.models.convert import TOLERANCE, max_difference
 from emobrowser.models.image_model import ImageVAModel
 
 
-# the shipped image network's input size (features of image-va version 3)
-IMAGE_DIM = json.loads((models_dir() / "image_va_norm.json").read_text())["dim"]
+# what the shipped image model's extract returns: one feature vector per view of a photo
+_NORM = json.loads((models_dir() / "image_va_norm.json").read_text())
+IMAGE_DIM = _NORM["dim"] * len(_NORM.get("views") or ["plain"])
 
 
 def _copy_models(dest, *names):
