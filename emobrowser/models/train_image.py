@@ -65,7 +65,9 @@ DEFAULTS = dict(
     kernel_gamma=1.0,
     kernel_share=0.2,
     balance=True,
-    augment=("flip",),  # extra training copies: "flip", "crop", "cropflip"
+    # extra training copies (augment_image): the mirror image, and central crops of 85 %
+    # and 70 % of each side, each also mirrored (version 4: +0.014 valence r over "flip" alone)
+    augment=("flip", "crop", "cropflip", "crop70", "crop70flip"),
     # views of a photo whose predictions are averaged, in held-out predictions and at run
     # time (image_model.VIEWS; each but "plain" must also be in ``augment``)
     views=("plain", "flip"),
@@ -99,15 +101,24 @@ def _float(value, default=np.nan) -> float:
         return default
 
 
+# The central share of each side that the crop augmentations keep.
+CROPS = {"crop": 0.85, "crop70": 0.70}
+
+
 def augment_image(img: np.ndarray, aug: str) -> np.ndarray:
-    """Training augmentations: "flip" (mirror), "crop" (central 85 %), "cropflip"."""
+    """Training augmentations: "flip" (mirror), "crop" (the central 85 % of each side),
+    "crop70" (70 %), and "cropflip" / "crop70flip" (cropped, then mirrored)."""
     import cv2
 
-    if aug in ("crop", "cropflip"):
+    crop = aug[:-len("flip")] if aug.endswith("flip") and aug != "flip" else aug
+    if crop in CROPS:
         h, w = img.shape[:2]
-        dh, dw = int(round(h * 0.075)), int(round(w * 0.075))
+        margin = (1.0 - CROPS[crop]) / 2.0
+        dh, dw = int(round(h * margin)), int(round(w * margin))
         img = img[dh:h - dh, dw:w - dw]
-    if aug in ("flip", "cropflip"):
+    elif aug != "flip":
+        raise ValueError(f"unknown augmentation {aug!r}")
+    if aug.endswith("flip"):
         img = cv2.flip(img, 1)
     return np.ascontiguousarray(img)
 

@@ -326,3 +326,17 @@ def test_kernel_member_is_an_rbf_kernel_ridge_on_the_projections(tmp_path):
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     assert np.allclose(again.predict(x[:20], verbose=0), model.predict(x[:20], verbose=0), atol=1e-6)
     assert write_pair(tmp_path / "m.keras")["max_abs_diff"] <= TOLERANCE
+
+
+def test_training_augmentations_crop_the_centre_and_mirror():
+    from emobrowser.models.train_image import augment_image
+
+    img = np.random.default_rng(3).integers(0, 256, (200, 120, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(augment_image(img, "flip"), img[:, ::-1])
+    crop = augment_image(img, "crop")
+    np.testing.assert_array_equal(crop, img[15:185, 9:111])  # the central 85 % of each side
+    np.testing.assert_array_equal(augment_image(img, "crop70"), img[30:170, 18:102])
+    np.testing.assert_array_equal(augment_image(img, "cropflip"), crop[:, ::-1])
+    np.testing.assert_array_equal(augment_image(img, "crop70flip"), img[30:170, 18:102][:, ::-1])
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        augment_image(img, "rotate")
