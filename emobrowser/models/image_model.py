@@ -114,7 +114,11 @@ class ImageVAModel(ImageModel):
         files written before version 4 have none: the photo alone)."""
         if self._views is None:
             norm = json.loads((self._model_dir() / NORM_FILE).read_text())
-            self._views = tuple(norm.get("views") or ("plain",))
+            views = tuple(norm.get("views") or ("plain",))
+            unknown = [v for v in views if v not in VIEWS]
+            if unknown:
+                raise ValueError(f"{NORM_FILE} asks for views this version cannot compute: {unknown}")
+            self._views = views
         return self._views
 
     def extract(self, bgr: np.ndarray) -> np.ndarray:

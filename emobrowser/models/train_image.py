@@ -18,10 +18,11 @@ head is saved. For arousal their mean is averaged with a ridge regression on all
 standardised features (:func:`fit_linear`, penalty ``linear_alpha``), which predicts
 arousal better than the MLPs (version 3; see docs/model_card_image.md). An RBF kernel
 ridge regression on the principal axes is mixed in at a fifth (:func:`_add_kernel_member`,
-version 4). Held-out and run-time predictions average the photo and its mirror image
-(``views``). The output spread is calibrated on out-of-fold predictions: a linear rescale to the labels' mean
-and spread, then a soft bound whose knee keeps photos off the ends of the scale
-(:func:`choose_knee`). No pickle/joblib is used anywhere: the feature
+version 4). Training adds mirrored and centrally cropped copies of every photo
+(``augment``); held-out and run-time predictions average the photo and its mirror image
+(``views``). The output spread is calibrated on out-of-fold predictions: a linear
+rescale to the labels' mean and spread, then a soft bound whose knee keeps photos off the
+ends of the scale (:func:`choose_knee`). No pickle/joblib is used anywhere: the feature
 normalisation and the rescale are stored as JSON.
 
     python -m emobrowser.models.train_image --data /work/shared/data --out resources/models \

@@ -340,3 +340,14 @@ def test_training_augmentations_crop_the_centre_and_mirror():
     np.testing.assert_array_equal(augment_image(img, "crop70flip"), img[30:170, 18:102][:, ::-1])
     with pytest.raises(ValueError, match="unknown augmentation"):
         augment_image(img, "rotate")
+
+
+def test_a_norm_file_asking_for_an_unknown_view_is_refused_by_name(tmp_path):
+    norm = json.loads((paths.models_dir() / NORM_FILE).read_text())
+    norm["views"] = ["plain", "rotate90"]
+    (tmp_path / NORM_FILE).write_text(json.dumps(norm))
+    with pytest.raises(ValueError, match=r"cannot compute: \['rotate90'\]"):
+        ImageVAModel(model_dir=tmp_path).extract(_photo(1))
+    del norm["views"]  # a file from before version 4: the photo alone
+    (tmp_path / NORM_FILE).write_text(json.dumps(norm))
+    assert ImageVAModel(model_dir=tmp_path).views() == ("plain",)
