@@ -118,7 +118,8 @@ def main() -> None:
         from emobrowser.models.backbone import backbone_features
 
         backbone_ms = _time(backbone_features, decoded, repeat=3)
-        print(f"  of which backbone (resize to 224 + LiteRT): {backbone_ms:7.1f} ms/image")
+        print(f"  backbone for one view (resize to 224 + LiteRT; extract runs it for each view): "
+              f"{backbone_ms:7.1f} ms/image")
         target_ms = TARGET_RATIO * full_ms
 
         t0 = _clock()

@@ -147,7 +147,7 @@ def _extract(path: str, modality: str, image_model_name: str, audio_model_name: 
         try:
             # frames become image features as they are decoded, so a long film is not held as pictures
             video = load_video(path, sr=audio_model.sample_rate, segment_seconds=segment_seconds,
-                               frame_transform=image_model.extract)
+                               frame_transform=image_model.extract_frame)
         except NoVideoStream:
             # A video container with sound only (an .mp4 of music): the content decides, so it is audio.
             try:

@@ -2,15 +2,16 @@
 
 ``resources/models/image_backbone.tflite`` holds two CNNs with the weights of the npm
 package nsfwjs 4.4.0, both reading the same 224 px input: MobileNetV2 cut at four
-mid-level layers and InceptionV3 cut at two (``mixed2``, ``mixed4``), each layer's output
-global-average pooled, all concatenated (``image_backbone.json`` lists them;
+mid-level layers and InceptionV3 cut at five (``mixed2``, ``mixed4`` to ``mixed7``), each
+layer's output global-average pooled, all concatenated, with int8 weights (LiteRT's
+dynamic-range quantization; ``image_backbone.json`` lists the layers;
 ``packaging/convert_backbone.py`` rebuilds the file from the npm tarball). It runs in
 indexing worker processes, so this module imports LiteRT only, never TensorFlow: one
 interpreter per process, one thread, loaded on first use.
 
 Input: the whole photo squashed to 224 × 224 (INTER_AREA), RGB, scaled to [0, 1].
-Output: float32 (d,) vector of non-negative pooled ReLU activations (d = 3168:
-MobileNetV2 192 + 384 + 576 + 960, InceptionV3 288 + 768).
+Output: float32 (d,) vector of non-negative pooled ReLU activations (d = 5472:
+MobileNetV2 192 + 384 + 576 + 960, InceptionV3 288 + 768 + 768 + 768 + 768).
 """
 
 from __future__ import annotations

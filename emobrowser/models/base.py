@@ -58,6 +58,11 @@ class ImageModel(ABC):
     def extract(self, bgr: np.ndarray) -> np.ndarray:
         """Return a 1-D float32 feature vector for an 8-bit BGR image (H, W, 3)."""
 
+    def extract_frame(self, bgr: np.ndarray) -> np.ndarray:
+        """Features of one video frame (``predict`` takes them too); the same as
+        ``extract`` unless a model has a cheaper form for the many frames of a video."""
+        return self.extract(bgr)
+
     @abstractmethod
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Return (n, 2) float32 valence, arousal in [-1, 1] for (n, d) features."""

@@ -451,8 +451,9 @@ def _add_kernel_member(out, projected_in, projected: np.ndarray, va, weights, cf
     Nystroem approximation through ``cfg['kernel_centres']`` training rows), built from
     plain Dense/Multiply/Add/exponential layers so it saves and converts like the rest:
     |p - c|^2 = |p|^2 - 2 p.c + |c|^2, with the centres and -gamma folded into the
-    weights. Its output is scaled so it makes up ``cfg['kernel_share']`` of the mix (the
-    rescale fitted afterwards restores the overall spread)."""
+    weights. Its output is scaled so it makes up ``cfg['kernel_share']`` of the mix of
+    raw outputs (the rescale fitted afterwards restores the overall spread; for valence,
+    which the linear member halves, the kernel weighs more against the MLPs themselves)."""
     from keras import layers
 
     centres, gamma = kernel_centres(projected, cfg["kernel_centres"], cfg.get("kernel_gamma", 1.0), seed)
@@ -518,10 +519,16 @@ def _predict(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict(x, batch_size=512, verbose=0), dtype=np.float32)
 
 
+def _augmentations(cfg: dict) -> list[str]:
+    """The training copies' augmentations, in order (``augment``; older settings named
+    the mirror copy ``flip_aug``)."""
+    return list(cfg.get("augment") or []) or (["flip"] if cfg.get("flip_aug") else [])
+
+
 def _view_rows(x, x_aug, cfg: dict) -> list[np.ndarray]:
     """The feature rows of each of ``cfg['views']``: ``x`` for "plain", else the copy of
-    ``x_aug`` (in ``cfg['augment']`` order) made with that augmentation."""
-    augs = list(cfg.get("augment") or [])
+    ``x_aug`` (in :func:`_augmentations` order) made with that augmentation."""
+    augs = _augmentations(cfg)
     out = []
     for view in cfg.get("views") or ("plain",):
         if view == "plain":
@@ -620,8 +627,7 @@ def _training_data(data_dir: Path, cfg: dict, limit, log, cache_dir, backbone_di
         rows = rows[: int(limit)]
     feat_args = dict(log=log, cache_dir=cache_dir, model_dir=backbone_dir)
     x = compute_features(data_dir, rows, **feat_args)
-    augs = list(cfg.get("augment") or []) or (["flip"] if cfg.get("flip_aug") else [])
-    x_flip = [compute_features(data_dir, rows, aug=a, **feat_args) for a in augs] or None
+    x_flip = [compute_features(data_dir, rows, aug=a, **feat_args) for a in _augmentations(cfg)] or None
     va, emo, cat, ds = targets(rows)
     ok = np.all(np.isfinite(va), axis=1)
     x, va, emo, cat, ds = x[ok], va[ok], emo[ok], cat[ok], ds[ok]

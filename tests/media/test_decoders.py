@@ -502,3 +502,21 @@ def test_the_jpeg_end_is_found_past_fill_bytes():
     padded = jpg[:-2] + b"\xff" * 5000 + b"\xff\xd9"  # fill bytes before the end marker are allowed
     assert _jpeg_end(padded + bytes(100)) == len(padded)
     assert _jpeg_end(jpg[:-2] + b"\xff" * 5000) is None  # and a file of fill bytes never ends
+
+
+@pytest.mark.slow
+def test_video_frames_are_scored_on_one_view_of_the_photo_model(tmp_path):
+    """The shipped photo model scores a photo with its mirror image, but a video's frames
+    (one a second) with the frame alone, so a long film holds a third of the features."""
+    from emobrowser.index.extract import extract_file, score_extracted
+    from emobrowser.models import registry
+
+    image_model = registry.image_model()
+    path = synth.write_video(tmp_path / "clip.mp4", [("warm", {}), ("dark", {})], seconds_per_scene=2)
+    got = extract_file(str(path), Modality.VIDEO.value, image_model.info.name, "baseline")
+    photo = extract_file(str(synth.write_image(tmp_path / "a.jpg", synth.draw_image("warm", (120, 160)))),
+                         Modality.IMAGE.value, image_model.info.name, "baseline")
+    assert got.image.shape[1] * 2 == photo.image.shape[1] == image_model.extract(np.zeros((8, 8, 3), np.uint8)).size
+    scored = score_extracted(got, image_model, registry.audio_model("baseline"))
+    frame_segments = [s for _, s in scored.segments if s.source == Modality.IMAGE]
+    assert frame_segments and all(abs(s.valence) <= 1 and abs(s.arousal) <= 1 for s in frame_segments)

@@ -154,16 +154,15 @@ def test_shipped_model_behaviour_is_sane():
 
 @pytest.mark.slow
 def test_a_photo_and_its_mirror_image_score_alike():
-    """Version 4 averages the network over the photo and its mirror image, so mirroring
-    a photo moves its score only by what the decode's rounding moves (the hand-crafted
-    features of a twice-mirrored photo are the photo's own)."""
+    """Version 4 averages the network over the photo and its mirror image, so a mirrored
+    photo (whose two views are the photo's, swapped) gets the photo's score, although the
+    network alone tells the two views apart."""
     m = ImageVAModel()
     for i in range(3):
         photo = _photo(60 + i, "bright" if i % 2 else "dark", h=180, w=260)
         mirrored = np.ascontiguousarray(photo[:, ::-1])
         a, b = m.predict(np.stack([m.extract(photo), m.extract(mirrored)]))
         np.testing.assert_allclose(a, b, atol=1e-4)
-    # ... while the network alone tells them apart (the views are not the same input)
     f = m.extract(_photo(70, h=180, w=260))
     half = f.size // 2
     one_view = m._load()(m.network_feed(np.concatenate([f[:half], f[:half]])[None]))
@@ -173,24 +172,32 @@ def test_a_photo_and_its_mirror_image_score_alike():
 
 def test_predict_averages_the_network_over_the_views():
     """predict's output before the rescale is the mean of the network's outputs on the
-    views (checked against the network called view by view)."""
+    views, each standardised on its own (checked against the network called on the
+    photo's and on the mirror image's features separately)."""
+    from emobrowser.models.image_model import model_features, soft_bound
+
     m = ImageVAModel()
-    f = np.stack([m.extract(_photo(80 + i, h=150, w=200)) for i in range(2)])
+    photos = [_photo(80 + i, h=150, w=200) for i in range(2)]
+    f = np.stack([m.extract(p) for p in photos])
     net = m._load()
-    feed = m.network_feed(f)
-    rows = next(iter(feed.values()))
-    assert rows.shape == (2 * len(m.views()), m._mean.size)
-    per_view = net(feed).reshape(2, len(m.views()), 2)
+    name = net.input_names[0]
+
+    def alone(rows):
+        return net({name: ((np.stack(rows) - m._mean) / m._std).astype(np.float32)})
+
+    plain = alone([model_features(p) for p in photos])
+    mirror = alone([model_features(np.ascontiguousarray(p[:, ::-1])) for p in photos])
     scale = m.shared_scale()
     m.shared_scale = lambda: None
-    knee = m._knee
-    from emobrowser.models.image_model import soft_bound
-
-    expected = soft_bound(per_view.mean(axis=1) * m._scale + m._offset, knee)
-    np.testing.assert_allclose(m.predict(f), expected, atol=1e-6)
+    expected = soft_bound((plain + mirror) / 2 * m._scale + m._offset, m._knee)
+    np.testing.assert_allclose(m.predict(f), expected, atol=1e-5)
+    # a video frame's features are one view, the frame alone, and predict scores them so
+    frames = np.stack([m.extract_frame(p) for p in photos])
+    assert frames.shape == (2, m._mean.size)
+    np.testing.assert_allclose(m.predict(frames), soft_bound(plain * m._scale + m._offset, m._knee), atol=1e-5)
     m.shared_scale = lambda: scale
     with pytest.raises(ValueError, match="features"):
-        m.predict(f[:, : m._mean.size])  # one view's worth is not what extract gives
+        m.predict(f[:, : m._mean.size + 1])
 
 
 def _tiny_dataset(root, n=12):

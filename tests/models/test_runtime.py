@@ -95,7 +95,7 @@ def test_without_litert_file_or_tensorflow_the_error_says_what_to_install(tmp_pa
 def test_thread_count_follows_the_setting(monkeypatch):
     monkeypatch.setattr(runtime, "_threads", 1)
     net = runtime.load_network(models_dir() / "image_va.keras")
-    x = {"features": np.zeros((2, IMAGE_DIM), np.float32)}
+    x = {"features": np.zeros((2, _NORM["dim"]), np.float32)}  # the network takes one view a row
     one = net(x)
     assert net._threads == 1
     runtime.set_threads(2)
