@@ -81,6 +81,16 @@ def hand_features(bgr: np.ndarray) -> np.ndarray:
     return f
 
 
+def _views_of(norm: dict) -> tuple[str, ...]:
+    """The views a norm file lists (none before version 4: the photo alone), each one
+    :data:`VIEWS` can compute."""
+    views = tuple(norm.get("views") or ("plain",))
+    unknown = [v for v in views if v not in VIEWS]
+    if unknown:
+        raise ValueError(f"{NORM_FILE} asks for views this version cannot compute: {unknown}")
+    return views
+
+
 class ImageVAModel(ImageModel):
     """MLPs averaged with a ridge regression, over pretrained CNN features and hand-crafted
     colour/texture/layout features, averaged over the photo and its mirror image
@@ -113,12 +123,7 @@ class ImageVAModel(ImageModel):
         """The views of a photo the shipped network averages (``views`` in the norm file;
         files written before version 4 have none: the photo alone)."""
         if self._views is None:
-            norm = json.loads((self._model_dir() / NORM_FILE).read_text())
-            views = tuple(norm.get("views") or ("plain",))
-            unknown = [v for v in views if v not in VIEWS]
-            if unknown:
-                raise ValueError(f"{NORM_FILE} asks for views this version cannot compute: {unknown}")
-            self._views = views
+            self._views = _views_of(json.loads((self._model_dir() / NORM_FILE).read_text()))
         return self._views
 
     def extract(self, bgr: np.ndarray) -> np.ndarray:
@@ -146,6 +151,7 @@ class ImageVAModel(ImageModel):
                 self._scale = np.asarray(rescale["scale"], dtype=np.float32)
                 self._offset = np.asarray(rescale["offset"], dtype=np.float32)
                 self._knee = rescale.get("knee")
+                self._views = _views_of(norm)  # read once: the worker-side views() reads it alone
                 self._norm = norm
                 self._model = load_network(d / MODEL_FILE)
         return self._model

@@ -565,6 +565,7 @@ def cross_validate(x, va, emo, cat, ds, cfg: dict, folds: int, seed: int, log=pr
     """Out-of-fold predictions (raw, and with a cross-fitted rescale) for every row."""
     fold = stratified_folds(ds, va[:, 0], folds, seed)
     oof = np.zeros_like(va)
+    views = _view_rows(x, x_flip, cfg)
     for k in range(folds):
         tr, te = fold != k, fold == k
         if te.sum() == 0 or tr.sum() == 0:
@@ -572,7 +573,6 @@ def cross_validate(x, va, emo, cat, ds, cfg: dict, folds: int, seed: int, log=pr
         t0 = time.time()
         model, mean, std = _fit_rows(x[tr], None if x_flip is None else [a[tr] for a in x_flip], va[tr], emo[tr],
                                      cat[tr], ds[tr], cfg, seed + k, log)
-        views = _view_rows(x, x_flip, cfg)
         oof[te] = _predict_views(model, [v[te] for v in views], mean, std)
         m = _metrics(oof[te], va[te])
         log(f"fold {k + 1}/{folds}: valence r={m['valence']['r']:.3f} arousal r={m['arousal']['r']:.3f} "
