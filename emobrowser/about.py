@@ -4,7 +4,8 @@ the models, of the data they were trained on and of the third-party weights they
 Qt-free, so the command line could print the same. The training data's terms repeat
 the model cards (docs/model_card_image.md, docs/model_card_audio.md), which are not
 installed with the app; the third-party weights' licences come from the shipped
-``resources/THIRD_PARTY_NOTICES.md`` and ``resources/models/image_backbone.json``.
+``resources/THIRD_PARTY_NOTICES.md``, ``resources/models/image_backbone.json`` and
+``resources/models/music_tagger.json``.
 """
 
 from __future__ import annotations
@@ -54,14 +55,24 @@ def model_notes(image_model: str | None = None, audio_model: str | None = None) 
     return notes
 
 
-def backbone_licence() -> tuple[str, str] | None:
-    """(package, licence) of the photo model's pretrained backbone, or None if it is not shipped."""
+def _weights_source(meta_file: str) -> tuple[str, str] | None:
+    """(package, licence) from a shipped pretrained network's metadata file, or None."""
     try:
-        card = json.loads((paths.models_dir() / "image_backbone.json").read_text(encoding="utf-8"))
+        card = json.loads((paths.models_dir() / meta_file).read_text(encoding="utf-8"))
         source = card["source"]
         return source["package"], source["licence"]
     except (OSError, ValueError, KeyError):
         return None
+
+
+def backbone_licence() -> tuple[str, str] | None:
+    """(package, licence) of the photo model's pretrained backbone, or None if it is not shipped."""
+    return _weights_source("image_backbone.json")
+
+
+def tagger_licence() -> tuple[str, str] | None:
+    """(package, licence) of the song model's pretrained music tagger, or None if it is not shipped."""
+    return _weights_source("music_tagger.json")
 
 
 def third_party_notices() -> str:

@@ -96,6 +96,27 @@ def clip_features(path: Path, cache_dir: Path | None = None) -> tuple[np.ndarray
     return whole.astype(np.float64), frames
 
 
+def clip_tagger(path: Path, cache_dir: Path | None = None) -> np.ndarray:
+    """The music tagger's embedding of one audio file (N_EMBEDDING,), the mean over the
+    3 s patches the app runs (every PATCH_STRIDE-th), decoded at 22,050 Hz as the app
+    does. The cache in cache_dir keeps every patch's outputs."""
+    from emobrowser.features.music_tagger import N_EMBEDDING, PATCH_STRIDE, patch_outputs, tagger_path
+    from emobrowser.media.audio import load_audio
+
+    cached = None
+    if cache_dir is not None:
+        tagger = hashlib.sha1(tagger_path().read_bytes()).hexdigest()[:10]
+        cached = Path(cache_dir) / f"tagger-{tagger}" / _cache_key(path)
+        if cached.exists():
+            with np.load(cached) as z:
+                return z["patches"][::PATCH_STRIDE, :N_EMBEDDING].mean(axis=0).astype(np.float64)
+    out, _centres = patch_outputs(load_audio(path, sr=22050), 22050, stride=1)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cached, patches=out)
+    return out[::PATCH_STRIDE, :N_EMBEDDING].mean(axis=0).astype(np.float64)
+
+
 def crop_rows(frames: np.ndarray, n: int, rng: np.random.Generator, min_steps: int = 20) -> np.ndarray:
     """``n`` augmented whole-clip vectors: means of random contiguous runs of timeline
     rows (>= min_steps steps of 0.5 s, i.e. >= 10 s excerpts of the clip)."""

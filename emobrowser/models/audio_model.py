@@ -1,9 +1,10 @@
 """The trained audio valence-arousal model ("audio-va").
 
 Features: the DEAM librosa recipe (emobrowser.features.audio_features), whole track and
-a timeline of 3 s windows every 0.5 s. Model: a small Keras MLP trained on DEAM's
-ratings and the 4Q clips' quadrant signs (emobrowser.models.train_audio); see
-docs/model_card_audio.md.
+a timeline of 3 s windows every 0.5 s, with track descriptors and, for decoded audio, the
+embedding of a pretrained music tagger (emobrowser.features.music_tagger). Model: a
+small Keras MLP trained on DEAM's ratings and the 4Q clips' quadrant signs
+(emobrowser.models.train_audio); see docs/model_card_audio.md.
 
 Weights: ``audio_va.keras`` (plain Keras layers, loads with safe_mode=True), its LiteRT
 conversion ``audio_va.tflite`` (what scoring runs; see emobrowser.models.runtime) and
@@ -39,6 +40,7 @@ from emobrowser.features.audio_features import (
     local_track_vectors,
     track_vector,
 )
+from emobrowser.features.music_tagger import EMBEDDING_NAMES, N_EMBEDDING
 from emobrowser.models import shared_scale
 from emobrowser.models.base import AudioFeatures, AudioModel, ModelInfo
 
@@ -110,29 +112,32 @@ def normalise(x: np.ndarray, stats: dict) -> np.ndarray:
     return np.clip(z, -8.0, 8.0).astype(np.float32)
 
 
-def network_inputs(model, z: np.ndarray, domain_flag: float, dynamics: np.ndarray | None = None):
+def network_inputs(model, z: np.ndarray, domain_flag: float, dynamics: np.ndarray | None = None,
+                   tagger: np.ndarray | None = None):
     """The inputs ``model`` takes for normalised features ``z``: the features alone
     (oldest files), or with the domain flag (1 = our decoded audio, 0 = DEAM table) and,
     for version 2 and later networks, the normalised track descriptors (input
-    "dynamics"; zeros, i.e. the median, if absent)."""
+    "dynamics"), and for version 8 and later the normalised tagger embedding (input
+    "tagger"); zeros, i.e. the median, where absent."""
     z = np.asarray(z, dtype=np.float32)
     n_inputs = len(model.inputs)
     if n_inputs == 1:
         return z
-    if dynamics is None:
-        dynamics = np.zeros((len(z), N_TRACK), dtype=np.float32)
-    feed = [z, np.full((len(z), 1), domain_flag, dtype=np.float32), np.asarray(dynamics, dtype=np.float32)]
-    return feed[:n_inputs]
+    feed = network_feed(["features", "domain", "dynamics", "tagger"], z, domain_flag, dynamics, tagger)
+    return list(feed.values())[:n_inputs]
 
 
-def network_feed(input_names, z: np.ndarray, domain_flag: float, dynamics: np.ndarray | None = None):
+def network_feed(input_names, z: np.ndarray, domain_flag: float, dynamics: np.ndarray | None = None,
+                 tagger: np.ndarray | None = None):
     """The same inputs as ``network_inputs``, by input name, for a network from
     ``emobrowser.models.runtime`` (LiteRT or Keras)."""
     z = np.asarray(z, dtype=np.float32)
     if dynamics is None:
         dynamics = np.zeros((len(z), N_TRACK), dtype=np.float32)
+    if tagger is None:
+        tagger = np.zeros((len(z), N_EMBEDDING), dtype=np.float32)
     values = {"features": z, "domain": np.full((len(z), 1), domain_flag, dtype=np.float32),
-              "dynamics": np.asarray(dynamics, dtype=np.float32)}
+              "dynamics": np.asarray(dynamics, dtype=np.float32), "tagger": np.asarray(tagger, dtype=np.float32)}
     unknown = [name for name in input_names if name not in values]
     if unknown:
         raise ValueError(f"the audio network has inputs this code does not know: {unknown}")
@@ -161,9 +166,10 @@ def calibrate(va: np.ndarray, calibration: dict | None) -> np.ndarray:
 class AudioVAModel(AudioModel):
     """Valence-arousal of music: whole track plus a 0.5 s timeline."""
 
-    # Version 7: version 6's network with its outputs on the shared scale
-    # (emobrowser.models.shared_scale).
-    info = ModelInfo(name="audio-va", version="7", modality="audio")
+    # Version 8: the music tagger's embedding (emobrowser.features.music_tagger) joins
+    # the track descriptors in the decoded-audio branch; outputs on the shared scale
+    # (emobrowser.models.shared_scale) since version 7.
+    info = ModelInfo(name="audio-va", version="8", modality="audio")
     sample_rate = SAMPLE_RATE
     hop_seconds = HOP_SECONDS
 
@@ -175,10 +181,11 @@ class AudioVAModel(AudioModel):
 
     @classmethod
     def available(cls) -> bool:
+        from emobrowser.features.music_tagger import tagger_available
         from emobrowser.models.runtime import network_files_present
 
         d = models_dir()
-        return network_files_present(d / WEIGHTS_FILE) and (d / NORM_FILE).is_file()
+        return network_files_present(d / WEIGHTS_FILE) and (d / NORM_FILE).is_file() and tagger_available(d)
 
     @property
     def model_dir(self) -> Path:
@@ -186,14 +193,21 @@ class AudioVAModel(AudioModel):
 
     # -- extraction (worker processes; no TensorFlow) ---------------------------------
     def extract(self, samples: np.ndarray, sr: int) -> AudioFeatures:
-        """Recipe features (199) followed by the track descriptors (107: dynamics and
-        tonality), for the whole track and for every timeline step. A step's descriptors
-        are those of the DESCRIPTOR_CONTEXT_SECONDS around it; it carries the whole
-        track's tempo."""
+        """Recipe features (199), the track descriptors (107: dynamics and tonality) and
+        the music tagger's embedding (200; emobrowser.features.music_tagger), for the
+        whole track and for every timeline step. A step's descriptors and embedding are
+        those of the DESCRIPTOR_CONTEXT_SECONDS around it; it carries the whole track's
+        tempo."""
+        from emobrowser.features.music_tagger import local_means, patch_outputs
+
         whole, frames, times, duration = extract_features(samples, sr, hop_seconds=self.hop_seconds)
-        whole = np.concatenate([whole, track_vector(frames)]).astype(np.float32)
+        patches, centres = patch_outputs(samples, sr)
+        embedding = patches[:, :N_EMBEDDING]
+        whole = np.concatenate([whole, track_vector(frames), embedding.mean(axis=0)]).astype(np.float32)
         local = local_track_vectors(frames, DESCRIPTOR_CONTEXT_SECONDS, self.hop_seconds)
-        frames = np.hstack([frames, local]).astype(np.float32)
+        steps = np.asarray(times, dtype=np.float64).reshape(len(frames), -1).mean(axis=1)
+        local_embedding = local_means(embedding, centres, steps, DESCRIPTOR_CONTEXT_SECONDS)
+        frames = np.hstack([frames, local, local_embedding]).astype(np.float32)
         return AudioFeatures(whole=whole, frames=frames, times=times, duration=duration)
 
     # -- inference (one thread) -------------------------------------------------------
@@ -207,6 +221,8 @@ class AudioVAModel(AudioModel):
                 raise ValueError("audio_va_norm.json was made for other track descriptors")
             if norm.get("derived_mel_hz") and norm.get("derived_names") != DERIVED_NAMES:
                 raise ValueError("audio_va_norm.json was made for other derived features")
+            if norm.get("tagger") and norm.get("tagger_names") != EMBEDDING_NAMES:
+                raise ValueError("audio_va_norm.json was made for another music tagger")
             self._norm = norm
         return self._norm
 
@@ -223,30 +239,37 @@ class AudioVAModel(AudioModel):
         return self.network().backend
 
     def network_feeds(self, features: np.ndarray, domain: str = DOMAIN_AUDIO, batch: int = 4096):
-        """The network's inputs for (n, 199) or (n, 306) vectors, by input name, in
-        batches of at most ``batch`` rows; and the (n,) mask of silent vectors."""
+        """The network's inputs for (n, 199), (n, 306) or (n, 506) vectors (recipe; +
+        track descriptors; + tagger embedding), by input name, in batches of at most
+        ``batch`` rows; and the (n,) mask of silent vectors."""
         x = np.atleast_2d(np.asarray(features, dtype=np.float64))
-        if x.shape[1] not in (N_FEATURES, N_FEATURES + N_TRACK):
-            raise ValueError(f"expected {N_FEATURES} or {N_FEATURES + N_TRACK} features, got {x.shape[1]}")
+        widths = (N_FEATURES, N_FEATURES + N_TRACK, N_FEATURES + N_TRACK + N_EMBEDDING)
+        if x.shape[1] not in widths:
+            raise ValueError(f"expected {', '.join(map(str, widths[:-1]))} or {widths[-1]} features, "
+                             f"got {x.shape[1]}")
         norm = self.norm()
         stats = norm["domains"][domain]
         t = transform_features(x[:, :N_FEATURES], norm.get("derived_mel_hz"))
         mel_power = np.nan_to_num(x[:, MEL_SLICE]).mean(axis=1)
         silent = np.log10(np.maximum(mel_power, 1e-10)) < SILENCE_LOG10_MEL
         z = normalise(t, stats)
-        g = None
+        g = e = None
         if domain == DOMAIN_AUDIO and norm.get("dynamics") and x.shape[1] > N_FEATURES:
-            g = normalise(np.nan_to_num(x[:, N_FEATURES:]), norm["dynamics"])
+            g = normalise(np.nan_to_num(x[:, N_FEATURES : N_FEATURES + N_TRACK]), norm["dynamics"])
+        if domain == DOMAIN_AUDIO and norm.get("tagger") and x.shape[1] > N_FEATURES + N_TRACK:
+            e = normalise(np.nan_to_num(x[:, N_FEATURES + N_TRACK :]), norm["tagger"])
         names = self.network().input_names
         flag = 1.0 if domain == DOMAIN_AUDIO else 0.0
-        feeds = [network_feed(names, z[i : i + batch], flag, None if g is None else g[i : i + batch])
+        feeds = [network_feed(names, z[i : i + batch], flag, None if g is None else g[i : i + batch],
+                              None if e is None else e[i : i + batch])
                  for i in range(0, z.shape[0], batch)]
         return feeds, silent
 
     def predict(self, features: np.ndarray, domain: str = DOMAIN_AUDIO) -> np.ndarray:
-        """Score (n, 199) recipe vectors or (n, 306) vectors from ``extract`` (recipe +
-        track descriptors). Without descriptors (e.g. a DEAM-layout table) the
-        decoded-audio branch gets the training median, i.e. no evidence either way."""
+        """Score (n, 199) recipe vectors, (n, 306) recipe + track descriptors, or (n, 506)
+        vectors from ``extract`` (+ the tagger embedding). What a row lacks (e.g. a
+        DEAM-layout table) the decoded-audio branch gets as the training median, i.e. no
+        evidence either way."""
         x = np.atleast_2d(np.asarray(features, dtype=np.float64))
         if x.shape[0] == 0:
             return np.zeros((0, 2), dtype=np.float32)

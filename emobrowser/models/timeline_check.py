@@ -209,8 +209,8 @@ def window_segments(model, samples: np.ndarray, window: float = WINDOW_SECONDS,
     """The timeline of ``samples`` as ``emobrowser score`` gives it (with the defaults),
     but with the timeline window set to ``window`` seconds and the track descriptors
     (dynamics, tonality, always from the default window's timeline, as the model was
-    trained) computed over the ``context`` seconds centred on each step, or over the
-    whole track if ``context`` is None."""
+    trained) and the music tagger's embedding computed over the ``context`` seconds
+    centred on each step, or over the whole track if ``context`` is None."""
     track = frame_features(samples, SR)
     duration = samples.size / SR
     default, _ = timeline_vectors(track, duration)
@@ -219,7 +219,15 @@ def window_segments(model, samples: np.ndarray, window: float = WINDOW_SECONDS,
         desc = np.broadcast_to(track_vector(default), (len(steps), N_TRACK))
     else:
         desc = local_track_vectors(default, context)
-    va = model.predict(np.hstack([steps, desc]))
+    # the music tagger's embedding over the same span (version 8 and later read it)
+    from emobrowser.features.music_tagger import N_EMBEDDING, local_means, patch_outputs
+
+    patches, centres = patch_outputs(samples, SR)
+    embedding = patches[:, :N_EMBEDDING]
+    mids = np.asarray(times, dtype=np.float64).mean(axis=1)
+    tagged = (np.broadcast_to(embedding.mean(axis=0), (len(steps), N_EMBEDDING)) if context is None
+              else local_means(embedding, centres, mids, context))
+    va = model.predict(np.hstack([steps, desc, tagged]))
     return [{"start": float(t0), "end": float(t1), "valence": float(v), "arousal": float(a)}
             for (t0, t1), (v, a) in zip(times, va)]
 

@@ -46,7 +46,16 @@ from emobrowser.features.audio_features import (
     mel_band_hz,
     track_vector,
 )
-from emobrowser.models.audio_data import corrected_labels, crop_rows, deam_folds, load_4q, load_deam, q4_folds
+from emobrowser.features.music_tagger import EMBEDDING_NAMES, N_EMBEDDING
+from emobrowser.models.audio_data import (
+    clip_tagger,
+    corrected_labels,
+    crop_rows,
+    deam_folds,
+    load_4q,
+    load_deam,
+    q4_folds,
+)
 from emobrowser.models.audio_model import (
     AudioVAModel,
     DOMAIN_AUDIO,
@@ -81,6 +90,7 @@ DEFAULTS = {
     "dynamics": 64,  # width of the track-descriptor branch (decoded audio only); 0 = none
     "deam_labels": "corrected",  # "corrected": songs 1-1000 get their two rating columns exchanged; or "as_given"
     "derived": True,  # the N_DERIVED values computed from the recipe means (version 6)
+    "tagger": True,  # the music tagger's embedding joins the track branch (version 8)
 }
 
 # ------------------------------------------------------------------------ model
@@ -112,7 +122,9 @@ def build_model(n_in: int, cfg: dict, seed: int):
     descriptors (audio_features.TRACK_NAMES: dynamics and tonality), which only
     decoded audio has: a small branch
     reads them and feeds the domain term, so they shape decoded-audio outputs only
-    and DEAM rows (domain 0) neither use nor train it.
+    and DEAM rows (domain 0) neither use nor train it. With cfg["tagger"], a fourth
+    input ("tagger": the music tagger's embedding, emobrowser.features.music_tagger)
+    joins the descriptors at the branch's input.
     """
     import keras
 
@@ -120,6 +132,8 @@ def build_model(n_in: int, cfg: dict, seed: int):
     domain = keras.Input(shape=(1,), name="domain") if cfg.get("domain_head") else None
     dyn_width = int(cfg.get("dynamics") or 0) if domain is not None else 0
     dyn = keras.Input(shape=(N_TRACK,), name="dynamics") if dyn_width else None
+    tag = keras.Input(shape=(N_EMBEDDING,), name="tagger") if dyn_width and cfg.get("tagger") else None
+    branch_in = keras.layers.Concatenate(name="track_and_tagger")([dyn, tag]) if tag is not None else dyn
     members = []
     for m in range(int(cfg["ensemble"])):
         h = inputs
@@ -138,8 +152,8 @@ def build_model(n_in: int, cfg: dict, seed: int):
         if domain is not None:
             side = h
             if dyn is not None:
-                g = keras.layers.GaussianNoise(cfg["input_noise"], seed=seed + 101 * m + 70)(dyn) \
-                    if cfg["input_noise"] else dyn
+                g = keras.layers.GaussianNoise(cfg["input_noise"], seed=seed + 101 * m + 70)(branch_in) \
+                    if cfg["input_noise"] else branch_in
                 g = keras.layers.Dense(
                     dyn_width, activation="gelu", kernel_regularizer=keras.regularizers.L2(cfg["l2"]),
                     kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 101 * m + 71),
@@ -154,14 +168,14 @@ def build_model(n_in: int, cfg: dict, seed: int):
             pre = keras.layers.Add()([pre, keras.layers.Multiply()([extra, domain])])
         members.append(keras.layers.Activation("tanh")(pre))
     out = members[0] if len(members) == 1 else keras.layers.Average(name="mean")(members)
-    model_inputs = [i for i in (inputs, domain, dyn) if i is not None]
+    model_inputs = [i for i in (inputs, domain, dyn, tag) if i is not None]
     model = keras.Model(model_inputs if len(model_inputs) > 1 else inputs, out, name="audio_va")
     return model, members
 
 
-def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None, dq=None):
-    """Train on DEAM rows (xd, yd) and 4Q rows (xq, signs sq, normalised dynamics dq);
-    return the Keras model."""
+def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None, dq=None, eq=None):
+    """Train on DEAM rows (xd, yd) and 4Q rows (xq, signs sq, normalised dynamics dq and
+    tagger embeddings eq); return the Keras model."""
     import keras
     import tensorflow as tf
 
@@ -174,6 +188,9 @@ def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None, dq=No
     if dq is None:
         dq = np.zeros((len(xq), N_TRACK), np.float32)
     xdyn = np.concatenate([np.zeros((len(xd), N_TRACK), np.float32), dq]).astype(np.float32)
+    if eq is None:
+        eq = np.zeros((len(xq), N_EMBEDDING), np.float32)
+    xtag = np.concatenate([np.zeros((len(xd), N_EMBEDDING), np.float32), eq]).astype(np.float32)
     y = np.concatenate([yd, np.zeros((len(xq), 2))]).astype(np.float32)
     s = np.concatenate([np.zeros((len(xd), 2)), (sq + 1.0) / 2.0]).astype(np.float32)
     is_deam = np.concatenate([np.ones(len(xd)), np.zeros(len(xq))]).astype(np.float32)
@@ -193,9 +210,9 @@ def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None, dq=No
     margin = float(cfg.get("sign_margin", 0.1))
 
     @tf.function(reduce_retracing=True)
-    def step(xb, yb, sb, db, gb):
+    def step(xb, yb, sb, db, gb, eb):
         with tf.GradientTape() as tape:
-            feed = [xb, 1.0 - db[:, None], gb][:n_inputs]
+            feed = [xb, 1.0 - db[:, None], gb, eb][:n_inputs]
             outs = train_model(feed if n_inputs > 1 else xb, training=True)
             outs = outs if isinstance(outs, (list, tuple)) else [outs]
             loss = 0.0
@@ -222,24 +239,27 @@ def fit_model(xd, yd, xq, sq, cfg: dict, seed: int, epochs: int, log=None, dq=No
         total = 0.0
         for b in range(steps):
             idx = order[b * batch : (b + 1) * batch]
-            total += float(step(x[idx], y[idx], s[idx], is_deam[idx], xdyn[idx]))
+            total += float(step(x[idx], y[idx], s[idx], is_deam[idx], xdyn[idx], xtag[idx]))
         if log is not None and (epoch + 1) % 40 == 0:
             log(f"  epoch {epoch + 1}/{epochs} loss {total / steps:.4f}")
     return model
 
 
-def _predict(model, z: np.ndarray, domain: float, dyn: np.ndarray | None = None) -> np.ndarray:
+def _predict(model, z: np.ndarray, domain: float, dyn: np.ndarray | None = None,
+             tag: np.ndarray | None = None) -> np.ndarray:
     if len(z) == 0:
         return np.zeros((0, 2))
-    return np.asarray(model(network_inputs(model, z, domain, dyn), training=False), dtype=np.float64)
+    return np.asarray(model(network_inputs(model, z, domain, dyn, tag), training=False), dtype=np.float64)
 
 
-def _prepare_dynamics(gq_raw, cfg, tr_q):
-    """Normalised track descriptors of the 4Q clips (statistics from training rows only)."""
-    if not int(cfg.get("dynamics") or 0) or tr_q.sum() < 2:
-        return np.zeros((len(gq_raw), N_TRACK), np.float32), None
-    stats = norm_stats(np.asarray(gq_raw, np.float64)[tr_q], cfg.get("norm", "standard"))
-    return normalise(np.asarray(gq_raw, np.float64), stats), stats
+def _prepare_dynamics(gq_raw, cfg, tr_q, key: str = "dynamics"):
+    """Normalised track descriptors (or, with key "tagger", tagger embeddings) of the 4Q
+    clips, with statistics from the training rows only."""
+    raw = np.asarray(gq_raw, np.float64)
+    if not int(cfg.get("dynamics") or 0) or not cfg.get(key) or tr_q.sum() < 2:
+        return np.zeros(raw.shape, np.float32), None
+    stats = norm_stats(raw[tr_q], cfg.get("norm", "standard"))
+    return normalise(raw, stats), stats
 
 
 def _mel_hz(cfg) -> list[float] | None:
@@ -263,16 +283,31 @@ def _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q):
     return zd, zq, deam_stats, audio_stats
 
 
-def _crops(timelines, sq, idx, cfg, stats, seed, gq):
+def _crops(timelines, sq, idx, cfg, stats, seed, gq, eq):
     """Augmented 4Q rows (random >= 10 s excerpts of the training clips), normalised;
-    each keeps its clip's (normalised) dynamics ``gq``."""
+    each keeps its clip's (normalised) dynamics ``gq`` and tagger embedding ``eq``."""
     n = int(cfg.get("crops", 0))
     if n <= 0 or len(idx) == 0:
-        return np.zeros((0, len(stats["mean"])), np.float32), np.zeros((0, 2)), np.zeros((0, N_TRACK), np.float32)
+        return (np.zeros((0, len(stats["mean"])), np.float32), np.zeros((0, 2)), np.zeros((0, N_TRACK), np.float32),
+                np.zeros((0, N_EMBEDDING), np.float32))
     rng = np.random.default_rng(seed + 7)
     raw = np.concatenate([crop_rows(timelines[i], n, rng) for i in idx])
     return (normalise(transform_features(raw, _mel_hz(cfg)), stats), np.repeat(sq[idx], n, axis=0),
-            np.repeat(gq[idx], n, axis=0))
+            np.repeat(gq[idx], n, axis=0), np.repeat(eq[idx], n, axis=0))
+
+
+def _copy_tagger(out_dir: Path) -> None:
+    """Put the music tagger the 4Q embeddings came from beside the trained network, so
+    ``out_dir`` is a complete model."""
+    import shutil
+
+    from emobrowser.features.music_tagger import TAGGER_META, tagger_path
+
+    src = tagger_path()
+    for name in (src.name, TAGGER_META):
+        dst = Path(out_dir) / name
+        if src.with_name(name).resolve() != dst.resolve():
+            shutil.copyfile(src.with_name(name), dst)
 
 
 def _fit_gain(pred: np.ndarray, target_std: float) -> float:
@@ -387,6 +422,10 @@ def train(
         files_q, xq_raw, sq, quads, artists, timelines = [], np.zeros((0, len(FEATURE_NAMES))), np.zeros((0, 2)), [], [], []
     log(f"4Q: {len(sq)} clips ({time.time() - t0:.0f} s)")
     gq_raw = np.asarray([track_vector(t) for t in timelines], np.float64).reshape(-1, N_TRACK)
+    eq_raw = np.zeros((len(files_q), N_EMBEDDING))
+    if cfg.get("tagger") and files_q:
+        eq_raw = np.asarray([clip_tagger(data_dir / "audio4q" / f, cache_dir) for f in files_q], np.float64)
+        log(f"4Q tagger embeddings: {len(eq_raw)} clips ({time.time() - t0:.0f} s)")
 
     fd = deam_folds(len(yd), folds, seed)
     fq = q4_folds(quads, artists, folds, seed)
@@ -396,12 +435,13 @@ def train(
         tr_d, tr_q = fd != k, fq != k
         zd, zq, _, audio_stats = _prepare(xd_raw, xq_raw, cfg, tr_d, tr_q)
         gq, _ = _prepare_dynamics(gq_raw, cfg, tr_q)
-        zc, sc, gc = _crops(timelines, sq, np.flatnonzero(tr_q), cfg, audio_stats, seed + k, gq)
+        eq, _ = _prepare_dynamics(eq_raw, cfg, tr_q, "tagger")
+        zc, sc, gc, ec = _crops(timelines, sq, np.flatnonzero(tr_q), cfg, audio_stats, seed + k, gq, eq)
         model = fit_model(zd[tr_d], yd[tr_d], np.concatenate([zq[tr_q], zc]), np.concatenate([sq[tr_q], sc]),
-                          cfg, seed + k, epochs, dq=np.concatenate([gq[tr_q], gc]))
+                          cfg, seed + k, epochs, dq=np.concatenate([gq[tr_q], gc]), eq=np.concatenate([eq[tr_q], ec]))
         oof_d[~tr_d] = _predict(model, zd[~tr_d], 0.0)
         if len(sq):
-            oof_q[~tr_q] = _predict(model, zq[~tr_q], 1.0, gq[~tr_q])
+            oof_q[~tr_q] = _predict(model, zq[~tr_q], 1.0, gq[~tr_q], eq[~tr_q])
         fold_m = evaluate(oof_d[~tr_d], yd[~tr_d], oof_q[~tr_q], sq[~tr_q], [quads[i] for i in np.flatnonzero(~tr_q)])
         log(f"fold {k + 1}/{folds}: {json.dumps(fold_m)} ({time.time() - t0:.0f} s)")
 
@@ -447,14 +487,17 @@ def train(
     all_d, all_q = np.ones(len(yd), bool), np.ones(len(sq), bool)
     zd, zq, deam_stats, audio_stats = _prepare(xd_raw, xq_raw, cfg, all_d, all_q)
     gq, dyn_stats = _prepare_dynamics(gq_raw, cfg, all_q)
-    zc, sc, gc = _crops(timelines, sq, np.arange(len(sq)), cfg, audio_stats, seed + 1000, gq)
+    eq, tag_stats = _prepare_dynamics(eq_raw, cfg, all_q, "tagger")
+    zc, sc, gc, ec = _crops(timelines, sq, np.arange(len(sq)), cfg, audio_stats, seed + 1000, gq, eq)
     model = fit_model(zd, yd, np.concatenate([zq, zc]), np.concatenate([sq, sc]), cfg, seed + 1000, epochs,
-                      dq=np.concatenate([gq, gc]))
+                      dq=np.concatenate([gq, gc]), eq=np.concatenate([eq, ec]))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / WEIGHTS_FILE)
     from emobrowser.models.convert import write_pair
 
     lite = write_pair(out_dir / WEIGHTS_FILE)  # the LiteRT file scoring runs
+    if cfg.get("tagger"):
+        _copy_tagger(out_dir)
     log(f"wrote {Path(lite['tflite']).name} (max difference {lite['max_abs_diff']:.1e})")
     norm = {
         "feature_names": FEATURE_NAMES,
@@ -465,6 +508,8 @@ def train(
         "domains": {DOMAIN_DEAM: deam_stats, DOMAIN_AUDIO: audio_stats},
         "dynamics_names": TRACK_NAMES,
         "dynamics": dyn_stats,
+        "tagger_names": EMBEDDING_NAMES if tag_stats else None,
+        "tagger": tag_stats,
         "calibration": calibration,
         "sign_scale": SIGN_SCALE,
         "window_seconds": WINDOW_SECONDS,

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from emobrowser.features.audio_features import FEATURE_NAMES, MEL_SLICE, TRACK_NAMES, extract_features
+from emobrowser.features.music_tagger import EMBEDDING_NAMES
 from emobrowser.models import audio_model as am
 
 SR = 22050
@@ -88,10 +89,12 @@ def test_info_and_cheap_constructor():
     assert model.info.name == "audio-va" and model.info.modality == "audio"
     assert model.sample_rate == 22050 and model.hop_seconds == 0.5
     feats = model.extract(music(4.0), SR)  # no TensorFlow needed
-    # recipe (199) + track descriptors (98 dynamics, 9 tonality); every timeline step
-    # carries the track's descriptors
-    assert feats.whole.shape == (306,) and feats.frames.shape == (8, 306)
-    assert np.allclose(feats.frames[:, 199:], feats.whole[None, 199:])
+    # recipe (199) + track descriptors (98 dynamics, 9 tonality) + tagger embedding
+    # (200); in a clip this short every timeline step carries the track's descriptors
+    # and its one 3 s patch's embedding
+    assert feats.whole.shape == (506,) and feats.frames.shape == (8, 506)
+    np.testing.assert_allclose(feats.frames[:, 199:], np.broadcast_to(feats.whole[None, 199:], (8, 307)),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_shipped_files_exist_and_are_not_pickles():
@@ -100,6 +103,7 @@ def test_shipped_files_exist_and_are_not_pickles():
     norm = json.loads((SHIPPED / am.NORM_FILE).read_text())
     assert norm["feature_names"] == FEATURE_NAMES
     assert norm["dynamics_names"] == TRACK_NAMES and len(norm["dynamics"]["std"]) == len(TRACK_NAMES)
+    assert norm["tagger_names"] == EMBEDDING_NAMES and len(norm["tagger"]["std"]) == len(EMBEDDING_NAMES)
     assert set(norm["domains"]) == {"audio", "deam"}
     assert not list(SHIPPED.glob("*.pkl")) and not list(SHIPPED.glob("*.joblib"))
 
@@ -117,10 +121,10 @@ def test_timeline_steps_carry_the_descriptors_of_the_music_around_them():
     busy = synth_rock(12.0, sr=SR)
     feats = am.AudioVAModel().extract(np.concatenate([calm, busy]).astype(np.float32), SR)
     recipe = feats.frames[:, :199]
-    np.testing.assert_allclose(feats.whole[199:], track_vector(recipe), rtol=1e-5)
-    np.testing.assert_allclose(feats.frames[:, 199:], local_track_vectors(recipe, DESCRIPTOR_CONTEXT_SECONDS),
+    np.testing.assert_allclose(feats.whole[199:306], track_vector(recipe), rtol=1e-5)
+    np.testing.assert_allclose(feats.frames[:, 199:306], local_track_vectors(recipe, DESCRIPTOR_CONTEXT_SECONDS),
                                rtol=1e-5)
-    first, last = feats.frames[2, 199:], feats.frames[-3, 199:]
+    first, last = feats.frames[2, 199:306], feats.frames[-3, 199:306]
     assert not np.allclose(first, last, rtol=0.05)
     # the start's descriptors are those of the calm part alone
     half = round(DESCRIPTOR_CONTEXT_SECONDS / HOP_SECONDS / 2)  # steps either side
@@ -171,7 +175,7 @@ def test_shipped_model_predicts_in_range(monkeypatch):
     assert va.shape == (13, 2) and va.dtype == np.float32
     assert np.all(np.isfinite(va)) and np.all(np.abs(va) <= 1.0)
     assert model.predict(np.zeros((0, 199))).shape == (0, 2)
-    with pytest.raises(ValueError, match="expected 199 or 306"):
+    with pytest.raises(ValueError, match="expected 199, 306 or 506"):
         model.predict(np.ones((1, 150)))
     # the track descriptors reach decoded-audio scores, and only those
     calm = feats.whole.copy()
@@ -303,7 +307,7 @@ def test_training_smoke(tmp_path):
     assert "pearson_valence" in metrics["cv"]["deam"]
     va = am.AudioVAModel(out).predict(x[:3], domain="deam")
     assert va.shape == (3, 2) and np.all(np.abs(va) <= 1.0)
-    assert [i.name for i in model.inputs] == ["features", "domain", "dynamics"]
+    assert [i.name for i in model.inputs] == ["features", "domain", "dynamics", "tagger"]
     trained = am.AudioVAModel(out)
     feats = trained.extract(music(3.0), SR)
     va = trained.predict(np.vstack([feats.whole[None, :], feats.frames]))

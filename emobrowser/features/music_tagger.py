@@ -1,0 +1,146 @@
+"""The song model's pretrained music tagger: musicnn's MSD model, run by LiteRT.
+
+``resources/models/music_tagger.tflite`` is the MSD_musicnn network of the PyPI package
+musicnn 0.1.0 (ISC licence), trained to tag 3 s of music with 50 Last.fm tags ("happy",
+"sad", "Mellow", "party", "heavy metal", ...); ``packaging/convert_musicnn.py`` rebuilds
+it. The song model (emobrowser.models.audio_model) reads its 200-value **embedding**, the
+layer the tags are computed from: what a network trained on a million songs hears in
+the music, beyond the DEAM recipe's frame means.
+
+Input recipe (musicnn's own): mono audio at 16 kHz; librosa's mel spectrogram (n_fft
+512, hop 256, 96 bands, power); log10(10000 · power + 1); non-overlapping patches of
+187 frames (3 s). A recording shorter than one patch is repeated to fill it, as musicnn
+was trained. Only every PATCH_STRIDE-th patch is run (3 s out of every 6 s): one patch
+costs about 50 ms on one core, so a 3-minute song costs 1.5 s instead of 3 s, and the
+track's mean or a 10 s window's is hardly changed by seeing half of it. It runs in indexing worker processes, so this module imports LiteRT only,
+never TensorFlow: one interpreter per process, one thread, loaded on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+
+TAGGER_FILE = "music_tagger.tflite"
+TAGGER_META = "music_tagger.json"
+SAMPLE_RATE = 16000
+N_FFT = 512
+HOP = 256
+N_MELS = 96
+PATCH_FRAMES = 187
+PATCH_SECONDS = PATCH_FRAMES * HOP / SAMPLE_RATE  # 2.99 s
+PATCH_STRIDE = 2  # run every second patch
+N_EMBEDDING = 200
+N_TAGS = 50
+EMBEDDING_NAMES = [f"musicnn_{i}" for i in range(N_EMBEDDING)]
+
+_lock = threading.Lock()
+_networks: dict[Path, "TaggerNetwork"] = {}
+
+
+def tagger_path(model_dir: Path | None = None) -> Path:
+    from emobrowser.core import paths
+
+    return Path(model_dir if model_dir is not None else paths.models_dir()) / TAGGER_FILE
+
+
+def tagger_available(model_dir: Path | None = None) -> bool:
+    """Whether the tagger file is there and LiteRT is installed (without loading either)."""
+    from emobrowser.models.runtime import litert_available
+
+    return tagger_path(model_dir).is_file() and litert_available()
+
+
+def tag_names(model_dir: Path | None = None) -> list[str]:
+    """The 50 tags, in output order, from ``music_tagger.json``."""
+    return list(json.loads(tagger_path(model_dir).with_name(TAGGER_META).read_text())["tags"])
+
+
+def log_mel_patches(samples: np.ndarray, sr: int, stride: int = 1) -> np.ndarray:
+    """(p, 187, 96) float32 log-mel patches of mono audio, p >= 1 (see the module doc):
+    the consecutive 3 s patches, then every ``stride``-th of them."""
+    import librosa
+
+    from emobrowser.media.audio import resample
+
+    y = resample(np.asarray(samples, dtype=np.float32), sr, SAMPLE_RATE)
+    if y.size == 0:
+        y = np.zeros(N_FFT, dtype=np.float32)
+    mel = librosa.feature.melspectrogram(y=y, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS).T
+    logmel = np.log10(10000.0 * mel.astype(np.float32) + 1.0)
+    if len(logmel) < PATCH_FRAMES:  # repeat-pad, as musicnn was trained on short previews
+        logmel = np.tile(logmel, (int(np.ceil(PATCH_FRAMES / len(logmel))), 1))[:PATCH_FRAMES]
+    n = len(logmel) // PATCH_FRAMES
+    patches = logmel[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, N_MELS)[::stride]
+    return np.ascontiguousarray(patches, dtype=np.float32)
+
+
+class TaggerNetwork:
+    """The tagger ``.tflite`` in LiteRT's interpreter with one thread (workers run in
+    parallel processes, so more threads per interpreter would only compete)."""
+
+    def __init__(self, path: Path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        from emobrowser.models.runtime import _Silenced
+
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        with _Silenced():
+            interpreter = Interpreter(model_path=str(self.path), num_threads=1)
+            signature = interpreter.get_signature_list()["serving_default"]
+            interpreter.allocate_tensors()
+            self._runner = interpreter.get_signature_runner("serving_default")
+        self._interpreter = interpreter
+        self._input = signature["inputs"][0]
+        self._output = signature["outputs"][0]
+
+    def __call__(self, patch: np.ndarray) -> np.ndarray:
+        """(1, 187, 96) log-mel patch -> (1, 250): the embedding, then the tags."""
+        with self._lock:
+            out = self._runner(**{self._input: np.ascontiguousarray(patch, dtype=np.float32)})[self._output]
+        return np.array(out, dtype=np.float32).reshape(1, -1)
+
+
+def network(model_dir: Path | None = None) -> TaggerNetwork:
+    """This process's tagger interpreter for ``model_dir`` (built once)."""
+    path = tagger_path(model_dir).resolve()
+    with _lock:
+        if path not in _networks:
+            _networks[path] = TaggerNetwork(path)
+        return _networks[path]
+
+
+def patch_outputs(samples: np.ndarray, sr: int, model_dir: Path | None = None,
+                  stride: int = PATCH_STRIDE) -> tuple[np.ndarray, np.ndarray]:
+    """The tagger's outputs for every ``stride``-th 3 s patch: ((p, 250) float32, (p,)
+    patch centres in seconds of the original audio)."""
+    patches = log_mel_patches(samples, sr, stride)
+    net = network(model_dir)
+    out = np.concatenate([net(p[None]) for p in patches])
+    centres = (stride * np.arange(len(patches)) + 0.5) * PATCH_SECONDS
+    return out, centres
+
+
+def local_means(values: np.ndarray, centres: np.ndarray, times: np.ndarray, context: float) -> np.ndarray:
+    """For each time, the mean of the rows whose patch centre lies within context / 2 of
+    it (the nearest patch when none does): (len(times), d)."""
+    values = np.asarray(values, dtype=np.float64)
+    times = np.asarray(times, dtype=np.float64).reshape(-1)
+    out = np.empty((len(times), values.shape[1]), dtype=np.float32)
+    if len(times) == 0:
+        return out
+    cum = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
+    lo = np.searchsorted(centres, times - context / 2.0, side="left")
+    hi = np.searchsorted(centres, times + context / 2.0, side="right")
+    nearest = np.clip(np.searchsorted(centres, times), 0, len(centres) - 1)
+    closer_below = (nearest > 0) & (np.abs(centres[nearest - 1] - times) <= np.abs(centres[nearest] - times))
+    nearest = np.where(closer_below, nearest - 1, nearest)
+    empty = hi <= lo
+    lo = np.where(empty, nearest, lo)
+    hi = np.where(empty, nearest + 1, hi)
+    out[:] = (cum[hi] - cum[lo]) / (hi - lo)[:, None]
+    return out
