@@ -201,11 +201,11 @@ def probe_patches() -> np.ndarray:
 
 def compare(model, tflite: Path, x: np.ndarray) -> float:
     """Largest absolute difference between the Keras port and the LiteRT file on ``x``."""
-    from emobrowser.features.music_tagger import TaggerNetwork
+    from emobrowser.models.runtime import WorkerNetwork
 
-    net = TaggerNetwork(tflite)
+    net = WorkerNetwork(tflite)
     keras_out = np.asarray(model.predict(x, verbose=0))
-    lite_out = np.concatenate([net(row[None]) for row in x])
+    lite_out = np.concatenate([net(row[None]).reshape(1, -1) for row in x])
     return float(np.max(np.abs(keras_out - lite_out)))
 
 

@@ -19,7 +19,6 @@ never TensorFlow: one interpreter per process, one thread, loaded on first use.
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +35,6 @@ PATCH_STRIDE = 2  # run every second patch
 N_EMBEDDING = 200
 N_TAGS = 50
 EMBEDDING_NAMES = [f"musicnn_{i}" for i in range(N_EMBEDDING)]
-
-_lock = threading.Lock()
-_networks: dict[Path, "TaggerNetwork"] = {}
 
 
 def tagger_path(model_dir: Path | None = None) -> Path:
@@ -78,40 +74,12 @@ def log_mel_patches(samples: np.ndarray, sr: int, stride: int = 1) -> np.ndarray
     return np.ascontiguousarray(patches, dtype=np.float32)
 
 
-class TaggerNetwork:
-    """The tagger ``.tflite`` in LiteRT's interpreter with one thread (workers run in
-    parallel processes, so more threads per interpreter would only compete)."""
+def network(model_dir: Path | None = None):
+    """This process's tagger interpreter for ``model_dir`` (built once): (1, 187, 96)
+    log-mel patch -> (1, 250), the embedding then the tags."""
+    from emobrowser.models.runtime import worker_network
 
-    def __init__(self, path: Path):
-        from ai_edge_litert.interpreter import Interpreter
-
-        from emobrowser.models.runtime import _Silenced
-
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        with _Silenced():
-            interpreter = Interpreter(model_path=str(self.path), num_threads=1)
-            signature = interpreter.get_signature_list()["serving_default"]
-            interpreter.allocate_tensors()
-            self._runner = interpreter.get_signature_runner("serving_default")
-        self._interpreter = interpreter
-        self._input = signature["inputs"][0]
-        self._output = signature["outputs"][0]
-
-    def __call__(self, patch: np.ndarray) -> np.ndarray:
-        """(1, 187, 96) log-mel patch -> (1, 250): the embedding, then the tags."""
-        with self._lock:
-            out = self._runner(**{self._input: np.ascontiguousarray(patch, dtype=np.float32)})[self._output]
-        return np.array(out, dtype=np.float32).reshape(1, -1)
-
-
-def network(model_dir: Path | None = None) -> TaggerNetwork:
-    """This process's tagger interpreter for ``model_dir`` (built once)."""
-    path = tagger_path(model_dir).resolve()
-    with _lock:
-        if path not in _networks:
-            _networks[path] = TaggerNetwork(path)
-        return _networks[path]
+    return worker_network(tagger_path(model_dir))
 
 
 def patch_outputs(samples: np.ndarray, sr: int, model_dir: Path | None = None,
@@ -120,7 +88,7 @@ def patch_outputs(samples: np.ndarray, sr: int, model_dir: Path | None = None,
     patch centres in seconds of the original audio)."""
     patches = log_mel_patches(samples, sr, stride)
     net = network(model_dir)
-    out = np.concatenate([net(p[None]) for p in patches])
+    out = np.concatenate([net(p[None]).reshape(1, -1) for p in patches])
     centres = (stride * np.arange(len(patches)) + 0.5) * PATCH_SECONDS
     return out, centres
 

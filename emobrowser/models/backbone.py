@@ -17,7 +17,6 @@ MobileNetV2 192 + 384 + 576 + 960, InceptionV3 288 + 768 + 768 + 768 + 768).
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,6 @@ import numpy as np
 BACKBONE_FILE = "image_backbone.tflite"
 BACKBONE_META = "image_backbone.json"
 INPUT_SIZE = 224
-
-_lock = threading.Lock()
-_networks: dict[Path, "BackboneNetwork"] = {}
 
 
 def backbone_path(model_dir: Path | None = None) -> Path:
@@ -63,42 +59,14 @@ def backbone_input(bgr: np.ndarray) -> np.ndarray:
     return rgb[None]
 
 
-class BackboneNetwork:
-    """The backbone ``.tflite`` in LiteRT's interpreter with one thread (workers run in
-    parallel processes, so more threads per interpreter would only compete)."""
+def network(model_dir: Path | None = None):
+    """This process's backbone interpreter for ``model_dir`` (built once): (1, 224, 224, 3)
+    input -> (1, d) pooled activations."""
+    from emobrowser.models.runtime import worker_network
 
-    def __init__(self, path: Path):
-        from ai_edge_litert.interpreter import Interpreter
-
-        from emobrowser.models.runtime import _Silenced
-
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        with _Silenced():
-            interpreter = Interpreter(model_path=str(self.path), num_threads=1)
-            signature = interpreter.get_signature_list()["serving_default"]
-            interpreter.allocate_tensors()
-            self._runner = interpreter.get_signature_runner("serving_default")
-        self._interpreter = interpreter
-        self._input = signature["inputs"][0]
-        self._output = signature["outputs"][0]
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """(1, 224, 224, 3) input -> (d,) float32 pooled activations."""
-        with self._lock:
-            out = self._runner(**{self._input: np.ascontiguousarray(x, dtype=np.float32)})[self._output]
-        return np.array(out, dtype=np.float32).reshape(-1)
-
-
-def network(model_dir: Path | None = None) -> BackboneNetwork:
-    """This process's backbone interpreter for ``model_dir`` (built once)."""
-    path = backbone_path(model_dir).resolve()
-    with _lock:
-        if path not in _networks:
-            _networks[path] = BackboneNetwork(path)
-        return _networks[path]
+    return worker_network(backbone_path(model_dir))
 
 
 def backbone_features(bgr: np.ndarray, model_dir: Path | None = None) -> np.ndarray:
     """Pooled backbone activations of an 8-bit BGR image: float32 (d,), all >= 0."""
-    return network(model_dir)(backbone_input(bgr))
+    return network(model_dir)(backbone_input(bgr)).reshape(-1)

@@ -164,6 +164,45 @@ class KerasNetwork:
         return np.asarray(out, dtype=np.float32)
 
 
+class WorkerNetwork:
+    """A pretrained feature extractor's ``.tflite`` (one input, one output) in LiteRT's
+    interpreter with one thread: indexing workers run in parallel processes, so more
+    threads per interpreter would only compete. Never TensorFlow."""
+
+    def __init__(self, path: Path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        with _Silenced():
+            interpreter = Interpreter(model_path=str(self.path), num_threads=1)
+            signature = interpreter.get_signature_list()["serving_default"]
+            interpreter.allocate_tensors()
+            self._runner = interpreter.get_signature_runner("serving_default")
+        self._interpreter = interpreter
+        self._input = signature["inputs"][0]
+        self._output = signature["outputs"][0]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """One input batch -> its float32 output, as the file's signature shapes it."""
+        with self._lock:
+            out = self._runner(**{self._input: np.ascontiguousarray(x, dtype=np.float32)})[self._output]
+        return np.array(out, dtype=np.float32)
+
+
+_workers: dict[Path, WorkerNetwork] = {}
+_workers_lock = threading.Lock()
+
+
+def worker_network(path: Path) -> WorkerNetwork:
+    """This process's interpreter for the ``.tflite`` at ``path`` (built once)."""
+    path = Path(path).resolve()
+    with _workers_lock:
+        if path not in _workers:
+            _workers[path] = WorkerNetwork(path)
+        return _workers[path]
+
+
 def load_network(keras_path: Path, prefer: str = "litert"):
     """Load a shipped network: its ``.tflite`` with LiteRT, else its ``.keras``.
 
