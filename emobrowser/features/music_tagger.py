@@ -32,6 +32,10 @@ N_MELS = 96
 PATCH_FRAMES = 187
 PATCH_SECONDS = PATCH_FRAMES * HOP / SAMPLE_RATE  # 2.99 s
 PATCH_STRIDE = 2  # run every second patch
+# Recordings longer than audio_features.LONG_AUDIO_SECONDS are resampled and
+# spectrogrammed in blocks of this many patches (about 5 minutes), so memory does not
+# grow with length: two hours at 16 kHz would hold a 1 GB STFT at once.
+BLOCK_PATCHES = 100
 N_EMBEDDING = 200
 N_TAGS = 50
 EMBEDDING_NAMES = [f"musicnn_{i}" for i in range(N_EMBEDDING)]
@@ -85,12 +89,27 @@ def network(model_dir: Path | None = None):
 def patch_outputs(samples: np.ndarray, sr: int, model_dir: Path | None = None,
                   stride: int = PATCH_STRIDE) -> tuple[np.ndarray, np.ndarray]:
     """The tagger's outputs for every ``stride``-th 3 s patch: ((p, 250) float32, (p,)
-    patch centres in seconds of the original audio)."""
-    patches = log_mel_patches(samples, sr, stride)
+    patch centres in seconds of the original audio). Recordings longer than
+    LONG_AUDIO_SECONDS go through in blocks of BLOCK_PATCHES patches, each resampled
+    and spectrogrammed on its own (a partial patch at the very end is left out, as in
+    one pass)."""
+    from emobrowser.features.audio_features import LONG_AUDIO_SECONDS
+
     net = network(model_dir)
-    out = np.concatenate([net(p[None]).reshape(1, -1) for p in patches])
-    centres = (stride * np.arange(len(patches)) + 0.5) * PATCH_SECONDS
-    return out, centres
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if samples.size <= LONG_AUDIO_SECONDS * sr:
+        blocks = [(0.0, samples)]
+    else:
+        span = BLOCK_PATCHES * stride * PATCH_SECONDS
+        starts = np.arange(0.0, samples.size / sr, span)
+        blocks = [(t, samples[int(round(t * sr)) : int(round((t + span) * sr))]) for t in starts]
+        blocks = [(t, b) for t, b in blocks if b.size >= PATCH_SECONDS * sr - 1]
+    outs, centres = [], []
+    for start, block in blocks:
+        patches = log_mel_patches(block, sr, stride)
+        outs.append(np.concatenate([net(p[None]).reshape(1, -1) for p in patches]))
+        centres.append(start + (stride * np.arange(len(patches)) + 0.5) * PATCH_SECONDS)
+    return np.concatenate(outs), np.concatenate(centres)
 
 
 def local_means(values: np.ndarray, centres: np.ndarray, times: np.ndarray, context: float) -> np.ndarray:

@@ -89,3 +89,23 @@ def test_patch_centres_are_in_seconds_of_the_input(rate):
     run, run_centres = mt.patch_outputs(y, rate)  # every PATCH_STRIDE-th: the first and third
     np.testing.assert_allclose(run_centres, centres[:: mt.PATCH_STRIDE])
     np.testing.assert_allclose(run, every[:: mt.PATCH_STRIDE], rtol=1e-6, atol=1e-6)
+
+
+def test_long_recordings_go_through_in_blocks_with_the_same_patches(monkeypatch):
+    from emobrowser.features import audio_features as af
+
+    y = np.concatenate([synth_music(10.0, SR, bpm=bpm, seed=i) for i, bpm in enumerate((80, 120, 150))])
+    whole, centres = mt.patch_outputs(y, SR)
+    seen = []
+    real = mt.log_mel_patches
+    monkeypatch.setattr(mt, "log_mel_patches", lambda s, sr, stride=1: seen.append(s.size) or real(s, sr, stride))
+    monkeypatch.setattr(af, "LONG_AUDIO_SECONDS", 10.0)
+    monkeypatch.setattr(mt, "BLOCK_PATCHES", 2)
+    blocked, block_centres = mt.patch_outputs(y, SR)
+    # three blocks of at most 4 patches' audio (2 run), none holding the whole recording
+    assert len(seen) == 3 and max(seen) <= round(4 * mt.PATCH_SECONDS * SR) + 1
+    np.testing.assert_allclose(block_centres, centres)
+    # the same patches; only a block's first and last frames see its edge
+    for a, b in zip(whole, blocked):
+        assert np.corrcoef(a[:200], b[:200])[0, 1] > 0.99
+    np.testing.assert_allclose(blocked[:2], whole[:2], atol=1e-4)
