@@ -42,7 +42,8 @@ Steps, in order:
    sounds ``emobrowser.media.synth`` makes, and noise). With ``--reference FILE.npz``
    (patches ``x`` and musicnn's own outputs ``tags``/``embedding``, made by running the
    package's TensorFlow 1 graph, which needs ``tf_keras``), the port must reproduce
-   them within 1e-3 as well. Otherwise the ``.tflite`` is deleted and the script fails.
+   them within 1e-3 as well. Otherwise the new ``.tflite`` is deleted, the shipped one is
+   left as it was, and the script fails.
 
 The weights are musicnn's (ISC licence, Jordi Pons), trained on the Million Song
 Dataset's audio previews and Last.fm tags; see ``resources/THIRD_PARTY_NOTICES.md``.
@@ -53,6 +54,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -225,9 +227,10 @@ def main(argv=None) -> int:
     model = build_musicnn()
     set_weights(model, variables)
     out = args.out / f"{OUT_NAME}.tflite"
-    convert_to_tflite(model, out)
+    tmp = out.with_name(out.name + ".new")  # the shipped file stays until the new one passes
+    convert_to_tflite(model, tmp)
     try:
-        diff = compare(model, out, probe_patches())
+        diff = compare(model, tmp, probe_patches())
         if diff > TOLERANCE:
             raise ValueError(f"LiteRT and Keras differ by {diff:.2e} (> {TOLERANCE})")
         ref_diff = None
@@ -239,8 +242,9 @@ def main(argv=None) -> int:
             if ref_diff > REFERENCE_TOLERANCE:
                 raise ValueError(f"the port differs from musicnn's own graph by {ref_diff:.2e}")
     except Exception:
-        out.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    os.replace(tmp, out)
     meta = {
         "name": OUT_NAME,
         "source": {"package": f"{PACKAGE} {VERSION} (PyPI)", "wheel": WHEEL, "sha256": digest,

@@ -23,6 +23,13 @@ class ModelError(EmobrowserError):
     """A model could not be loaded or used."""
 
 
+class ModelFileError(ModelError):
+    """A model file shipped with the app is missing or damaged: the installation's fault,
+    not the scored file's, so files that met it are tried again on the next run."""
+
+    installation = True
+
+
 class InputError(EmobrowserError):
     """A file or value the user handed to a command is not usable; the message says why."""
 
@@ -100,7 +107,8 @@ def read_failure(exc: OSError) -> MediaError:
 # failure, and tries such files again on the next run (see is_environment_failure).
 DISK_FULL = "disk full"
 OUT_OF_MEMORY = "the system ran out of memory"
-ENVIRONMENT_PREFIXES = (DISK_FULL, OUT_OF_MEMORY, "cache folder missing")
+MODEL_FILE_UNUSABLE = "a model file of this installation cannot be loaded"
+ENVIRONMENT_PREFIXES = (DISK_FULL, OUT_OF_MEMORY, "cache folder missing", MODEL_FILE_UNUSABLE)
 _LOW_SPACE = 1 << 20  # bytes free below which a write failure is put down to a full disk
 
 
@@ -123,6 +131,8 @@ def environment_failure(exc: BaseException) -> str | None:
     """The failure reason for an error that the environment caused (a full disk or
     quota, the system out of memory, a cache folder deleted meanwhile), or None when the
     error may be the file's own."""
+    if isinstance(exc, ModelFileError):
+        return f"{MODEL_FILE_UNUSABLE}: {exc}"
     if not isinstance(exc, OSError):
         return None
     where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""

@@ -9,8 +9,8 @@ the music, beyond the DEAM recipe's frame means.
 
 Input recipe (musicnn's own): mono audio at 16 kHz; librosa's mel spectrogram (n_fft
 512, hop 256, 96 bands, power); log10(10000 · power + 1); non-overlapping patches of
-187 frames (3 s). A recording shorter than one patch is repeated to fill it, as musicnn
-was trained. Only every PATCH_STRIDE-th patch is run (3 s out of every 6 s): one patch
+187 frames (3 s). A recording shorter than one patch is repeated to fill it, as
+musicnn's training did (its configuration: ``"pad_short": "repeat-pad"``). Only every PATCH_STRIDE-th patch is run (3 s out of every 6 s): one patch
 costs about 50 ms on one core, so a 3-minute song costs 1.5 s instead of 3 s, and the
 track's mean or a 10 s window's is hardly changed by seeing half of it. It runs in indexing worker processes, so this module imports LiteRT only,
 never TensorFlow: one interpreter per process, one thread, loaded on first use.
@@ -33,8 +33,9 @@ PATCH_FRAMES = 187
 PATCH_SECONDS = PATCH_FRAMES * HOP / SAMPLE_RATE  # 2.99 s
 PATCH_STRIDE = 2  # run every second patch
 # Recordings longer than audio_features.LONG_AUDIO_SECONDS are resampled and
-# spectrogrammed in blocks of this many patches (about 5 minutes), so memory does not
-# grow with length: two hours at 16 kHz would hold a 1 GB STFT at once.
+# spectrogrammed in blocks of this many patches run (with PATCH_STRIDE 2, 10 minutes of
+# audio), so memory does not grow with length: two hours at 16 kHz would hold a 1 GB
+# STFT at once.
 BLOCK_PATCHES = 100
 N_EMBEDDING = 200
 N_TAGS = 50
@@ -71,7 +72,7 @@ def log_mel_patches(samples: np.ndarray, sr: int, stride: int = 1) -> np.ndarray
         y = np.zeros(N_FFT, dtype=np.float32)
     mel = librosa.feature.melspectrogram(y=y, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS).T
     logmel = np.log10(10000.0 * mel.astype(np.float32) + 1.0)
-    if len(logmel) < PATCH_FRAMES:  # repeat-pad, as musicnn was trained on short previews
+    if len(logmel) < PATCH_FRAMES:  # repeat-pad, as musicnn's training configuration says
         logmel = np.tile(logmel, (int(np.ceil(PATCH_FRAMES / len(logmel))), 1))[:PATCH_FRAMES]
     n = len(logmel) // PATCH_FRAMES
     patches = logmel[: n * PATCH_FRAMES].reshape(n, PATCH_FRAMES, N_MELS)[::stride]
@@ -96,7 +97,10 @@ def patch_outputs(samples: np.ndarray, sr: int, model_dir: Path | None = None,
     from emobrowser.features.audio_features import LONG_AUDIO_SECONDS
 
     net = network(model_dir)
-    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    samples = np.asarray(samples, dtype=np.float64).reshape(-1)
+    # as the recipe's extractor does: non-finite samples are silence; and no sample
+    # beyond the decoder's own ceiling, so the spectrogram stays finite
+    samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), -1e4, 1e4).astype(np.float32)
     if samples.size <= LONG_AUDIO_SECONDS * sr:
         blocks = [(0.0, samples)]
     else:

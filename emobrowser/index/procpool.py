@@ -123,8 +123,8 @@ def _worker_main(conn: Connection, func: Callable, nice: int) -> None:
         _set_memory_limit(limit)
         try:
             result = (task_id, True, func(*args))
-        except EmobrowserError as exc:
-            result = (task_id, False, str(exc))
+        except EmobrowserError as exc:  # a damaged model file of the app's is no fault of the file either
+            result = (task_id, False, environment_failure(exc) or str(exc))
         except MemoryError:
             result = (task_id, False, out_of_memory(limit))
         except OSError as exc:  # a full disk (the compiled-code cache) is no fault of the file

@@ -195,13 +195,14 @@ class AudioVAModel(AudioModel):
     def extract(self, samples: np.ndarray, sr: int) -> AudioFeatures:
         """Recipe features (199), the track descriptors (107: dynamics and tonality) and
         the music tagger's embedding (200; emobrowser.features.music_tagger), for the
-        whole track and for every timeline step. A step's descriptors and embedding are
-        those of the DESCRIPTOR_CONTEXT_SECONDS around it; it carries the whole track's
-        tempo."""
+        whole track and for every timeline step. A step's descriptors are those of the
+        DESCRIPTOR_CONTEXT_SECONDS around it, its embedding the mean of the tagger's
+        patches centred there (one or two: the tagger runs 3 s of every 6 s); it carries
+        the whole track's tempo."""
         from emobrowser.features.music_tagger import local_means, patch_outputs
 
         whole, frames, times, duration = extract_features(samples, sr, hop_seconds=self.hop_seconds)
-        patches, centres = patch_outputs(samples, sr)
+        patches, centres = patch_outputs(samples, sr, self.tagger_dir())
         embedding = patches[:, :N_EMBEDDING]
         whole = np.concatenate([whole, track_vector(frames), embedding.mean(axis=0)]).astype(np.float32)
         local = local_track_vectors(frames, DESCRIPTOR_CONTEXT_SECONDS, self.hop_seconds)
@@ -209,6 +210,14 @@ class AudioVAModel(AudioModel):
         local_embedding = local_means(embedding, centres, steps, DESCRIPTOR_CONTEXT_SECONDS)
         frames = np.hstack([frames, local, local_embedding]).astype(np.float32)
         return AudioFeatures(whole=whole, frames=frames, times=times, duration=duration)
+
+    def tagger_dir(self) -> Path | None:
+        """The folder of the music tagger this model was trained with: the model's own
+        folder when the tagger is there (training puts it beside the network), else the
+        shipped one (None)."""
+        from emobrowser.features.music_tagger import TAGGER_FILE
+
+        return self._dir if self._dir is not None and (self._dir / TAGGER_FILE).is_file() else None
 
     # -- inference (one thread) -------------------------------------------------------
     def norm(self) -> dict:
@@ -223,8 +232,26 @@ class AudioVAModel(AudioModel):
                 raise ValueError("audio_va_norm.json was made for other derived features")
             if norm.get("tagger") and norm.get("tagger_names") != EMBEDDING_NAMES:
                 raise ValueError("audio_va_norm.json was made for another music tagger")
+            if norm.get("tagger_sha256"):
+                self._check_tagger(norm["tagger_sha256"])
             self._norm = norm
         return self._norm
+
+    def _check_tagger(self, expected: str) -> None:
+        """Raise unless the tagger file in use is the one the network was trained with."""
+        import hashlib
+
+        from emobrowser.core.errors import ModelFileError
+        from emobrowser.features.music_tagger import tagger_path
+
+        path = tagger_path(self.tagger_dir())
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ModelFileError(f"{path.name} cannot be read ({exc.strerror or exc}); reinstall emobrowser") from exc
+        if digest != expected:
+            raise ModelFileError(f"{path.name} is not the music tagger the song model was trained with "
+                                 f"(sha256 {digest[:12]}…, expected {expected[:12]}…); reinstall emobrowser")
 
     def network(self):
         """The loaded network: the LiteRT conversion, or the Keras file as a fallback."""

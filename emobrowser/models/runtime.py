@@ -172,13 +172,19 @@ class WorkerNetwork:
     def __init__(self, path: Path):
         from ai_edge_litert.interpreter import Interpreter
 
+        from emobrowser.core.errors import ModelFileError
+
         self.path = Path(path)
         self._lock = threading.Lock()
-        with _Silenced():
-            interpreter = Interpreter(model_path=str(self.path), num_threads=1)
-            signature = interpreter.get_signature_list()["serving_default"]
-            interpreter.allocate_tensors()
-            self._runner = interpreter.get_signature_runner("serving_default")
+        try:
+            with _Silenced():
+                interpreter = Interpreter(model_path=str(self.path), num_threads=1)
+                signature = interpreter.get_signature_list()["serving_default"]
+                interpreter.allocate_tensors()
+                self._runner = interpreter.get_signature_runner("serving_default")
+        except Exception as exc:  # missing, truncated or foreign: say which file, and that reinstalling mends it
+            raise ModelFileError(f"{self.path.name} is missing or damaged ({type(exc).__name__}: "
+                                 f"{str(exc)[:200]}); reinstall emobrowser") from exc
         self._interpreter = interpreter
         self._input = signature["inputs"][0]
         self._output = signature["outputs"][0]

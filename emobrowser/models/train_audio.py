@@ -296,6 +296,15 @@ def _crops(timelines, sq, idx, cfg, stats, seed, gq, eq):
             np.repeat(gq[idx], n, axis=0), np.repeat(eq[idx], n, axis=0))
 
 
+def _tagger_digest() -> str:
+    """sha256 of the music tagger file the 4Q embeddings were computed with."""
+    import hashlib
+
+    from emobrowser.features.music_tagger import tagger_path
+
+    return hashlib.sha256(tagger_path().read_bytes()).hexdigest()
+
+
 def _copy_tagger(out_dir: Path) -> None:
     """Put the music tagger the 4Q embeddings came from beside the trained network, so
     ``out_dir`` is a complete model."""
@@ -510,6 +519,7 @@ def train(
         "dynamics": dyn_stats,
         "tagger_names": EMBEDDING_NAMES if tag_stats else None,
         "tagger": tag_stats,
+        "tagger_sha256": _tagger_digest() if tag_stats else None,
         "calibration": calibration,
         "sign_scale": SIGN_SCALE,
         "window_seconds": WINDOW_SECONDS,

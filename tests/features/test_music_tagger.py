@@ -109,3 +109,25 @@ def test_long_recordings_go_through_in_blocks_with_the_same_patches(monkeypatch)
     for a, b in zip(whole, blocked):
         assert np.corrcoef(a[:200], b[:200])[0, 1] > 0.99
     np.testing.assert_allclose(blocked[:2], whole[:2], atol=1e-4)
+
+
+def test_a_last_block_shorter_than_a_patch_is_left_out_as_in_one_pass(monkeypatch):
+    from emobrowser.features import audio_features as af
+
+    y = synth_music(25.0, SR, bpm=110)  # 8 whole patches; blocks of 4 patches' audio leave 1.1 s
+    whole, centres = mt.patch_outputs(y, SR)
+    monkeypatch.setattr(af, "LONG_AUDIO_SECONDS", 10.0)
+    monkeypatch.setattr(mt, "BLOCK_PATCHES", 2)
+    blocked, block_centres = mt.patch_outputs(y, SR)
+    assert len(centres) == 4
+    np.testing.assert_allclose(block_centres, centres)
+    assert blocked.shape == whole.shape
+
+
+def test_non_finite_and_huge_samples_give_finite_outputs():
+    y = synth_music(7.0, SR)
+    y[1000:2000] = np.nan
+    y[5000] = np.inf
+    y[9000] = 1e30
+    out, _ = mt.patch_outputs(y, SR)
+    assert np.all(np.isfinite(out))

@@ -177,14 +177,16 @@ def test_shipped_model_predicts_in_range(monkeypatch):
     assert model.predict(np.zeros((0, 199))).shape == (0, 2)
     with pytest.raises(ValueError, match="expected 199, 306 or 506"):
         model.predict(np.ones((1, 150)))
-    # the track descriptors reach decoded-audio scores, and only those
-    calm = feats.whole.copy()
-    busy = feats.whole.copy()
-    busy[199:] = busy[199:] * 4.0 + 1.0
-    audio = model.predict(np.vstack([calm, busy]))
-    assert not np.allclose(audio[0], audio[1], atol=1e-3)
-    deam = model.predict(np.vstack([calm, busy]), domain="deam")
-    assert np.allclose(deam[0], deam[1])
+    # the track descriptors and, on its own, the tagger's embedding reach decoded-audio
+    # scores, and only those
+    for part in (slice(199, 306), slice(306, 506)):
+        calm = feats.whole.copy()
+        busy = feats.whole.copy()
+        busy[part] = busy[part] * 4.0 + 1.0
+        audio = model.predict(np.vstack([calm, busy]))
+        assert not np.allclose(audio[0], audio[1], atol=1e-3), part
+        deam = model.predict(np.vstack([calm, busy]), domain="deam")
+        assert np.allclose(deam[0], deam[1])
     # a recipe-only vector is scored with neutral (median) dynamics
     assert np.all(np.isfinite(model.predict(feats.whole[None, :199])))
     # silence (whole track and a silent stretch of the timeline) is neutral and calm
@@ -208,6 +210,45 @@ def test_shipped_model_predicts_in_range(monkeypatch):
 
 
 @pytest.mark.slow
+def test_training_embeddings_are_what_extract_gives(tmp_path):
+    """A 4Q clip's training embedding is computed as the app computes a file's."""
+    from emobrowser.media.audio import load_audio
+    from emobrowser.models.audio_data import clip_tagger
+
+    path = tmp_path / "clip.wav"
+    write_wav(path, music(8.0, bpm=96))
+    from_file = am.AudioVAModel().extract(load_audio(path, sr=SR), SR).whole[306:]
+    np.testing.assert_allclose(clip_tagger(path, tmp_path / "cache"), from_file, rtol=1e-5, atol=1e-6)
+    # the cache gives the same again
+    np.testing.assert_allclose(clip_tagger(path, tmp_path / "cache"), from_file, rtol=1e-5, atol=1e-6)
+
+
+def test_the_song_model_needs_its_tagger(tmp_path, monkeypatch):
+    """Without the tagger file the trained model is not offered; with another tagger than
+    the one it was trained with, or a damaged one, loading says so by name."""
+    import shutil
+
+    from emobrowser.core.errors import ModelFileError, environment_failure
+    from emobrowser.features import music_tagger as mt
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in (am.WEIGHTS_FILE, am.NORM_FILE, "audio_va.tflite"):
+        shutil.copyfile(SHIPPED / name, folder / name)
+    monkeypatch.setenv("EMOBROWSER_MODELS", str(folder))
+    assert not am.AudioVAModel.available()
+    shutil.copyfile(SHIPPED / mt.TAGGER_FILE, folder / mt.TAGGER_FILE)
+    assert am.AudioVAModel.available()
+    assert am.AudioVAModel(folder).norm()["tagger_sha256"]
+    (folder / mt.TAGGER_FILE).write_bytes(b"not a flatbuffer" * 10)
+    with pytest.raises(ModelFileError, match="not the music tagger the song model was trained with"):
+        am.AudioVAModel(folder).norm()
+    with pytest.raises(ModelFileError, match="music_tagger.tflite is missing or damaged") as caught:
+        mt.patch_outputs(music(4.0), SR, folder)
+    # a file that met it is tried again on the next run, once the app is mended
+    assert environment_failure(caught.value).startswith("a model file of this installation cannot be loaded")
+
+
 def test_predict_feature_table_format(tmp_path):
     rows = [extract_features(music(4.0, bpm=b, seed=i), SR)[0] for i, b in enumerate((80, 140))]
     path = tmp_path / "table.csv"
