@@ -32,6 +32,7 @@ N_MELS = 96
 PATCH_FRAMES = 187
 PATCH_SECONDS = PATCH_FRAMES * HOP / SAMPLE_RATE  # 2.99 s
 PATCH_STRIDE = 2  # run every second patch
+MAX_SAMPLE = 1e4  # the decoder's own ceiling (emobrowser.media.audio.MAX_PEAK)
 # Recordings longer than audio_features.LONG_AUDIO_SECONDS are resampled and
 # spectrogrammed in blocks of this many patches run (with PATCH_STRIDE 2, 10 minutes of
 # audio), so memory does not grow with length: two hours at 16 kHz would hold a 1 GB
@@ -97,10 +98,13 @@ def patch_outputs(samples: np.ndarray, sr: int, model_dir: Path | None = None,
     from emobrowser.features.audio_features import LONG_AUDIO_SECONDS
 
     net = network(model_dir)
-    samples = np.asarray(samples, dtype=np.float64).reshape(-1)
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     # as the recipe's extractor does: non-finite samples are silence; and no sample
-    # beyond the decoder's own ceiling, so the spectrogram stays finite
-    samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), -1e4, 1e4).astype(np.float32)
+    # beyond the decoder's own ceiling, so the spectrogram stays finite. A copy only
+    # when needed: a two-hour recording is 600 MB of float32.
+    if samples.size and not (np.isfinite(samples.max()) and np.isfinite(samples.min())
+                             and max(samples.max(), -samples.min()) <= MAX_SAMPLE):
+        samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), -MAX_SAMPLE, MAX_SAMPLE)
     if samples.size <= LONG_AUDIO_SECONDS * sr:
         blocks = [(0.0, samples)]
     else:
