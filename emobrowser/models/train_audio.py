@@ -46,7 +46,7 @@ from emobrowser.features.audio_features import (
     mel_band_hz,
     track_vector,
 )
-from emobrowser.features.music_tagger import EMBEDDING_NAMES, N_EMBEDDING
+from emobrowser.features.music_tagger import EMBEDDING_NAMES, N_EMBEDDING, tagger_digest
 from emobrowser.models.audio_data import (
     clip_tagger,
     corrected_labels,
@@ -296,27 +296,13 @@ def _crops(timelines, sq, idx, cfg, stats, seed, gq, eq):
             np.repeat(gq[idx], n, axis=0), np.repeat(eq[idx], n, axis=0))
 
 
-def _tagger_digest() -> str:
-    """sha256 of the music tagger file the 4Q embeddings were computed with."""
-    import hashlib
-
-    from emobrowser.features.music_tagger import tagger_path
-
-    return hashlib.sha256(tagger_path().read_bytes()).hexdigest()
-
-
 def _copy_tagger(out_dir: Path) -> None:
     """Put the music tagger the 4Q embeddings came from beside the trained network, so
     ``out_dir`` is a complete model."""
-    import shutil
+    from emobrowser.features.music_tagger import TAGGER_FILE, TAGGER_META, tagger_path
+    from emobrowser.models.runtime import copy_model_files
 
-    from emobrowser.features.music_tagger import TAGGER_META, tagger_path
-
-    src = tagger_path()
-    for name in (src.name, TAGGER_META):
-        dst = Path(out_dir) / name
-        if src.with_name(name).resolve() != dst.resolve():
-            shutil.copyfile(src.with_name(name), dst)
+    copy_model_files(tagger_path().parent, (TAGGER_FILE, TAGGER_META), out_dir)
 
 
 def _fit_gain(pred: np.ndarray, target_std: float) -> float:
@@ -519,7 +505,7 @@ def train(
         "dynamics": dyn_stats,
         "tagger_names": EMBEDDING_NAMES if tag_stats else None,
         "tagger": tag_stats,
-        "tagger_sha256": _tagger_digest() if tag_stats else None,
+        "tagger_sha256": tagger_digest() if tag_stats else None,  # the file the 4Q embeddings came from
         "calibration": calibration,
         "sign_scale": SIGN_SCALE,
         "window_seconds": WINDOW_SECONDS,

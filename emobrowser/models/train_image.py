@@ -609,14 +609,10 @@ def choose_knee(candidates: list[np.ndarray], limit: float = END_SHARE_LIMIT) ->
 # --------------------------------------------------------------------------- main
 def _copy_backbone(src_dir: Path, out_dir: Path) -> None:
     """Put the backbone files beside the trained head, so ``out_dir`` is a complete model."""
-    import shutil
-
     from emobrowser.models.backbone import BACKBONE_FILE, BACKBONE_META
+    from emobrowser.models.runtime import copy_model_files
 
-    for name in (BACKBONE_FILE, BACKBONE_META):
-        src, dst = Path(src_dir) / name, Path(out_dir) / name
-        if src.resolve() != dst.resolve():
-            shutil.copyfile(src, dst)
+    copy_model_files(src_dir, (BACKBONE_FILE, BACKBONE_META), out_dir)
 
 
 def _training_data(data_dir: Path, cfg: dict, limit, log, cache_dir, backbone_dir):
