@@ -7,7 +7,8 @@ compress like photos) into a temp dir and measures, per image:
 * reduced decode (cv2.IMREAD_REDUCED_COLOR_4 -> 1000x750 by default, ``--reduce``);
 * the app's own path: media.images.load_image (which picks the reduction itself:
   1/8 -> 500x375 for 12 MP, still above the 256 px working size) + ImageVAModel.extract
-  (the LiteRT backbone at 224 px and the hand-crafted features) + predict (amortised
+  (the LiteRT backbone at 280 px and the hand-crafted features, for the photo and its
+  mirror image) + predict (amortised
   over the batch). This is ``pipeline_ms_per_image``, the figure held against the
   target: at most ``TARGET_RATIO`` times a bare full decode in the same run
   (``target_ms``; ``pipeline_to_full_decode`` is the ratio);
@@ -118,7 +119,7 @@ def main() -> None:
         from emobrowser.models.backbone import backbone_features
 
         backbone_ms = _time(backbone_features, decoded, repeat=3)
-        print(f"  backbone for one view (resize to 224 + LiteRT; extract runs it for each view): "
+        print(f"  backbone for one view (resize to 280 + LiteRT int8; extract runs it for each view): "
               f"{backbone_ms:7.1f} ms/image")
         target_ms = TARGET_RATIO * full_ms
 

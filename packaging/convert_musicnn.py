@@ -1,7 +1,7 @@
 """Rebuild the song model's pretrained music tagger (``resources/models/music_tagger.tflite``)
 from the PyPI package ``musicnn`` 0.1.0 (its ``MSD_musicnn`` weights).
 
-Why here, in ``packaging/``: like ``convert_backbone.py`` beside it, this is a build step
+Why here, in ``packaging/``: like ``convert_efficientnet.py`` beside it, this is a build step
 run by developers (it needs the package's wheel and TensorFlow). The app never runs it and
 never needs musicnn: it ships only the resulting ``.tflite`` file, which LiteRT runs
 without TensorFlow (``emobrowser.features.music_tagger``).

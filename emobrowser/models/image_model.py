@@ -1,10 +1,10 @@
-"""The trained image valence–arousal model ("image-va", version 4).
+"""The trained image valence–arousal model ("image-va", version 5).
 
 ``extract`` (worker processes, NumPy/OpenCV/LiteRT only, never TensorFlow) returns, for
 each *view* of the photo the model was trained to average (``views`` in
 ``image_va_norm.json``: the photo itself and, since version 4, its mirror image), the
-pooled mid-level activations of the pretrained backbone (:mod:`emobrowser.models.backbone`,
-square-root transformed) followed by the hand-crafted features of
+features of the pretrained backbone (:mod:`emobrowser.models.backbone`: since version 5
+Google's EfficientNet-Lite3 ImageNet classifier) followed by the hand-crafted features of
 :mod:`emobrowser.features.image_features` on a fixed working size with their fixed
 per-group transforms (log of Gabor energies, square root of LBP shares) – the same code
 path the training uses; the views' vectors are concatenated into one. ``predict``
@@ -49,7 +49,9 @@ def soft_bound(y: np.ndarray, knee: float = KNEE) -> np.ndarray:
 def model_features(bgr: np.ndarray, model_dir=None) -> np.ndarray:
     """Feature vector of one view fed to the network (float32): backbone part, then
     hand-crafted part."""
-    return np.concatenate([backbone_part(bgr, model_dir), hand_features(bgr)])
+    from emobrowser.models.backbone import backbone_features
+
+    return np.concatenate([backbone_features(bgr, model_dir), hand_features(bgr)])
 
 
 # The views ``extract`` can compute, by the names ``image_va_norm.json`` lists.
@@ -59,13 +61,6 @@ VIEWS = {"plain": lambda bgr: bgr, "flip": lambda bgr: np.ascontiguousarray(bgr[
 def view_features(bgr: np.ndarray, views=("plain",), model_dir=None) -> np.ndarray:
     """The features of each of ``views`` of a photo, concatenated: (len(views) * d,)."""
     return np.concatenate([model_features(VIEWS[v](bgr), model_dir) for v in views])
-
-
-def backbone_part(bgr: np.ndarray, model_dir=None) -> np.ndarray:
-    """Square roots of the pooled backbone activations (they are >= 0 and right-skewed)."""
-    from emobrowser.models.backbone import backbone_features
-
-    return np.sqrt(np.maximum(backbone_features(bgr, model_dir), 0.0)).astype(np.float32)
 
 
 def hand_features(bgr: np.ndarray) -> np.ndarray:
@@ -92,11 +87,11 @@ def _views_of(norm: dict) -> tuple[str, ...]:
 
 
 class ImageVAModel(ImageModel):
-    """MLPs averaged with a ridge regression, over pretrained CNN features and hand-crafted
-    colour/texture/layout features, averaged over the photo and its mirror image
-    (see docs/model_card_image.md)."""
+    """MLPs averaged with a ridge regression and a kernel regression, over an ImageNet
+    classifier's features and hand-crafted colour/texture/layout features, averaged over
+    the photo and its mirror image (see docs/model_card_image.md)."""
 
-    info = ModelInfo(name="image-va", version="4", modality="image")
+    info = ModelInfo(name="image-va", version="5", modality="image")
 
     def __init__(self, model_dir=None):
         self._dir = model_dir
@@ -123,8 +118,22 @@ class ImageVAModel(ImageModel):
         """The views of a photo the shipped network averages (``views`` in the norm file;
         files written before version 4 have none: the photo alone)."""
         if self._views is None:
-            self._views = _views_of(json.loads((self._model_dir() / NORM_FILE).read_text()))
+            self._views = _views_of(self._read_norm())
         return self._views
+
+    def _read_norm(self) -> dict:
+        """``image_va_norm.json``, after checking that the backbone in use is the one the
+        photo model was trained with (its sha256 is in the file since version 5): a foreign
+        or damaged file is a :class:`ModelFileError` naming it, in the indexing workers
+        (through :meth:`extract`) as in the inference thread."""
+        d = self._model_dir()
+        norm = json.loads((d / NORM_FILE).read_text())
+        if norm.get("backbone_sha256"):
+            from emobrowser.models.backbone import backbone_path
+            from emobrowser.models.runtime import check_digest
+
+            check_digest(backbone_path(d), norm["backbone_sha256"], "the backbone the photo model")
+        return norm
 
     def extract(self, bgr: np.ndarray) -> np.ndarray:
         """Float32 feature vector of an 8-bit BGR image: per view (:meth:`views`), its
@@ -133,9 +142,9 @@ class ImageVAModel(ImageModel):
 
     def extract_frame(self, bgr: np.ndarray) -> np.ndarray:
         """Features of a video frame: the frame alone, one view. A video has a frame per
-        second, so both views would triple what a long film holds in memory (13,336 values
-        a frame against version 3's 4,364) for little gain on pictures that are averaged
-        over a 15-second segment anyway; ``predict`` scores one view as it is."""
+        second, so both views would double what a long film holds in memory (7,880 values
+        a frame instead of 3,940) for little gain on pictures that are averaged over a
+        15-second segment anyway; ``predict`` scores one view as it is."""
         return model_features(bgr, self._dir)
 
     def _load(self):
@@ -144,7 +153,7 @@ class ImageVAModel(ImageModel):
                 from emobrowser.models.runtime import load_network
 
                 d = self._model_dir()
-                norm = json.loads((d / NORM_FILE).read_text())
+                norm = self._read_norm()
                 self._mean = np.asarray(norm["mean"], dtype=np.float32)
                 self._std = np.asarray(norm["std"], dtype=np.float32)
                 rescale = norm.get("rescale") or {"scale": [1.0, 1.0], "offset": [0.0, 0.0]}

@@ -18,6 +18,7 @@ matter. Outputs are float32 (n, d) arrays.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import sys
@@ -165,9 +166,10 @@ class KerasNetwork:
 
 
 class WorkerNetwork:
-    """A pretrained feature extractor's ``.tflite`` (one input, one output) in LiteRT's
-    interpreter with one thread: indexing workers run in parallel processes, so more
-    threads per interpreter would only compete. Never TensorFlow."""
+    """A pretrained feature extractor's ``.tflite`` (one input; one output or several) in
+    LiteRT's interpreter with one thread: indexing workers run in parallel processes, so
+    more threads per interpreter would only compete. Never TensorFlow. Quantized (int8 or
+    uint8) inputs are fed as they are and quantized outputs come back dequantized."""
 
     def __init__(self, path: Path):
         from ai_edge_litert.interpreter import Interpreter
@@ -182,18 +184,61 @@ class WorkerNetwork:
                 signature = interpreter.get_signature_list()["serving_default"]
                 interpreter.allocate_tensors()
                 self._runner = interpreter.get_signature_runner("serving_default")
+                self._input = signature["inputs"][0]
+                self._outputs = list(signature["outputs"])
+                self._dtype = self._runner.get_input_details()[self._input]["dtype"]
+                self._dequantize = {name: detail["quantization"]
+                                    for name, detail in self._runner.get_output_details().items()}
         except Exception as exc:  # missing, truncated or foreign: say which file, and that reinstalling mends it
             raise ModelFileError(f"{self.path.name} is missing or damaged ({type(exc).__name__}: "
                                  f"{str(exc)[:200]}); reinstall emobrowser") from exc
         self._interpreter = interpreter
-        self._input = signature["inputs"][0]
-        self._output = signature["outputs"][0]
+
+    def outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """One input batch (cast to the file's input type) -> every output by its signature
+        name, as float32 (quantized outputs dequantized: (q - zero point) * scale)."""
+        with self._lock:
+            raw = self._runner(**{self._input: np.ascontiguousarray(x, dtype=self._dtype)})
+            out = {}
+            for name in self._outputs:
+                scale, zero = self._dequantize[name]
+                value = np.asarray(raw[name])
+                out[name] = ((value.astype(np.float32) - np.float32(zero)) * np.float32(scale) if scale
+                             else np.array(value, dtype=np.float32))
+        return out
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """One input batch -> its float32 output, as the file's signature shapes it."""
-        with self._lock:
-            out = self._runner(**{self._input: np.ascontiguousarray(x, dtype=np.float32)})[self._output]
-        return np.array(out, dtype=np.float32)
+        """One input batch -> its first output as float32, as the file's signature shapes it."""
+        return self.outputs(x)[self._outputs[0]]
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a model file (read once per file version and process). Norm files record
+    the digests of the pretrained extractors a network was trained on, and training caches
+    are keyed by them."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _digest(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(path: Path, _size: int, _mtime_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_digest(path: Path, expected: str, what: str) -> None:
+    """Raise :class:`ModelFileError` unless the file at ``path`` can be read and has
+    sha256 ``expected``; ``what`` ends the sentence "… is not {what} was trained with"."""
+    from emobrowser.core.errors import ModelFileError
+
+    path = Path(path)
+    try:
+        digest = file_digest(path)
+    except OSError as exc:
+        raise ModelFileError(f"{path.name} cannot be read ({exc.strerror or exc}); reinstall emobrowser") from exc
+    if digest != expected:
+        raise ModelFileError(f"{path.name} is not {what} was trained with "
+                             f"(sha256 {digest[:12]}…, expected {expected[:12]}…); reinstall emobrowser")
 
 
 _workers: dict[Path, WorkerNetwork] = {}

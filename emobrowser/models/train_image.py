@@ -1,10 +1,10 @@
-"""Train the image valence–arousal model (version 4: pretrained CNN + hand-crafted features).
+"""Train the image valence–arousal model (version 5: pretrained CNNs + hand-crafted features).
 
 ``train(data_dir, out_dir)`` reads ``ratings.csv`` (columns ``file``, ``dataset``,
 ``valence``, ``arousal``; optionally ``category`` and the Emotion6 ``p_anger .. p_neutral``
 emotion shares) from ``data_dir`` or ``data_dir/images``, computes the model's features
 for every photo and its mirror image (the LiteRT backbone of
-:mod:`emobrowser.models.backbone` and the hand-crafted features of
+:mod:`emobrowser.models.backbone`, an ImageNet classifier, and the hand-crafted features of
 :mod:`emobrowser.features.image_features`; cached per photo in ``cache_dir``), runs
 stratified K-fold cross-validation and reports held-out metrics per dataset and overall,
 then fits the final model on all data and writes ``image_va.keras`` + ``image_va.tflite``,
@@ -128,7 +128,8 @@ def _features_of_file(job) -> np.ndarray:
     """Features (``part``: "hand" or "backbone") of one photo file, optionally augmented."""
     import cv2
 
-    from emobrowser.models.image_model import backbone_part, hand_features
+    from emobrowser.models.backbone import backbone_features
+    from emobrowser.models.image_model import hand_features
 
     path, aug, part, model_dir = job
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -136,11 +137,18 @@ def _features_of_file(job) -> np.ndarray:
         raise FileNotFoundError(path)
     if aug:
         img = augment_image(img, aug)
-    return backbone_part(img, model_dir) if part == "backbone" else hand_features(img)
+    return backbone_features(img, model_dir) if part == "backbone" else hand_features(img)
 
 
 def _file_digest(path: Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def _backbone_version(model_dir: Path | None) -> str:
+    """Cache key of the backbone's features: "bb-" and its file's hash."""
+    from emobrowser.models.backbone import backbone_path
+
+    return "bb-" + _file_digest(backbone_path(model_dir))
 
 
 def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: bool = True,
@@ -165,11 +173,9 @@ def compute_features(data_dir: Path, rows: list[dict], log=print, use_cache: boo
                                   model_dir=model_dir, workers=workers) for p in ("backbone", "hand")]
         return np.concatenate(parts, axis=1)
     from emobrowser.features.image_features import FEATURE_VERSION
-    from emobrowser.models.backbone import backbone_path
-
     cache_dir = Path(cache_dir) if cache_dir is not None else CACHE_DIR
     data_dir = Path(data_dir)
-    version = FEATURE_VERSION if part == "hand" else "bb-" + _file_digest(backbone_path(model_dir))
+    version = FEATURE_VERSION if part == "hand" else _backbone_version(model_dir)
     cache = cache_dir / f"{part}_{aug or 'plain'}_{version}.npz"
     files = [str((data_dir / r["file"]).resolve()) for r in rows]
     known: dict[str, np.ndarray] = {}
@@ -615,6 +621,21 @@ def _copy_backbone(src_dir: Path, out_dir: Path) -> None:
     copy_model_files(src_dir, (BACKBONE_FILE, BACKBONE_META), out_dir)
 
 
+def _backbone_names(model_dir: Path) -> list[str]:
+    """Names of the backbone part's features: ``backbone_<output>_<i>``, the logits by their
+    ImageNet class."""
+    from emobrowser.models.backbone import BACKBONE_META, backbone_path
+
+    meta = json.loads(backbone_path(model_dir).with_name(BACKBONE_META).read_text())
+    names = []
+    for out in meta["outputs"]:
+        if out["name"] == "logits":
+            names += [f"backbone_logit_{c}" for c in meta["logit_classes"]]
+        else:
+            names += [f"backbone_{out['name']}_{i}" for i in range(out["shape"][-1])]
+    return names
+
+
 def _training_data(data_dir: Path, cfg: dict, limit, log, cache_dir, backbone_dir):
     """The rated photos with finite ratings: (rows, features, augmented features or None,
     valence-arousal, emotion distributions, categories, dataset names)."""
@@ -673,6 +694,7 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
     from emobrowser.core import paths
     from emobrowser.features.image_features import FEATURE_VERSION, feature_names
     from emobrowser.models.backbone import backbone_dim, backbone_path
+    from emobrowser.models.runtime import file_digest
     from emobrowser.models.image_model import MODEL_FILE, METRICS_FILE, NORM_FILE, ImageVAModel
 
     t_start = time.time()
@@ -684,7 +706,7 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
     backbone_dir = Path(backbone_dir) if backbone_dir is not None else paths.models_dir()
     rows, x, x_flip, va, emo, cat, ds = _training_data(data_dir, cfg, limit, log, cache_dir, backbone_dir)
     bb_dim = backbone_dim(backbone_dir)
-    feature_version = f"bb-{_file_digest(backbone_path(backbone_dir))}+hand-{FEATURE_VERSION}"
+    feature_version = f"{_backbone_version(backbone_dir)}+hand-{FEATURE_VERSION}"
 
     metrics: dict = {
         "model": ImageVAModel.info.name,
@@ -744,7 +766,8 @@ def train(data_dir: Path, out_dir: Path, seed: int = 0, epochs: int | None = Non
         "dim": int(x.shape[1]),
         "views": list(cfg.get("views") or ("plain",)),
         "backbone_dim": int(bb_dim),
-        "feature_names": [f"backbone_{i}" for i in range(bb_dim)] + feature_names(),
+        "backbone_sha256": file_digest(backbone_path(backbone_dir)),  # checked when the model loads
+        "feature_names": _backbone_names(backbone_dir) + feature_names(),
         "mean": [float(v) for v in mean],
         "std": [float(v) for v in std],
         "rescale": rescale,

@@ -33,7 +33,7 @@ def test_constructor_is_cheap_and_info():
     from emobrowser.models.backbone import backbone_dim
 
     m = ImageVAModel()
-    assert m.info.name == "image-va" and m.info.version == "4" and m.info.modality == "image"
+    assert m.info.name == "image-va" and m.info.version == "5" and m.info.modality == "image"
     assert not m.info.interim
     assert m.views() == ("plain", "flip")
     f = m.extract(_photo(0))
@@ -57,12 +57,12 @@ def test_soft_bound_keeps_scores_inside_without_a_pile_at_the_ends():
 
 
 def test_falls_back_to_baseline_without_backbone(tmp_path, monkeypatch):
-    """With the head's files but no backbone file, image-va is unavailable and the
+    """With the head's files but not the backbone's, image-va is unavailable and the
     registry's default image model is the baseline."""
     import shutil
 
     from emobrowser.models import registry
-    from emobrowser.models.backbone import BACKBONE_FILE
+    from emobrowser.models.backbone import BACKBONE_FILE, BACKBONE_META
 
     src = paths.models_dir()
     for name in (MODEL_FILE, NORM_FILE, METRICS_FILE, MODEL_FILE.replace(".keras", ".tflite")):
@@ -73,8 +73,35 @@ def test_falls_back_to_baseline_without_backbone(tmp_path, monkeypatch):
     assert registry.default_names()[0] == "baseline-image"
     assert registry.image_model().info.interim
     shutil.copyfile(src / BACKBONE_FILE, tmp_path / BACKBONE_FILE)
+    assert not ImageVAModel.available()  # its list of outputs is missing still
+    shutil.copyfile(src / BACKBONE_META, tmp_path / BACKBONE_META)
     assert ImageVAModel.available()
     assert registry.default_names()[0] == "image-va"
+
+
+def test_the_photo_model_refuses_another_backbone(tmp_path):
+    """A model folder whose backbone is not the file the head was trained on (or is
+    damaged) fails by name, in the indexing workers (extract) as in predict, and the
+    photos that met it are retried on the next run."""
+    import shutil
+
+    from emobrowser.core.errors import ModelFileError, environment_failure
+    from emobrowser.models.backbone import BACKBONE_FILE, BACKBONE_META
+
+    src = paths.models_dir()
+    for name in (MODEL_FILE, NORM_FILE, MODEL_FILE.replace(".keras", ".tflite"), BACKBONE_FILE, BACKBONE_META):
+        shutil.copyfile(src / name, tmp_path / name)
+    assert json.loads((tmp_path / NORM_FILE).read_text())["backbone_sha256"]
+    ImageVAModel(model_dir=tmp_path).extract(_photo(2))  # the shipped files pass
+    data = bytearray((tmp_path / BACKBONE_FILE).read_bytes())
+    data[-100] ^= 0xFF  # one byte changed
+    (tmp_path / BACKBONE_FILE).write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="image_backbone.tflite is not the backbone the photo model "
+                                             "was trained with"):
+        ImageVAModel(model_dir=tmp_path).extract(_photo(2))
+    with pytest.raises(ModelFileError, match="not the backbone") as caught:
+        ImageVAModel(model_dir=tmp_path).predict(np.zeros((1, 10), np.float32))
+    assert environment_failure(caught.value).startswith("a model file of this installation cannot be loaded")
 
 
 def test_extract_does_not_import_tensorflow():
@@ -97,14 +124,17 @@ def test_shipped_files_present_and_consistent():
     norm = json.loads((d / NORM_FILE).read_text())
     from emobrowser.features.image_features import FEATURE_VERSION, feature_dim
     from emobrowser.models.backbone import BACKBONE_FILE, backbone_dim
+    from emobrowser.models.runtime import file_digest
 
-    assert norm["version"] == ImageVAModel.info.version == "4"
+    assert norm["version"] == ImageVAModel.info.version == "5"
     assert norm["views"] == ["plain", "flip"]
     assert norm["dim"] == backbone_dim() + feature_dim() == len(norm["mean"]) == len(norm["std"])
+    assert norm["dim"] == len(norm["feature_names"])
     assert norm["backbone_dim"] == backbone_dim()
+    assert norm["backbone_sha256"] == file_digest(d / BACKBONE_FILE)
     assert norm["feature_version"].endswith(f"+hand-{FEATURE_VERSION}")
     metrics = json.loads((d / METRICS_FILE).read_text())
-    assert metrics["version"] == "4"
+    assert metrics["version"] == "5"
     assert metrics["cv"]["overall"]["valence"]["r"] > 0.5
     assert metrics["cv_share_at_ends"]["overall"] <= 0.02
     assert metrics["train_share_at_ends"]["overall"] <= 0.02
@@ -228,9 +258,9 @@ def test_training_smoke(tmp_path, monkeypatch):
     _tiny_dataset(data)
     metrics = train_image.train(data, out, seed=0, epochs=1, folds=2, log=lambda *a: None,
                                 config={"members": 1, "hidden": (32,)})
-    from emobrowser.models.backbone import BACKBONE_FILE
+    from emobrowser.models.backbone import BACKBONE_FILE, BACKBONE_META
 
-    for name in (MODEL_FILE, NORM_FILE, METRICS_FILE, BACKBONE_FILE):
+    for name in (MODEL_FILE, NORM_FILE, METRICS_FILE, BACKBONE_FILE, BACKBONE_META):
         assert (out / name).is_file()  # the backbone is copied beside the head
     assert "overall" in metrics["cv"] and metrics["n_images"] == 12
     keras.saving.load_model(out / MODEL_FILE, safe_mode=True)
@@ -350,6 +380,12 @@ def test_training_augmentations_crop_the_centre_and_mirror():
 
 
 def test_a_norm_file_asking_for_an_unknown_view_is_refused_by_name(tmp_path):
+    import shutil
+
+    from emobrowser.models.backbone import BACKBONE_FILE, BACKBONE_META
+
+    for name in (BACKBONE_FILE, BACKBONE_META):
+        shutil.copyfile(paths.models_dir() / name, tmp_path / name)
     norm = json.loads((paths.models_dir() / NORM_FILE).read_text())
     norm["views"] = ["plain", "rotate90"]
     (tmp_path / NORM_FILE).write_text(json.dumps(norm))

@@ -66,7 +66,8 @@ def test_scoring_uses_litert_without_importing_tensorflow():
 def test_a_missing_or_damaged_tflite_falls_back_to_keras_and_says_why(tmp_path, caplog):
     f = _image_features(3)
     expected = ImageVAModel().predict(f)
-    folder = _copy_models(tmp_path / "m", "image_va.keras", "image_va_norm.json", "shared_scale.json")
+    folder = _copy_models(tmp_path / "m", "image_va.keras", "image_va_norm.json", "shared_scale.json",
+                          "image_backbone.tflite")  # the head checks its backbone when it loads
     with caplog.at_level(logging.WARNING, logger="emobrowser.models.runtime"):
         model = ImageVAModel(model_dir=folder)
         got = model.predict(f)
@@ -84,7 +85,7 @@ def test_a_missing_or_damaged_tflite_falls_back_to_keras_and_says_why(tmp_path, 
 
 
 def test_without_litert_file_or_tensorflow_the_error_says_what_to_install(tmp_path, monkeypatch):
-    folder = _copy_models(tmp_path / "m", "image_va.keras", "image_va_norm.json")
+    folder = _copy_models(tmp_path / "m", "image_va.keras", "image_va_norm.json", "image_backbone.tflite")
     monkeypatch.setattr(runtime, "tensorflow_available", lambda: False)
     with pytest.raises(ModelError, match=r"image_va.tflite is missing; TensorFlow is not installed "
                                          r"\(install the training extra"):
