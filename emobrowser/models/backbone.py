@@ -23,6 +23,7 @@ roots (1,280; they are >= 0 and right-skewed) and the 1,000 class logits.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -49,21 +50,37 @@ def backbone_available(model_dir: Path | None = None) -> bool:
     return backbone_path(model_dir).is_file() and _meta_path(model_dir).is_file() and litert_available()
 
 
+_metas: dict[Path, dict] = {}
+_metas_lock = threading.Lock()
+
+
+def _meta(model_dir: Path | None = None) -> dict:
+    """``image_backbone.json`` (read once per file and process): {"dim", "outputs": [(name,
+    use), …]}. A missing or damaged file is a :class:`ModelFileError` naming it, so the
+    photos that met it are retried once the installation is mended."""
+    from emobrowser.core.errors import ModelFileError
+
+    path = _meta_path(model_dir).resolve()
+    with _metas_lock:
+        if path not in _metas:
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                _metas[path] = {"dim": int(doc["dim"]),
+                                "outputs": [(str(o["name"]), str(o["use"])) for o in doc["outputs"]]}
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ModelFileError(f"{BACKBONE_META} is missing or damaged ({type(exc).__name__}: "
+                                     f"{str(exc)[:200]}); reinstall emobrowser") from exc
+        return _metas[path]
+
+
 def backbone_dim(model_dir: Path | None = None) -> int:
     """Length of :func:`backbone_features`' vector, from ``image_backbone.json``."""
-    return int(json.loads(_meta_path(model_dir).read_text())["dim"])
-
-
-_outputs: dict[Path, list[tuple[str, str]]] = {}
+    return _meta(model_dir)["dim"]
 
 
 def backbone_outputs(model_dir: Path | None = None) -> list[tuple[str, str]]:
-    """(name, use) of the network's outputs in feature order, from ``image_backbone.json``
-    (read once per file)."""
-    meta = _meta_path(model_dir).resolve()
-    if meta not in _outputs:
-        _outputs[meta] = [(o["name"], o["use"]) for o in json.loads(meta.read_text())["outputs"]]
-    return _outputs[meta]
+    """(name, use) of the network's outputs in feature order, from ``image_backbone.json``."""
+    return _meta(model_dir)["outputs"]
 
 
 def backbone_input(bgr: np.ndarray) -> np.ndarray:
@@ -92,9 +109,10 @@ def backbone_features(bgr: np.ndarray, model_dir: Path | None = None) -> np.ndar
     (d,), each output dequantized and averaged over positions, in ``image_backbone.json``'s
     order; outputs marked "square root" (the pooled ReLU6 activations) as square roots,
     the others (stage outputs and class logits, signed) as they are."""
+    outputs = backbone_outputs(model_dir)
     out = network(model_dir).outputs(backbone_input(bgr))
     parts = []
-    for name, use in backbone_outputs(model_dir):
+    for name, use in outputs:
         value = out[name].reshape(-1, out[name].shape[-1]).mean(axis=0)
         parts.append(np.sqrt(np.maximum(value, 0.0)) if use == "square root" else value)
     return np.concatenate(parts).astype(np.float32)

@@ -144,7 +144,9 @@ class ImageVAModel(ImageModel):
         """Features of a video frame: the frame alone, one view. A video has a frame per
         second, so both views would double what a long film holds in memory (7,880 values
         a frame instead of 3,940) for little gain on pictures that are averaged over a
-        15-second segment anyway; ``predict`` scores one view as it is."""
+        15-second segment anyway; ``predict`` scores one view as it is. Like :meth:`extract`,
+        it refuses a backbone the model was not trained with (:meth:`views` checks it)."""
+        self.views()
         return model_features(bgr, self._dir)
 
     def _load(self):

@@ -186,8 +186,8 @@ class WorkerNetwork:
                 self._runner = interpreter.get_signature_runner("serving_default")
                 self._input = signature["inputs"][0]
                 self._outputs = list(signature["outputs"])
-                self._dtype = self._runner.get_input_details()[self._input]["dtype"]
-                self._dequantize = {name: detail["quantization"]
+                self._dtype = np.dtype(self._runner.get_input_details()[self._input]["dtype"])
+                self._dequantize = {name: _per_tensor(name, detail)
                                     for name, detail in self._runner.get_output_details().items()}
         except Exception as exc:  # missing, truncated or foreign: say which file, and that reinstalling mends it
             raise ModelFileError(f"{self.path.name} is missing or damaged ({type(exc).__name__}: "
@@ -197,6 +197,9 @@ class WorkerNetwork:
     def outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """One input batch (cast to the file's input type) -> every output by its signature
         name, as float32 (quantized outputs dequantized: (q - zero point) * scale)."""
+        x = np.asarray(x)
+        if not np.can_cast(x.dtype, self._dtype, "same_kind"):
+            raise ModelError(f"{self.path.name} takes {self._dtype} input, not {x.dtype}")
         with self._lock:
             raw = self._runner(**{self._input: np.ascontiguousarray(x, dtype=self._dtype)})
             out = {}
@@ -239,6 +242,18 @@ def check_digest(path: Path, expected: str, what: str) -> None:
     if digest != expected:
         raise ModelFileError(f"{path.name} is not {what} was trained with "
                              f"(sha256 {digest[:12]}…, expected {expected[:12]}…); reinstall emobrowser")
+
+
+def _per_tensor(name: str, detail: dict) -> tuple[float, int]:
+    """(scale, zero point) of an output: (0, 0) when it is not quantized. Per-channel
+    quantized outputs are refused: no shipped network has one."""
+    params = detail.get("quantization_parameters") or {}
+    scales = np.asarray(params.get("scales", []))
+    if scales.size > 1:
+        raise ValueError(f"output {name!r} is quantized per channel")
+    if scales.size == 0:
+        return 0.0, 0
+    return float(scales[0]), int(np.asarray(params["zero_points"])[0])
 
 
 _workers: dict[Path, WorkerNetwork] = {}

@@ -1,4 +1,4 @@
-"""Train the image valence–arousal model (version 5: pretrained CNNs + hand-crafted features).
+"""Train the image valence–arousal model (version 5: an ImageNet classifier's features + hand-crafted features).
 
 ``train(data_dir, out_dir)`` reads ``ratings.csv`` (columns ``file``, ``dataset``,
 ``valence``, ``arousal``; optionally ``category`` and the Emotion6 ``p_anger .. p_neutral``

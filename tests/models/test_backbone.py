@@ -119,3 +119,31 @@ def test_conversion_refuses_another_wheel_or_an_unlabelled_file(tmp_path):
         conv.read_member(fake)
     with pytest.raises(ValueError, match="lacks"):
         conv.class_names(b"a flatbuffer without the licence statement")
+
+
+def test_a_missing_or_damaged_output_list_is_an_installation_fault(tmp_path):
+    """Without a readable image_backbone.json the features cannot be laid out: that is the
+    installation's fault, named, and the photos that met it are retried on the next run."""
+    import shutil
+
+    from emobrowser.core.errors import ModelFileError, environment_failure
+
+    shutil.copyfile(backbone.backbone_path(), tmp_path / backbone.BACKBONE_FILE)
+    with pytest.raises(ModelFileError, match="image_backbone.json is missing or damaged") as caught:
+        backbone.backbone_features(draw_image("warm"), tmp_path)
+    assert environment_failure(caught.value).startswith("a model file of this installation cannot be loaded")
+    (tmp_path / backbone.BACKBONE_META).write_text('{"dim": 2744, "outputs": [{"name": "pooled"}]}')
+    with pytest.raises(ModelFileError, match="image_backbone.json is missing or damaged"):
+        backbone.backbone_dim(tmp_path)
+
+
+def test_the_runner_refuses_input_it_would_have_to_wrap():
+    """The backbone takes uint8 pixels; a float picture would be wrapped modulo 256 by a
+    plain cast, so it is refused instead."""
+    from emobrowser.core.errors import ModelError
+
+    net = backbone.network()
+    x = backbone.backbone_input(draw_image("cool"))
+    assert net.outputs(x)["logits"].dtype == np.float32
+    with pytest.raises(ModelError, match="takes uint8 input, not float32"):
+        net.outputs(x.astype(np.float32) / 255.0)

@@ -99,6 +99,8 @@ def test_the_photo_model_refuses_another_backbone(tmp_path):
     with pytest.raises(ModelFileError, match="image_backbone.tflite is not the backbone the photo model "
                                              "was trained with"):
         ImageVAModel(model_dir=tmp_path).extract(_photo(2))
+    with pytest.raises(ModelFileError, match="image_backbone.tflite is not the backbone"):
+        ImageVAModel(model_dir=tmp_path).extract_frame(_photo(2))  # video frames too
     with pytest.raises(ModelFileError, match="not the backbone") as caught:
         ImageVAModel(model_dir=tmp_path).predict(np.zeros((1, 10), np.float32))
     assert environment_failure(caught.value).startswith("a model file of this installation cannot be loaded")
