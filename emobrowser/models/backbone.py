@@ -58,7 +58,7 @@ def _meta(model_dir: Path | None = None) -> dict:
     """``image_backbone.json`` (read once per file and process): {"dim", "outputs": [(name,
     use), …]}. A missing or damaged file is a :class:`ModelFileError` naming it, so the
     photos that met it are retried once the installation is mended."""
-    from emobrowser.core.errors import ModelFileError
+    from emobrowser.models.runtime import damaged_file
 
     path = _meta_path(model_dir).resolve()
     with _metas_lock:
@@ -68,8 +68,7 @@ def _meta(model_dir: Path | None = None) -> dict:
                 _metas[path] = {"dim": int(doc["dim"]),
                                 "outputs": [(str(o["name"]), str(o["use"])) for o in doc["outputs"]]}
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise ModelFileError(f"{BACKBONE_META} is missing or damaged ({type(exc).__name__}: "
-                                     f"{str(exc)[:200]}); reinstall emobrowser") from exc
+                raise damaged_file(BACKBONE_META, exc) from exc
         return _metas[path]
 
 

@@ -174,8 +174,6 @@ class WorkerNetwork:
     def __init__(self, path: Path):
         from ai_edge_litert.interpreter import Interpreter
 
-        from emobrowser.core.errors import ModelFileError
-
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
@@ -190,8 +188,7 @@ class WorkerNetwork:
                 self._dequantize = {name: _per_tensor(name, detail)
                                     for name, detail in self._runner.get_output_details().items()}
         except Exception as exc:  # missing, truncated or foreign: say which file, and that reinstalling mends it
-            raise ModelFileError(f"{self.path.name} is missing or damaged ({type(exc).__name__}: "
-                                 f"{str(exc)[:200]}); reinstall emobrowser") from exc
+            raise damaged_file(self.path.name, exc) from exc
         self._interpreter = interpreter
 
     def outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -213,6 +210,15 @@ class WorkerNetwork:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """One input batch -> its first output as float32, as the file's signature shapes it."""
         return self.outputs(x)[self._outputs[0]]
+
+
+def damaged_file(name: str, exc: BaseException):
+    """The :class:`ModelFileError` for a shipped model file ``name`` that is missing or
+    cannot be read as what it should be (raise it ``from exc``)."""
+    from emobrowser.core.errors import ModelFileError
+
+    return ModelFileError(f"{name} is missing or damaged ({type(exc).__name__}: {str(exc)[:200]}); "
+                          "reinstall emobrowser")
 
 
 def file_digest(path: Path) -> str:
