@@ -201,6 +201,7 @@ class AudioVAModel(AudioModel):
         the whole track's tempo."""
         from emobrowser.features.music_tagger import embeddings
 
+        self.norm()  # a foreign tagger or norm file stops here, before any work on the file
         whole, frames, times, duration = extract_features(samples, sr, hop_seconds=self.hop_seconds)
         steps = np.asarray(times, dtype=np.float64).reshape(len(frames), -1).mean(axis=1)
         embedding, local_embedding = embeddings(samples, sr, steps, DESCRIPTOR_CONTEXT_SECONDS, self.tagger_dir())
@@ -219,17 +220,27 @@ class AudioVAModel(AudioModel):
 
     # -- inference (one thread) -------------------------------------------------------
     def norm(self) -> dict:
+        """``audio_va_norm.json``, checked against the features this code extracts and the
+        tagger file in use. It is read in the indexing workers (:meth:`extract`) and in
+        the inference thread; a missing, damaged or mismatched file is a
+        :class:`ModelFileError` (the installation's fault: files that met it are tried
+        again on the next run)."""
         if self._norm is None:
-            with open(self.model_dir / NORM_FILE, encoding="utf-8") as fh:
-                norm = json.load(fh)
-            if norm.get("feature_names") != FEATURE_NAMES:
-                raise ValueError("audio_va_norm.json was made for other features")
-            if norm.get("dynamics") and norm.get("dynamics_names") != TRACK_NAMES:
-                raise ValueError("audio_va_norm.json was made for other track descriptors")
-            if norm.get("derived_mel_hz") and norm.get("derived_names") != DERIVED_NAMES:
-                raise ValueError("audio_va_norm.json was made for other derived features")
-            if norm.get("tagger") and norm.get("tagger_names") != EMBEDDING_NAMES:
-                raise ValueError("audio_va_norm.json was made for another music tagger")
+            from emobrowser.core.errors import ModelFileError
+            from emobrowser.models.runtime import damaged_file
+
+            try:
+                with open(self.model_dir / NORM_FILE, encoding="utf-8") as fh:
+                    norm = json.load(fh)
+            except (OSError, ValueError) as exc:
+                raise damaged_file(NORM_FILE, exc) from exc
+            for wanted, names, expected, what in (
+                    (True, "feature_names", FEATURE_NAMES, "other features"),
+                    (norm.get("dynamics"), "dynamics_names", TRACK_NAMES, "other track descriptors"),
+                    (norm.get("derived_mel_hz"), "derived_names", DERIVED_NAMES, "other derived features"),
+                    (norm.get("tagger"), "tagger_names", EMBEDDING_NAMES, "another music tagger")):
+                if wanted and norm.get(names) != expected:
+                    raise ModelFileError(f"{NORM_FILE} was made for {what}; reinstall emobrowser")
             if norm.get("tagger_sha256"):
                 self._check_tagger(norm["tagger_sha256"])
             self._norm = norm

@@ -243,6 +243,10 @@ def test_the_song_model_needs_its_tagger(tmp_path, monkeypatch):
     (folder / mt.TAGGER_FILE).write_bytes(b"not a flatbuffer" * 10)
     with pytest.raises(ModelFileError, match="not the music tagger the song model was trained with"):
         am.AudioVAModel(folder).norm()
+    # the indexing workers refuse it too, before any work on the file
+    monkeypatch.setattr(am, "extract_features", lambda *a, **k: pytest.fail("features extracted for nothing"))
+    with pytest.raises(ModelFileError, match="not the music tagger the song model was trained with"):
+        am.AudioVAModel(folder).extract(music(4.0), SR)
     with pytest.raises(ModelFileError, match="music_tagger.tflite is missing or damaged") as caught:
         mt.patch_outputs(music(4.0), SR, folder)
     # a file that met it is tried again on the next run, once the app is mended
@@ -358,3 +362,29 @@ def test_training_smoke(tmp_path):
 
     feeds, _ = trained.network_feeds(np.vstack([feats.whole[None, :], feats.frames]))
     assert max_difference(out / am.WEIGHTS_FILE, feeds) <= TOLERANCE
+
+
+@pytest.mark.parametrize("damage", ["garbled", "other features", "missing"])
+def test_a_song_norm_file_that_does_not_fit_is_an_installation_fault(tmp_path, monkeypatch, damage):
+    """A norm file that cannot be read, or was made for other features, stops the workers
+    with a ModelFileError naming it, so the files that met it are tried again later."""
+    import shutil
+
+    from emobrowser.core.errors import ModelFileError, environment_failure
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    norm_path = folder / am.NORM_FILE
+    shutil.copyfile(SHIPPED / am.NORM_FILE, norm_path)
+    if damage == "garbled":
+        norm_path.write_text("{not json", encoding="utf-8")
+    elif damage == "other features":
+        norm = json.loads(norm_path.read_text(encoding="utf-8"))
+        norm["feature_names"] = norm["feature_names"][::-1]
+        norm_path.write_text(json.dumps(norm), encoding="utf-8")
+    else:
+        norm_path.unlink()
+    monkeypatch.setattr(am, "extract_features", lambda *a, **k: pytest.fail("features extracted for nothing"))
+    with pytest.raises(ModelFileError, match=am.NORM_FILE) as caught:
+        am.AudioVAModel(folder).extract(music(4.0), SR)
+    assert environment_failure(caught.value).startswith("a model file of this installation cannot be loaded")
