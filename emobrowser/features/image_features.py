@@ -61,14 +61,19 @@ def to_working_size(bgr: np.ndarray, size: int = WORK_SIZE) -> np.ndarray:
 
 
 def _grid_means(a: np.ndarray, n: int) -> np.ndarray:
-    """Mean of 2-D (or 3-D, channels last) array over an n x n grid -> (n*n[*c],)."""
+    """Mean of 2-D (or 3-D, channels last) array over an n x n grid -> (n*n[*c],). On a
+    side shorter than n pixels (a panorama strip), cells share rows or columns rather
+    than being empty."""
     h, w = a.shape[:2]
     ys = np.linspace(0, h, n + 1).astype(int)
     xs = np.linspace(0, w, n + 1).astype(int)
     out = []
     for i in range(n):
+        y0 = min(ys[i], h - 1)
         for j in range(n):
-            out.append(a[ys[i]:ys[i + 1], xs[j]:xs[j + 1]].reshape(-1, *a.shape[2:]).mean(axis=0))
+            x0 = min(xs[j], w - 1)
+            cell = a[y0:max(ys[i + 1], y0 + 1), x0:max(xs[j + 1], x0 + 1)]
+            out.append(cell.reshape(-1, *a.shape[2:]).mean(axis=0))
     return np.asarray(out, dtype=np.float32).ravel()
 
 
@@ -273,7 +278,8 @@ def layout_features(bgr: np.ndarray, gray: np.ndarray) -> np.ndarray:
     sal = cv2.GaussianBlur(mag, (0, 0), max(2.0, min(h, w) / 16))
     pts = [(h // 3, w // 3), (h // 3, 2 * w // 3), (2 * h // 3, w // 3), (2 * h // 3, 2 * w // 3)]
     thirds = [float(np.mean([sal[y, x] for y, x in pts]) / (sal.mean() + 1e-6))]
-    centre = [float(sal[h // 4:3 * h // 4, w // 4:3 * w // 4].mean() / (sal.mean() + 1e-6))]
+    middle = sal[h // 4:max(3 * h // 4, h // 4 + 1), w // 4:max(3 * w // 4, w // 4 + 1)]  # never empty
+    centre = [float(middle.mean() / (sal.mean() + 1e-6))]
     aspect = [float(np.log(w / h))]
     out = np.concatenate([grid_mean, grid_std, thumb, edge_grid, edge_d, hog, grad_stats,
                           sharp, thirds, centre, aspect])

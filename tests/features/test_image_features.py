@@ -47,6 +47,21 @@ def test_any_size_gives_same_dim(shape):
     assert F.image_features(img).shape == (F.feature_dim(),)
 
 
+@pytest.mark.parametrize("shape", [(1, 4000, 3), (4000, 1, 3), (2, 900, 3), (3, 3000, 3), (1, 1, 3)])
+def test_panorama_strips_give_every_feature_without_empty_cells(shape):
+    """A strip a few pixels high shrinks to one or two rows at the working size: every
+    grid cell and the centre still hold pixels, so no feature is the mean of nothing."""
+    import warnings
+
+    img = np.random.default_rng(2).integers(0, 255, shape, dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns on the mean of an empty slice
+        f = F.image_features(img)
+    assert f.shape == (F.feature_dim(),) and np.isfinite(f).all()
+    a = np.arange(12.0).reshape(1, 12)  # one row, 3 x 3 grid: the rows are shared
+    assert np.allclose(F._grid_means(a, 3), np.tile([1.5, 5.5, 9.5], 3))
+
+
 def test_grey_and_bgra_and_flat_inputs():
     img = _scene()
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
