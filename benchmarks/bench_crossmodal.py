@@ -141,7 +141,7 @@ def main(argv=None) -> int:
         photos = {"pred": saved["photo_pred"], "labels": saved["photo_labels"]}
         songs = {"pred": saved["song_pred"], "labels": saved["song_labels"]}
     else:
-        from emobrowser.models.shared_scale_fit import audio_held_out, image_held_out
+        from emobrowser.training.shared_scale_fit import audio_held_out, image_held_out
 
         def log(*a):
             print(*a, file=sys.stderr)

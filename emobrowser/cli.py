@@ -374,9 +374,9 @@ def cmd_train(args) -> int:
     if absent:
         raise InputError(f"--data {data} is not an {args.kind} training folder: no {' or '.join(absent)}")
     if args.kind == "image":
-        from emobrowser.models.train_image import train
+        from emobrowser.training.train_image import train
     else:
-        from emobrowser.models.train_audio import train
+        from emobrowser.training.train_audio import train
     extra = {"cache_dir": Path(args.cache)} if args.cache else {}
     metrics = train(Path(args.data), Path(args.out), seed=args.seed, epochs=args.epochs, folds=args.folds, **extra)
     print(json.dumps(metrics, sort_keys=True))

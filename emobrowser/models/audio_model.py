@@ -4,7 +4,7 @@ Features: the DEAM librosa recipe (emobrowser.features.audio_features), whole tr
 a timeline of 3 s windows every 0.5 s, with track descriptors and, for decoded audio, the
 embedding of a pretrained music tagger (emobrowser.features.music_tagger). Model: a
 small Keras MLP trained on DEAM's ratings and the 4Q clips' quadrant signs
-(emobrowser.models.train_audio); see docs/model_card_audio.md.
+(emobrowser.training.train_audio); see docs/model_card_audio.md.
 
 Weights: ``audio_va.keras`` (plain Keras layers, loads with safe_mode=True), its LiteRT
 conversion ``audio_va.tflite`` (what scoring runs; see emobrowser.models.runtime) and

@@ -41,7 +41,7 @@ percentile of the reference (0.64), so only the most extreme outliers reach the 
 The maps live in ``resources/models/shared_scale.json``, keyed by "name/version".
 A model applies its map at the end of ``predict``, so a change of map is a change of
 model version, and libraries rescore on the next ``index``. The fit is
-``python -m emobrowser.models.shared_scale_fit``.
+``python -m emobrowser.training.shared_scale_fit``.
 """
 
 from __future__ import annotations

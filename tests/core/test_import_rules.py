@@ -1,5 +1,6 @@
 """House rules on imports: the core never needs Qt, and nothing loads TensorFlow early."""
 
+import json
 import subprocess
 import sys
 
@@ -57,3 +58,25 @@ print('tensorflow' in sys.modules, 'librosa' in sys.modules)
     proc = _run(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False"]
+
+
+def test_scoring_with_the_shipped_models_never_loads_the_training_code():
+    """emobrowser.training (trainers, converters, held-out checks) is for developers: what
+    the app runs to score a photo and a song, in the workers and in the inference thread,
+    stays in emobrowser.models."""
+    code = """
+import json, sys
+from emobrowser.media import synth
+from emobrowser.models import registry
+image, audio = registry.image_model("image-va"), registry.audio_model("audio-va")
+va = image.predict(image.extract(synth.draw_image("warm", (96, 128)))[None])
+song = audio.extract(synth.synth_music(6.0, sr=audio.sample_rate), audio.sample_rate)
+va2 = audio.predict(song.whole[None])
+assert va.shape == (1, 2) and va2.shape == (1, 2), (va.shape, va2.shape)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith("emobrowser."))))
+"""
+    proc = _run(code)
+    assert proc.returncode == 0, proc.stderr
+    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "emobrowser.models.image_model" in loaded and "emobrowser.models.audio_model" in loaded
+    assert not [m for m in loaded if m.startswith("emobrowser.training")]

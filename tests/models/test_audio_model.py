@@ -70,7 +70,7 @@ def test_transform_and_calibration_are_plain_numpy():
 
 
 def test_quantile_normalisation_is_monotonic_and_finite():
-    from emobrowser.models.train_audio import norm_stats
+    from emobrowser.training.train_audio import norm_stats
 
     rng = np.random.default_rng(0)
     x = np.column_stack([rng.lognormal(size=500), rng.integers(0, 3, size=500).astype(float)])
@@ -213,7 +213,7 @@ def test_shipped_model_predicts_in_range(monkeypatch):
 def test_training_embeddings_are_what_extract_gives(tmp_path):
     """A 4Q clip's training embedding is computed as the app computes a file's."""
     from emobrowser.media.audio import load_audio
-    from emobrowser.models.audio_data import clip_tagger
+    from emobrowser.training.audio_data import clip_tagger
 
     path = tmp_path / "clip.wav"
     write_wav(path, music(8.0, bpm=96))
@@ -303,7 +303,7 @@ def test_feature_table_rejects_unusable_rows_and_files(tmp_path):
 
 
 def test_deam_labels_of_the_2013_songs_are_exchanged_only_when_asked(tmp_path):
-    from emobrowser.models.audio_data import load_deam
+    from emobrowser.training.audio_data import load_deam
 
     x = np.random.default_rng(0).uniform(0.01, 1.0, (5, len(FEATURE_NAMES)))
     y = np.array([[0.5, -0.25], [0.1, 0.2], [-0.3, 0.4], [0.6, 0.7], [0.0, -0.5]])
@@ -322,7 +322,7 @@ def test_training_smoke(tmp_path):
     """One epoch on a tiny generated data folder writes three files that load safely."""
     import keras
 
-    from emobrowser.models.train_audio import train
+    from emobrowser.training.train_audio import train
 
     rng = np.random.default_rng(0)
     data = tmp_path / "data"
@@ -358,7 +358,7 @@ def test_training_smoke(tmp_path):
     va = trained.predict(np.vstack([feats.whole[None, :], feats.frames]))
     assert va.shape == (1 + len(feats.frames), 2) and np.all(np.abs(va) <= 1.0)
     assert trained.backend() == "litert"  # training writes the LiteRT pair that scoring runs
-    from emobrowser.models.convert import TOLERANCE, max_difference
+    from emobrowser.training.convert import TOLERANCE, max_difference
 
     feeds, _ = trained.network_feeds(np.vstack([feats.whole[None, :], feats.frames]))
     assert max_difference(out / am.WEIGHTS_FILE, feeds) <= TOLERANCE

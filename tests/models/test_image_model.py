@@ -253,9 +253,9 @@ def _tiny_dataset(root, n=12):
 def test_training_smoke(tmp_path, monkeypatch):
     import keras
 
-    from emobrowser.models import train_image
+    from emobrowser.training import image_data, train_image
 
-    monkeypatch.setattr(train_image, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(image_data, "CACHE_DIR", tmp_path / "cache")
     data, out = tmp_path / "data", tmp_path / "out"
     _tiny_dataset(data)
     metrics = train_image.train(data, out, seed=0, epochs=1, folds=2, log=lambda *a: None,
@@ -273,7 +273,7 @@ def test_training_smoke(tmp_path, monkeypatch):
     pred = m.predict(np.stack([m.extract(_photo(50)), m.extract(_photo(51))]))
     assert pred.shape == (2, 2) and np.all(np.isfinite(pred)) and np.all(np.abs(pred) <= 1)
     assert m.backend() == "litert"  # training writes the LiteRT pair that scoring runs
-    from emobrowser.models.convert import TOLERANCE, max_difference
+    from emobrowser.training.convert import TOLERANCE, max_difference
 
     assert max_difference(out / MODEL_FILE, [m.network_feed(np.stack([m.extract(_photo(52))]))]) <= TOLERANCE
 
@@ -282,7 +282,7 @@ def test_fit_linear_is_a_weighted_ridge_in_both_forms():
     """The linear member's ridge: with a tiny penalty it recovers an exact linear relation
     (fewer rows than features: the dual form; more: the primal), weights count like
     repeated rows, and a larger penalty shrinks the coefficients."""
-    from emobrowser.models.train_image import fit_linear
+    from emobrowser.training.image_head import fit_linear
 
     rng = np.random.default_rng(0)
     for n, d in ((40, 60), (200, 30)):
@@ -308,19 +308,21 @@ def test_ensemble_averages_the_mlps_with_the_linear_member():
     ridge does not join (``linear_outputs``) is half the MLPs' there."""
     import keras
 
-    from emobrowser.models import train_image
+    from emobrowser.training import image_head
+    from emobrowser.training.image_data import EMOTIONS, OASIS_CATEGORIES
+    from emobrowser.training.train_image import DEFAULTS
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(64, 20)).astype(np.float32)
     va = np.tanh(x[:, :2] * 0.5).astype(np.float32)
-    emo = np.zeros((64, len(train_image.EMOTIONS)), np.float32)
-    cat = np.zeros((64, len(train_image.OASIS_CATEGORIES)), np.float32)
+    emo = np.zeros((64, len(EMOTIONS)), np.float32)
+    cat = np.zeros((64, len(OASIS_CATEGORIES)), np.float32)
     w = np.ones(64, np.float32)
-    coef, intercept = train_image.fit_linear(x, va, w, 10.0)
+    coef, intercept = image_head.fit_linear(x, va, w, 10.0)
     for outputs in (("valence", "arousal"), ("arousal",)):
-        cfg = dict(train_image.DEFAULTS, members=1, hidden=(8,), epochs=1, linear_alpha=10.0, pca=0,
+        cfg = dict(DEFAULTS, members=1, hidden=(8,), epochs=1, linear_alpha=10.0, pca=0,
                    linear_outputs=outputs)
-        model = train_image.fit_ensemble(x, va, emo, cat, w, cfg, 0, log=lambda *a: None)
+        model = image_head.fit_ensemble(x, va, emo, cat, w, cfg, 0, log=lambda *a: None)
         kernel, bias = model.get_layer("linear").get_weights()
         joined = np.array(["valence" in outputs, True])
         assert np.allclose(kernel, coef * joined) and np.allclose(bias, intercept * joined)
@@ -336,30 +338,32 @@ def test_kernel_member_is_an_rbf_kernel_ridge_on_the_projections(tmp_path):
     and converts to LiteRT like the rest, and it learns what a linear model cannot."""
     import keras
 
-    from emobrowser.models import train_image
-    from emobrowser.models.convert import TOLERANCE, write_pair
+    from emobrowser.training import image_head
+    from emobrowser.training.image_data import EMOTIONS, OASIS_CATEGORIES
+    from emobrowser.training.train_image import DEFAULTS
+    from emobrowser.training.convert import TOLERANCE, write_pair
 
     rng = np.random.default_rng(2)
     n = 400
     x = rng.normal(size=(n, 12)).astype(np.float32)
     x[:, :3] *= 3.0  # the directions that matter are the principal ones
     va = np.stack([np.cos(0.5 * x[:, 0]), x[:, 1] * x[:, 2] / 9.0], axis=1).astype(np.float32) * 0.5
-    emo = np.zeros((n, len(train_image.EMOTIONS)), np.float32)
-    cat = np.zeros((n, len(train_image.OASIS_CATEGORIES)), np.float32)
+    emo = np.zeros((n, len(EMOTIONS)), np.float32)
+    cat = np.zeros((n, len(OASIS_CATEGORIES)), np.float32)
     w = np.ones(n, np.float32)
-    cfg = dict(train_image.DEFAULTS, members=1, hidden=(8,), epochs=1, pca=6, linear_alpha=0,
+    cfg = dict(DEFAULTS, members=1, hidden=(8,), epochs=1, pca=6, linear_alpha=0,
                kernel_centres=120, kernel_alpha=0.1, kernel_share=0.2)
-    projection = train_image.pca_projection(x, 6, 0)
-    model = train_image.fit_ensemble(x, va, emo, cat, w, cfg, 0, log=lambda *a: None, projection=projection)
+    projection = image_head.pca_projection(x, 6, 0)
+    model = image_head.fit_ensemble(x, va, emo, cat, w, cfg, 0, log=lambda *a: None, projection=projection)
     p = x @ projection
-    centres, gamma = train_image.kernel_centres(p, 120, 1.0, 0)
-    coef, intercept = train_image.fit_linear(train_image.rbf_features(p, centres, gamma), va, w, 0.1)
-    kernel = train_image.rbf_features(p, centres, gamma) @ coef + intercept
+    centres, gamma = image_head.kernel_centres(p, 120, 1.0, 0)
+    coef, intercept = image_head.fit_linear(image_head.rbf_features(p, centres, gamma), va, w, 0.1)
+    kernel = image_head.rbf_features(p, centres, gamma) @ coef + intercept
     heads = keras.Model(model.inputs, model.get_layer("va_with_kernel").input[0]).predict(x, verbose=0)
     expected = 0.5 * (heads + 0.25 * kernel)  # share 0.2: the kernel's weight is 0.2 / 0.8
     assert np.allclose(model.predict(x, verbose=0), expected, atol=1e-4)
     # the kernel part fits the non-linear targets far better than a ridge on the features
-    linear = x @ train_image.fit_linear(x, va, w, 0.1)[0]
+    linear = x @ image_head.fit_linear(x, va, w, 0.1)[0]
     assert np.corrcoef(kernel[:, 0], va[:, 0])[0, 1] > 0.8 > abs(np.corrcoef(linear[:, 0], va[:, 0])[0, 1]) + 0.5
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
@@ -368,7 +372,7 @@ def test_kernel_member_is_an_rbf_kernel_ridge_on_the_projections(tmp_path):
 
 
 def test_training_augmentations_crop_the_centre_and_mirror():
-    from emobrowser.models.train_image import augment_image
+    from emobrowser.training.image_data import augment_image
 
     img = np.random.default_rng(3).integers(0, 256, (200, 120, 3)).astype(np.uint8)
     np.testing.assert_array_equal(augment_image(img, "flip"), img[:, ::-1])

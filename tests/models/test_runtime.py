@@ -15,7 +15,7 @@ from emobrowser.core.paths import models_dir
 from emobrowser.media import synth
 from emobrowser.models import runtime
 from emobrowser.models.audio_model import AudioVAModel
-from emobrowser.models.convert import TOLERANCE, max_difference
+from emobrowser.training.convert import TOLERANCE, max_difference
 from emobrowser.models.image_model import ImageVAModel
 
 

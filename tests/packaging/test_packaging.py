@@ -46,6 +46,17 @@ def test_wheel_contains_resources(built):
         assert "emobrowser/" + model_file in names
 
 
+def test_wheel_contains_every_module(built):
+    """pyproject.toml lists the packages by hand: a new subpackage left off the list would
+    be missing from every install but an editable one."""
+    names = set(zipfile.ZipFile(built[0]).namelist())
+    tracked = subprocess.run(["git", "ls-files", "emobrowser"], cwd=REPO, capture_output=True,
+                             text=True).stdout.split()
+    modules = [m for m in tracked if m.endswith(".py")]
+    assert "emobrowser/training/train_image.py" in modules
+    assert [m for m in modules if m not in names] == []
+
+
 def test_sdist_contains_resources_and_packaging(built):
     names = tarfile.open(built[1]).getnames()
     assert any(n.endswith(f"resources/icons/{APP_ID}.svg") for n in names)

@@ -21,7 +21,7 @@ and per dimension whose sign differs between the two clips:
   direction is right (median per offset). The offsets (from the join) where it first reaches 0.1 and 0.9
   give the rise time, i.e. how sharply the timeline resolves a change.
 
-    python -m emobrowser.models.timeline_check --data /work/shared/data \\
+    python -m emobrowser.training.timeline_check --data /work/shared/data \\
         --cache /tmp/audcache/4q --fold 0
 
 With ``--windows 1.5,3,6`` the same splices are also scored in this process with other
@@ -55,7 +55,7 @@ from emobrowser.features.audio_features import (
 )
 from emobrowser.media.audio import load_audio
 from emobrowser.media.synth import write_audio
-from emobrowser.models.holdout_audio import fold_model, score_with_cli
+from emobrowser.training.holdout_audio import fold_model, score_with_cli
 
 SR = 22050
 DIMS = ("valence", "arousal")

@@ -7,8 +7,8 @@ from them (loudness-free mel shape, spectral centroid and spread, band shares, c
 entropy, major/minor key-profile correlations). It shows where the table's ceiling
 lies; see docs/model_card_audio.md.
 
-    python -m emobrowser.models.deam_baselines --data /work/shared/data [--labels as_given]
-    python -m emobrowser.models.deam_baselines --data /work/shared/data --check-labels \\
+    python -m emobrowser.training.deam_baselines --data /work/shared/data [--labels as_given]
+    python -m emobrowser.training.deam_baselines --data /work/shared/data --check-labels \\
         --cache /tmp/audcache/4q
 
 Prints one JSON line per learner and a summary JSON line last. ``--check-labels``
@@ -29,8 +29,8 @@ import numpy as np
 from emobrowser.features import audio_features
 from emobrowser.features.audio_features import FEATURE_NAMES
 from emobrowser.models.audio_model import transform_features
-from emobrowser.models.audio_data import DEAM_EXCHANGED_IDS, deam_folds, load_4q, load_deam, song_numbers
-from emobrowser.models.train_audio import _pearson
+from emobrowser.training.audio_data import DEAM_EXCHANGED_IDS, deam_folds, load_4q, load_deam, song_numbers
+from emobrowser.training.train_audio import _pearson
 
 
 def derived_features(raw: np.ndarray) -> np.ndarray:

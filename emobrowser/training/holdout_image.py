@@ -1,13 +1,13 @@
 """End-to-end held-out check of the photo model, through the CLI.
 
-Cross-validation (emobrowser.models.train_image) measures the network on cached
+Cross-validation (emobrowser.training.train_image) measures the network on cached
 features. This check measures what a user gets: one fold of the rated photos (the same
 stratified folds as the trainer's, seed 0) is held out, a model is trained exactly as
 the shipped one on the other photos, and the held-out photo files are then scored by
 ``emobrowser score --json`` in a separate process with that model installed
 (``EMOBROWSER_MODELS``): decode, backbone, hand-crafted features, network and rescale.
 
-    python -m emobrowser.models.holdout_image --data /work/shared/data \\
+    python -m emobrowser.training.holdout_image --data /work/shared/data \\
         --cache /tmp/imgcache --fold 0
 
 The data folder is never written to: the training view of it is a temporary folder of
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.models.holdout_audio import holdout_main, score_with_cli
-from emobrowser.models.train_image import (END, image_data_dir, load_ratings, share_at_ends, stratified_folds,
-                                           targets, train)
+from emobrowser.training.holdout_audio import holdout_main, score_with_cli
+from emobrowser.training.image_data import image_data_dir, load_ratings, stratified_folds, targets
+from emobrowser.training.train_image import END, share_at_ends, train
 
 
 def split(data_dir: Path, fold: int, folds: int = 5, seed: int = 0):

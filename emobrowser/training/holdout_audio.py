@@ -1,6 +1,6 @@
 """End-to-end held-out check of the audio model on real 4Q clips, through the CLI.
 
-Cross-validation (emobrowser.models.train_audio) measures the network on cached
+Cross-validation (emobrowser.training.train_audio) measures the network on cached
 features. This check measures what a user gets: one artist-grouped fold of the 4Q
 clips is held out, a model is trained exactly as the shipped one on everything else
 (DEAM and the other 4Q clips), and the held-out clip files are then scored by
@@ -8,7 +8,7 @@ clips is held out, a model is trained exactly as the shipped one on everything e
 (``EMOBROWSER_MODELS``). Accuracies come from the JSON the command prints; the
 timeline in the same output is checked for its 0.5 s hop.
 
-    python -m emobrowser.models.holdout_audio --data /work/shared/data \\
+    python -m emobrowser.training.holdout_audio --data /work/shared/data \\
         --cache /tmp/audcache/4q --fold 0
 
 The data folder is never written to: the training view of it is a temporary folder
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emobrowser.models.audio_data import q4_folds
-from emobrowser.models.train_audio import evaluate, train
+from emobrowser.training.audio_data import q4_folds
+from emobrowser.training.train_audio import evaluate, train
 
 
 def _training_view(data_dir: Path, rows: list[dict], fieldnames: list[str], dest: Path) -> Path:

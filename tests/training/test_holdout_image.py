@@ -8,7 +8,7 @@ import csv
 import numpy as np
 
 from emobrowser.media import synth
-from emobrowser.models import holdout_image as ho
+from emobrowser.training import holdout_image as ho
 
 
 def _data(root, n=20):

@@ -1,6 +1,6 @@
 """Fit the shipped shared-scale maps (see emobrowser.models.shared_scale).
 
-    python -m emobrowser.models.shared_scale_fit --data /work/shared/data \\
+    python -m emobrowser.training.shared_scale_fit --data /work/shared/data \\
         --cache /tmp/emocache [--models audio,image] [--out resources/models] [--held-out FILE]
 
 Each model's map is fitted on its out-of-fold predictions for its rated data, made
@@ -31,7 +31,7 @@ from emobrowser.models import shared_scale
 def audio_held_out(data: Path, cache: Path | None, log=print) -> dict:
     """Out-of-fold predictions of the audio model for the 4Q clips: {"pred" (n, 2) before
     the shared scale, "labels" (n, 2) signs, "files", "quadrants"}."""
-    from emobrowser.models.train_audio import train
+    from emobrowser.training.train_audio import train
 
     held: dict = {}
     train(data, Path("/nonexistent"), save=False, held_out=held, log=log,
@@ -43,7 +43,7 @@ def audio_held_out(data: Path, cache: Path | None, log=print) -> dict:
 def image_held_out(data: Path, cache: Path | None, log=print) -> dict:
     """Out-of-fold predictions of the image model for the rated photos: {"pred" (n, 2)
     before the shared scale, "labels" (n, 2) ratings, "files", "datasets"}."""
-    from emobrowser.models.train_image import held_out_predictions
+    from emobrowser.training.train_image import held_out_predictions
 
     return held_out_predictions(data, cache_dir=None if cache is None else Path(cache) / "images", log=log)
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         doc["models"][key] = fit_entry(held, FITTED_ON[kind])
         print(f"{key}: {json.dumps({k: v for k, v in doc['models'][key].items() if k not in ('valence', 'arousal')})}",
               file=sys.stderr)
-    doc["command"] = ("python -m emobrowser.models.shared_scale_fit --data DATA --cache CACHE "
+    doc["command"] = ("python -m emobrowser.training.shared_scale_fit --data DATA --cache CACHE "
                       f"--models {args.models}" + (" --held-out HELD_OUT.npz" if args.held_out else ""))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")

@@ -8,7 +8,7 @@ import pytest
 
 from emobrowser.media.audio import load_audio
 from emobrowser.media.synth import write_audio
-from emobrowser.models import timeline_check as tc
+from emobrowser.training import timeline_check as tc
 
 SIGNS = {"Q1": (1, 1), "Q2": (-1, 1), "Q3": (-1, -1), "Q4": (1, -1)}
 

@@ -2,7 +2,7 @@
 
 A model version is the pair of files trained together: ``NAME.keras`` and
 ``NAME.tflite``. The trainers call :func:`write_pair` after saving the Keras file;
-``python -m emobrowser.models.convert [DIR]`` converts every ``.keras`` in DIR
+``python -m emobrowser.training.convert [DIR]`` converts every ``.keras`` in DIR
 (default: the shipped ``resources/models``) and checks each pair. Needs TensorFlow
 (the ``train`` extra).
 """

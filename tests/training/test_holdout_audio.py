@@ -7,7 +7,7 @@ import csv
 
 import pytest
 
-from emobrowser.models import holdout_audio as ho
+from emobrowser.training import holdout_audio as ho
 
 
 def _result(name, v, a, duration=2.0, hop=0.5, error=None):

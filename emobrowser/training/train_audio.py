@@ -7,7 +7,7 @@ Data (a folder laid out like the project's data folder):
   two rating columns of songs 1-1000 are exchanged back (audio_data.DEAM_EXCHANGED_IDS).
 * ``audio4q/labels.csv`` + clips: 4Q clips with quadrant / valence_sign / arousal_sign;
   their features are extracted with this project's decoder and extractor (cache them
-  with ``cache_dir``: ~1 s per clip). Loading and folds live in emobrowser.models.audio_data.
+  with ``cache_dir``: ~1 s per clip). Loading and folds live in emobrowser.training.audio_data.
 
 Model: an average of 3 MLPs on normalised features with a tanh (valence, arousal)
 output, trained multi-task: squared error on the DEAM ratings, and logistic loss on the
@@ -21,7 +21,7 @@ Evaluation: 5 folds over both sets at once (DEAM: shuffled k-fold; 4Q: stratifie
 quadrant and grouped by artist); every metric comes from held-out folds. The shipped
 model is then trained on everything with the same settings.
 
-    python -m emobrowser.models.train_audio --data /work/shared/data \\
+    python -m emobrowser.training.train_audio --data /work/shared/data \\
         --out resources/models --cache /tmp/audcache/4q
 
 No pickle/joblib anywhere: weights are a .keras file, the rest JSON.
@@ -47,7 +47,7 @@ from emobrowser.features.audio_features import (
     track_vector,
 )
 from emobrowser.features.music_tagger import EMBEDDING_NAMES, N_EMBEDDING, tagger_digest
-from emobrowser.models.audio_data import (
+from emobrowser.training.audio_data import (
     clip_tagger,
     corrected_labels,
     crop_rows,
@@ -472,7 +472,7 @@ def train(
         "cv": cv,
         "cv_uncalibrated": raw_cv,
         "calibration": calibration,
-        "command": "python -m emobrowser.models.train_audio --data /work/shared/data --out resources/models "
+        "command": "python -m emobrowser.training.train_audio --data /work/shared/data --out resources/models "
         f"--cache /tmp/audcache/4q --seed {seed} --folds {folds}",
     }
     if not save:
@@ -488,7 +488,7 @@ def train(
                       dq=np.concatenate([gq, gc]), eq=np.concatenate([eq, ec]))
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(out_dir / WEIGHTS_FILE)
-    from emobrowser.models.convert import write_pair
+    from emobrowser.training.convert import write_pair
 
     lite = write_pair(out_dir / WEIGHTS_FILE)  # the LiteRT file scoring runs
     if cfg.get("tagger"):
