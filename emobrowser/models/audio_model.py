@@ -218,7 +218,7 @@ class AudioVAModel(AudioModel):
 
         return self._dir if self._dir is not None and (self._dir / TAGGER_FILE).is_file() else None
 
-    # -- inference (one thread) -------------------------------------------------------
+    # -- the norm file (workers and inference) ----------------------------------------
     def norm(self) -> dict:
         """``audio_va_norm.json``, checked against the features this code extracts and the
         tagger file in use. It is read in the indexing workers (:meth:`extract`) and in
@@ -232,14 +232,16 @@ class AudioVAModel(AudioModel):
             try:
                 with open(self.model_dir / NORM_FILE, encoding="utf-8") as fh:
                     norm = json.load(fh)
+                if not isinstance(norm, dict):
+                    raise ValueError(f"a JSON {type(norm).__name__}, not an object")
             except (OSError, ValueError) as exc:
                 raise damaged_file(NORM_FILE, exc) from exc
-            for wanted, names, expected, what in (
+            for wanted, key, expected, what in (
                     (True, "feature_names", FEATURE_NAMES, "other features"),
                     (norm.get("dynamics"), "dynamics_names", TRACK_NAMES, "other track descriptors"),
                     (norm.get("derived_mel_hz"), "derived_names", DERIVED_NAMES, "other derived features"),
                     (norm.get("tagger"), "tagger_names", EMBEDDING_NAMES, "another music tagger")):
-                if wanted and norm.get(names) != expected:
+                if wanted and norm.get(key) != expected:
                     raise ModelFileError(f"{NORM_FILE} was made for {what}; reinstall emobrowser")
             if norm.get("tagger_sha256"):
                 self._check_tagger(norm["tagger_sha256"])
@@ -253,6 +255,7 @@ class AudioVAModel(AudioModel):
 
         check_digest(tagger_path(self.tagger_dir()), expected, "the music tagger the song model")
 
+    # -- inference (one thread) -------------------------------------------------------
     def network(self):
         """The loaded network: the LiteRT conversion, or the Keras file as a fallback."""
         with self._lock:

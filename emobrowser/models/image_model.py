@@ -124,10 +124,18 @@ class ImageVAModel(ImageModel):
     def _read_norm(self) -> dict:
         """``image_va_norm.json``, after checking that the backbone in use is the one the
         photo model was trained with (its sha256 is in the file since version 5): a foreign
-        or damaged file is a :class:`ModelFileError` naming it, in the indexing workers
-        (through :meth:`extract`) as in the inference thread."""
+        or damaged backbone, or a norm file that cannot be read, is a
+        :class:`ModelFileError` naming it, in the indexing workers (through
+        :meth:`extract`) as in the inference thread."""
+        from emobrowser.models.runtime import damaged_file
+
         d = self._model_dir()
-        norm = json.loads((d / NORM_FILE).read_text())
+        try:
+            norm = json.loads((d / NORM_FILE).read_text(encoding="utf-8"))
+            if not isinstance(norm, dict):
+                raise ValueError(f"a JSON {type(norm).__name__}, not an object")
+        except (OSError, ValueError) as exc:
+            raise damaged_file(NORM_FILE, exc) from exc
         if norm.get("backbone_sha256"):
             from emobrowser.models.backbone import backbone_path
             from emobrowser.models.runtime import check_digest

@@ -364,7 +364,7 @@ def test_training_smoke(tmp_path):
     assert max_difference(out / am.WEIGHTS_FILE, feeds) <= TOLERANCE
 
 
-@pytest.mark.parametrize("damage", ["garbled", "other features", "missing"])
+@pytest.mark.parametrize("damage", ["garbled", "not an object", "other features", "missing"])
 def test_a_song_norm_file_that_does_not_fit_is_an_installation_fault(tmp_path, monkeypatch, damage):
     """A norm file that cannot be read, or was made for other features, stops the workers
     with a ModelFileError naming it, so the files that met it are tried again later."""
@@ -378,6 +378,8 @@ def test_a_song_norm_file_that_does_not_fit_is_an_installation_fault(tmp_path, m
     shutil.copyfile(SHIPPED / am.NORM_FILE, norm_path)
     if damage == "garbled":
         norm_path.write_text("{not json", encoding="utf-8")
+    elif damage == "not an object":
+        norm_path.write_text("[1, 2]", encoding="utf-8")
     elif damage == "other features":
         norm = json.loads(norm_path.read_text(encoding="utf-8"))
         norm["feature_names"] = norm["feature_names"][::-1]

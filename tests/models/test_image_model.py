@@ -106,6 +106,22 @@ def test_the_photo_model_refuses_another_backbone(tmp_path):
     assert environment_failure(caught.value).startswith("a model file of this installation cannot be loaded")
 
 
+@pytest.mark.parametrize("damage", ["garbled", "not an object", "missing"])
+def test_a_photo_norm_file_that_cannot_be_read_is_an_installation_fault(tmp_path, damage):
+    """In the indexing workers too, so the photos that met it are retried once the
+    installation is mended instead of being recorded as failed for good."""
+    from emobrowser.core.errors import ModelFileError, environment_failure
+
+    norm = tmp_path / NORM_FILE
+    if damage == "garbled":
+        norm.write_text('{"views": ["plain"', encoding="utf-8")
+    elif damage == "not an object":
+        norm.write_text('"plain"', encoding="utf-8")
+    with pytest.raises(ModelFileError, match=f"{NORM_FILE} is missing or damaged") as caught:
+        ImageVAModel(model_dir=tmp_path).extract(_photo(2))
+    assert environment_failure(caught.value).startswith("a model file of this installation cannot be loaded")
+
+
 def test_extract_does_not_import_tensorflow():
     import subprocess
     import sys
