@@ -15,7 +15,6 @@ in ``emobrowser.core.paths.models_dir()``.
 from __future__ import annotations
 
 import csv
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,15 +226,9 @@ class AudioVAModel(AudioModel):
         again on the next run)."""
         if self._norm is None:
             from emobrowser.core.errors import ModelFileError
-            from emobrowser.models.runtime import damaged_file
+            from emobrowser.models.runtime import model_json
 
-            try:
-                with open(self.model_dir / NORM_FILE, encoding="utf-8") as fh:
-                    norm = json.load(fh)
-                if not isinstance(norm, dict):
-                    raise ValueError(f"a JSON {type(norm).__name__}, not an object")
-            except (OSError, ValueError) as exc:
-                raise damaged_file(NORM_FILE, exc) from exc
+            norm = model_json(self.model_dir / NORM_FILE)
             for wanted, key, expected, what in (
                     (True, "feature_names", FEATURE_NAMES, "other features"),
                     (norm.get("dynamics"), "dynamics_names", TRACK_NAMES, "other track descriptors"),

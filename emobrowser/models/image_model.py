@@ -18,7 +18,6 @@ scores inside [-1, 1] in order, without a pile at the ends.
 
 from __future__ import annotations
 
-import json
 import threading
 
 import numpy as np
@@ -127,15 +126,10 @@ class ImageVAModel(ImageModel):
         or damaged backbone, or a norm file that cannot be read, is a
         :class:`ModelFileError` naming it, in the indexing workers (through
         :meth:`extract`) as in the inference thread."""
-        from emobrowser.models.runtime import damaged_file
+        from emobrowser.models.runtime import model_json
 
         d = self._model_dir()
-        try:
-            norm = json.loads((d / NORM_FILE).read_text(encoding="utf-8"))
-            if not isinstance(norm, dict):
-                raise ValueError(f"a JSON {type(norm).__name__}, not an object")
-        except (OSError, ValueError) as exc:
-            raise damaged_file(NORM_FILE, exc) from exc
+        norm = model_json(d / NORM_FILE)
         if norm.get("backbone_sha256"):
             from emobrowser.models.backbone import backbone_path
             from emobrowser.models.runtime import check_digest

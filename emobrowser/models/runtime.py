@@ -221,6 +221,22 @@ def damaged_file(name: str, exc: BaseException):
                           "reinstall emobrowser")
 
 
+def model_json(path: Path) -> dict:
+    """A model's JSON file (a norm file, a network's metadata) as a dict. One that is
+    missing, unreadable, garbled or not a JSON object is a :class:`ModelFileError`
+    naming it (:func:`damaged_file`): the installation's fault, not a scored file's."""
+    import json
+
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+    except (OSError, ValueError) as exc:
+        raise damaged_file(path.name, exc) from exc
+    return doc
+
+
 def file_digest(path: Path) -> str:
     """sha256 of a model file (read once per file version and process). Norm files record
     the digests of the pretrained extractors a network was trained on, and training caches
