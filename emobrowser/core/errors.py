@@ -106,7 +106,9 @@ def read_failure(exc: OSError) -> MediaError:
 DISK_FULL = "disk full"
 OUT_OF_MEMORY = "the system ran out of memory"
 MODEL_FILE_UNUSABLE = "a model file of this installation cannot be loaded"
-ENVIRONMENT_PREFIXES = (DISK_FULL, OUT_OF_MEMORY, "cache folder missing", MODEL_FILE_UNUSABLE)
+# A worker waited too long for another (core.clock): the compiled-code cache or a large decode.
+WAITED_TOO_LONG = "waited too long for another indexing worker"
+ENVIRONMENT_PREFIXES = (DISK_FULL, OUT_OF_MEMORY, "cache folder missing", MODEL_FILE_UNUSABLE, WAITED_TOO_LONG)
 _LOW_SPACE = 1 << 20  # bytes free below which a write failure is put down to a full disk
 
 

@@ -8,7 +8,8 @@ and the GUI's thumbnail helper alike), so all workers together stay under about 
 large decode plus the small ones. The lock is flock(2): the kernel releases it when
 the holder dies, so a worker killed mid-decode (time limit, crash) cannot leave it
 held. Without the variable (a decode in a plain script), or without flock (Windows),
-nothing is locked.
+nothing is locked. The wait for the lock does not count against the waiting file's
+time limit (core.clock).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+
+from emobrowser.core import clock
 
 ENV_VAR = "EMOBROWSER_DECODE_LOCK"
 HEAVY_BYTES = 300_000_000  # decodes expected to need more than this take turns
@@ -37,7 +40,8 @@ def heavy(need_bytes: int) -> Iterator[None]:
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        with clock.paused():  # waiting for another worker's decode is no file's time
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -16,6 +16,11 @@ process to kill; a worker that is killed all the same (SIGKILL: the system ran o
 memory) gets the same reason, with the memory it was last seen using. Large decodes
 take turns among the workers (core.heavy), so together they stay near one decode's
 peak.
+
+A task's clock stops while its worker waits for what is no file's doing (core.clock:
+the compiled-code cache a fresh install builds, another worker's large decode); a
+pause longer than MAX_PAUSE ends the task with a reason that blames the machine, and
+the file is tried again on the next run.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from emobrowser.core.errors import EmobrowserError, out_of_memory, timed_out
+from emobrowser.core.clock import PAUSE, RESUME
+from emobrowser.core.errors import WAITED_TOO_LONG, EmobrowserError, out_of_memory, timed_out
 from emobrowser.core.heavy import ENV_VAR as HEAVY_ENV_VAR
 
 # Memory limits of one task, in bytes. An image decode needs at most about 1.5 GB (see
@@ -39,6 +45,11 @@ from emobrowser.core.heavy import ENV_VAR as HEAVY_ENV_VAR
 # loaded); sound and video, whose features grow with the length, get more.
 IMAGE_MEMORY_LIMIT = 2_000_000_000
 MEDIA_MEMORY_LIMIT = 4_000_000_000
+
+# How long a task's clock may stay stopped (core.clock) before the pool gives up on it.
+MAX_PAUSE = 1800.0
+# The message a worker sends to stop or restart its task's clock: (CLOCK, PAUSE or RESUME).
+CLOCK = "clock"
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
                 "VECLIB_MAXIMUM_THREADS")
@@ -108,8 +119,16 @@ def _worker_main(conn: Connection, func: Callable, nice: int) -> None:
         cv2.setNumThreads(1)
     except ImportError:
         pass
+    from emobrowser.core import clock
     from emobrowser.core.errors import EmobrowserError, environment_failure
 
+    def report(state: str) -> None:
+        try:
+            conn.send((CLOCK, state))
+        except (BrokenPipeError, OSError):  # the pool is gone; the next recv ends the worker
+            pass
+
+    clock.set_reporter(report)
     conn.send("ready")
     while True:
         try:
@@ -148,6 +167,7 @@ class _Worker:
     task: Any = None
     started: float = 0.0
     memory: int = 0  # the most resident memory seen during the current task, bytes
+    paused_at: float | None = None  # when the task's clock was stopped (core.clock)
 
 
 class ProcessPool:
@@ -238,7 +258,7 @@ class ProcessPool:
                 for worker in self._pool:
                     if worker.task is None and queue:
                         worker.task = queue.popleft()
-                        worker.started, worker.memory = time.monotonic(), 0
+                        worker.started, worker.memory, worker.paused_at = time.monotonic(), 0, None
                         try:
                             worker.conn.send(worker.task)
                         except (BrokenPipeError, OSError):
@@ -247,7 +267,7 @@ class ProcessPool:
                     self._pool.append(self._start())
                     if queue:
                         w = self._pool[-1]
-                        w.task, w.started, w.memory = queue.popleft(), time.monotonic(), 0
+                        w.task, w.started, w.memory, w.paused_at = queue.popleft(), time.monotonic(), 0, None
                         w.conn.send(w.task)
                 busy = [w for w in self._pool if w.task is not None]
                 if not busy:
@@ -265,6 +285,9 @@ class ProcessPool:
                             result = worker.conn.recv()
                         except (EOFError, OSError):
                             result = None
+                        if isinstance(result, tuple) and len(result) == 2 and result[0] == CLOCK:
+                            self._on_clock(worker, result[1], now)
+                            continue
                         if result is not None:
                             worker.task = None
                             yield result
@@ -282,6 +305,10 @@ class ProcessPool:
                             queue.appendleft(task)
                             continue
                         yield (task_id, False, self._death_reason(code, task, worker.memory))
+                    elif worker.paused_at is not None:
+                        if now - worker.paused_at > MAX_PAUSE:
+                            self._replace(worker)
+                            yield (task_id, False, f"{WAITED_TOO_LONG} ({MAX_PAUSE:g} s)")
                     elif now - worker.started > self._limit(worker.task):
                         limit = self._limit(worker.task)
                         self._replace(worker)
@@ -289,6 +316,16 @@ class ProcessPool:
         finally:
             if not keep:
                 self.close()
+
+    @staticmethod
+    def _on_clock(worker: _Worker, state: str, now: float) -> None:
+        """Stop or restart the clock of the worker's task: a pause moves its start later
+        by the pause's length."""
+        if state == PAUSE and worker.paused_at is None:
+            worker.paused_at = now
+        elif state == RESUME and worker.paused_at is not None:
+            worker.started += now - worker.paused_at
+            worker.paused_at = None
 
     def _complete(self, task) -> tuple:
         """(task_id, args, time limit, memory limit), the pool's limits filling in."""

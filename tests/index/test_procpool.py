@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -17,6 +18,17 @@ def _crash_until(tries_dir: str, name: str, crashes: int) -> str:
     if done < crashes:
         os.kill(os.getpid(), signal.SIGSEGV)
     return name.upper()
+
+
+def _sleep(seconds: float, paused: bool) -> str:
+    """Sleep, with the task's clock stopped (as a worker waiting for another) or running."""
+    import time
+
+    from emobrowser.core import clock
+
+    with clock.paused() if paused else contextlib.nullcontext():
+        time.sleep(seconds)
+    return "slept"
 
 
 def _run(tmp_path, tasks):
@@ -55,3 +67,25 @@ def test_workers_that_cannot_start_end_the_command_with_a_message(tmp_path, monk
                      "--image-model", "baseline", "--audio-model", "baseline"])
     err = capsys.readouterr().err
     assert code == 1 and "worker process failed to start" in err and "Traceback" not in err
+
+
+def test_a_wait_for_another_worker_does_not_count_against_the_time_limit():
+    """A worker waiting for what is no file's doing (core.clock: the compiled-code cache,
+    another worker's large decode) keeps its task; the same time spent working overruns."""
+    pool = ProcessPool(_sleep, workers=2, timeout=3.0, nice=0)
+    results = {task_id: (ok, value) for task_id, ok, value in
+               pool.run(iter([("waits", (6.0, True)), ("works", (6.0, False))]))}
+    assert results["waits"] == (True, "slept")
+    assert results["works"] == (False, "timed out after 3 s (decoding and scoring took longer)")
+
+
+def test_a_wait_longer_than_the_pools_limit_blames_the_machine(monkeypatch):
+    """A pause over MAX_PAUSE ends the task with a reason that the next run retries."""
+    from emobrowser.core.errors import WAITED_TOO_LONG, is_environment_failure
+    from emobrowser.index import procpool
+
+    monkeypatch.setattr(procpool, "MAX_PAUSE", 1.0)
+    pool = ProcessPool(_sleep, workers=1, timeout=60.0, nice=0)
+    ((task_id, ok, reason),) = list(pool.run(iter([("stuck", (60.0, True))])))
+    assert (task_id, ok) == ("stuck", False)
+    assert reason.startswith(WAITED_TOO_LONG) and is_environment_failure(reason)
