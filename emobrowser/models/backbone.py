@@ -22,7 +22,6 @@ roots (1,280; they are >= 0 and right-skewed) and the 1,000 class logits.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
@@ -58,16 +57,16 @@ def _meta(model_dir: Path | None = None) -> dict:
     """``image_backbone.json`` (read once per file and process): {"dim", "outputs": [(name,
     use), …]}. A missing or damaged file is a :class:`ModelFileError` naming it, so the
     photos that met it are retried once the installation is mended."""
-    from emobrowser.models.runtime import damaged_file
+    from emobrowser.models.runtime import damaged_file, model_json
 
     path = _meta_path(model_dir).resolve()
     with _metas_lock:
         if path not in _metas:
+            doc = model_json(path)  # missing, garbled or not an object: ModelFileError
             try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
                 _metas[path] = {"dim": int(doc["dim"]),
                                 "outputs": [(str(o["name"]), str(o["use"])) for o in doc["outputs"]]}
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError) as exc:
                 raise damaged_file(BACKBONE_META, exc) from exc
         return _metas[path]
 

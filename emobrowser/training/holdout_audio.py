@@ -111,6 +111,21 @@ def split_4q(data_dir: Path, fold: int, folds: int = 5, seed: int = 0):
 
 
 @contextlib.contextmanager
+def trained_without_fold(data_dir: Path, train_rows: list[dict], fieldnames: list[str], make_view, train_fn,
+                         folds: int, seed: int, cache_dir: Path | None, work: Path | None, log):
+    """Train with ``train_fn`` (a trainer's ``train``) on a scratch copy of the data that
+    holds only ``train_rows`` (``make_view``: the data's own ``_training_view``).
+
+    Yields ``(models, tmp)``: the folder holding the trained model and the scratch
+    folder, which is removed afterwards."""
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        tmp = Path(tmp)
+        view = make_view(data_dir, train_rows, fieldnames, tmp / "data")
+        train_fn(view, tmp / "models", seed=seed, folds=folds, cache_dir=cache_dir, log=log)
+        yield tmp / "models", tmp
+
+
+@contextlib.contextmanager
 def fold_model(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_dir: Path | None = None,
                work: Path | None = None, log=print):
     """Train a model exactly as the shipped one, without the held-out 4Q fold ``fold``.
@@ -119,12 +134,9 @@ def fold_model(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_d
     label rows, and a scratch folder that is removed afterwards."""
     data_dir = Path(data_dir)
     fieldnames, train_rows, held = split_4q(data_dir, fold, folds, seed)
-    with tempfile.TemporaryDirectory(dir=work) as tmp:
-        tmp = Path(tmp)
-        view = _training_view(data_dir, train_rows, fieldnames, tmp / "data")
-        models = tmp / "models"
-        log(f"training on DEAM + {len(train_rows)} 4Q clips; holding out {len(held)} (fold {fold})")
-        train(view, models, seed=seed, folds=folds, cache_dir=cache_dir, log=log)
+    log(f"training on DEAM + {len(train_rows)} 4Q clips; holding out {len(held)} (fold {fold})")
+    with trained_without_fold(data_dir, train_rows, fieldnames, _training_view, train, folds, seed, cache_dir,
+                              work, log) as (models, tmp):
         yield models, held, tmp
 
 

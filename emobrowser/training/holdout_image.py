@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from emobrowser.training.holdout_audio import holdout_main, score_with_cli
+from emobrowser.training.holdout_audio import holdout_main, score_with_cli, trained_without_fold
 from emobrowser.training.image_data import image_data_dir, load_ratings, stratified_folds, targets
 from emobrowser.training.train_image import END, share_at_ends, train
 
@@ -81,14 +80,11 @@ def run(data_dir: Path, fold: int, folds: int = 5, seed: int = 0, cache_dir: Pat
     data_dir = image_data_dir(Path(data_dir))
     t0 = time.time()
     fieldnames, train_rows, held = split(data_dir, fold, folds, seed)
-    with tempfile.TemporaryDirectory(dir=work) as tmp:
-        tmp = Path(tmp)
-        view = _training_view(data_dir, train_rows, fieldnames, tmp / "data")
-        models = tmp / "models"
-        log(f"training on {len(train_rows)} photos; holding out {len(held)} (fold {fold})")
-        # with the trainer's own cross-validation on the training photos: it fits the
-        # output rescale and the soft bound's knee, as for the shipped model
-        train(view, models, seed=seed, folds=folds, cache_dir=cache_dir, log=log)
+    log(f"training on {len(train_rows)} photos; holding out {len(held)} (fold {fold})")
+    # with the trainer's own cross-validation on the training photos: it fits the
+    # output rescale and the soft bound's knee, as for the shipped model
+    with trained_without_fold(data_dir, train_rows, fieldnames, _training_view, train, folds, seed, cache_dir,
+                              work, log) as (models, tmp):
         t1 = time.time()
         results = score_with_cli([data_dir / r["file"] for r in held], models, tmp / "home",
                                  ("--image-model", "image-va"))
